@@ -1,0 +1,68 @@
+"""The command line. `main(argv) -> int` is the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from ..errors import Interrupted, PromptopsError
+
+EXIT_HELP = (
+    "Exit codes: 0 success; 1 a gate failed (lint errors, evals below threshold, changes with --exit-code, "
+    "a digest mismatch); 2 usage or input error (bad arguments, an invalid file, an unknown prompt); "
+    "3 the work could not be done (provider, authentication, budget, a refused git operation); "
+    "4 an internal error in promptops (re-run with --debug for the traceback); 130 interrupted."
+)
+
+
+def _stderr(text: str) -> None:
+    sys.stderr.write(text.rstrip("\n") + "\n")
+    sys.stderr.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run promptops with `argv` (default: sys.argv[1:]) and return the exit code."""
+    import click
+
+    from .app import build
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("PROMPTOPS_DEBUG") == "1"
+    try:
+        result = build()(args=args, prog_name="promptops", standalone_mode=False)
+        return int(result) if isinstance(result, int) else 0
+    except PromptopsError as exc:
+        if debug:
+            traceback.print_exc()
+        _stderr(f"error: {exc}" if exc.exit_code != 130 else "interrupted")
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        _stderr("interrupted")
+        return Interrupted.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except KeyboardInterrupt:
+        _stderr("interrupted")
+        return Interrupted.exit_code
+    except BrokenPipeError:
+        # A reader closed the pipe (`promptops list | head`); not an error of ours.
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+        return 0
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        _stderr(
+            f"internal error: {type(exc).__name__}: {exc} (a bug in promptops; run again with --debug "
+            "for the traceback and report it)"
+        )
+        return 4
+
+
+def run() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())

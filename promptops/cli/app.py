@@ -1,0 +1,50 @@
+"""The typer application: global options and the command table. Command bodies live in their own modules."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .. import __version__
+from . import EXIT_HELP, init_cmd, lint_cmd, list_cmd, render_cmd, schema_cmd
+
+COMMANDS = (
+    ("init", init_cmd.init),
+    ("list", list_cmd.list_prompts),
+    ("render", render_cmd.render),
+    ("lint", lint_cmd.lint),
+    ("schema", schema_cmd.schema),
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"promptops {__version__}")
+        raise typer.Exit(0)
+
+
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
+) -> None:
+    """promptops: your repository's prompts, routing and evals, under review, tests and releases."""
+
+
+def build() -> typer.Typer:
+    app = typer.Typer(
+        name="promptops",
+        help="Git-native prompt operations: render, lint, diff, evaluate, release and roll back the prompts, "
+        "routing and evals of a repository.",
+        epilog=EXIT_HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_root)
+    for name, fn in COMMANDS:
+        app.command(name, epilog=EXIT_HELP)(fn)
+    return app

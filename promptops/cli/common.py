@@ -1,0 +1,72 @@
+"""What the commands share: the --repo option, loading a project, writing output."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..model import Snapshot
+    from ..workspace import Source
+
+RepoOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--repo",
+        "-C",
+        help="The project directory (default: found from the current directory).",
+        file_okay=False,
+        show_default=False,
+    ),
+]
+RefOption = Annotated[str | None, typer.Option("--ref", help="Read the project as committed at this git revision.")]
+
+
+def root_of(repo: Path | None) -> Path:
+    from ..workspace import discover_root
+
+    if repo is not None:
+        if not repo.is_dir():
+            from ..errors import InputError
+
+            raise InputError(f"{repo} is not a directory", hint="pass --repo DIR naming a project directory")
+        return repo.resolve()
+    return discover_root(Path.cwd())
+
+
+def open_project(repo: Path | None, ref: str | None = None) -> tuple[Path, Source, Snapshot]:
+    """The project root, its source (working tree or a revision), and everything loaded from it."""
+    from ..loader import load
+    from ..workspace import open_source
+
+    root = root_of(repo)
+    source = open_source(root, ref)
+    return root, source, load(source)
+
+
+def err_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def out_console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def write_out(text: str, output: Path | None = None) -> None:
+    """Data goes to stdout, or atomically to a file."""
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+        sys.stdout.flush()
+        return
+    from ..workspace import atomic_write
+
+    atomic_write(output, text)

@@ -1,0 +1,60 @@
+"""`promptops lint`: validate every file and the references between them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import RefOption, RepoOption, err_console, open_project, write_out
+
+
+def lint(
+    path: Annotated[
+        Path | None, typer.Argument(help="The project directory (same as --repo).", file_okay=False, show_default=False)
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, json, github (annotations) or sarif.")] = "text",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to a file.", dir_okay=False)
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+    ref: RefOption = None,
+    repo: RepoOption = None,
+) -> int:
+    """Check every prompt, partial, routing file and eval suite. Exit 1 when there are errors."""
+    from ..errors import InputError
+    from ..lint import RULES
+    from ..lint import lint as run_lint
+    from ..report import findings as report
+
+    if fmt not in report.FORMATS:
+        raise InputError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(report.FORMATS)}")
+    if path is not None and repo is not None and path.resolve() != repo.resolve():
+        raise InputError("give the project directory once: either PATH or --repo")
+    root, source, snapshot = open_project(path or repo, ref)
+    findings = run_lint(source, snapshot)
+    prefix = _repo_prefix(root)
+    if fmt == "json":
+        text = report.to_json(findings)
+    elif fmt == "github":
+        text = report.to_github(findings, prefix)
+    elif fmt == "sarif":
+        text = report.to_sarif(findings, [(r.id, r.summary) for r in RULES], prefix)
+    else:
+        text = report.to_text(findings)
+    if text or output:
+        write_out(text, output)
+    failed = any(f.severity == "error" or strict for f in findings)
+    err_console().print(f"{'✗' if failed else '✓'} {report.summary(findings)} in {snapshot.label} of {root.name}")
+    return 1 if failed else 0
+
+
+def _repo_prefix(root: Path) -> str:
+    """Paths in annotations are relative to the git root, where GitHub expects them."""
+    from ..git import toplevel
+
+    top = toplevel(root)
+    if top is None or top == root.resolve():
+        return ""
+    return root.resolve().relative_to(top).as_posix() + "/"

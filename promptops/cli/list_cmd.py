@@ -1,0 +1,46 @@
+"""`promptops list`: the prompts with owner, risk, route, eval coverage and last change."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from .common import RefOption, RepoOption, open_project, out_console, write_out
+
+
+def list_prompts(
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    ref: RefOption = None,
+    repo: RepoOption = None,
+) -> int:
+    """List prompts: id, description, owner, risk, routed model, eval cases and the last commit touching each."""
+    from rich.table import Table
+
+    from ..catalog import catalog
+    from ..errors import InputError
+
+    if fmt not in ("text", "json"):
+        raise InputError(f"unknown format {fmt!r}", hint="use --format text or --format json")
+    root, _, snapshot = open_project(repo, ref)
+    entries = catalog(snapshot, root)
+    if fmt == "json":
+        write_out(json.dumps({"prompts": [e.as_dict() for e in entries]}, indent=2))
+        return 0
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("prompt", "risk", "owner", "model", "evals", "last change", "description"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        last = f"{e.last_commit['date'][:10]} {e.last_commit['author']}" if e.last_commit else "-"
+        table.add_row(
+            e.id,
+            e.risk,
+            e.owner or "-",
+            e.model or "-",
+            str(e.eval_cases) if e.eval_cases else "none",
+            last,
+            e.description,
+        )
+    out_console().print(table)
+    return 0

@@ -1,0 +1,358 @@
+"""Lint rules: (context) -> findings, listed in one table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from . import loader, routing
+from .errors import InputError
+from .model import Finding, Prompt, Severity, Snapshot
+from .render import Renderer, RenderError
+from .secrets_scan import find_secrets
+from .workspace import Source
+
+
+@dataclass
+class Context:
+    source: Source
+    snapshot: Snapshot
+    renderer: Renderer
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: Severity
+    summary: str
+    check: Callable[[Context], Iterable[Finding]]
+
+
+def _f(rule: str, message: str, file: str = "", line: int = 0, hint: str = "", severity: Severity = "error") -> Finding:
+    return Finding(rule=rule, severity=severity, message=message, file=file, line=line, hint=hint)
+
+
+def _from_render(err: RenderError) -> Finding:
+    return _f(err.rule, err.message, err.file or "", err.line or 0, err.hint or "")
+
+
+def check_files(ctx: Context) -> Iterator[Finding]:
+    yield from ctx.snapshot.problems
+
+
+def check_templates(ctx: Context) -> Iterator[Finding]:
+    seen: set[tuple[str, str, int]] = set()
+    for prompt in ctx.snapshot.prompts.values():
+        for err in ctx.renderer.problems(prompt):
+            key = (err.message, err.file or "", err.line or 0)
+            if key not in seen:
+                seen.add(key)
+                yield _from_render(err)
+        for info in ctx.renderer.closure(ctx.renderer.name_of(prompt))[0]:
+            for line in info.dynamic_includes:
+                if ("dynamic", info.file, line) not in seen:
+                    seen.add(("dynamic", info.file, line))
+                    yield _f(
+                        "dynamic-include",
+                        "include name is not a literal string; it cannot be checked",
+                        info.file,
+                        line,
+                        "include partials by literal path",
+                        "warning",
+                    )
+    used = {i.name for p in ctx.snapshot.prompts.values() for i in ctx.renderer.closure(ctx.renderer.name_of(p))[0]}
+    for name, partial in ctx.snapshot.partials.items():
+        info = ctx.renderer.info(name)
+        if info.error:
+            if (info.error.message, partial.path, info.error.line or 0) not in seen:
+                yield _from_render(info.error)
+        elif name not in used:
+            yield _f(
+                "unused-partial",
+                "partial is not included by any prompt",
+                partial.path,
+                1,
+                "include it somewhere or delete it",
+                "warning",
+            )
+
+
+def _fallback_vars(ctx: Context, prompt: Prompt) -> tuple[dict[str, int], Finding | None]:
+    if prompt.fallback is None:
+        return {}, None
+    import jinja2
+    from jinja2 import meta, nodes
+
+    line = prompt.line_of("fallback")
+    try:
+        ast = ctx.renderer.env.parse(prompt.fallback)
+    except jinja2.TemplateSyntaxError as exc:
+        return {}, _f("fallback", f"fallback template syntax error: {exc.message}", prompt.path, line)
+    undeclared = meta.find_undeclared_variables(ast)
+    return {n.name: line for n in ast.find_all(nodes.Name) if n.name in undeclared}, None
+
+
+def check_variables(ctx: Context) -> Iterator[Finding]:
+    for prompt in ctx.snapshot.prompts.values():
+        if ctx.renderer.problems(prompt):
+            continue
+        used = ctx.renderer.used_variables(prompt)
+        fallback_used, problem = _fallback_vars(ctx, prompt)
+        if problem:
+            yield problem
+        can_declare = prompt.path.endswith(loader.FRONTMATTER_EXTENSIONS)
+        for name, (file, line) in sorted(used.items(), key=lambda kv: kv[1]):
+            if name not in prompt.inputs:
+                yield _f(
+                    "undeclared-variable",
+                    f"variable {name!r} is used but not declared in the inputs of {prompt.id!r}",
+                    file,
+                    line,
+                    f"declare it under `inputs:` in {prompt.path}"
+                    if can_declare
+                    else "use a .prompt file with frontmatter to declare inputs",
+                    "error" if can_declare else "warning",
+                )
+        for name, line in fallback_used.items():
+            if name not in prompt.inputs:
+                yield _f(
+                    "fallback",
+                    f"fallback uses {name!r}, which is not a declared input",
+                    prompt.path,
+                    line,
+                    "the fallback may use only the prompt's inputs",
+                )
+        for name in prompt.inputs:
+            if name not in used and name not in fallback_used:
+                yield _f(
+                    "unused-input",
+                    f"input {name!r} is declared but never used",
+                    prompt.path,
+                    prompt.line_of(f"inputs.{name}"),
+                    "use it in the template or remove it",
+                    "warning",
+                )
+
+
+def check_routing(ctx: Context) -> Iterator[Finding]:
+    r = ctx.snapshot.routing
+    known = sorted(r.models)
+    hint = f"known models: {', '.join(known)}" if known else "declare it under `models:` in routing.yaml"
+
+    def unknown(name: str | None, where: str) -> Iterator[Finding]:
+        if name is not None and name not in r.models:
+            yield _f(
+                "route-unknown-model", f"{where} names unknown model {name!r}", r.path, r.lines.get(where, 1), hint
+            )
+
+    yield from unknown(r.model, "defaults.model")
+    for name in r.fallbacks:
+        yield from unknown(name, "defaults.fallbacks")
+    yield from unknown(r.judge, "judge")
+    for route in r.routes:
+        for name in [m for m in (route.model, *(route.fallbacks or ())) if m is not None]:
+            if name not in r.models:
+                yield _f(
+                    "route-unknown-model",
+                    f"route {route.pattern!r} names unknown model {name!r}",
+                    r.path,
+                    route.line,
+                    hint,
+                )
+        matches = [
+            p
+            for p in ctx.snapshot.prompts
+            if routing.match(r, p) is not None and (p == route.pattern or routing.is_glob(route.pattern))
+        ]
+        if not routing.is_glob(route.pattern) and route.pattern not in ctx.snapshot.prompts:
+            yield _f(
+                "route-unknown-prompt",
+                f"route {route.pattern!r} names no prompt",
+                r.path,
+                route.line,
+                "fix the prompt id, or remove the route",
+            )
+        elif routing.is_glob(route.pattern) and not matches:
+            yield _f(
+                "route-unknown-prompt",
+                f"route {route.pattern!r} matches no prompt",
+                r.path,
+                route.line,
+                "fix the pattern, or remove the route",
+                "warning",
+            )
+    if r.models or r.routes:
+        for prompt in ctx.snapshot.prompts.values():
+            if routing.resolve(r, prompt).model is None:
+                yield _f(
+                    "unrouted-prompt",
+                    f"no model serves prompt {prompt.id!r}",
+                    prompt.path,
+                    1,
+                    "add a route for it or set defaults.model in routing.yaml",
+                    "warning",
+                )
+
+
+def check_suites(ctx: Context) -> Iterator[Finding]:
+    import jsonschema
+
+    for suite in ctx.snapshot.suites.values():
+        prompt = ctx.snapshot.prompts.get(suite.prompt)
+        if prompt is None:
+            yield _f(
+                "suite-unknown-prompt",
+                f"suite targets unknown prompt {suite.prompt!r}",
+                suite.path,
+                suite.line_of("prompt"),
+                "run `promptops list` to see prompt ids",
+            )
+            continue
+        if not suite.cases:
+            yield _f("empty-suite", "suite has no cases", suite.path, 1, "add cases or a dataset")
+        validator = jsonschema.Draft202012Validator(prompt.inputs_schema) if prompt.inputs else None
+        for case in suite.cases:
+            values = dict(case.vars)
+            for name, spec in prompt.inputs.items():
+                if name not in values and isinstance(spec, dict) and "default" in spec:
+                    values[name] = spec["default"]
+            if validator is not None:
+                error = jsonschema.exceptions.best_match(validator.iter_errors(values))
+                if error is not None:
+                    where = ".".join(str(p) for p in error.absolute_path)
+                    yield _f(
+                        "case-vars",
+                        f"case {case.id!r}: {('var ' + where + ': ') if where else ''}{error.message}",
+                        case.file,
+                        case.line,
+                        f"fit the inputs of prompt {prompt.id!r}",
+                    )
+            extra = sorted(set(case.vars) - set(prompt.inputs))
+            if extra and prompt.inputs:
+                yield _f(
+                    "case-vars",
+                    f"case {case.id!r}: var {extra[0]!r} is not an input of {prompt.id!r}",
+                    case.file,
+                    case.line,
+                    "remove it or declare it in the prompt",
+                    "warning",
+                )
+            for a in case.asserts:
+                if a.type == "llm-rubric" and routing.judge(ctx.snapshot.routing) is None:
+                    yield _f(
+                        "no-judge",
+                        "llm-rubric needs a judge model",
+                        case.file,
+                        a.line,
+                        "set `judge:` in routing.yaml to a named model",
+                    )
+                if a.type == "json-schema" and a.value is None and prompt.output is None:
+                    yield _f(
+                        "no-output-schema",
+                        "json-schema assertion without a schema",
+                        case.file,
+                        a.line,
+                        f"give `value:` a schema, or declare `output:` in {prompt.path}",
+                    )
+
+
+def check_coverage(ctx: Context) -> Iterator[Finding]:
+    covered = {s.prompt for s in ctx.snapshot.suites.values() if s.cases}
+    for prompt in ctx.snapshot.prompts.values():
+        if prompt.id not in covered:
+            high = prompt.risk == "high"
+            yield _f(
+                "missing-evals",
+                f"prompt {prompt.id!r}{' (risk: high)' if high else ''} has no eval cases",
+                prompt.path,
+                1,
+                f"add a suite under evals/ with `prompt: {prompt.id}`",
+                "error" if high else "warning",
+            )
+        if prompt.risk == "high":
+            if not prompt.owner:
+                yield _f(
+                    "high-risk-owner",
+                    f"high-risk prompt {prompt.id!r} has no owner",
+                    prompt.path,
+                    prompt.line_of("risk"),
+                    "add `owner:` (a team or handle) to the frontmatter",
+                )
+            if prompt.fallback is None:
+                yield _f(
+                    "high-risk-fallback",
+                    f"high-risk prompt {prompt.id!r} has no fallback",
+                    prompt.path,
+                    prompt.line_of("risk"),
+                    "add `fallback:`, the answer given when the kill switch is on",
+                )
+
+
+def check_sources(ctx: Context) -> Iterator[Finding]:
+    for prompt in ctx.snapshot.prompts.values():
+        for pattern in prompt.sources:
+            if not ctx.source.glob(pattern):
+                yield _f(
+                    "missing-source",
+                    f"source {pattern!r} matches no file",
+                    prompt.path,
+                    prompt.line_of("sources"),
+                    "paths are relative to the repository root",
+                )
+
+
+def managed_files(ctx: Context) -> list[str]:
+    snap = ctx.snapshot
+    files = [*snap.files, snap.routing.path, *(s.path for s in snap.suites.values())]
+    files += [f"{snap.config.evals_dir}/{d}" for s in snap.suites.values() for d in s.datasets]
+    if snap.config.path or ctx.source.read("promptops.yaml") is not None:
+        files.append("promptops.yaml")
+    return sorted(set(files))
+
+
+def check_secrets(ctx: Context) -> Iterator[Finding]:
+    for path in managed_files(ctx):
+        raw = ctx.source.read(path)
+        if raw is None:
+            continue
+        text = raw.decode("utf-8", errors="replace")
+        for hit in find_secrets(text):
+            yield _f(
+                "literal-secret",
+                f"{hit.detector.label} appears in this file",
+                path,
+                hit.line,
+                "remove it, rotate the key, and name an environment variable with api_key_env",
+            )
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("invalid-file", "error", "a file does not parse or does not fit its schema", check_files),
+    Rule("template", "error", "template syntax, unknown partials, include cycles, unsafe names", check_templates),
+    Rule("variables", "error", "variables used but not declared; inputs declared but unused", check_variables),
+    Rule("routing", "error", "routes naming unknown prompts or models; prompts no model serves", check_routing),
+    Rule("suites", "error", "suites naming unknown prompts; case vars that do not fit the inputs", check_suites),
+    Rule("coverage", "error", "prompts without evals; high-risk prompts without owner or fallback", check_coverage),
+    Rule("sources", "error", "pinned sources that match no file", check_sources),
+    Rule("secrets", "error", "literal secrets in any managed file", check_secrets),
+)
+
+
+def lint(source: Source, snapshot: Snapshot | None = None) -> list[Finding]:
+    """Every finding for the project, in file and line order, with severities from promptops.yaml applied."""
+    snap = snapshot or loader.load(source)
+    ctx = Context(source=source, snapshot=snap, renderer=Renderer(snap))
+    findings: list[Finding] = []
+    for rule in RULES:
+        try:
+            findings.extend(rule.check(ctx))
+        except InputError as exc:
+            findings.append(_f("invalid-file", exc.message, exc.file or "", exc.line or 0, exc.hint or ""))
+    out = []
+    for finding in findings:
+        level: Any = snap.config.lint_rules.get(finding.rule)
+        if level == "off":
+            continue
+        out.append(replace(finding, severity=level) if level in ("error", "warning") else finding)
+    return sorted(set(out), key=lambda f: (f.file, f.line, f.rule, f.message))

@@ -1,0 +1,219 @@
+"""The repository model: frozen dataclasses, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+RISKS = ("low", "medium", "high")
+ROLES = ("system", "user", "assistant", "developer")
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in the repository, with where it is and how to fix it."""
+
+    rule: str
+    severity: Severity
+    message: str
+    file: str = ""
+    line: int = 0
+    hint: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.file and self.line else self.file
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt file: frontmatter fields plus its Jinja2 body."""
+
+    id: str
+    path: str
+    body: str
+    body_line: int = 1
+    description: str = ""
+    owner: str = ""
+    risk: str = "low"
+    tags: tuple[str, ...] = ()
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    required: tuple[str, ...] | None = None
+    output: Mapping[str, Any] | None = None
+    sources: tuple[str, ...] = ()
+    fallback: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    def line_of(self, key: str) -> int:
+        return self.lines.get(key, 1)
+
+    @property
+    def required_inputs(self) -> tuple[str, ...]:
+        """Declared `required`, or every input without a default."""
+        if self.required is not None:
+            return self.required
+        return tuple(k for k, v in self.inputs.items() if not (isinstance(v, Mapping) and "default" in v))
+
+    @property
+    def inputs_schema(self) -> dict[str, Any]:
+        return {"type": "object", "properties": dict(self.inputs), "required": list(self.required_inputs)}
+
+
+@dataclass(frozen=True)
+class Partial:
+    """An includable template (a file under prompts/ whose name starts with `_`)."""
+
+    name: str
+    path: str
+    body: str
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    model: str
+    api_base: str | None = None
+    api_key_env: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: str
+    model: str | None = None
+    fallbacks: tuple[str, ...] | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+    retries: int | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Routing:
+    path: str = "routing.yaml"
+    model: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    timeout: float = 60.0
+    retries: int = 2
+    fallbacks: tuple[str, ...] = ()
+    models: Mapping[str, ModelSpec] = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
+    judge: str | None = None
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResolvedRoute:
+    """The routing a prompt ends up with: its model, fallback chain and parameters."""
+
+    prompt: str
+    route: str | None
+    model: ModelSpec | None
+    fallbacks: tuple[ModelSpec, ...]
+    params: Mapping[str, Any]
+    timeout: float
+    retries: int
+
+    def as_dict(self) -> dict[str, Any]:
+        def spec(m: ModelSpec) -> dict[str, Any]:
+            return {"name": m.name, "model": m.model, "api_base": m.api_base, "api_key_env": m.api_key_env}
+
+        return {
+            "prompt": self.prompt,
+            "route": self.route,
+            "model": spec(self.model) if self.model else None,
+            "fallbacks": [spec(m) for m in self.fallbacks],
+            "params": dict(self.params),
+            "timeout": self.timeout,
+            "retries": self.retries,
+        }
+
+
+@dataclass(frozen=True)
+class Assertion:
+    type: str
+    value: Any = None
+    negate: bool = False
+    weight: float = 1.0
+    threshold: float | None = None
+    fallback: bool = False
+    config: Mapping[str, Any] = field(default_factory=dict)
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    vars: Mapping[str, Any]
+    asserts: tuple[Assertion, ...] = ()
+    description: str = ""
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Suite:
+    """An eval suite: the prompt it targets, its gates and its cases."""
+
+    id: str
+    path: str
+    prompt: str
+    cases: tuple[Case, ...] = ()
+    description: str = ""
+    threshold: float = 1.0
+    repeat: int = 1
+    min_consistency: float | None = None
+    max_flaky: int | None = None
+    datasets: tuple[str, ...] = ()
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    def line_of(self, key: str) -> int:
+        return self.lines.get(key, 1)
+
+
+@dataclass(frozen=True)
+class Config:
+    """promptops.yaml: project settings, all optional."""
+
+    project: str = ""
+    prompts_dir: str = "prompts"
+    evals_dir: str = "evals"
+    routing_file: str = "routing.yaml"
+    tag_prefix: str = "v"
+    ledger_branch: str = "promptops/ledger"
+    environments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    redaction: Mapping[str, Any] = field(default_factory=dict)
+    eval_defaults: Mapping[str, Any] = field(default_factory=dict)
+    lint_rules: Mapping[str, str] = field(default_factory=dict)
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything promptops knows of a repository at one revision (or the working tree)."""
+
+    label: str
+    config: Config
+    prompts: Mapping[str, Prompt]
+    partials: Mapping[str, Partial]
+    routing: Routing
+    suites: Mapping[str, Suite]
+    problems: tuple[Finding, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def problems_in(self, path: str) -> tuple[Finding, ...]:
+        return tuple(p for p in self.problems if p.file == path and p.severity == "error")

@@ -1,0 +1,348 @@
+"""Sandboxed Jinja2 rendering, role markers, input checks and the include graph. The only jinja2 importer."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from .errors import InputError
+from .model import ROLES, Message, Prompt, Snapshot
+
+MARKER = re.compile(r"^[ \t]*(" + "|".join(ROLES) + r"):[ \t]*\r?$", re.MULTILINE)
+FORBIDDEN_NAMES = frozenset({"self", "cycler", "joiner", "namespace", "lipsum", "loop_controls"})
+SAFE_GLOBALS = {"range": range, "dict": dict}
+
+
+class RenderError(InputError):
+    """A template problem: syntax, an undefined variable, an unsafe access, a missing partial, a cycle."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+        rule: str = "template",
+    ) -> None:
+        super().__init__(message, file=file, line=line, hint=hint)
+        self.rule = rule
+
+
+@dataclass
+class TemplateInfo:
+    """What static analysis knows of one template (a prompt body or a partial)."""
+
+    name: str
+    file: str
+    first_line: int
+    variables: dict[str, int] = field(default_factory=dict)  # name -> first line used
+    includes: dict[str, int] = field(default_factory=dict)  # template name -> line
+    dynamic_includes: list[int] = field(default_factory=list)
+    forbidden: dict[str, int] = field(default_factory=dict)
+    error: RenderError | None = None
+
+
+class _Loader(jinja2.BaseLoader):
+    def __init__(self, renderer: Renderer) -> None:
+        self.renderer = renderer
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+        text = self.renderer.template_text(template)
+        if text is None:
+            raise jinja2.TemplateNotFound(template)
+        return self.renderer.mark_roles(text), template, lambda: True
+
+
+class Renderer:
+    """Renders the prompts of one snapshot. Templates are compiled once and reused."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self._nonce = secrets.token_hex(8)
+        self._sentinel = re.compile("\x1e" + self._nonce + r":(\w+)\x1e\n?")
+        self.env = ImmutableSandboxedEnvironment(
+            loader=_Loader(self),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+            auto_reload=False,
+            cache_size=-1,
+        )
+        self.env.globals.clear()
+        self.env.globals.update(SAFE_GLOBALS)
+        self._by_name: dict[str, Prompt] = {
+            p.path[len(snapshot.config.prompts_dir) + 1 :] if snapshot.config.prompts_dir else p.path: p
+            for p in snapshot.prompts.values()
+        }
+        self._info: dict[str, TemplateInfo] = {}
+
+    # -- template lookup -------------------------------------------------------------------------------------
+    def template_text(self, name: str) -> str | None:
+        """The text behind an include name (a path relative to prompts/); only files inside prompts/."""
+        if name.startswith("/") or ".." in name.split("/"):
+            return None
+        if name in self.snapshot.partials:
+            return self.snapshot.partials[name].body
+        prompt = self._by_name.get(name)
+        return prompt.body if prompt else None
+
+    def file_of(self, name: str) -> tuple[str, int]:
+        if name in self.snapshot.partials:
+            return self.snapshot.partials[name].path, 1
+        prompt = self._by_name[name]
+        return prompt.path, prompt.body_line
+
+    def mark_roles(self, text: str) -> str:
+        return MARKER.sub(lambda m: f"\x1e{self._nonce}:{m.group(1)}\x1e", text)
+
+    def name_of(self, prompt: Prompt) -> str:
+        prefix = self.snapshot.config.prompts_dir
+        return prompt.path[len(prefix) + 1 :] if prefix else prompt.path
+
+    # -- static analysis -------------------------------------------------------------------------------------
+    def info(self, name: str) -> TemplateInfo:
+        """Variables, includes and forbidden names of one template, parsed once."""
+        if name in self._info:
+            return self._info[name]
+        file, first = self.file_of(name)
+        info = TemplateInfo(name=name, file=file, first_line=first)
+        self._info[name] = info
+        text = self.template_text(name) or ""
+        try:
+            ast = self.env.parse(self.mark_roles(text), name=name)
+        except jinja2.TemplateSyntaxError as exc:
+            info.error = RenderError(
+                f"template syntax error: {exc.message}",
+                file=file,
+                line=(exc.lineno or 1) + first - 1,
+                hint="fix the Jinja2 syntax on this line",
+                rule="template-syntax",
+            )
+            return info
+        undeclared = meta.find_undeclared_variables(ast)
+        for node in ast.find_all(nodes.Name):
+            line = node.lineno + first - 1
+            if node.name in FORBIDDEN_NAMES:
+                info.forbidden.setdefault(node.name, line)
+            elif node.name in undeclared and node.name not in SAFE_GLOBALS:
+                info.variables.setdefault(node.name, line)
+        for inc in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+            target = getattr(inc, "template", None)
+            if isinstance(target, nodes.Const) and isinstance(target.value, str):
+                info.includes.setdefault(target.value, inc.lineno + first - 1)
+            else:
+                info.dynamic_includes.append(inc.lineno + first - 1)
+        return info
+
+    def closure(self, name: str) -> tuple[list[TemplateInfo], list[RenderError]]:
+        """A template and everything it includes, transitively, with missing partials and cycles as errors."""
+        seen: dict[str, TemplateInfo] = {}
+        errors: list[RenderError] = []
+        reported_cycles: set[frozenset[str]] = set()
+
+        def visit(current: str, stack: list[str]) -> None:
+            info = self.info(current)
+            seen[current] = info
+            for target, line in info.includes.items():
+                if target in stack or target == current:
+                    cycle = [*stack[stack.index(target) :], current, target] if target in stack else [current, target]
+                    key = frozenset(cycle)
+                    if key not in reported_cycles:
+                        reported_cycles.add(key)
+                        errors.append(
+                            RenderError(
+                                "include cycle: " + " -> ".join(cycle),
+                                file=info.file,
+                                line=line,
+                                hint="break the cycle by moving the shared text into a new partial",
+                                rule="include-cycle",
+                            )
+                        )
+                    continue
+                if self.template_text(target) is None:
+                    errors.append(
+                        RenderError(
+                            f"unknown partial {target!r}",
+                            file=info.file,
+                            line=line,
+                            hint=self._suggest(target),
+                            rule="unknown-partial",
+                        )
+                    )
+                    continue
+                if target not in seen:
+                    visit(target, [*stack, current])
+
+        visit(name, [])
+        return list(seen.values()), errors
+
+    def _suggest(self, target: str) -> str:
+        known = sorted(self.snapshot.partials)
+        close = difflib.get_close_matches(target, known, n=1)
+        if close:
+            return f"did you mean {close[0]!r}? Includes are paths relative to the prompts directory"
+        return 'includes are paths relative to the prompts directory, e.g. {% include "shared/_tone.j2" %}'
+
+    def used_variables(self, prompt: Prompt) -> dict[str, tuple[str, int]]:
+        """Every variable the prompt's template reads, with the file and line of its first use."""
+        found: dict[str, tuple[str, int]] = {}
+        for info in self.closure(self.name_of(prompt))[0]:
+            for var, line in info.variables.items():
+                found.setdefault(var, (info.file, line))
+        return found
+
+    def problems(self, prompt: Prompt) -> list[RenderError]:
+        """Everything that keeps a prompt from rendering, before any variable is given."""
+        infos, errors = self.closure(self.name_of(prompt))
+        out = [i.error for i in infos if i.error] + errors
+        for info in infos:
+            for name, line in info.forbidden.items():
+                out.append(
+                    RenderError(
+                        f"{name!r} is not available in promptops templates",
+                        file=info.file,
+                        line=line,
+                        hint="templates are sandboxed; use plain variables and filters",
+                        rule="unsafe-template",
+                    )
+                )
+        return out
+
+    # -- rendering -------------------------------------------------------------------------------------------
+    def prompt(self, prompt_id: str) -> Prompt:
+        if prompt_id in self.snapshot.prompts:
+            return self.snapshot.prompts[prompt_id]
+        bad = [
+            p
+            for p in self.snapshot.problems
+            if p.file.startswith(self.snapshot.config.prompts_dir + "/")
+            and p.file.rsplit(".", 1)[0].endswith(prompt_id)
+            and p.severity == "error"
+        ]
+        if bad:
+            raise InputError(bad[0].message, file=bad[0].file, line=bad[0].line, hint=bad[0].hint or None)
+        close = difflib.get_close_matches(prompt_id, list(self.snapshot.prompts), n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "run `promptops list` to see the prompt ids"
+        raise InputError(f"unknown prompt {prompt_id!r}", hint=hint)
+
+    def check_inputs(self, prompt: Prompt, variables: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate variables against the prompt's inputs; returns them with defaults filled in."""
+        values = dict(variables)
+        for name, spec in prompt.inputs.items():
+            if name not in values and isinstance(spec, Mapping) and "default" in spec:
+                values[name] = spec["default"]
+        missing = [r for r in prompt.required_inputs if r not in values]
+        if missing:
+            raise InputError(
+                f"missing input {missing[0]!r} for prompt {prompt.id!r}",
+                file=prompt.path,
+                line=prompt.line_of("inputs"),
+                hint=f"pass it with --var {missing[0]}=VALUE",
+            )
+        if prompt.inputs:
+            import jsonschema
+
+            error = jsonschema.exceptions.best_match(
+                jsonschema.Draft202012Validator(prompt.inputs_schema).iter_errors(values)
+            )
+            if error is not None:
+                where = ".".join(str(p) for p in error.absolute_path) or "inputs"
+                raise InputError(
+                    f"input {where}: {error.message}",
+                    file=prompt.path,
+                    line=prompt.line_of("inputs"),
+                    hint="give a value that fits the prompt's inputs schema",
+                )
+        return values
+
+    def render(self, prompt_id: str, variables: Mapping[str, Any]) -> list[Message]:
+        """The messages of a prompt for the given variables."""
+        prompt = self.prompt(prompt_id)
+        values = self.check_inputs(prompt, variables)
+        problems = self.problems(prompt)
+        if problems:
+            raise problems[0]
+        text = self._run(self.name_of(prompt), values, prompt)
+        return self._split(text, prompt)
+
+    def render_text(self, prompt: Prompt, template: str, variables: Mapping[str, Any], what: str) -> str:
+        """Render a template string (a fallback answer) in the same sandbox."""
+        try:
+            compiled = self.env.from_string(template)
+        except jinja2.TemplateSyntaxError as exc:
+            raise RenderError(
+                f"{what}: template syntax error: {exc.message}",
+                file=prompt.path,
+                line=prompt.line_of("fallback"),
+                rule="template-syntax",
+            ) from None
+        return self._execute(compiled, dict(variables), prompt.path, prompt.line_of("fallback"), what)
+
+    def _run(self, name: str, values: dict[str, Any], prompt: Prompt) -> str:
+        template = self.env.get_template(name)
+        return self._execute(template, values, prompt.path, prompt.body_line, f"prompt {prompt.id!r}")
+
+    def _execute(self, template: jinja2.Template, values: dict[str, Any], file: str, first: int, what: str) -> str:
+        try:
+            return template.render(values)
+        except jinja2.UndefinedError as exc:
+            f, line = self._error_location(exc, file, first)
+            raise RenderError(
+                f"{what}: {exc.message}",
+                file=f,
+                line=line,
+                hint="pass the variable (--var NAME=VALUE), or declare a default under inputs",
+            ) from None
+        except SecurityError as exc:
+            f, line = self._error_location(exc, file, first)
+            raise RenderError(f"{what}: unsafe template operation refused: {exc}", file=f, line=line) from None
+        except jinja2.TemplateError as exc:
+            f, line = self._error_location(exc, file, first)
+            raise RenderError(f"{what}: {exc.message or exc}", file=f, line=line) from None
+        except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError, OverflowError) as exc:
+            f, line = self._error_location(exc, file, first)
+            raise RenderError(f"{what}: template error: {exc}", file=f, line=line) from None
+
+    def _error_location(self, exc: BaseException, file: str, first: int) -> tuple[str, int]:
+        tb = exc.__traceback__
+        found: tuple[str, int] | None = None
+        while tb is not None:
+            name = tb.tb_frame.f_code.co_filename
+            if self.template_text(name) is not None:
+                path, start = self.file_of(name)
+                found = (path, tb.tb_lineno + start - 1)
+            elif name == "<template>":
+                found = (file, first)
+            tb = tb.tb_next
+        return found or (file, first)
+
+    def _split(self, text: str, prompt: Prompt) -> list[Message]:
+        parts = self._sentinel.split(text)
+        head, rest = parts[0], parts[1:]
+        if not rest:
+            return [Message("user", _clean(head))] if _clean(head) else []
+        if head.strip():
+            raise RenderError(
+                "text before the first role marker",
+                file=prompt.path,
+                line=prompt.body_line,
+                hint="start the body with a line such as `system:` or `user:`",
+            )
+        messages = []
+        for role, content in zip(rest[0::2], rest[1::2], strict=False):
+            if _clean(content):
+                messages.append(Message(role, _clean(content)))
+        return messages
+
+
+def _clean(text: str) -> str:
+    return text.strip("\n").rstrip()

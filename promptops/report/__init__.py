@@ -1,0 +1,1 @@
+"""Report writers: data in, text out."""

@@ -1,0 +1,111 @@
+"""Lint findings as text, JSON, GitHub annotations and SARIF 2.1.0."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from .. import __version__
+from ..model import Finding
+
+FORMATS = ("text", "json", "github", "sarif")
+
+
+def summary(findings: Sequence[Finding]) -> str:
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+
+
+def to_text(findings: Sequence[Finding]) -> str:
+    lines = []
+    for f in findings:
+        where = f"{f.where}: " if f.where else ""
+        lines.append(f"{where}{f.severity}: {f.message} [{f.rule}]")
+        if f.hint:
+            lines.append(f"  hint: {f.hint}")
+    return "\n".join(lines)
+
+
+def to_json(findings: Sequence[Finding]) -> str:
+    return json.dumps(
+        {
+            "findings": [
+                {
+                    "rule": f.rule,
+                    "severity": f.severity,
+                    "message": f.message,
+                    "file": f.file,
+                    "line": f.line or None,
+                    "hint": f.hint or None,
+                }
+                for f in findings
+            ],
+            "errors": sum(f.severity == "error" for f in findings),
+            "warnings": sum(f.severity == "warning" for f in findings),
+        },
+        indent=2,
+    )
+
+
+def _escape(value: str, prop: bool = False) -> str:
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return value.replace(":", "%3A").replace(",", "%2C") if prop else value
+
+
+def to_github(findings: Sequence[Finding], prefix: str = "") -> str:
+    """Workflow commands that GitHub Actions shows as annotations on the pull request."""
+    lines = []
+    for f in findings:
+        props = [f"file={_escape(prefix + f.file, True)}"] if f.file else []
+        if f.line:
+            props.append(f"line={f.line}")
+        props.append(f"title={_escape('promptops ' + f.rule, True)}")
+        message = f.message + (f" ({f.hint})" if f.hint else "")
+        lines.append(f"::{f.severity} {','.join(props)}::{_escape(message)}")
+    return "\n".join(lines)
+
+
+def to_sarif(findings: Sequence[Finding], rules: Sequence[tuple[str, str]] = (), prefix: str = "") -> str:
+    """SARIF 2.1.0, for code-scanning uploads."""
+    rule_ids = sorted({f.rule for f in findings} | {r for r, _ in rules})
+    descriptions = dict(rules)
+    doc = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "promptops",
+                        "version": __version__,
+                        "informationUri": "https://github.com/promptops/promptops",
+                        "rules": [{"id": r, "shortDescription": {"text": descriptions.get(r, r)}} for r in rule_ids],
+                    }
+                },
+                "results": [
+                    {
+                        "ruleId": f.rule,
+                        "level": f.severity,
+                        "message": {"text": f.message + (f"\n{f.hint}" if f.hint else "")},
+                        **(
+                            {
+                                "locations": [
+                                    {
+                                        "physicalLocation": {
+                                            "artifactLocation": {"uri": prefix + f.file},
+                                            **({"region": {"startLine": f.line}} if f.line else {}),
+                                        }
+                                    }
+                                ]
+                            }
+                            if f.file
+                            else {}
+                        ),
+                    }
+                    for f in findings
+                ],
+            }
+        ],
+    }
+    return json.dumps(doc, indent=2)

@@ -1,0 +1,164 @@
+"""Where inputs live: the working tree, a git revision, or a dict in tests, behind one Source seam."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+from .errors import InputError
+from .git import GitRepo, toplevel
+
+CONFIG_FILE = "promptops.yaml"
+
+
+class Source(Protocol):
+    """Read-only access to the files of a project at one point in time. Paths are POSIX, root-relative."""
+
+    label: str
+
+    def list_dir(self, prefix: str) -> list[str]:
+        """Every file under the directory `prefix`, sorted."""
+        ...
+
+    def read(self, path: str) -> bytes | None:
+        """A file's bytes, or None when it does not exist."""
+        ...
+
+    def glob(self, pattern: str) -> list[str]:
+        """Files matching a glob (`**` crosses directories), sorted."""
+        ...
+
+
+def _match(paths: list[str], pattern: str) -> list[str]:
+    pattern = pattern.lstrip("./") if pattern.startswith("./") else pattern
+    return sorted(p for p in paths if PurePosixPath(p).match(pattern) or fnmatch.fnmatchcase(p, pattern))
+
+
+def _top_dir(pattern: str) -> str:
+    parts = []
+    for part in PurePosixPath(pattern).parts:
+        if any(ch in part for ch in "*?["):
+            break
+        parts.append(part)
+    return "/".join(parts[:-1]) if len(parts) == len(PurePosixPath(pattern).parts) else "/".join(parts)
+
+
+class TreeSource:
+    """The working tree (uncommitted changes included). Hidden directories are skipped."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.label = "working tree"
+
+    def _safe(self, rel: str) -> Path:
+        path = (self.root / rel).resolve()
+        if path != self.root.resolve() and self.root.resolve() not in path.parents:
+            raise InputError(f"{rel} points outside the repository", hint="use paths inside the repository")
+        return path
+
+    def list_dir(self, prefix: str) -> list[str]:
+        base = self._safe(prefix) if prefix else self.root
+        if not base.is_dir():
+            return []
+        found = []
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            rel_dir = Path(dirpath).relative_to(self.root).as_posix()
+            for name in filenames:
+                found.append(name if rel_dir == "." else f"{rel_dir}/{name}")
+        return sorted(found)
+
+    def read(self, path: str) -> bytes | None:
+        target = self._safe(path)
+        try:
+            return target.read_bytes() if target.is_file() else None
+        except OSError as exc:
+            raise InputError(f"cannot read file: {exc.strerror}", file=path) from None
+
+    def glob(self, pattern: str) -> list[str]:
+        return _match(self.list_dir(_top_dir(pattern)), pattern)
+
+
+class GitSource:
+    """The project as committed at a git revision, read from git objects (nothing is checked out)."""
+
+    def __init__(self, root: Path, rev: str, repo: GitRepo | None = None) -> None:
+        self.repo = repo or GitRepo(root)
+        self.sha = self.repo.resolve(rev)
+        rel = root.resolve().relative_to(self.repo.root)
+        self.prefix = "" if str(rel) == "." else rel.as_posix() + "/"
+        self.label = f"{rev} ({self.sha[:10]})"
+        self.rev = rev
+
+    def list_dir(self, prefix: str) -> list[str]:
+        full = self.prefix + prefix
+        n = len(self.prefix)
+        return [p[n:] for p in self.repo.list_files(self.sha, full.rstrip("/"))]
+
+    def read(self, path: str) -> bytes | None:
+        return self.repo.read(self.sha, self.prefix + path)
+
+    def glob(self, pattern: str) -> list[str]:
+        return _match(self.list_dir(_top_dir(pattern)), pattern)
+
+
+class DictSource:
+    """Files given as a dict: for tests and generated repositories."""
+
+    def __init__(self, files: dict[str, str | bytes], label: str = "dict") -> None:
+        self.files = {k: v.encode() if isinstance(v, str) else v for k, v in files.items()}
+        self.label = label
+
+    def list_dir(self, prefix: str) -> list[str]:
+        pre = prefix.rstrip("/") + "/" if prefix else ""
+        return sorted(p for p in self.files if p.startswith(pre))
+
+    def read(self, path: str) -> bytes | None:
+        return self.files.get(path)
+
+    def glob(self, pattern: str) -> list[str]:
+        return _match(list(self.files), pattern)
+
+
+def discover_root(start: Path) -> Path:
+    """The project root: the nearest directory with promptops.yaml, else the git root."""
+    start = start.resolve()
+    if not start.is_dir():
+        raise InputError(f"{start} is not a directory", hint="pass --repo DIR naming a repository")
+    for candidate in (start, *start.parents):
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+        if (candidate / ".git").exists():
+            return candidate
+    raise InputError(
+        f"{start} is not inside a promptops repository (no {CONFIG_FILE}, no git repository)",
+        hint="run `promptops init`, or pass --repo DIR",
+    )
+
+
+def open_source(root: Path, ref: str | None = None) -> Source:
+    """The working tree of `root`, or `root` as committed at `ref`."""
+    if ref is None:
+        return TreeSource(root)
+    return GitSource(root, ref)
+
+
+def in_git(root: Path) -> bool:
+    return toplevel(root) is not None
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write a file so that a crash leaves either the old content or the new, never a torn file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

@@ -1,0 +1,131 @@
+"""The one YAML reader: safe, JSON-compatible values only, with the line of every key path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from .errors import InputError
+
+Path = tuple[Any, ...]
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without timestamps: dates stay strings, so every value is JSON data."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def parse(text: str, file: str, *, first_line: int = 1) -> tuple[Any, dict[Path, int]]:
+    """Parse one YAML document. Returns the data and {key path: 1-based line}.
+
+    Raises only InputError, whatever the text.
+    """
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(exc.position, 0)) + first_line
+        raise InputError(
+            f"character {exc.character!r} is not allowed in YAML",
+            file=file,
+            line=line,
+            hint="remove control characters from the file",
+        ) from None
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines: dict[Path, int] = {}
+        builder = _Builder(loader, file, first_line, lines)
+        return builder.build(node, (), 0), lines
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + first_line if mark else first_line
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise InputError(
+            f"YAML syntax error: {problem}",
+            file=file,
+            line=line,
+            hint="check indentation, colons and quoting on this line",
+        ) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(exc.position, 0)) + first_line
+        raise InputError(
+            f"character {exc.character!r} is not allowed in YAML",
+            file=file,
+            line=line,
+            hint="remove control characters from the file",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"invalid YAML: {exc}", file=file, line=first_line) from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InputError(f"invalid YAML value: {exc}", file=file, line=first_line) from None
+    except RecursionError:
+        raise InputError("YAML nesting is too deep", file=file, line=first_line) from None
+    finally:
+        loader.dispose()
+
+
+class _Builder:
+    def __init__(self, loader: _Loader, file: str, first_line: int, lines: dict[Path, int]) -> None:
+        self.loader = loader
+        self.file = file
+        self.first_line = first_line
+        self.lines = lines
+        self.count = 0
+
+    def _line(self, node: yaml.Node) -> int:
+        return int(node.start_mark.line) + self.first_line
+
+    def _fail(self, message: str, node: yaml.Node, hint: str | None = None) -> InputError:
+        return InputError(message, file=self.file, line=self._line(node), hint=hint)
+
+    def build(self, node: yaml.Node, path: Path, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES or depth > MAX_DEPTH:
+            raise self._fail("YAML document is too large or too deeply nested (aliases expand too far?)", node)
+        self.lines.setdefault(path, self._line(node))
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+                if key is None or isinstance(key, (dict, list)):
+                    raise self._fail("a mapping key must be a plain string", key_node)
+                if not isinstance(key, str):
+                    key = str(key).lower() if isinstance(key, bool) else str(key)
+                if key in result:
+                    raise self._fail(f"duplicate key {key!r}", key_node, hint="remove one of the two entries")
+                key_path: Path = (*path, key)
+                self.lines[key_path] = self._line(key_node)
+                result[key] = self.build(value_node, (*path, key), depth + 1)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        value = self.loader.construct_object(node, deep=True)
+        if value is None or isinstance(value, (str, bool, int, float)):
+            return value
+        raise self._fail(
+            f"unsupported YAML value of type {type(value).__name__}",
+            node,
+            hint="use plain strings, numbers, booleans, lists and mappings",
+        )
+
+
+def line_for(lines: dict[Path, int], path: Path, default: int = 1) -> int:
+    """The line of the deepest known prefix of a key path."""
+    for end in range(len(path), -1, -1):
+        found = lines.get(tuple(path[:end]))
+        if found is not None:
+            return found
+    return default
