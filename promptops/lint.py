@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 from typing import Any
 
 from . import loader, routing
@@ -160,11 +161,7 @@ def check_routing(ctx: Context) -> Iterator[Finding]:
                     route.line,
                     hint,
                 )
-        matches = [
-            p
-            for p in ctx.snapshot.prompts
-            if routing.match(r, p) is not None and (p == route.pattern or routing.is_glob(route.pattern))
-        ]
+        matches = [p for p in ctx.snapshot.prompts if fnmatchcase(p, route.pattern)]
         if not routing.is_glob(route.pattern) and route.pattern not in ctx.snapshot.prompts:
             yield _f(
                 "route-unknown-prompt",
@@ -198,6 +195,7 @@ def check_routing(ctx: Context) -> Iterator[Finding]:
 def check_suites(ctx: Context) -> Iterator[Finding]:
     import jsonschema
 
+    routing_ok = not ctx.snapshot.problems_in(ctx.snapshot.routing.path)
     for suite in ctx.snapshot.suites.values():
         prompt = ctx.snapshot.prompts.get(suite.prompt)
         if prompt is None:
@@ -239,7 +237,7 @@ def check_suites(ctx: Context) -> Iterator[Finding]:
                     "warning",
                 )
             for a in case.asserts:
-                if a.type == "llm-rubric" and routing.judge(ctx.snapshot.routing) is None:
+                if a.type == "llm-rubric" and routing.judge(ctx.snapshot.routing) is None and routing_ok:
                     yield _f(
                         "no-judge",
                         "llm-rubric needs a judge model",

@@ -366,17 +366,26 @@ def load_suite(source: Source, evals_dir: str, path: str) -> Suite:
         for i, a in enumerate(defaults.get("assert", []))
     )
     cases: list[Case] = []
-    seen: dict[str, int] = {}
+
+    problems: list[Finding] = []
+    first: dict[str, Case] = {}
 
     def add(case: Case) -> None:
-        if case.id in seen:
-            raise InputError(
-                f"duplicate case id {case.id!r} (first defined at line {seen[case.id]})",
-                file=case.file,
-                line=case.line,
-                hint="give every case a unique id",
+        if case.id in first:
+            other = first[case.id]
+            where = f"line {other.line}" if other.file == case.file else f"{other.file}:{other.line}"
+            problems.append(
+                Finding(
+                    "duplicate-case-id",
+                    "error",
+                    f"duplicate case id {case.id!r} (first defined at {where}); this case is skipped",
+                    case.file,
+                    case.line,
+                    "give every case a unique id",
+                )
             )
-        seen[case.id] = case.line
+            return
+        first[case.id] = case
         cases.append(case)
 
     for i, raw in enumerate(data.get("cases", [])):
@@ -420,6 +429,7 @@ def load_suite(source: Source, evals_dir: str, path: str) -> Suite:
         max_flaky=data.get("max_flaky"),
         datasets=tuple(data.get("datasets", ())),
         lines=_flat_lines(lines),
+        problems=tuple(problems),
     )
 
 
@@ -590,6 +600,7 @@ def load(source: Source) -> Snapshot:
         suite = _collect(problems, functools.partial(load_suite, source, evals_dir, path))
         if suite is not None:
             suites[suite.id] = suite
+            problems.extend(suite.problems)
     return Snapshot(
         label=source.label,
         config=config,

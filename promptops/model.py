@@ -180,6 +180,7 @@ class Suite:
     max_flaky: int | None = None
     datasets: tuple[str, ...] = ()
     lines: Mapping[str, int] = field(default_factory=dict)
+    problems: tuple[Finding, ...] = ()
 
     def line_of(self, key: str) -> int:
         return self.lines.get(key, 1)

@@ -154,15 +154,19 @@ class Renderer:
             seen[current] = info
             for target, line in info.includes.items():
                 if target in stack or target == current:
-                    cycle = [*stack[stack.index(target) :], current, target] if target in stack else [current, target]
-                    key = frozenset(cycle)
+                    members = [*stack[stack.index(target) :], current] if target in stack else [current]
+                    # Start the cycle at its smallest name so every prompt reaching it reports it the same way.
+                    start = members.index(min(members))
+                    members = members[start:] + members[:start]
+                    key = frozenset(members)
                     if key not in reported_cycles:
                         reported_cycles.add(key)
+                        last = self.info(members[-1])
                         errors.append(
                             RenderError(
-                                "include cycle: " + " -> ".join(cycle),
-                                file=info.file,
-                                line=line,
+                                "include cycle: " + " -> ".join([*members, members[0]]),
+                                file=last.file,
+                                line=last.includes.get(members[0], line),
                                 hint="break the cycle by moving the shared text into a new partial",
                                 rule="include-cycle",
                             )

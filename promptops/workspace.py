@@ -49,7 +49,7 @@ class TreeSource:
     """The working tree (uncommitted changes included). Hidden directories are skipped."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        self.root = root.resolve()
         self.label = "working tree"
 
     def _safe(self, rel: str) -> Path:

@@ -24,8 +24,6 @@ def _stderr(text: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run promptops with `argv` (default: sys.argv[1:]) and return the exit code."""
-    import click
-
     from .app import build
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -38,14 +36,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         _stderr(f"error: {exc}" if exc.exit_code != 130 else "interrupted")
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
-        _stderr("interrupted")
-        return Interrupted.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return 2
     except KeyboardInterrupt:
         _stderr("interrupted")
         return Interrupted.exit_code
@@ -53,7 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A reader closed the pipe (`promptops list | head`); not an error of ours.
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115
         return 0
-    except Exception as exc:
+    except Exception as exc:  # the one boundary for unexpected errors
+        usage = _usage_exit(exc)
+        if usage is not None:
+            return usage
         if debug:
             traceback.print_exc()
         _stderr(
@@ -61,6 +54,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             "for the traceback and report it)"
         )
         return 4
+
+
+def _usage_exit(exc: Exception) -> int | None:
+    """Exit code for the command-line parser's own exceptions (click, or the copy typer vendors)."""
+    if type(exc).__module__.split(".")[0] not in ("click", "typer"):
+        return None
+    name = type(exc).__name__
+    if name == "Exit":
+        return int(getattr(exc, "exit_code", 0))
+    if name == "Abort":
+        _stderr("interrupted")
+        return Interrupted.exit_code
+    show = getattr(exc, "show", None)
+    if callable(show):
+        show()
+        return 2
+    return None
 
 
 def run() -> None:

@@ -56,9 +56,13 @@ def err_console() -> Console:
 
 
 def out_console() -> Console:
+    """stdout for people; when piped, wide enough that tables are not cut at 80 columns."""
+    import os
+
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(highlight=False, soft_wrap=True, width=160 if piped else None)
 
 
 def write_out(text: str, output: Path | None = None) -> None:

@@ -29,18 +29,14 @@ def list_prompts(
         write_out(json.dumps({"prompts": [e.as_dict() for e in entries]}, indent=2))
         return 0
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("prompt", "risk", "owner", "model", "evals", "last change", "description"):
-        table.add_column(column, overflow="fold")
+    widest = max((len(e.id) for e in entries), default=6)
+    table.add_column("prompt", no_wrap=True, min_width=widest)
+    for column in ("risk", "owner", "model", "evals", "changed"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("description", overflow="fold", ratio=1)
     for e in entries:
-        last = f"{e.last_commit['date'][:10]} {e.last_commit['author']}" if e.last_commit else "-"
-        table.add_row(
-            e.id,
-            e.risk,
-            e.owner or "-",
-            e.model or "-",
-            str(e.eval_cases) if e.eval_cases else "none",
-            last,
-            e.description,
-        )
+        changed = e.last_commit["date"][:10] if e.last_commit else "-"
+        evals = str(e.eval_cases) if e.eval_cases else "none"
+        table.add_row(e.id, e.risk, e.owner or "-", e.model or "-", evals, changed, e.description)
     out_console().print(table)
     return 0

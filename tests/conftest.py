@@ -1,0 +1,135 @@
+"""Shared fixtures: sealed git, throwaway repositories built from dicts, and guards against escapes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "support-bot"
+GIT_DATE = "2026-01-01T00:00:00+00:00"
+
+
+@pytest.fixture(autouse=True)
+def sealed_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Git identity and config sealed, home redirected, inherited GIT_* variables dropped, colour off."""
+    home = tmp_path_factory.mktemp("home")
+    for key in list(os.environ):
+        if key.startswith("GIT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Ada Tester")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "ada@example.test")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Ada Tester")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "ada@example.test")
+    monkeypatch.setenv("GIT_AUTHOR_DATE", GIT_DATE)
+    monkeypatch.setenv("GIT_COMMITTER_DATE", GIT_DATE)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("PROMPTOPS_DEBUG", raising=False)
+    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any connection beyond the loopback interface fails the test loudly."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")) and \
+                self.family in (socket.AF_INET, socket.AF_INET6):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+        return real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run the real git binary in a test repository."""
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr}")
+    return done.stdout.strip()
+
+
+def write_tree(root: Path, files: dict[str, str | bytes | None]) -> None:
+    """Write files from a dict; None deletes a file."""
+    for rel, content in files.items():
+        path = root / rel
+        if content is None:
+            path.unlink(missing_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+
+
+MakeRepo = Callable[..., Path]
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> MakeRepo:
+    """make_repo(files, git=True, commit="msg") -> a project directory, committed when git is on."""
+    counter = iter(range(1000))
+
+    def build(files: dict[str, str | bytes | None], *, use_git: bool = True, message: str = "initial") -> Path:
+        root = tmp_path / f"repo{next(counter)}"
+        root.mkdir()
+        write_tree(root, files)
+        if use_git:
+            git(root, "init", "-q")
+            git(root, "add", "-A")
+            git(root, "commit", "-q", "-m", message)
+        return root
+
+    return build
+
+
+def commit(root: Path, files: dict[str, str | bytes | None], message: str = "change") -> str:
+    write_tree(root, files)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+    return git(root, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., tuple[int, str, str]]]:
+    """cli("lint", "--repo", path) -> (exit code, stdout, stderr), through promptops.cli.main."""
+    from promptops.cli import main
+
+    def invoke(*args: str | Path) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    yield invoke
+
+
+MINIMAL = {
+    "promptops.yaml": "project: t\n",
+    "routing.yaml": "defaults:\n  model: fast\nmodels:\n  fast:\n    model: openai/gpt-4o-mini\n    api_key_env: OPENAI_API_KEY\n",
+    "prompts/greet.prompt": (
+        "---\ndescription: greets\nowner: '@team'\ninputs:\n  name:\n    type: string\n---\n"
+        "system:\n{% include \"shared/_tone.j2\" %}\nuser:\nHello {{ name }}!\n"
+    ),
+    "prompts/shared/_tone.j2": "Be brief.\n",
+    "evals/greet.yaml": "prompt: greet\ncases:\n  - id: ada\n    vars: {name: Ada}\n    assert:\n      - {type: contains, value: Ada}\n",
+}
+
+
+@pytest.fixture
+def minimal_files() -> dict[str, str | bytes | None]:
+    """A small project that lints clean."""
+    return dict(MINIMAL)
