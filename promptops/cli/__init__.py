@@ -62,7 +62,10 @@ def _usage_exit(exc: Exception) -> int | None:
         return None
     name = type(exc).__name__
     if name == "Exit":
-        return int(getattr(exc, "exit_code", 0))
+        code = int(getattr(exc, "exit_code", 0))
+        if code == Interrupted.exit_code:  # typer turns Ctrl-C into Exit(130)
+            _stderr("interrupted")
+        return code
     if name == "Abort":
         _stderr("interrupted")
         return Interrupted.exit_code

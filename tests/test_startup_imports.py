@@ -1,0 +1,56 @@
+"""Start-up stays light: heavy libraries are imported only by the commands that use them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import EXAMPLE, MINIMAL
+
+PROBE = """
+import json, sys
+from promptops.cli import main
+code = main(sys.argv[1:])
+heavy = [m for m in ("litellm", "git", "jsonschema", "jinja2") if m in sys.modules]
+print("\\n" + json.dumps({"code": code, "heavy": heavy}))
+"""
+
+
+def imported_by(*args: str) -> tuple[int, list[str]]:
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=False)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["code"], result["heavy"]
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code, heavy = imported_by("--help")
+    assert code == 0
+    assert heavy == []
+
+
+def test_version_imports_nothing_heavy() -> None:
+    assert imported_by("--version") == (0, [])
+
+
+def test_render_imports_neither_litellm_nor_gitpython(make_repo) -> None:
+    root: Path = make_repo(MINIMAL)
+    code, heavy = imported_by("render", "greet", "--var", "name=Ada", "--repo", str(root))
+    assert code == 0
+    assert "litellm" not in heavy and "git" not in heavy
+
+
+def test_lint_of_the_example_does_not_import_litellm() -> None:
+    code, heavy = imported_by("lint", str(EXAMPLE))
+    assert code == 0
+    assert "litellm" not in heavy
+
+
+def test_importing_the_package_does_no_work() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, promptops, promptops.cli; print(sorted(m for m in sys.modules "
+         "if m.split('.')[0] in ('typer', 'rich', 'click', 'yaml', 'jinja2', 'git', 'litellm', 'jsonschema')))"],
+        capture_output=True, text=True, check=True,
+    )
+    assert done.stdout.strip() == "[]"
