@@ -310,7 +310,7 @@ BIG = text("---", "description: big", "---", "user:", *["x" * 99] * 100_000)
     [
         ("routing.yaml", "", "file is empty"),
         ("prompts/greet.prompt", "", "file is empty"),
-        ("prompts/greet.prompt", BIG, "the limit is 1 MB"),
+        ("prompts/greet.prompt", BIG, "file is 10.0 MB; the limit is 1 MB"),
     ],
     ids=["empty-routing", "empty-prompt", "10MB-prompt"],
 )

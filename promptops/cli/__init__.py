@@ -30,7 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in args or os.environ.get("PROMPTOPS_DEBUG") == "1"
     try:
         result = build()(args=args, prog_name="promptops", standalone_mode=False)
-        return int(result) if isinstance(result, int) else 0
+        code = int(result) if isinstance(result, int) else 0
+        if code == Interrupted.exit_code:  # typer returns Ctrl-C as exit code 130
+            _stderr("interrupted")
+        return code
     except PromptopsError as exc:
         if debug:
             traceback.print_exc()
