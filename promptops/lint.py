@@ -9,7 +9,7 @@ from typing import Any
 
 from . import loader, routing
 from .errors import InputError
-from .model import Finding, Prompt, Severity, Snapshot
+from .model import Finding, Prompt, Routing, Severity, Snapshot
 from .render import Renderer, RenderError
 from .secrets_scan import find_secrets
 from .workspace import Source
@@ -68,7 +68,7 @@ def check_templates(ctx: Context) -> Iterator[Finding]:
         if info.error:
             if (info.error.message, partial.path, info.error.line or 0) not in seen:
                 yield _from_render(info.error)
-        elif name not in used:
+        elif name not in used and not broken_prompts(ctx.snapshot):
             yield _f(
                 "unused-partial",
                 "partial is not included by any prompt",
@@ -158,7 +158,7 @@ def check_routing(ctx: Context) -> Iterator[Finding]:
                     "route-unknown-model",
                     f"route {route.pattern!r} names unknown model {name!r}",
                     r.path,
-                    route.line,
+                    _route_model_line(r, route.pattern, name, route.line),
                     hint,
                 )
         matches = [p for p in ctx.snapshot.prompts if fnmatchcase(p, route.pattern)]
@@ -192,12 +192,35 @@ def check_routing(ctx: Context) -> Iterator[Finding]:
                 )
 
 
+def _route_model_line(r: Routing, pattern: str, name: str, default: int) -> int:
+    """The line of the exact `model:` or fallbacks entry that names `name` in a route."""
+    route = next(x for x in r.routes if x.pattern == pattern)
+    if route.model == name:
+        return r.lines.get(f"routes.{pattern}.model", default)
+    for i, fallback in enumerate(route.fallbacks or ()):
+        if fallback == name:
+            return r.lines.get(f"routes.{pattern}.fallbacks.{i}", default)
+    return default
+
+
+def broken_prompts(snapshot: Snapshot) -> set[str]:
+    """Ids of prompts whose file failed to load."""
+    prefix = snapshot.config.prompts_dir + "/" if snapshot.config.prompts_dir else ""
+    return {
+        loader.prompt_id_of(p.file[len(prefix) :])
+        for p in snapshot.problems
+        if p.severity == "error" and p.file.startswith(prefix) and p.file.endswith(loader.PROMPT_EXTENSIONS)
+    }
+
+
 def check_suites(ctx: Context) -> Iterator[Finding]:
     import jsonschema
 
     routing_ok = not ctx.snapshot.problems_in(ctx.snapshot.routing.path)
     for suite in ctx.snapshot.suites.values():
         prompt = ctx.snapshot.prompts.get(suite.prompt)
+        if prompt is None and suite.prompt in broken_prompts(ctx.snapshot):
+            continue  # the prompt's own file error is already reported
         if prompt is None:
             yield _f(
                 "suite-unknown-prompt",
@@ -257,8 +280,11 @@ def check_suites(ctx: Context) -> Iterator[Finding]:
 
 def check_coverage(ctx: Context) -> Iterator[Finding]:
     covered = {s.prompt for s in ctx.snapshot.suites.values() if s.cases}
+    evals_dir = ctx.snapshot.config.evals_dir
+    # A suite that failed to load may cover any prompt: its error is reported, not a guess at coverage.
+    broken_suite = any(p.file.startswith(evals_dir + "/") and p.severity == "error" for p in ctx.snapshot.problems)
     for prompt in ctx.snapshot.prompts.values():
-        if prompt.id not in covered:
+        if prompt.id not in covered and not broken_suite:
             high = prompt.risk == "high"
             yield _f(
                 "missing-evals",
@@ -315,7 +341,11 @@ def check_secrets(ctx: Context) -> Iterator[Finding]:
         if raw is None:
             continue
         text = raw.decode("utf-8", errors="replace")
+        lines_seen: set[int] = set()
         for hit in find_secrets(text):
+            if hit.line in lines_seen:
+                continue
+            lines_seen.add(hit.line)
             yield _f(
                 "literal-secret",
                 f"{hit.detector.label} appears in this file",
@@ -324,6 +354,35 @@ def check_secrets(ctx: Context) -> Iterator[Finding]:
                 "remove it, rotate the key, and name an environment variable with api_key_env",
             )
 
+
+RULE_DOCS: dict[str, str] = {
+    "invalid-file": "a file does not parse, does not fit its schema, is not UTF-8, is empty or too large",
+    "unknown-file": "a file under prompts/ that is not a prompt",
+    "duplicate-prompt": "two files give the same prompt id",
+    "duplicate-case-id": "two cases of a suite share an id",
+    "template-syntax": "a Jinja2 syntax error",
+    "unknown-partial": "an include of a partial that does not exist",
+    "include-cycle": "partials that include each other",
+    "unsafe-template": "a name the sandbox refuses (self, cycler, joiner, namespace, lipsum)",
+    "dynamic-include": "an include whose name is not a literal string",
+    "unused-partial": "a partial no prompt includes",
+    "undeclared-variable": "a variable used but not declared under inputs",
+    "unused-input": "an input declared but never used",
+    "fallback": "a fallback template that does not parse or uses undeclared inputs",
+    "route-unknown-model": "routing names a model that is not declared under models",
+    "route-unknown-prompt": "a route names no prompt, or a glob matches none",
+    "unrouted-prompt": "no model serves a prompt",
+    "suite-unknown-prompt": "an eval suite targets a prompt that does not exist",
+    "empty-suite": "an eval suite without cases",
+    "case-vars": "eval case vars that do not fit the prompt's inputs",
+    "no-judge": "llm-rubric without a judge model",
+    "no-output-schema": "json-schema assertion with no schema to use",
+    "missing-evals": "a prompt without eval cases (an error for risk: high)",
+    "high-risk-owner": "a high-risk prompt without an owner",
+    "high-risk-fallback": "a high-risk prompt without a fallback",
+    "missing-source": "a pinned source that matches no file",
+    "literal-secret": "an API key, token or private key in a managed file",
+}
 
 RULES: tuple[Rule, ...] = (
     Rule("invalid-file", "error", "a file does not parse or does not fit its schema", check_files),

@@ -29,6 +29,7 @@ from .model import (
     Snapshot,
     Suite,
 )
+from .secrets_scan import redact_secrets
 from .workspace import CONFIG_FILE, Source
 
 PROMPT_EXTENSIONS = (".prompt", ".txt", ".md", ".j2", ".jinja", ".jinja2")
@@ -68,6 +69,7 @@ def decode(data: bytes, file: str, limit: int = MAX_FILE_BYTES) -> str:
         raise InputError(
             f"file is {len(data) / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB",
             file=file,
+            line=1,
             hint="managed files are meant to be reviewed; split the file or move data to a dataset",
         )
     try:
@@ -83,7 +85,7 @@ def decode(data: bytes, file: str, limit: int = MAX_FILE_BYTES) -> str:
     if text.startswith("\ufeff"):
         text = text[1:]
     if not text.strip():
-        raise InputError("file is empty", file=file, hint="add content or delete the file")
+        raise InputError("file is empty", file=file, line=1, hint="add content or delete the file")
     return text
 
 
@@ -96,7 +98,10 @@ def validate(name: str, data: Any, file: str, lines: dict[yamltext.Path, int]) -
     (line, message), _ = located[0]
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
     raise InputError(
-        message + more, file=file, line=line, hint=f"see `promptops schema {name}` for the expected format"
+        redact_secrets(message) + more,
+        file=file,
+        line=line,
+        hint=f"see `promptops schema {name}` for the expected format",
     )
 
 
@@ -158,8 +163,9 @@ def _flat_lines(lines: dict[yamltext.Path, int]) -> dict[str, int]:
 
 
 def load_config(source: Source) -> Config:
-    if source.read(CONFIG_FILE) is None:
-        return Config()
+    raw = source.read(CONFIG_FILE)
+    if raw is None or (len(raw) < MAX_FILE_BYTES and not raw.strip()):
+        return Config(path=CONFIG_FILE if raw is not None else "")
     data, _ = load_yaml(source, CONFIG_FILE, "config")
     paths = data.get("paths", {})
     return Config(
@@ -172,7 +178,7 @@ def load_config(source: Source) -> Config:
         environments=data.get("environments", {}),
         redaction=data.get("redaction", {}),
         eval_defaults=data.get("eval", {}),
-        lint_rules=data.get("lint", {}).get("rules", {}),
+        lint_rules={k: "off" if v is False else v for k, v in data.get("lint", {}).get("rules", {}).items()},
         path=CONFIG_FILE,
     )
 
@@ -453,6 +459,13 @@ def load_dataset(source: Source, path: str) -> list[Case]:
             if line.strip():
                 try:
                     rows.append((n, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise InputError(
+                        f"invalid JSON at column {exc.colno}: {exc.msg}",
+                        file=path,
+                        line=n,
+                        hint="each line must hold one JSON object",
+                    ) from None
                 except (ValueError, RecursionError) as exc:
                     raise InputError(
                         f"invalid JSON: {exc}", file=path, line=n, hint="each line must hold one JSON object"
@@ -515,6 +528,13 @@ def validate_assertion(raw: Any, path: str, line: int) -> None:
             line=line,
             hint="see `promptops schema eval` ($defs.assertion)",
         )
+
+
+def raise_problem(snapshot: Snapshot, files: set[str] | None = None) -> None:
+    """Raise the first load error (of `files`, or of any file) as the InputError it was."""
+    for p in snapshot.problems:
+        if p.severity == "error" and (files is None or p.file in files):
+            raise InputError(p.message, file=p.file, line=p.line or None, hint=p.hint or None)
 
 
 # -- the whole snapshot --------------------------------------------------------------------------------------

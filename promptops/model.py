@@ -218,3 +218,131 @@ class Snapshot:
 
     def problems_in(self, path: str) -> tuple[Finding, ...]:
         return tuple(p for p in self.problems if p.file == path and p.severity == "error")
+
+
+# -- evaluation results --------------------------------------------------------------------------------------
+
+Status = Literal["pass", "fail", "error"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One assertion applied to one output. `error` means the check itself could not run."""
+
+    type: str
+    passed: bool
+    score: float
+    reason: str
+    weight: float = 1.0
+    negate: bool = False
+    error: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"not-{self.type}" if self.negate else self.type
+
+
+@dataclass(frozen=True)
+class Override:
+    """A reviewer's verdict on one case's output, valid while the output hash matches."""
+
+    suite: str
+    case: str
+    verdict: Status
+    reason: str
+    author: str
+    time: str
+    output_hash: str
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """One run of one case: the output, each check, and what it cost."""
+
+    suite: str
+    case: str
+    repeat: int
+    model: str
+    variant: str  # "primary", "fallback:<model name>" or "kill-switch"
+    key: str  # hash of the canonical request
+    status: Status
+    output: str | None = None
+    error: str | None = None
+    checks: tuple[CheckResult, ...] = ()
+    score: float = 0.0
+    latency_ms: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+    cached: bool = False
+    output_hash: str = ""
+    override: Override | None = None
+    error_kind: str | None = None  # "input", "check", or the provider error kind (rate_limit, auth, ...)
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """The verdict of one case over its repeats (for one model and variant)."""
+
+    suite: str
+    case: str
+    model: str
+    variant: str
+    runs: int
+    passed_runs: int
+    failed_runs: int
+    error_runs: int
+    verdict: Status
+    pass_all: bool  # pass^k: every run passed
+    pass_any: bool  # pass@k: at least one run passed
+    agreement: float  # share of runs whose output equals the most common output
+    flaky: bool  # the verdict differs between runs
+    baseline: str | None = None  # regressed, fixed, still-failing, flaky, unchanged, new, removed
+
+
+@dataclass(frozen=True)
+class SuiteSummary:
+    suite: str
+    prompt: str
+    path: str
+    cases: int
+    passed: int
+    failed: int
+    errors: int
+    pass_rate: float
+    threshold: float
+    consistency: float
+    flaky: int
+    min_consistency: float | None
+    max_flaky: int | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    duration_s: float
+    gate_passed: bool
+    gate_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Everything one `promptops eval` produced; the writers in report/ turn it into text."""
+
+    run_id: str
+    project: str
+    label: str  # "working tree", or a revision
+    started: str
+    finished: str
+    suites: tuple[SuiteSummary, ...]
+    cases: tuple[CaseSummary, ...]
+    results: tuple[TaskResult, ...]
+    baseline: str | None = None
+    interrupted: bool = False
+    shard: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(s.gate_passed for s in self.suites) and not self.interrupted
+
+    @property
+    def errors(self) -> int:
+        return sum(s.errors for s in self.suites)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 import secrets
 from collections.abc import Mapping
@@ -220,6 +221,13 @@ class Renderer:
                     )
                 )
         return out
+
+    def fingerprint(self, prompt: Prompt) -> str:
+        """A digest of everything that shapes a prompt's messages: its file and every template it reaches."""
+        parts = [repr(sorted((k, str(v)) for k, v in vars(prompt).items() if k != "lines"))]
+        for info in sorted(self.closure(self.name_of(prompt))[0], key=lambda i: i.name):
+            parts.append(f"{info.name}\x00{self.template_text(info.name)}")
+        return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()
 
     # -- rendering -------------------------------------------------------------------------------------------
     def prompt(self, prompt_id: str) -> Prompt:

@@ -58,6 +58,16 @@ def find_secrets(text: str) -> list[Hit]:
     return sorted(hits, key=lambda h: (h.start, h.detector.name))
 
 
+def redact_secrets(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Text with known secret values and anything that looks like a key replaced (personal data kept)."""
+    for value in secrets:
+        if value:
+            text = text.replace(value, "[REDACTED:secret]")
+    for detector in SECRET_DETECTORS:
+        text = detector.pattern.sub(f"[REDACTED:{detector.name}]", text)
+    return text
+
+
 def redact(text: str, extra: tuple[re.Pattern[str], ...] = (), secrets: tuple[str, ...] = ()) -> str:
     """Text with secrets, known secret values, and personal data replaced by [REDACTED:kind]."""
     for value in secrets:

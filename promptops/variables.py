@@ -8,7 +8,7 @@ from typing import Any
 
 from . import yamltext
 from .errors import InputError
-from .loader import decode
+from .loader import decode, raise_problem
 from .model import Prompt, Snapshot
 
 
@@ -65,6 +65,8 @@ def case_vars(snapshot: Snapshot, ref: str) -> dict[str, Any]:
         raise InputError(f"--case {ref!r} is not SUITE:CASE", hint="e.g. --case support/refund:full-refund")
     suite = snapshot.suites.get(suite_id)
     if suite is None:
+        base = f"{snapshot.config.evals_dir}/{suite_id}" if snapshot.config.evals_dir else suite_id
+        raise_problem(snapshot, {base + ".yaml", base + ".yml"})
         raise InputError(
             f"unknown eval suite {suite_id!r}", hint=f"known suites: {', '.join(sorted(snapshot.suites)) or 'none'}"
         )

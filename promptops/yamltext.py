@@ -48,6 +48,8 @@ def parse(text: str, file: str, *, first_line: int = 1) -> tuple[Any, dict[Path,
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + first_line if mark else first_line
+        # A problem at the very end of the text is reported on its last line, not one past it.
+        line = min(line, first_line + max(text.count("\n") - (1 if text.endswith("\n") else 0), 0))
         problem = exc.problem or exc.context or "invalid YAML"
         raise InputError(
             f"YAML syntax error: {problem}",

@@ -25,7 +25,14 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # before litellm is importe
 try:  # tests/ has no __init__.py: pytest puts tests/ itself on sys.path
     from provider_server import CREATED, FAULTS, FailFirst, FaultRate, ProviderServer, default_answer
 except ImportError:  # pragma: no cover - if tests/ ever becomes a package
-    from tests.provider_server import CREATED, FAULTS, FailFirst, FaultRate, ProviderServer, default_answer
+    from tests.provider_server import (  # type: ignore[no-redef,import-not-found,unused-ignore]
+        CREATED,
+        FAULTS,
+        FailFirst,
+        FaultRate,
+        ProviderServer,
+        default_answer,
+    )
 
 SERVER_SCRIPT = Path(__file__).with_name("provider_server.py")
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -292,7 +299,7 @@ def test_litellm_retries_until_first_k_faults_are_exhausted(srv: ProviderServer)
     assert srv.requests_succeeded == 1
 
     srv.faults = "500"
-    with pytest.raises(litellm.InternalServerError):
+    with pytest.raises(litellm.exceptions.InternalServerError):
         litellm.completion(
             model="openai/test-model",
             api_base=srv.base_url,
@@ -303,7 +310,9 @@ def test_litellm_retries_until_first_k_faults_are_exhausted(srv: ProviderServer)
 
     srv.faults = "drop"
     # litellm maps the openai client's APIConnectionError to one of these, depending on version.
-    with pytest.raises((litellm.APIConnectionError, litellm.InternalServerError)) as info:
+    with pytest.raises(
+        (litellm.exceptions.APIConnectionError, litellm.exceptions.InternalServerError)
+    ) as info:
         litellm.completion(
             model="openai/test-model",
             api_base=srv.base_url,
@@ -577,6 +586,7 @@ def test_runs_as_a_script() -> None:
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(req(), timeout=5)
         assert info.value.code == 500
+        info.value.close()
         with urllib.request.urlopen(req(), timeout=5) as resp:
             assert answer_of(resp.read()) == "from script"
         proc.send_signal(signal.SIGINT)

@@ -28,6 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("PROMPTOPS_DEBUG") == "1"
+    if "--debug" in args[1:]:  # accepted after the command too: `promptops lint --debug`
+        args = [args[0], *(a for a in args[1:] if a != "--debug")]
     try:
         result = build()(args=args, prog_name="promptops", standalone_mode=False)
         code = int(result) if isinstance(result, int) else 0

@@ -7,13 +7,14 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import EXIT_HELP, init_cmd, lint_cmd, list_cmd, render_cmd, schema_cmd
+from . import EXIT_HELP, eval_cmd, init_cmd, lint_cmd, list_cmd, render_cmd, schema_cmd
 
 COMMANDS = (
     ("init", init_cmd.init),
     ("list", list_cmd.list_prompts),
     ("render", render_cmd.render),
     ("lint", lint_cmd.lint),
+    ("eval", eval_cmd.eval_suites),
     ("schema", schema_cmd.schema),
 )
 

@@ -39,14 +39,23 @@ def root_of(repo: Path | None) -> Path:
     return discover_root(Path.cwd())
 
 
-def open_project(repo: Path | None, ref: str | None = None) -> tuple[Path, Source, Snapshot]:
-    """The project root, its source (working tree or a revision), and everything loaded from it."""
-    from ..loader import load
-    from ..workspace import open_source
+def open_project(
+    repo: Path | None, ref: str | None = None, strict: bool = False, report_all: bool = False
+) -> tuple[Path, Source, Snapshot]:
+    """The project root, its source (working tree or a revision), and everything loaded from it.
+
+    An invalid promptops.yaml stops the command; `strict` stops it on any file that failed to load;
+    `report_all` (lint) stops on none, since the caller reports them all.
+    """
+    from ..loader import load, raise_problem
+    from ..workspace import CONFIG_FILE, open_source
 
     root = root_of(repo)
     source = open_source(root, ref)
-    return root, source, load(source)
+    snapshot = load(source)
+    if not report_all:
+        raise_problem(snapshot, None if strict else {CONFIG_FILE})
+    return root, source, snapshot
 
 
 def err_console() -> Console:

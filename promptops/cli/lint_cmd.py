@@ -24,7 +24,7 @@ def lint(
 ) -> int:
     """Check every prompt, partial, routing file and eval suite. Exit 1 when there are errors."""
     from ..errors import InputError
-    from ..lint import RULES
+    from ..lint import RULE_DOCS
     from ..lint import lint as run_lint
     from ..report import findings as report
 
@@ -32,7 +32,7 @@ def lint(
         raise InputError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(report.FORMATS)}")
     if path is not None and repo is not None and path.resolve() != repo.resolve():
         raise InputError("give the project directory once: either PATH or --repo")
-    root, source, snapshot = open_project(path or repo, ref)
+    root, source, snapshot = open_project(path or repo, ref, report_all=True)
     findings = run_lint(source, snapshot)
     prefix = _repo_prefix(root)
     if fmt == "json":
@@ -40,7 +40,7 @@ def lint(
     elif fmt == "github":
         text = report.to_github(findings, prefix)
     elif fmt == "sarif":
-        text = report.to_sarif(findings, [(r.id, r.summary) for r in RULES], prefix)
+        text = report.to_sarif(findings, sorted(RULE_DOCS.items()), prefix)
     else:
         text = report.to_text(findings)
     if text or output:

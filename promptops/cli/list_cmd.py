@@ -23,7 +23,7 @@ def list_prompts(
 
     if fmt not in ("text", "json"):
         raise InputError(f"unknown format {fmt!r}", hint="use --format text or --format json")
-    root, _, snapshot = open_project(repo, ref)
+    root, _, snapshot = open_project(repo, ref, strict=True)
     entries = catalog(snapshot, root)
     if fmt == "json":
         write_out(json.dumps({"prompts": [e.as_dict() for e in entries]}, indent=2))

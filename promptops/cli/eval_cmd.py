@@ -1,0 +1,237 @@
+"""`promptops eval`: run eval suites and gate on them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import RepoOption, err_console, open_project, out_console, write_out
+
+REPORT_FORMATS = {".json": "json", ".xml": "junit", ".md": "markdown"}
+
+
+def eval_suites(
+    ids: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[IDS]...", help="Suites or prompts to run (default: all).", show_default=False),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", help="Run against these named models instead of each prompt's route (repeatable: a matrix)."
+        ),
+    ] = None,
+    routes: Annotated[
+        str, typer.Option("--routes", help="primary, or all: also every fallback model and the kill-switch answer.")
+    ] = "primary",
+    repeat: Annotated[int | None, typer.Option("--repeat", min=1, help="Runs per case (overrides the suites).")] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, help="Calls in flight.")] = None,
+    rpm: Annotated[int | None, typer.Option("--rpm", min=1, help="Most requests per minute per model.")] = None,
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", min=0, help="Stop making calls past this cost.")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore the response cache.")] = False,
+    record: Annotated[bool, typer.Option("--record", help="Call the providers and write evals/recordings/.")] = False,
+    replay: Annotated[
+        bool, typer.Option("--replay", help="Answer only from evals/recordings/ (offline, no keys).")
+    ] = False,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="Also run the cases at this git revision and classify every case (regressed, fixed, ...).",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help="regression: exit 1 when a case that passed at the baseline fails now."),
+    ] = None,
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-since",
+            help="Only suites whose prompt, partials, route or eval file changed since this revision.",
+        ),
+    ] = None,
+    shard_spec: Annotated[
+        str | None, typer.Option("--shard", help="Run shard K of N (K/N); join with `promptops report merge`.")
+    ] = None,
+    output: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--output", "-o", help="Write a report (.json, .xml = JUnit, .md = Markdown; repeatable).", dir_okay=False
+        ),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="json, junit or markdown: the report format on stdout "
+            "(or for --output files without a known extension).",
+        ),
+    ] = None,
+    repo: RepoOption = None,
+) -> int:
+    """Run eval suites: render each case, call the routed model (cached), check the answer, gate on thresholds.
+
+    Exit 0 when every suite meets its gates, 1 when one does not, 2 for bad input (including a missing
+    recording with --replay), 3 when provider errors remain after retries, 130 when interrupted.
+    """
+    from ..errors import InputError
+    from ..evaluate.engine import Evaluation, Settings, exit_code
+    from ..evaluate.runner import Options
+
+    if record and replay:
+        raise InputError("--record and --replay exclude each other")
+    if fail_on not in (None, "regression"):
+        raise InputError(f"unknown --fail-on {fail_on!r}", hint="use --fail-on regression")
+    if fail_on and not baseline:
+        raise InputError("--fail-on regression needs --baseline REV")
+    if routes not in ("primary", "all"):
+        raise InputError(f"unknown --routes {routes!r}", hint="use primary or all")
+    if fmt not in (None, "json", "junit", "markdown"):
+        raise InputError(f"unknown format {fmt!r}", hint="use json, junit or markdown")
+    root, source, snapshot = open_project(repo)
+    defaults = snapshot.config.eval_defaults
+    options = Options(
+        concurrency=concurrency or int(defaults.get("concurrency", 8)),
+        rpm=rpm or defaults.get("rpm"),
+        max_cost=max_cost if max_cost is not None else defaults.get("max_cost"),
+        use_cache=not no_cache,
+    )
+    settings = Settings(
+        suites=ids or (),
+        models=model or (),
+        all_routes=routes == "all",
+        repeat=repeat,
+        shard=_parse_shard(shard_spec),
+        mode="record" if record else "replay" if replay else "live",
+        baseline=baseline,
+        changed_since=changed_since,
+        options=options,
+    )
+    progress = _Progress()
+    evaluation = Evaluation(root, source, snapshot, settings, dict(os.environ), on_result=progress.advance)
+    head, base = evaluation.prepare()
+    progress.start(evaluation.total)
+    try:
+        report = evaluation.run(head, base)
+    finally:
+        progress.stop()
+    _emit(report, output or [], fmt)
+    code = exit_code(report, fail_on_regression=fail_on == "regression")
+    _explain(report, code)
+    return code
+
+
+def _parse_shard(spec: str | None) -> tuple[int, int] | None:
+    from ..errors import InputError
+
+    if spec is None:
+        return None
+    k, sep, n = spec.partition("/")
+    if not (sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise InputError(f"--shard {spec!r} is not K/N with 1 <= K <= N", hint="e.g. --shard 2/4")
+    return int(k), int(n)
+
+
+def _emit(report: object, outputs: list[Path], fmt: str | None) -> None:
+    from rich.table import Table
+
+    from ..report import results as writers
+
+    render = {"json": writers.to_json, "junit": writers.to_junit, "markdown": writers.to_markdown}
+    for path in outputs:
+        kind = REPORT_FORMATS.get(path.suffix.lower(), fmt or "json")
+        write_out(render[kind](report), path)  # type: ignore[operator]
+    if fmt and not outputs:
+        write_out(render[fmt](report))  # type: ignore[operator]
+        console = err_console()
+    else:
+        console = out_console()
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in writers.SUMMARY_HEADER:
+        table.add_column(column, no_wrap=True)
+    for row in writers.summary_rows(report):  # type: ignore[arg-type]
+        table.add_row(*row)
+    console.print(table)
+    failures = writers.to_text_failures(report)  # type: ignore[arg-type]
+    if failures:
+        console.print(failures, markup=False)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
+            handle.write(writers.to_markdown(report) + "\n")  # type: ignore[arg-type]
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        annotations = writers.github_annotations(report)  # type: ignore[arg-type]
+        if annotations:
+            write_out(annotations)
+
+
+def _explain(report: object, code: int) -> None:
+    from ..model import EvalReport
+
+    assert isinstance(report, EvalReport)
+    console = err_console()
+    errors = [r for r in report.results if r.status == "error"]
+    if errors:
+        first = errors[0]
+        console.print(
+            f"error: {len(errors)} task{'s' * (len(errors) != 1)} ended in error; first: "
+            f"{first.suite}:{first.case} ({first.model}): {first.error}",
+            markup=False,
+        )
+    missing = [r for r in errors if r.error_kind == "replay_miss"]
+    if missing:
+        console.print(
+            "missing recordings: "
+            + ", ".join(f"{r.suite}:{r.case} ({r.model})" for r in missing[:20])
+            + (" ..." if len(missing) > 20 else "")
+            + "\n  hint: record them with `promptops eval --record` with the providers' keys set",
+            markup=False,
+        )
+    verdict = {
+        0: "✓ all gates passed",
+        1: "✗ a gate failed",
+        2: "✗ bad input",
+        3: "✗ provider errors",
+        130: "interrupted: partial results kept; run the same command to resume",
+    }[code]
+    console.print(verdict)
+
+
+class _Progress:
+    """A progress bar on a terminal; nothing when stderr is not one."""
+
+    def __init__(self) -> None:
+        self.bar: object | None = None
+        self.task: object | None = None
+
+    def start(self, total: int) -> None:
+        import sys
+
+        if not sys.stderr.isatty() or total == 0:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        bar = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console(),
+            transient=True,
+        )
+        bar.start()
+        self.task = bar.add_task("eval", total=total)
+        self.bar = bar
+
+    def advance(self, _: object) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task)  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()  # type: ignore[attr-defined]

@@ -1,0 +1,266 @@
+"""`promptops eval` as a function: plan, run (resuming an interrupted run), summarise, gate."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import loader, routing
+from ..errors import InputError
+from ..model import EvalReport, ModelSpec, Snapshot, Suite, TaskResult
+from ..providers import Provider
+from ..providers import get as get_provider
+from ..render import Renderer
+from ..workspace import Source, open_source
+from . import overrides as overrides_file
+from . import recordings
+from .plan import KILL_SWITCH, Task, plan, select_suites, shard
+from .runner import Options, Runner
+from .store import Store
+from .summary import apply_overrides, pair, summarize_cases, summarize_suite
+
+STATE_DIR = ".promptops"
+
+
+@dataclass
+class Settings:
+    suites: Sequence[str] = ()
+    models: Sequence[str] = ()
+    all_routes: bool = False
+    repeat: int | None = None
+    shard: tuple[int, int] | None = None
+    mode: str = "live"  # live | replay | record
+    baseline: str | None = None
+    changed_since: str | None = None
+    options: Options = field(default_factory=Options)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _digest(obj: object) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def suite_digest(suite: Suite) -> str:
+    data = asdict(suite)
+    data.pop("lines", None)
+    data.pop("problems", None)
+    for case in data["cases"]:
+        case.pop("line", None)
+        for a in case["asserts"]:
+            a.pop("line", None)
+    return _digest(data)
+
+
+def affected_suites(base: Snapshot, head: Snapshot) -> set[str]:
+    """Suites whose eval file, prompt, partials or resolved route differ between two snapshots."""
+    base_r, head_r = Renderer(base), Renderer(head)
+    out = set()
+    for sid, suite in head.suites.items():
+        old = base.suites.get(sid)
+        prompt, old_prompt = head.prompts.get(suite.prompt), base.prompts.get(suite.prompt)
+        if (
+            old is None
+            or prompt is None
+            or old_prompt is None
+            or suite_digest(old) != suite_digest(suite)
+            or head_r.fingerprint(prompt) != base_r.fingerprint(old_prompt)
+            or routing.resolve(head.routing, prompt).as_dict() != routing.resolve(base.routing, old_prompt).as_dict()
+        ):
+            out.add(sid)
+    return out
+
+
+def _plan_id(tasks: Sequence[Task]) -> str:
+    return _digest([(t.key, t.suite.id, t.case.id, t.variant, repr(t.asserts), t.error) for t in tasks])
+
+
+def _fail_on_problems(snapshot: Snapshot, suites: Sequence[Suite]) -> None:
+    """Errors never pass: a suite file that failed to load, or a duplicate case id, stops the run."""
+    paths = {s.path for s in suites} | {f"{snapshot.config.evals_dir}/{d}" for s in suites for d in s.datasets}
+    for p in snapshot.problems:
+        if p.severity == "error" and (
+            p.file in paths or (p.file.startswith(snapshot.config.evals_dir + "/") and p.rule == "invalid-file")
+        ):
+            raise InputError(p.message, file=p.file, line=p.line or None, hint=p.hint or None)
+
+
+class Evaluation:
+    """One eval run over a project root. Construct, then call `run()`."""
+
+    def __init__(
+        self,
+        root: Path,
+        source: Source,
+        snapshot: Snapshot,
+        settings: Settings,
+        env: Mapping[str, str],
+        on_result: Callable[[TaskResult], None] | None = None,
+    ) -> None:
+        self.root, self.source, self.snapshot, self.settings = root, source, snapshot, settings
+        self.env = env
+        self.on_result = on_result
+        self.base_snapshot: Snapshot | None = None
+        self.total = 0
+        self.secrets = tuple(
+            sorted(
+                {
+                    env[m.api_key_env]
+                    for m in snapshot.routing.models.values()
+                    if m.api_key_env and env.get(m.api_key_env)
+                }
+            )
+        )
+
+    def prepare(self) -> tuple[list[Task], list[Task]]:
+        """(head tasks, baseline tasks): planned, filtered by --changed-since and --shard."""
+        s, snap = self.settings, self.snapshot
+        suites = select_suites(snap, s.suites)
+        if s.changed_since:
+            self.base_snapshot = loader.load(open_source(self.root, s.changed_since))
+            changed = affected_suites(self.base_snapshot, snap)
+            suites = [x for x in suites if x.id in changed]
+        _fail_on_problems(snap, suites)
+        head = plan(snap, suites, models=s.models, all_routes=s.all_routes, repeat=s.repeat)
+        base: list[Task] = []
+        if s.baseline:
+            base_snap = loader.load(open_source(self.root, s.baseline))
+            base_suites = [base_snap.suites[x.id] for x in suites if x.id in base_snap.suites]
+            base = plan(base_snap, base_suites, models=s.models, all_routes=s.all_routes, repeat=s.repeat)
+        if s.shard:
+            head, base = shard(head, *s.shard), shard(base, *s.shard)
+        self.total = len(head) + len(base)
+        return head, base
+
+    def _providers(self) -> Callable[[Task | None, ModelSpec], Provider]:
+        mode = self.settings.mode
+        fallback = get_provider("fallback")()
+        if mode == "replay":
+            live: Provider = get_provider("replay")(recordings.read_all(self.source, self.snapshot.config.evals_dir))
+        else:
+            live = get_provider("litellm")()
+
+        def choose(task: Task | None, model: ModelSpec) -> Provider:
+            return fallback if model is KILL_SWITCH or model.name == KILL_SWITCH.name else live
+
+        return choose
+
+    def run(self, head: list[Task], base: list[Task]) -> EvalReport:
+        started, t0 = _now(), time.perf_counter()
+        s = self.settings
+        store = Store(self.root / STATE_DIR / "promptops.sqlite")
+        options = replace(s.options, use_cache=s.options.use_cache and s.mode != "replay", record=s.mode == "record")
+        runner = Runner(
+            snapshot=self.snapshot,
+            store=store,
+            provider_for=self._providers(),
+            options=options,
+            secrets=self.secrets,
+            env=self.env,
+            root=self.root,
+            on_result=self.on_result,
+        )
+        if (
+            s.mode != "replay"
+            and any(t.request is not None and t.model is not KILL_SWITCH for t in head + base)
+            and not (options.use_cache and all(store.get(t.key) for t in head + base if t.request))
+        ):
+            _prefetch_litellm()
+        plan_id = _plan_id(head + base)
+        run_id = (
+            store.resumable(plan_id) or hashlib.sha256(f"{plan_id}{started}{time.time_ns()}".encode()).hexdigest()[:16]
+        )
+        store.start(run_id, plan_id, self.snapshot.label, started)
+        done = store.results(run_id)
+        interrupted = False
+        head_results: list[TaskResult] = []
+        base_results: list[TaskResult] = []
+        try:
+            head_results, base_results = asyncio.run(self._run_both(runner, head, base, run_id, done))
+        except KeyboardInterrupt:
+            interrupted = True
+            finished = store.results(run_id)
+            head_results = [finished[t.key] for t in head if t.key in finished]
+            base_results = [finished["base:" + t.key] for t in base if "base:" + t.key in finished]
+        if s.mode == "record" and runner.recorded:
+            recordings.write(self.root, self.snapshot.config.evals_dir, runner.recorded, self.secrets)
+        report = self.report(head, head_results, base_results, started, time.perf_counter() - t0, interrupted, run_id)
+        if not interrupted:
+            from ..report.results import to_json
+
+            store.finish(run_id, _now(), to_json(report))
+        store.close()
+        return report
+
+    async def _run_both(
+        self, runner: Runner, head: list[Task], base: list[Task], run_id: str, done: Mapping[str, TaskResult]
+    ) -> tuple[list[TaskResult], list[TaskResult]]:
+        base_tasks = [replace(t, key="base:" + t.key) for t in base]
+        h, b = await asyncio.gather(runner.run(head, run_id, done), runner.run(base_tasks, run_id, done))
+        return h, [replace(r, key=r.key.removeprefix("base:")) for r in b]
+
+    def report(
+        self,
+        head: Sequence[Task],
+        head_results: Sequence[TaskResult],
+        base_results: Sequence[TaskResult],
+        started: str,
+        duration: float,
+        interrupted: bool,
+        run_id: str,
+    ) -> EvalReport:
+        overrides = overrides_file.read_all(self.source, self.snapshot.config.evals_dir)
+        results = apply_overrides(head_results, overrides)
+        cases = summarize_cases(results)
+        if self.settings.baseline:
+            cases, removed = pair(summarize_cases(base_results), cases)
+            cases = cases + removed
+        suites_run = sorted({t.suite.id for t in head})
+        summaries = tuple(summarize_suite(self.snapshot.suites[sid], cases, results, duration) for sid in suites_run)
+        shard_label = f"{self.settings.shard[0]}/{self.settings.shard[1]}" if self.settings.shard else None
+        return EvalReport(
+            run_id=run_id,
+            project=self.snapshot.config.project or self.root.name,
+            label=self.snapshot.label,
+            started=started,
+            finished=_now(),
+            suites=summaries,
+            cases=tuple(sorted(cases, key=lambda c: (c.suite, c.case, c.model, c.variant))),
+            results=tuple(results),
+            baseline=self.settings.baseline,
+            interrupted=interrupted,
+            shard=shard_label,
+        )
+
+
+def _prefetch_litellm() -> None:
+    """Start importing litellm in the background so it overlaps the rest of the start-up."""
+    from ..providers import litellm as litellm_provider
+
+    prefetch = getattr(litellm_provider, "prefetch", None)
+    if callable(prefetch):
+        prefetch()
+
+
+def exit_code(report: EvalReport, fail_on_regression: bool = False) -> int:
+    """130 interrupted; 2 input errors; 3 provider errors; 1 a gate failed (or a regression); 0 otherwise."""
+    if report.interrupted:
+        return 130
+    kinds = {r.error_kind for r in report.results if r.status == "error"}
+    if kinds & {"input", "check", "replay_miss"}:
+        return 2
+    if kinds:
+        return 3
+    if not report.passed:
+        return 1
+    if fail_on_regression and any(c.baseline == "regressed" for c in report.cases):
+        return 1
+    return 0

@@ -1,0 +1,197 @@
+"""Planning: suites x cases x repeats (x models, x fallback chain) become tasks, each with its request."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import routing
+from ..errors import InputError
+from ..model import Assertion, Case, Message, ModelSpec, Prompt, Snapshot, Suite
+from ..providers import ProviderRequest
+from ..render import Renderer
+
+KILL_SWITCH = ModelSpec(name="kill-switch", model="promptops/fallback")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run of one case against one model. `error` is set when the task cannot even be built."""
+
+    suite: Suite
+    case: Case
+    repeat: int
+    variant: str
+    model: ModelSpec
+    request: ProviderRequest | None
+    key: str
+    asserts: tuple[Assertion, ...]
+    retries: int = 2
+    error: str | None = None
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    prompt: Prompt | None = None
+
+    @property
+    def case_key(self) -> str:
+        return f"{self.suite.id}\x00{self.case.id}"
+
+
+def response_format(prompt: Prompt) -> dict[str, Any] | None:
+    """Prompts with an output schema ask the provider for JSON that fits it."""
+    if prompt.output is None:
+        return None
+    return {"type": "json_schema", "json_schema": {"name": "output", "schema": dict(prompt.output)}}
+
+
+def _error_key(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def select_suites(snapshot: Snapshot, ids: Sequence[str]) -> list[Suite]:
+    """Suites named by id, or targeting a prompt named by id; all suites when none are named."""
+    if not ids:
+        return [snapshot.suites[k] for k in sorted(snapshot.suites)]
+    chosen: dict[str, Suite] = {}
+    for wanted in ids:
+        found = [s for s in snapshot.suites.values() if wanted in (s.id, s.prompt)]
+        if not found:
+            known = sorted({*snapshot.suites, *(s.prompt for s in snapshot.suites.values())})
+            raise InputError(
+                f"no eval suite or prompt named {wanted!r}",
+                hint=f"known: {', '.join(known[:12]) or 'none (add suites under evals/)'}",
+            )
+        chosen.update({s.id: s for s in found})
+    return [chosen[k] for k in sorted(chosen)]
+
+
+def plan(
+    snapshot: Snapshot,
+    suites: Sequence[Suite],
+    *,
+    models: Sequence[str] = (),
+    all_routes: bool = False,
+    repeat: int | None = None,
+    renderer: Renderer | None = None,
+) -> list[Task]:
+    """Every task of a run, in a stable order."""
+    renderer = renderer or Renderer(snapshot)
+    for name in models:
+        if name not in snapshot.routing.models:
+            raise InputError(
+                f"--model {name!r} is not a named model in {snapshot.routing.path}",
+                hint=f"known models: {', '.join(sorted(snapshot.routing.models)) or 'none'}",
+            )
+    tasks: list[Task] = []
+    for suite in suites:
+        prompt = snapshot.prompts.get(suite.prompt)
+        repeats = repeat or suite.repeat
+        for case in suite.cases:
+            tasks.extend(_case_tasks(snapshot, renderer, suite, prompt, case, repeats, models, all_routes))
+    return tasks
+
+
+def _case_tasks(
+    snapshot: Snapshot,
+    renderer: Renderer,
+    suite: Suite,
+    prompt: Prompt | None,
+    case: Case,
+    repeats: int,
+    models: Sequence[str],
+    all_routes: bool,
+) -> list[Task]:
+    if prompt is None:
+        return [_broken(suite, case, f"suite targets unknown prompt {suite.prompt!r}")]
+    resolved = routing.resolve(snapshot.routing, prompt)
+    try:
+        variables = renderer.check_inputs(prompt, case.vars)
+        messages = tuple(renderer.render(prompt.id, variables))
+    except InputError as exc:
+        return [_broken(suite, case, str(exc))]
+    targets: list[tuple[str, ModelSpec]] = []
+    if models:
+        targets = [("primary", snapshot.routing.models[m]) for m in models]
+    elif resolved.model is not None:
+        targets = [("primary", resolved.model)]
+    else:
+        return [_broken(suite, case, f"no model serves prompt {prompt.id!r}; add a route or defaults.model")]
+    if all_routes:
+        targets += [(f"fallback:{m.name}", m) for m in resolved.fallbacks]
+    tasks = []
+    for variant, model in targets:
+        params = {**resolved.params, **model.params} if models else dict(resolved.params)
+        for i in range(repeats):
+            request = ProviderRequest(
+                model=model,
+                messages=messages,
+                params=params,
+                response_format=response_format(prompt),
+                timeout=resolved.timeout,
+                repeat=i,
+            )
+            tasks.append(
+                Task(
+                    suite=suite,
+                    case=case,
+                    repeat=i,
+                    variant=variant,
+                    model=model,
+                    request=request,
+                    key=request.key(),
+                    asserts=case.asserts,
+                    retries=resolved.retries,
+                    vars=variables,
+                    prompt=prompt,
+                )
+            )
+    if all_routes and prompt.fallback is not None:
+        tasks.append(_kill_switch_task(renderer, suite, prompt, case, variables))
+    return tasks
+
+
+def _kill_switch_task(
+    renderer: Renderer, suite: Suite, prompt: Prompt, case: Case, variables: Mapping[str, Any]
+) -> Task:
+    asserts = tuple(a for a in case.asserts if a.fallback)
+    try:
+        text = renderer.render_text(prompt, prompt.fallback or "", variables, f"fallback of {prompt.id!r}")
+    except InputError as exc:
+        return _broken(suite, case, str(exc), variant="kill-switch")
+    request = ProviderRequest(model=KILL_SWITCH, messages=(Message("assistant", text),))
+    return Task(
+        suite=suite,
+        case=case,
+        repeat=0,
+        variant="kill-switch",
+        model=KILL_SWITCH,
+        request=request,
+        key=request.key(),
+        asserts=asserts,
+        vars=variables,
+        prompt=prompt,
+    )
+
+
+def _broken(suite: Suite, case: Case, error: str, variant: str = "primary") -> Task:
+    return Task(
+        suite=suite,
+        case=case,
+        repeat=0,
+        variant=variant,
+        model=ModelSpec(name="-", model="-"),
+        request=None,
+        key=_error_key(suite.id, case.id, variant, error),
+        asserts=case.asserts,
+        error=error,
+    )
+
+
+def shard(tasks: Sequence[Task], index: int, count: int) -> list[Task]:
+    """Shard K of N (1-based): every task of a case lands in the same shard, chosen by a stable hash."""
+
+    def bucket(task: Task) -> int:
+        return int(hashlib.sha256(task.case_key.encode()).hexdigest()[:8], 16) % count
+
+    return [t for t in tasks if bucket(t) == index - 1]

@@ -1,0 +1,259 @@
+"""Running tasks: asyncio with bounded concurrency, a per-model request rate, retries with backoff and
+jitter that honour Retry-After, a cost budget, the response cache, and a result written as each task ends."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .. import checks
+from ..model import Message, ModelSpec, Prompt, Snapshot, TaskResult
+from ..providers import Completion, Provider, ProviderError, ProviderRequest
+from .plan import Task
+from .store import Store
+
+BACKOFF_BASE = 0.2
+BACKOFF_CAP = 20.0
+JUDGE_SYSTEM = (
+    "You grade an AI answer against a rubric. Reply with a JSON object only: "
+    '{"score": <number from 0 to 1>, "reason": "<one sentence>"}. Score 1 means the answer fully meets the rubric.'
+)
+
+
+@dataclass
+class Options:
+    concurrency: int = 8
+    rpm: int | None = None
+    max_cost: float | None = None
+    use_cache: bool = True
+    record: bool = False
+    backoff_base: float = BACKOFF_BASE
+    seed: int | None = None
+
+
+@dataclass
+class Recorded:
+    """A completion made during a run, for --record: the answer and what it answered."""
+
+    key: str
+    suite: str
+    case: str
+    variant: str
+    model: str
+    completion: Completion
+
+
+@dataclass
+class Runner:
+    """Runs the tasks of one eval. Providers are chosen per task by `provider_for`."""
+
+    snapshot: Snapshot
+    store: Store | None
+    provider_for: Callable[[Task | None, ModelSpec], Provider]
+    options: Options
+    secrets: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    root: Path | None = None
+    on_result: Callable[[TaskResult], None] | None = None
+    spent: float = 0.0
+    calls: int = 0
+    recorded: list[Recorded] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._sem = asyncio.Semaphore(max(1, self.options.concurrency))
+        self._next_slot: dict[str, float] = {}
+        self._random = random.Random(self.options.seed)
+
+    # -- the public entry ------------------------------------------------------------------------------------
+    async def run(self, tasks: Sequence[Task], run_id: str | None, done: Mapping[str, TaskResult]) -> list[TaskResult]:
+        """Results in task order; tasks already in `done` (a resumed run) are not run again."""
+
+        async def one(task: Task) -> TaskResult:
+            if task.key in done:
+                return done[task.key]
+            result = await self.run_task(task)
+            if self.store is not None and run_id is not None:
+                self.store.record(run_id, result)
+            if self.on_result is not None:
+                self.on_result(result)
+            return result
+
+        return list(await asyncio.gather(*(one(t) for t in tasks)))
+
+    async def run_task(self, task: Task) -> TaskResult:
+        base = TaskResult(
+            suite=task.suite.id,
+            case=task.case.id,
+            repeat=task.repeat,
+            model=task.model.name,
+            variant=task.variant,
+            key=task.key,
+            status="error",
+        )
+        if task.error is not None or task.request is None:
+            return replace(base, error=self.scrub(task.error or "task could not be planned"), error_kind="input")
+        try:
+            completion, cached = await self.complete(task.request, task.retries, task)
+        except ProviderError as exc:
+            return replace(base, error=self.scrub(str(exc)), error_kind=exc.kind)
+        obs = checks.Observation(
+            output=completion.text,
+            prompt=task.prompt or _NO_PROMPT,
+            vars=task.vars,
+            latency_ms=completion.latency_ms,
+            cost=completion.cost,
+            root=self.root,
+        )
+        results = await checks.run_checks(task.asserts, obs, self.judge)
+        status, score = checks.verdict(results)
+        return replace(
+            base,
+            status=status,
+            output=self.scrub(completion.text),
+            checks=tuple(results),
+            score=score,
+            latency_ms=completion.latency_ms,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            cost=completion.cost,
+            cached=cached,
+            output_hash=output_hash(completion.text),
+            error_kind="check" if status == "error" else None,
+            error="an assertion could not run" if status == "error" else None,
+        )
+
+    # -- provider calls --------------------------------------------------------------------------------------
+    async def complete(self, request: ProviderRequest, retries: int, task: Task | None) -> tuple[Completion, bool]:
+        """A completion from the cache, or from the provider with retries. Returns (completion, from cache)."""
+        key = request.key()
+        if self.options.use_cache and self.store is not None:
+            hit = self.store.get(key)
+            if hit is not None:
+                self._remember(key, task, request.model, hit)
+                return hit, True
+        provider = self.provider_for(task, request.model)
+        if provider.name == "litellm":
+            request = replace(request, api_key=self._api_key(request.model))
+        attempt = 0
+        while True:
+            try:
+                completion = await self._call(provider, request)
+                break
+            except ProviderError as exc:
+                if not exc.retryable or attempt >= retries:
+                    if attempt:
+                        exc.message = f"{exc.message} (after {attempt + 1} attempts)"
+                    raise
+                await asyncio.sleep(self._backoff(attempt, exc.retry_after))
+                attempt += 1
+        if self.store is not None and provider.name != "fallback":
+            self.store.put(key, replace(completion, text=self.scrub(completion.text)))
+        self._remember(key, task, request.model, completion)
+        return completion, False
+
+    async def _call(self, provider: Provider, request: ProviderRequest) -> Completion:
+        if provider.name == "fallback":
+            return await provider.complete(request)
+        if self.options.max_cost is not None and self.spent >= self.options.max_cost:
+            raise ProviderError(
+                "budget",
+                f"cost budget of {self.options.max_cost} reached; no new calls are made",
+                hint="raise --max-cost, or run fewer suites",
+            )
+        async with self._sem:
+            await self._pace(request.model)
+            started = time.perf_counter()
+            self.calls += 1
+            try:
+                completion = await asyncio.wait_for(provider.complete(request), timeout=request.timeout * 1.5 + 1)
+            except asyncio.TimeoutError:
+                raise ProviderError(
+                    "timeout", f"{request.model.name} did not answer within {request.timeout:g} s"
+                ) from None
+        self.spent += completion.cost or 0.0
+        if not completion.latency_ms:
+            completion = replace(completion, latency_ms=(time.perf_counter() - started) * 1000)
+        return completion
+
+    async def _pace(self, model: ModelSpec) -> None:
+        """At most `rpm` request starts per minute for each model."""
+        if not self.options.rpm:
+            return
+        interval = 60.0 / self.options.rpm
+        now = time.monotonic()
+        slot = max(now, self._next_slot.get(model.name, now))
+        self._next_slot[model.name] = slot + interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return max(0.0, retry_after) + self._random.uniform(0, 0.05)
+        return min(BACKOFF_CAP, self.options.backoff_base * (2**attempt)) * self._random.uniform(0.5, 1.5)
+
+    def _api_key(self, model: ModelSpec) -> str | None:
+        if not model.api_key_env:
+            return None
+        value = self.env.get(model.api_key_env)
+        if not value:
+            raise ProviderError(
+                "auth",
+                f"{model.api_key_env} is not set (needed by model {model.name!r})",
+                hint=f"export {model.api_key_env}=..., or run with --replay to use recordings",
+            )
+        return value
+
+    def _remember(self, key: str, task: Task | None, model: ModelSpec, completion: Completion) -> None:
+        if self.options.record and model.name != "kill-switch":
+            self.recorded.append(
+                Recorded(
+                    key=key,
+                    suite=task.suite.id if task else "",
+                    case=task.case.id if task else "",
+                    variant=task.variant if task else "judge",
+                    model=model.name,
+                    completion=completion,
+                )
+            )
+
+    # -- the judge for llm-rubric ----------------------------------------------------------------------------
+    async def judge(self, rubric: str, output: str, variables: Mapping[str, Any]) -> tuple[float, str]:
+        spec = self.snapshot.routing.models.get(self.snapshot.routing.judge or "")
+        if spec is None:
+            raise ProviderError("bad_request", "llm-rubric needs `judge:` in routing.yaml naming a model")
+        user = f"Rubric:\n{rubric}\n\nAnswer to grade:\n{output}"
+        request = ProviderRequest(
+            model=spec,
+            messages=(Message("system", JUDGE_SYSTEM), Message("user", user)),
+            params={"temperature": 0},
+            response_format={"type": "json_object"},
+            timeout=self.snapshot.routing.timeout,
+        )
+        completion, _ = await self.complete(request, self.snapshot.routing.retries, None)
+        try:
+            data = json.loads(completion.text)
+            score = float(data["score"])
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"the judge did not answer with JSON holding a score: {completion.text[:120]!r}") from None
+        return max(0.0, min(1.0, score)), str(data.get("reason", ""))
+
+    def scrub(self, text: str) -> str:
+        """Remove every known secret value (API keys read from the environment) from text we keep."""
+        for secret in self.secrets:
+            if secret:
+                text = text.replace(secret, "[REDACTED]")
+        return text
+
+
+_NO_PROMPT = Prompt(id="", path="", body="")
+
+
+def output_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,107 @@
+"""The provider seam: a small protocol and a name table. Built-ins register through the same door."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import InputError, UnavailableError
+from ..model import Message, ModelSpec
+
+# Kinds of provider failure. Retryable kinds are retried with backoff; the rest fail the task at once.
+RETRYABLE = frozenset({"rate_limit", "timeout", "server", "connection", "malformed"})
+KINDS = RETRYABLE | {"auth", "bad_request", "context_window", "not_found", "budget", "replay_miss"}
+
+
+@dataclass(frozen=True)
+class ProviderRequest:
+    """One chat completion to make. `api_key` is resolved from the environment and never serialised."""
+
+    model: ModelSpec
+    messages: tuple[Message, ...]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    response_format: Mapping[str, Any] | None = None
+    timeout: float = 60.0
+    repeat: int = 0
+    api_key: str | None = field(default=None, repr=False, compare=False)
+
+    def canonical(self) -> dict[str, Any]:
+        """The request as data, without secrets: the input of the cache key."""
+        return {
+            "model": self.model.model,
+            "api_base": self.model.api_base,
+            "params": dict(sorted(self.params.items())),
+            "messages": [m.as_dict() for m in self.messages],
+            "response_format": dict(self.response_format) if self.response_format else None,
+            "repeat": self.repeat,
+        }
+
+    def key(self) -> str:
+        """Content address of the request: the cache and recording key. Each repeat has its own."""
+        text = json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+    latency_ms: float = 0.0
+    model: str = ""
+
+
+class ProviderError(UnavailableError):
+    """A provider call failed. `kind` says how; retryable kinds are retried. Exit 3 if it remains."""
+
+    def __init__(self, kind: str, message: str, *, retry_after: float | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.kind = kind
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE
+
+
+class Provider(Protocol):
+    name: str
+
+    async def complete(self, request: ProviderRequest) -> Completion: ...
+
+
+ProviderFactory = Callable[..., Provider]
+_REGISTRY: dict[str, ProviderFactory] = {}
+
+
+def register(name: str, factory: ProviderFactory) -> None:
+    _REGISTRY[name] = factory
+
+
+def get(name: str) -> ProviderFactory:
+    _builtins()
+    if name not in _REGISTRY:
+        raise InputError(f"unknown provider {name!r}", hint=f"known providers: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def names() -> list[str]:
+    _builtins()
+    return sorted(_REGISTRY)
+
+
+def _builtins() -> None:
+    """Register the built-in providers (cheap: their heavy imports happen at first call)."""
+    if "litellm" in _REGISTRY:
+        return
+    from . import litellm as litellm_provider
+    from .fallback import FallbackProvider
+    from .replay import ReplayProvider
+
+    register("litellm", litellm_provider.LitellmProvider)
+    register("replay", ReplayProvider)
+    register("fallback", FallbackProvider)

@@ -1,0 +1,13 @@
+"""The kill-switch provider: the prompt's deterministic fallback answer, already rendered; no model call."""
+
+from __future__ import annotations
+
+from . import Completion, ProviderRequest
+
+
+class FallbackProvider:
+    name = "fallback"
+
+    async def complete(self, request: ProviderRequest) -> Completion:
+        text = request.messages[-1].content if request.messages else ""
+        return Completion(text=text, model=request.model.model)

@@ -1,0 +1,397 @@
+"""Every Hypothesis strategy of the test suite, composed from small pieces (after attrs' tests/strategies.py).
+
+Pieces, from small to large:
+  texts, raw_bytes                  anything at all
+  json_values, yaml_documents       data, dumped safe, or garbled
+  identifiers, roles                names a template may use
+  literals, variable_values         plain text for a body; hostile values for a variable
+  sections, bodies                  prompt bodies: role markers, `{{ var }}` uses, literal text
+  projects                          small valid projects as {path: text} for DictSource
+  messy_projects                    the same with some files replaced by anything
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from dataclasses import dataclass
+
+import yaml
+from hypothesis import strategies as st
+
+from promptops.model import ROLES
+
+# -- anything at all -----------------------------------------------------------------------------------------
+
+texts = st.text(max_size=300)
+raw_bytes = st.binary(max_size=300)
+
+# Characters YAML, JSON, CSV and Jinja give meaning to: dense in them, garbling finds the edges quickly.
+SPECIAL = list(":-?,[]{}#&*!|>'\"%@`\\\t\n\r ") + ["---", "...", "\ufeff", "\x00", "\x85", "\u2028", "{{", "{%"]
+YAML_SNIPPETS = [
+    "!!python/object:os.system ",
+    "!!python/name:os.system ",
+    "!!binary aGk=",
+    "!!set {a, b}",
+    "!!timestamp 2001-12-14",
+    "!!omap [a: 1]",
+    "!!float x",
+    "!!int x",
+    "!!str ",
+    "!<tag:yaml.org,2002:map> ",
+    "&a [*a]",
+    "&a ",
+    "*a",
+    "<<: *a",
+    "<<: [1]",
+    "<<: 1",
+    "? [a]\n: 1",
+    "? {a: 1}\n: 1",
+    "%YAML 1.1\n---\n",
+    "%TAG ! tag:x,2000:\n---\n",
+    "--- a\n--- b",
+    "1e1000",
+    ".nan",
+    "0x_",
+    "0b",
+    "0o8",
+    "1_000",
+    "2001-12-14t21:59:43.10-05:00",
+    "~",
+    "y",
+    "null: 1",
+    "true: 1",
+    "1: 1",
+    "1.5: 1",
+    "[]: 1",
+    "a: 1\na: 2",
+    "- - - - - - - - -",
+]
+
+# -- data ----------------------------------------------------------------------------------------------------
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(allow_nan=False),
+    st.text(max_size=20),
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.text(max_size=10), children, max_size=4),
+    ),
+    max_leaves=12,
+)
+json_objects = st.dictionaries(st.text(max_size=10), json_values, max_size=5)
+
+
+def dump(value: object) -> str:
+    return yaml.safe_dump(value, allow_unicode=True, sort_keys=False)
+
+
+@st.composite
+def garbled(draw: st.DrawFn, base: st.SearchStrategy[str]) -> str:
+    """A text with a few characters deleted, replaced, or inserted (YAML's special characters favoured)."""
+    text = draw(base)
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        at = draw(st.integers(min_value=0, max_value=len(text)))
+        piece = draw(st.one_of(st.sampled_from(SPECIAL), st.sampled_from(YAML_SNIPPETS), st.text(max_size=3)))
+        op = draw(st.sampled_from(["insert", "replace", "delete"]))
+        if op == "insert":
+            text = text[:at] + piece + text[at:]
+        elif op == "replace":
+            text = text[:at] + piece + text[at + len(piece) :]
+        else:
+            text = text[:at] + text[at + draw(st.integers(min_value=1, max_value=5)) :]
+    return text
+
+
+dumped_yaml = json_values.map(dump)
+snippet_yaml = st.lists(st.sampled_from(YAML_SNIPPETS), min_size=1, max_size=4).map("\n".join)
+yaml_documents = st.one_of(dumped_yaml, garbled(dumped_yaml), snippet_yaml, garbled(snippet_yaml))
+"""Valid YAML, garbled YAML and YAML that reaches for tags, anchors and merge keys."""
+
+json_lines = st.lists(json_values.map(lambda v: json.dumps(v, ensure_ascii=False)), max_size=5).map("\n".join)
+csv_texts = st.lists(
+    st.lists(st.text(alphabet=string.ascii_letters + ',"\n\r\x00 ', max_size=8), min_size=1, max_size=4).map(",".join),
+    max_size=5,
+).map("\n".join)
+
+
+def anything_like(structured: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """A file's text: shaped like the real thing, garbled, YAML of any shape, or arbitrary."""
+    return st.one_of(structured, garbled(structured), yaml_documents, texts)
+
+
+def shaped(valid: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    """Values of a schema-shaped strategy, with any of them sometimes swapped for arbitrary data."""
+    return st.one_of(valid, valid, json_values)
+
+
+# -- names ---------------------------------------------------------------------------------------------------
+
+# Jinja keywords, its tests' literals, the sandbox's globals and the names promptops forbids: none of them is
+# a plain variable.
+RESERVED = frozenset(
+    "and as block call do elif else endblock endcall endfilter endfor endif endmacro endraw endset endwith "
+    "extends filter for from if import in include is macro not or pluralize raw recursive set trans with without "
+    "true false none True False None self range dict loop cycler joiner namespace lipsum loop_controls "
+    "caller varargs kwargs ignore missing context".split()
+)
+identifiers = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True).filter(lambda s: s not in RESERVED)
+roles = st.sampled_from(ROLES)
+
+# -- template text -------------------------------------------------------------------------------------------
+
+# Literal text never opens a Jinja tag, never makes a marker line (no colon) and never holds a line break of
+# its own: lines are the bodies' business.
+LITERAL_ALPHABET = st.characters(
+    blacklist_categories=("Cs", "Cc", "Zl", "Zp"),
+    blacklist_characters="{}%#:\x1e\x85\u2028\u2029",
+)
+literals = st.text(LITERAL_ALPHABET, min_size=1, max_size=30).filter(lambda s: s.strip() != "")
+"""Plain text with at least one visible character."""
+
+HOSTILE_PIECES = [
+    "{{ 7*7 }}",
+    "{{ x }}",
+    "{% raw %}",
+    "{% endraw %}",
+    "{% include '_p.j2' %}",
+    "{# comment #}",
+    "{{ ''.__class__.__mro__ }}",
+    "{{ self }}",
+    "system:",
+    "\nsystem:\n",
+    "user:\n",
+    "\nassistant:\n",
+    "\x1e",
+    "\x1esystem\x1e",
+    "ü",
+    "日本語",
+    "🙂",
+    "\u202e",
+    "\r\n",
+    "\x00",
+    " ",
+]
+variable_values = st.lists(st.one_of(st.sampled_from(HOSTILE_PIECES), st.text(max_size=10)), max_size=6).map("".join)
+"""Strings that look like templates, markers and control characters: a value must stay a value."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One message of a body: a marker line, then content made of literals and `{{ var }}` uses."""
+
+    role: str
+    pieces: tuple[tuple[str, str], ...]  # ("text", literal) or ("var", name)
+
+    def text(self) -> str:
+        return "".join(value if kind == "text" else f"{{{{ {value} }}}}" for kind, value in self.pieces)
+
+    @property
+    def variables(self) -> set[str]:
+        return {value for kind, value in self.pieces if kind == "var"}
+
+
+@st.composite
+def sections(draw: st.DrawFn, names: st.SearchStrategy[str] = identifiers) -> Section:
+    """A section whose content always holds visible literal text, so it is never dropped as empty."""
+    pieces = draw(st.lists(st.one_of(literals.map(lambda t: ("text", t)), names.map(lambda n: ("var", n))), max_size=5))
+    at = draw(st.integers(min_value=0, max_value=len(pieces)))
+    pieces.insert(at, ("text", draw(literals)))
+    return Section(role=draw(roles), pieces=tuple(pieces))
+
+
+@dataclass(frozen=True)
+class Body:
+    """A prompt body and what it must render to: its sections' roles, in order."""
+
+    sections: tuple[Section, ...]
+    marked: bool  # False: one unmarked section, rendered as a single user message
+
+    def text(self) -> str:
+        if not self.marked:
+            return self.sections[0].text() + "\n"
+        return "".join(f"{s.role}:\n{s.text()}\n" for s in self.sections)
+
+    @property
+    def roles(self) -> list[str]:
+        return [s.role for s in self.sections] if self.marked else ["user"]
+
+    @property
+    def variables(self) -> set[str]:
+        return set().union(*(s.variables for s in self.sections))
+
+
+@st.composite
+def bodies(draw: st.DrawFn, names: st.SearchStrategy[str] = identifiers, marked: bool | None = None) -> Body:
+    """Prompt bodies with role markers (or none), `{{ var }}` uses and literal text."""
+    marked = draw(st.booleans()) if marked is None else marked
+    found = draw(st.lists(sections(names), min_size=1, max_size=1 if not marked else 4))
+    return Body(sections=tuple(found), marked=marked)
+
+
+@st.composite
+def bodies_with_values(draw: st.DrawFn, marked: bool | None = None) -> tuple[Body, dict[str, str]]:
+    """A body and a hostile value for each of its variables."""
+    body = draw(bodies(marked=marked))
+    return body, {name: draw(variable_values) for name in sorted(body.variables)}
+
+
+# -- projects ------------------------------------------------------------------------------------------------
+
+CONFIG = "project: generated\n"
+ROUTING = "defaults:\n  model: fast\nmodels:\n  fast:\n    model: openai/gpt-4o-mini\n    api_key_env: OPENAI_API_KEY\n"
+
+
+def prompt_file(body: Body) -> str:
+    """A .prompt file declaring every variable its body uses as a string input."""
+    front: dict[str, object] = {"description": "generated", "owner": "@team"}
+    if body.variables:
+        front["inputs"] = {name: {"type": "string"} for name in sorted(body.variables)}
+    return f"---\n{dump(front)}---\n{body.text()}"
+
+
+@st.composite
+def projects(draw: st.DrawFn) -> dict[str, str]:
+    """A small project that loads, lints without errors, and renders every eval case."""
+    ids = draw(st.lists(identifiers, min_size=1, max_size=3, unique=True))
+    files = {"promptops.yaml": CONFIG, "routing.yaml": ROUTING}
+    for pid in ids:
+        body = draw(bodies())
+        files[f"prompts/{pid}.prompt"] = prompt_file(body)
+        cases = [
+            {"id": f"case-{n}", "vars": {v: draw(variable_values) for v in sorted(body.variables)}}
+            for n in range(draw(st.integers(min_value=1, max_value=2)))
+        ]
+        files[f"evals/{pid}.yaml"] = dump({"prompt": pid, "cases": cases})
+    return files
+
+
+PROJECT_PATHS = [
+    "promptops.yaml",
+    "routing.yaml",
+    "prompts/a.prompt",
+    "prompts/b.txt",
+    "prompts/_part.j2",
+    "prompts/shared/_tone.j2",
+    "prompts/notes.rst",
+    "evals/a.yaml",
+    "evals/data/rows.jsonl",
+    "evals/data/rows.csv",
+    "evals/data/rows.yaml",
+]
+
+# Template fragments that reach for partials, cycles, forbidden names and syntax errors.
+TEMPLATE_PIECES = [
+    "{% include '_part.j2' %}",
+    "{% include 'a.prompt' %}",
+    "{% include 'shared/_tone.j2' %}",
+    "{% include '../routing.yaml' %}",
+    "{% include x %}",
+    "{% import '_part.j2' as p %}",
+    "{% extends 'b.txt' %}",
+    "{{ self }}",
+    "{{ x }}",
+    "{{ x|upper }}",
+    "{% for i in x %}{{ i }}{% endfor %}",
+    "{% if %}",
+    "{{",
+    "system:\n",
+    "user:\n",
+]
+templates = st.lists(st.one_of(st.sampled_from(TEMPLATE_PIECES), texts), max_size=5).map("".join)
+
+file_texts: dict[str, st.SearchStrategy[str]] = {
+    "promptops.yaml": anything_like(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "project": shaped(st.text(max_size=10)),
+                "paths": shaped(
+                    st.fixed_dictionaries(
+                        {},
+                        optional={
+                            k: st.sampled_from(["prompts", "evals", ".", "..", "/x", "p", ""])
+                            for k in ("prompts", "evals")
+                        },
+                    )
+                ),
+                "lint": shaped(
+                    st.fixed_dictionaries(
+                        {"rules": st.dictionaries(texts, st.sampled_from(["off", "warning", "error"]), max_size=3)}
+                    )
+                ),
+            },
+        ).map(dump)
+    ),
+    "routing.yaml": anything_like(st.just(ROUTING)),
+    "prompts/a.prompt": st.one_of(
+        bodies().map(prompt_file),
+        st.tuples(yaml_documents, templates).map(lambda t: f"---\n{t[0]}\n---\n{t[1]}"),
+        templates,
+        texts,
+    ),
+}
+
+
+@st.composite
+def suite_texts(draw: st.DrawFn) -> str:
+    """Eval suites shaped like the schema, with datasets and assertions, sometimes garbled or arbitrary."""
+    assertion = st.fixed_dictionaries(
+        {"type": st.sampled_from(["contains", "not-equals", "json-schema", "llm-rubric", "bogus"])},
+        optional={"value": json_values, "weight": shaped(st.floats(min_value=0, max_value=5))},
+    )
+    case = st.fixed_dictionaries(
+        {"id": shaped(st.sampled_from(["a", "b", "a-1", "rows-1", ""]))},
+        optional={"vars": shaped(json_objects), "assert": shaped(st.lists(assertion, max_size=2))},
+    )
+    suite = st.fixed_dictionaries(
+        {"prompt": shaped(st.sampled_from(["a", "b", "nope"]))},
+        optional={
+            "cases": shaped(st.lists(case, max_size=3)),
+            "datasets": shaped(
+                st.lists(
+                    st.sampled_from(["data/rows.jsonl", "data/rows.csv", "data/rows.yaml", "../x.csv", "/x", "."]),
+                    max_size=2,
+                )
+            ),
+            "defaults": shaped(
+                st.fixed_dictionaries({}, optional={"vars": json_objects, "assert": st.lists(assertion, max_size=1)})
+            ),
+            "repeat": shaped(st.integers(min_value=1, max_value=3)),
+            "threshold": shaped(st.floats(min_value=0, max_value=1)),
+        },
+    )
+    return draw(anything_like(suite.map(dump)))
+
+
+dataset_texts = st.one_of(
+    json_lines,
+    garbled(json_lines),
+    csv_texts,
+    st.lists(json_objects, max_size=3).map(dump),
+    yaml_documents,
+    texts,
+)
+
+
+@st.composite
+def messy_projects(draw: st.DrawFn) -> dict[str, str | bytes]:
+    """A project dict where any file may be valid, shaped-but-wrong, garbled, arbitrary text or bytes."""
+    files: dict[str, str | bytes] = dict(draw(projects())) if draw(st.booleans()) else {}
+    for path in draw(st.lists(st.sampled_from(PROJECT_PATHS), unique=True, max_size=6)):
+        if path in file_texts:
+            content: str | bytes = draw(file_texts[path])
+        elif path.startswith("evals/data/"):
+            content = draw(dataset_texts)
+        elif path.startswith("evals/"):
+            content = draw(suite_texts())
+        else:
+            content = draw(templates)
+        files[path] = draw(st.one_of(st.just(content), raw_bytes)) if draw(st.integers(0, 9)) == 0 else content
+    return files
