@@ -409,12 +409,16 @@ def check_length(a: Assertion, obs: Observation) -> Outcome:
     low, high = _bounds(a)
     n = len(obs.output)
     if low is not None and n < low:
-        return False, 0.0, f"{n} characters, expected at least {_num(low)}"
+        return False, 0.0, f"{_chars(n)}, expected at least {_num(low)}"
     if high is not None and n > high:
-        return False, 0.0, f"{n} characters, expected at most {_num(high)}"
+        return False, 0.0, f"{_chars(n)}, expected at most {_num(high)}"
     expected = [f"at least {_num(low)}"] if low is not None else []
     expected += [f"at most {_num(high)}"] if high is not None else []
-    return True, 1.0, f"{n} characters ({' and '.join(expected)})"
+    return True, 1.0, f"{_chars(n)} ({' and '.join(expected)})"
+
+
+def _chars(n: int) -> str:
+    return f"{n} character{'' if n == 1 else 's'}"
 
 
 def check_similar(a: Assertion, obs: Observation) -> Outcome:

@@ -127,3 +127,14 @@ class GitRepo:
             if len(found) == len(wanted):
                 break
         return found
+
+
+def identity(path: Path) -> str:
+    """`Name <email>` of the git user at `path`, or "" when git has none (or there is no repository)."""
+    if toplevel(path) is None:
+        return ""
+    repo = GitRepo(path)
+    try:
+        return repo.run("var", "GIT_AUTHOR_IDENT").rsplit(">", 1)[0] + ">"
+    except GitError:
+        return ""

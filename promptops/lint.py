@@ -7,10 +7,10 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
-from . import loader, routing
+from . import checks, loader, routing
 from .errors import InputError
 from .model import Finding, Prompt, Routing, Severity, Snapshot
-from .render import Renderer, RenderError
+from .render import Renderer, RenderError, input_problem
 from .secrets_scan import find_secrets
 from .workspace import Source
 
@@ -214,8 +214,6 @@ def broken_prompts(snapshot: Snapshot) -> set[str]:
 
 
 def check_suites(ctx: Context) -> Iterator[Finding]:
-    import jsonschema
-
     routing_ok = not ctx.snapshot.problems_in(ctx.snapshot.routing.path)
     for suite in ctx.snapshot.suites.values():
         prompt = ctx.snapshot.prompts.get(suite.prompt)
@@ -232,19 +230,18 @@ def check_suites(ctx: Context) -> Iterator[Finding]:
             continue
         if not suite.cases:
             yield _f("empty-suite", "suite has no cases", suite.path, 1, "add cases or a dataset")
-        validator = jsonschema.Draft202012Validator(prompt.inputs_schema) if prompt.inputs else None
         for case in suite.cases:
             values = dict(case.vars)
             for name, spec in prompt.inputs.items():
                 if name not in values and isinstance(spec, dict) and "default" in spec:
                     values[name] = spec["default"]
-            if validator is not None:
-                error = jsonschema.exceptions.best_match(validator.iter_errors(values))
-                if error is not None:
-                    where = ".".join(str(p) for p in error.absolute_path)
+            problem = input_problem(prompt, values)
+            if problem is not None:
+                where, detail = problem
+                if detail:
                     yield _f(
                         "case-vars",
-                        f"case {case.id!r}: {('var ' + where + ': ') if where else ''}{error.message}",
+                        f"case {case.id!r}: {('var ' + where + ': ') if where else ''}{detail}",
                         case.file,
                         case.line,
                         f"fit the inputs of prompt {prompt.id!r}",
@@ -260,6 +257,15 @@ def check_suites(ctx: Context) -> Iterator[Finding]:
                     "warning",
                 )
             for a in case.asserts:
+                setting = checks.validate(a, prompt)
+                if setting and not (a.type == "json-schema" and a.value is None and prompt.output is None):
+                    yield _f(
+                        "assertion",
+                        f"case {case.id!r}: {a.type}: {setting}",
+                        case.file,
+                        a.line,
+                        "see the assertion types in the README",
+                    )
                 if a.type == "llm-rubric" and routing.judge(ctx.snapshot.routing) is None and routing_ok:
                     yield _f(
                         "no-judge",
@@ -376,6 +382,7 @@ RULE_DOCS: dict[str, str] = {
     "empty-suite": "an eval suite without cases",
     "case-vars": "eval case vars that do not fit the prompt's inputs",
     "no-judge": "llm-rubric without a judge model",
+    "assertion": "an assertion whose settings cannot work (a missing value, a bad regex, ...)",
     "no-output-schema": "json-schema assertion with no schema to use",
     "missing-evals": "a prompt without eval cases (an error for risk: high)",
     "high-risk-owner": "a high-risk prompt without an owner",

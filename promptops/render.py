@@ -12,14 +12,14 @@ from typing import Any
 
 import jinja2
 from jinja2 import meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
 
 from .errors import InputError
 from .model import ROLES, Message, Prompt, Snapshot
 
 MARKER = re.compile(r"^[ \t]*(" + "|".join(ROLES) + r"):[ \t]*\r?$", re.MULTILINE)
 FORBIDDEN_NAMES = frozenset({"self", "cycler", "joiner", "namespace", "lipsum", "loop_controls"})
-SAFE_GLOBALS = {"range": range, "dict": dict}
+SAFE_GLOBALS = {"range": safe_range, "dict": dict}  # the sandbox's range, capped at MAX_RANGE items
 
 
 class RenderError(InputError):
@@ -120,6 +120,15 @@ class Renderer:
         text = self.template_text(name) or ""
         try:
             ast = self.env.parse(self.mark_roles(text), name=name)
+        except (RecursionError, MemoryError):
+            info.error = RenderError(
+                "template is nested too deeply to parse",
+                file=file,
+                line=first,
+                hint="flatten the nesting",
+                rule="template-syntax",
+            )
+            return info
         except jinja2.TemplateSyntaxError as exc:
             info.error = RenderError(
                 f"template syntax error: {exc.message}",
@@ -260,20 +269,15 @@ class Renderer:
                 line=prompt.line_of("inputs"),
                 hint=f"pass it with --var {missing[0]}=VALUE",
             )
-        if prompt.inputs:
-            import jsonschema
-
-            error = jsonschema.exceptions.best_match(
-                jsonschema.Draft202012Validator(prompt.inputs_schema).iter_errors(values)
+        problem = input_problem(prompt, values)
+        if problem is not None:
+            where, detail = problem
+            raise InputError(
+                f"input {where or 'inputs'}: {detail}",
+                file=prompt.path,
+                line=prompt.line_of("inputs"),
+                hint="give a value that fits the prompt's inputs schema",
             )
-            if error is not None:
-                where = ".".join(str(p) for p in error.absolute_path) or "inputs"
-                raise InputError(
-                    f"input {where}: {error.message}",
-                    file=prompt.path,
-                    line=prompt.line_of("inputs"),
-                    hint="give a value that fits the prompt's inputs schema",
-                )
         return values
 
     def render(self, prompt_id: str, variables: Mapping[str, Any]) -> list[Message]:
@@ -290,6 +294,13 @@ class Renderer:
         """Render a template string (a fallback answer) in the same sandbox."""
         try:
             compiled = self.env.from_string(template)
+        except (RecursionError, MemoryError, SyntaxError):
+            raise RenderError(
+                f"{what}: template is too deeply nested",
+                file=prompt.path,
+                line=prompt.line_of("fallback"),
+                rule="template-syntax",
+            ) from None
         except jinja2.TemplateSyntaxError as exc:
             raise RenderError(
                 f"{what}: template syntax error: {exc.message}",
@@ -300,7 +311,18 @@ class Renderer:
         return self._execute(compiled, dict(variables), prompt.path, prompt.line_of("fallback"), what)
 
     def _run(self, name: str, values: dict[str, Any], prompt: Prompt) -> str:
-        template = self.env.get_template(name)
+        try:
+            template = self.env.get_template(name)
+        except (RecursionError, MemoryError, SyntaxError) as exc:
+            # Python's own compiler limits (e.g. "too many statically nested blocks").
+            why = exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__
+            raise RenderError(
+                f"prompt {prompt.id!r}: template is too deeply nested to compile ({why})",
+                file=prompt.path,
+                line=prompt.body_line,
+                hint="flatten the nesting",
+                rule="template-syntax",
+            ) from None
         return self._execute(template, values, prompt.path, prompt.body_line, f"prompt {prompt.id!r}")
 
     def _execute(self, template: jinja2.Template, values: dict[str, Any], file: str, first: int, what: str) -> str:
@@ -320,6 +342,13 @@ class Renderer:
         except jinja2.TemplateError as exc:
             f, line = self._error_location(exc, file, first)
             raise RenderError(f"{what}: {exc.message or exc}", file=f, line=line) from None
+        except (RecursionError, MemoryError) as exc:
+            raise RenderError(
+                f"{what}: rendering ran away ({type(exc).__name__}); is a macro or include recursive?",
+                file=file,
+                line=first,
+                hint="remove the recursion",
+            ) from None
         except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError, OverflowError) as exc:
             f, line = self._error_location(exc, file, first)
             raise RenderError(f"{what}: template error: {exc}", file=f, line=line) from None
@@ -354,6 +383,24 @@ class Renderer:
             if _clean(content):
                 messages.append(Message(role, _clean(content)))
         return messages
+
+
+def input_problem(prompt: Prompt, values: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(var path, what is wrong) when values do not fit the prompt's inputs schema, else None."""
+    if not prompt.inputs:
+        return None
+    import jsonschema
+    from referencing.exceptions import Unresolvable
+
+    try:
+        error = jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator(prompt.inputs_schema).iter_errors(dict(values))
+        )
+    except Unresolvable as exc:
+        return "", f"the inputs schema of {prompt.id!r} has a $ref that cannot be resolved: {exc}"
+    if error is None:
+        return None
+    return ".".join(str(p) for p in error.absolute_path), error.message
 
 
 def _clean(text: str) -> str:

@@ -32,8 +32,18 @@ class Source(Protocol):
 
 
 def _match(paths: list[str], pattern: str) -> list[str]:
-    pattern = pattern.lstrip("./") if pattern.startswith("./") else pattern
-    return sorted(p for p in paths if PurePosixPath(p).match(pattern) or fnmatch.fnmatchcase(p, pattern))
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
+    if pattern in ("", "."):
+        return []
+
+    def hit(path: str) -> bool:
+        try:
+            return PurePosixPath(path).match(pattern) or fnmatch.fnmatchcase(path, pattern)
+        except ValueError:  # a pattern PurePosixPath refuses
+            return fnmatch.fnmatchcase(path, pattern)
+
+    return sorted(p for p in paths if hit(p))
 
 
 def _top_dir(pattern: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -14,13 +15,16 @@ MAX_DEPTH = 64
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader without timestamps: dates stay strings, so every value is JSON data."""
+    """SafeLoader with YAML 1.2 scalars: no timestamps (dates stay strings, so every value is JSON data) and
+    only true/false are booleans, so `value: yes` or `off` stay the strings a user wrote."""
 
 
+_BOOL = "tag:yaml.org,2002:bool"
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:timestamp", _BOOL)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 def parse(text: str, file: str, *, first_line: int = 1) -> tuple[Any, dict[Path, int]]:

@@ -82,6 +82,8 @@ chat-completion request), ``auth_headers`` (the ``Authorization`` value, or ``No
 HTTP request on any endpoint), ``models_requests``, ``connections_opened`` and ``errors``
 (exceptions raised by a responder or schedule; those requests are answered with 500).
 ``reset()`` clears all of them, plus the request index and per-body attempt counts.
+Counters are updated before the response is written, so a client that has its answer sees it
+counted.
 """
 
 from __future__ import annotations
@@ -766,8 +768,6 @@ class ProviderServer:
             return
 
         self._send_completion(handler, parsed, body_key, answer)
-        with self._lock:
-            self._requests_succeeded += 1
 
     def _send_fault(self, handler: _Handler, fault: str, retry_after: float, hang: float) -> None:
         if fault == "429":
@@ -807,6 +807,7 @@ class ProviderServer:
             if isinstance(options, dict) and options.get("include_usage"):
                 events.append({**base, "choices": [], "usage": usage})
             text = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+            self._count_success()  # before sending: a client that got the answer sees it counted
             handler.send(200, text.encode(), content_type="text/event-stream")
             return
         completion = {
@@ -825,7 +826,12 @@ class ProviderServer:
             ],
             "usage": usage,
         }
+        self._count_success()
         handler.send(200, json.dumps(completion).encode())
+
+    def _count_success(self) -> None:
+        with self._lock:
+            self._requests_succeeded += 1
 
 
 # --------------------------------------------------------------------------- script

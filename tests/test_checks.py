@@ -129,7 +129,7 @@ TABLE: list[Any] = [
     (A("length", min=3, max=5), "ab", {}, False, 0.0, "2 characters, expected at least 3"),
     (A("length", min=3, max=5), "abcdef", {}, False, 0.0, "6 characters, expected at most 5"),
     (A("length", 5), "abcdef", {}, False, 0.0, "expected at most 5"),
-    (A("length", min=1), "é", {}, True, 1.0, "1 characters (at least 1)"),
+    (A("length", min=1), "é", {}, True, 1.0, "1 character (at least 1)"),
     (A("length", max=0), "", {}, True, 1.0, "0 characters (at most 0)"),
     # similar
     (A("similar", "the quick brown fox"), "the quick brown fix", {}, True, 18 / 19, "similarity 0.95"),

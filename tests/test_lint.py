@@ -114,6 +114,10 @@ CASES: dict[str, tuple[dict[str, str | None], tuple[str, str, int]]] = {
         {"evals/greet.yaml": text(*SUITE, "    assert:", "      - {type: json-schema}")},
         ("error", "evals/greet.yaml", 6),
     ),
+    "assertion": (
+        {"evals/greet.yaml": text(*SUITE, "    assert:", "      - {type: regex, value: '(unclosed'}")},
+        ("error", "evals/greet.yaml", 6),
+    ),
     "missing-evals": ({"evals/greet.yaml": None}, ("warning", GREET, 1)),
     "missing-evals-high-risk": (
         {GREET: greet("risk: high", "fallback: Sorry."), "evals/greet.yaml": None},

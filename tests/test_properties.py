@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 import strategies as s
-from hypothesis import HealthCheck, assume, given, settings
+import yaml
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from promptops import lint, loader, yamltext
@@ -16,7 +17,11 @@ from promptops.model import Finding, Message
 from promptops.render import Renderer
 from promptops.workspace import DictSource
 
-properties = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# No example database: a known bug (an xfail below) found once by chance must not be replayed into every run
+# of the general properties.
+properties = settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 few = settings(properties, max_examples=25)
 
 
@@ -43,14 +48,46 @@ def render_body(body: str, variables: dict[str, object], path: str = "prompts/p.
 def test_yaml_parse_raises_only_input_error(text: str) -> None:
     result = rejects_only_with_input_error(yamltext.parse, text, "f.yaml")
     if result is not None:
-        data, lines = result
-        assert isinstance(lines, dict)
+        assert isinstance(result[1], dict)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="yamltext._Builder._scalar (yamltext.py:115, loader.construct_object) lets IndexError, KeyError and "
+    "AttributeError from PyYAML's construct_yaml_int/_float/_bool/_timestamp escape; parse catches only "
+    "ValueError, TypeError, OverflowError",
+)
+@properties
+@example("!!timestamp x")
+@given(s.core_tagged_yaml)
+def test_yaml_parse_of_explicitly_tagged_scalars_raises_only_input_error(text: str) -> None:
+    rejects_only_with_input_error(yamltext.parse, text, "f.yaml")
+
+
+@pytest.mark.xfail(strict=True, reason="the yamltext.parse bug above reaches every loader, and loader.load")
+@pytest.mark.parametrize("text", ["!!int", "!!int ''", "!!float ''", "!!bool x", "!!timestamp x", "a: !!bool x"])
+@pytest.mark.parametrize(
+    "load",
+    [
+        pytest.param(lambda text: yamltext.parse(text, "f.yaml"), id="yamltext.parse"),
+        pytest.param(lambda text: loader.parse_prompt("p", "p.prompt", f"---\n{text}\n---\nhi\n"), id="parse_prompt"),
+        pytest.param(lambda text: loader.load_routing(DictSource({"r.yaml": text}), "r.yaml"), id="load_routing"),
+        pytest.param(lambda text: loader.load_config(DictSource({"promptops.yaml": text})), id="load_config"),
+        pytest.param(lambda text: loader.load_suite(DictSource({"e/a.yaml": text}), "e", "e/a.yaml"), id="load_suite"),
+        pytest.param(lambda text: loader.load_dataset(DictSource({"d.yaml": text}), "d.yaml"), id="load_dataset"),
+        pytest.param(lambda text: loader.load(DictSource({"promptops.yaml": text})), id="load"),
+        pytest.param(lambda text: lint.lint(DictSource({"routing.yaml": text})), id="lint"),
+    ],
+)
+def test_loaders_refuse_explicitly_tagged_scalars_with_input_error(load: Callable[[str], object], text: str) -> None:
+    rejects_only_with_input_error(load, text)
 
 
 @properties
 @given(s.json_values)
 def test_yaml_parse_reads_back_what_safe_dump_wrote(value: object) -> None:
-    data, _ = yamltext.parse(s.dump(value), "f.yaml")
+    # ASCII output: with allow_unicode PyYAML writes U+0085 unquoted, and reading it back yields a line break.
+    data, _ = yamltext.parse(yaml.safe_dump(value), "f.yaml")
     assert data == _json_keys(value)
 
 
@@ -134,6 +171,66 @@ def test_load_collects_problems_and_raises_only_input_error(files: dict[str, str
 def test_lint_returns_findings_and_raises_nothing(files: dict[str, str | bytes]) -> None:
     findings = lint.lint(DictSource(files))
     assert all(isinstance(f, Finding) and f.severity in ("error", "warning") for f in findings)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Renderer.info (render.py:122, self.env.parse) catches only TemplateSyntaxError: Jinja's parser "
+    "raises RecursionError on deep nesting, and it escapes lint.check_templates; lint.py:90 _fallback_vars likewise",
+)
+@few
+@example({"prompts/p.txt": "{{ " + "(" * 120 + "1" + ")" * 120 + " }}\n"})
+@given(st.builds(lambda files, body: {**files, "prompts/deep.txt": body}, s.messy_projects(), s.deep_templates))
+def test_lint_of_deeply_nested_templates_returns_findings(files: dict[str, str | bytes]) -> None:
+    findings = lint.lint(DictSource(files))
+    assert any(f.file == "prompts/deep.txt" for f in findings)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Renderer.render lets RecursionError (render.py:122 info, env.parse) and SyntaxError/IndentationError "
+    "(render.py:303 _run, env.get_template compiles 21 nested for blocks / 100 nested ifs) escape",
+)
+@few
+@example("{% for i in [1] %}" * 21 + "x" + "{% endfor %}" * 21)
+@given(s.deep_templates)
+def test_rendering_deeply_nested_templates_raises_only_input_error(body: str) -> None:
+    rejects_only_with_input_error(render_body, body, {}, "prompts/p.txt")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lint.check_sources -> workspace._match (workspace.py:36) calls PurePosixPath.match('.'), which raises "
+    "ValueError('empty pattern')",
+)
+@pytest.mark.parametrize("pattern", [".", "./"])
+def test_lint_of_a_source_pattern_naming_the_root_returns_findings(pattern: str) -> None:
+    files = {"promptops.yaml": "project: t\n", "prompts/p.prompt": f"---\nsources: ['{pattern}']\n---\nhi\n"}
+    assert isinstance(lint.lint(DictSource(files)), list)
+
+
+UNRESOLVABLE_REF = {
+    "prompts/p.prompt": "---\ninputs:\n  x: {$ref: '#/nowhere'}\n---\nhi {{ x }}\n",
+    "evals/p.yaml": "prompt: p\ncases:\n  - id: a\n    vars: {x: '1'}\n",
+}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an inputs schema with an unresolvable $ref passes check_schema at load, then jsonschema's "
+    "_WrappedReferencingError (PointerToNowhere) escapes lint.check_suites (lint.py:242)",
+)
+def test_lint_of_an_input_schema_with_an_unresolvable_ref_returns_findings() -> None:
+    assert isinstance(lint.lint(DictSource(UNRESOLVABLE_REF)), list)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the same _WrappedReferencingError escapes Renderer.check_inputs (render.py:266) on render",
+)
+def test_rendering_with_an_unresolvable_input_ref_raises_input_error() -> None:
+    with pytest.raises(InputError):
+        Renderer(loader.load(DictSource(UNRESOLVABLE_REF))).render("p", {"x": "1"})
 
 
 @few

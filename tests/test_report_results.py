@@ -3,6 +3,7 @@ Markdown under its size limit, golden files for what a human reads."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 import sys
@@ -14,10 +15,10 @@ from typing import Any
 
 import jsonschema
 import pytest
+from golden_files import check_golden
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from golden_files import check_golden
 from promptops import __version__
 from promptops.errors import InputError
 from promptops.loader import schema
@@ -192,8 +193,16 @@ def representative() -> EvalReport:
         summary("support/refunds", "greeting", kill, baseline="unchanged"),
     ]
     spam = [
-        run("triage", "spam", 1, "error", None, error="provider timeout after 60 s (openai: 504)", checks=(),
-            error_kind="timeout"),
+        run(
+            "triage",
+            "spam",
+            1,
+            "error",
+            None,
+            error="provider timeout after 60 s (openai: 504)",
+            checks=(),
+            error_kind="timeout",
+        ),
         run("triage", "spam", 2, "pass", "spam"),
     ]
     billing = [run("triage", "billing", 1, "fail", NASTY, checks=(check("equals", False, "expected 'billing'"),))]
@@ -261,7 +270,7 @@ statuses = st.sampled_from(["pass", "fail", "error"])
 variants = st.one_of(st.sampled_from(["primary", "kill-switch"]), names.map(lambda n: f"fallback:{n}"))
 baselines = st.sampled_from([None, "regressed", "fixed", "still-failing", "flaky", "unchanged", "new", "removed"])
 stamps = st.one_of(
-    st.datetimes(timezones=st.sampled_from([None, __import__("datetime").timezone.utc])).map(lambda d: d.isoformat()),
+    st.datetimes(timezones=st.sampled_from([None, datetime.timezone.utc])).map(lambda d: d.isoformat()),
     nasty_texts,
 )
 optional_texts = st.none() | nasty_texts
@@ -340,7 +349,12 @@ def test_json_has_the_run_gate_totals_and_every_result() -> None:
     report = representative()
     data = validate_json(report)
     assert data["format_version"] == 1 and data["promptops_version"] == __version__
-    assert (data["run_id"], data["baseline"], data["shard"], data["interrupted"]) == ("run-20260102-0001", "main", "1/2", False)
+    assert (data["run_id"], data["baseline"], data["shard"], data["interrupted"]) == (
+        "run-20260102-0001",
+        "main",
+        "1/2",
+        False,
+    )
     assert data["passed"] is False
     assert data["totals"] == {
         "suites": 2, "cases": 8, "passed": 4, "failed": 3, "errors": 1, "prompt_tokens": 800,
@@ -584,7 +598,9 @@ def test_annotations_escape_newlines_and_property_separators() -> None:
     s = suite_summary("a,b:c", [summary("x", "y", [run("x", "y", 1, "pass")])], path="evals/a,b.yaml",
                       gate_passed=False, gate_reasons=("line one\nline two 100%",))  # fmt: skip
     line = github_annotations(replace(passing(), suites=(s,)))
-    assert line == "::error file=evals/a%2Cb.yaml,title=promptops eval a%2Cb%3Ac::gate failed: line one%0Aline two 100%25"
+    assert (
+        line == "::error file=evals/a%2Cb.yaml,title=promptops eval a%2Cb%3Ac::gate failed: line one%0Aline two 100%25"
+    )
 
 
 def test_summary_rows() -> None:

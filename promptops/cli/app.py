@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import EXIT_HELP, eval_cmd, init_cmd, lint_cmd, list_cmd, render_cmd, schema_cmd
+from . import EXIT_HELP, eval_cmd, init_cmd, lint_cmd, list_cmd, override_cmd, render_cmd, report_cmd, schema_cmd
 
 COMMANDS = (
     ("init", init_cmd.init),
@@ -15,6 +15,7 @@ COMMANDS = (
     ("render", render_cmd.render),
     ("lint", lint_cmd.lint),
     ("eval", eval_cmd.eval_suites),
+    ("override", override_cmd.override),
     ("schema", schema_cmd.schema),
 )
 
@@ -48,4 +49,6 @@ def build() -> typer.Typer:
     app.callback()(_root)
     for name, fn in COMMANDS:
         app.command(name, epilog=EXIT_HELP)(fn)
+    report_cmd.app.info.epilog = EXIT_HELP
+    app.add_typer(report_cmd.app, name="report")
     return app

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from ..model import EvalReport
 
 from .common import RepoOption, err_console, open_project, out_console, write_out
 
@@ -138,7 +141,7 @@ def _parse_shard(spec: str | None) -> tuple[int, int] | None:
     return int(k), int(n)
 
 
-def _emit(report: object, outputs: list[Path], fmt: str | None) -> None:
+def _emit(report: EvalReport, outputs: list[Path], fmt: str | None) -> None:
     from rich.table import Table
 
     from ..report import results as writers
@@ -146,26 +149,26 @@ def _emit(report: object, outputs: list[Path], fmt: str | None) -> None:
     render = {"json": writers.to_json, "junit": writers.to_junit, "markdown": writers.to_markdown}
     for path in outputs:
         kind = REPORT_FORMATS.get(path.suffix.lower(), fmt or "json")
-        write_out(render[kind](report), path)  # type: ignore[operator]
+        write_out(render[kind](report), path)
     if fmt and not outputs:
-        write_out(render[fmt](report))  # type: ignore[operator]
+        write_out(render[fmt](report))
         console = err_console()
     else:
         console = out_console()
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in writers.SUMMARY_HEADER:
         table.add_column(column, no_wrap=True)
-    for row in writers.summary_rows(report):  # type: ignore[arg-type]
+    for row in writers.summary_rows(report):
         table.add_row(*row)
     console.print(table)
-    failures = writers.to_text_failures(report)  # type: ignore[arg-type]
+    failures = writers.to_text_failures(report)
     if failures:
         console.print(failures, markup=False)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
-            handle.write(writers.to_markdown(report) + "\n")  # type: ignore[arg-type]
+            handle.write(writers.to_markdown(report) + "\n")
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        annotations = writers.github_annotations(report)  # type: ignore[arg-type]
+        annotations = writers.github_annotations(report)
         if annotations:
             write_out(annotations)
 
@@ -206,8 +209,8 @@ class _Progress:
     """A progress bar on a terminal; nothing when stderr is not one."""
 
     def __init__(self) -> None:
-        self.bar: object | None = None
-        self.task: object | None = None
+        self.bar: Any = None
+        self.task: Any = None
 
     def start(self, total: int) -> None:
         import sys
@@ -230,8 +233,8 @@ class _Progress:
 
     def advance(self, _: object) -> None:
         if self.bar is not None:
-            self.bar.advance(self.task)  # type: ignore[attr-defined]
+            self.bar.advance(self.task)
 
     def stop(self) -> None:
         if self.bar is not None:
-            self.bar.stop()  # type: ignore[attr-defined]
+            self.bar.stop()

@@ -111,7 +111,9 @@ class Runner:
             cost=completion.cost,
             root=self.root,
         )
-        results = await checks.run_checks(task.asserts, obs, self.judge)
+        results = [
+            replace(r, reason=self.scrub(r.reason)) for r in await checks.run_checks(task.asserts, obs, self.judge)
+        ]
         status, score = checks.verdict(results)
         return replace(
             base,

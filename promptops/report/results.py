@@ -1,8 +1,12 @@
 """Eval results as JSON, JUnit XML, Markdown, terminal text, GitHub annotations and summary rows.
 
-Every writer takes an EvalReport and returns text. They live in one module because they share the
-grouping of runs by case, the truncation of outputs and the escaping of what a model wrote (outputs are
-untrusted text: control characters are shown as `\\xNN`, never passed to a terminal or an XML file).
+Every writer takes an EvalReport and returns text. They live in one module (longer than most: seven
+writers of one type) because they share the grouping of runs by case, the truncation of outputs and the
+escaping of what a model wrote: outputs are untrusted text, so control characters are shown as `\\xNN`,
+never passed to a terminal, an XML file or a pull request comment. Split it by writer if it grows.
+
+from_dict reads what to_dict wrote, for `promptops report merge`; it ignores keys it does not know, so
+validate a file against the `results` schema first where strictness matters.
 """
 
 from __future__ import annotations
@@ -547,12 +551,11 @@ def _md_baseline(report: EvalReport, name: Callable[[CaseSummary], str]) -> str:
 
 
 def _md_overrides(report: EvalReport) -> str:
-    applied = {(r.suite, r.case, r.model, r.variant, r.override): None for r in report.results if r.override}
+    applied = sorted({(_case_key(r), r.override) for r in report.results if r.override}, key=lambda a: a[0])
     if not applied:
         return ""
     lines = ["### Overrides applied", "", "| case | model | verdict | by | at | reason |", "|---|---|---|---|---|---|"]
-    for suite, case, model, variant, o in sorted(applied, key=lambda a: a[:4]):
-        assert o is not None
+    for (suite, case, model, variant), o in applied:
         cells = [_md_code(f"{suite}/{case}"), _md_code(model if variant == "primary" else f"{model}/{variant}")]
         cells += [o.verdict, _md_text(o.author), _md_text(o.time), _md_text(o.reason)]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")

@@ -1,0 +1,64 @@
+"""Joining the reports of sharded runs (`promptops report merge`) under the same gates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..errors import InputError
+from ..model import EvalReport, Suite, SuiteSummary
+from .summary import summarize_suite
+
+
+def _suite(s: SuiteSummary) -> Suite:
+    return Suite(
+        id=s.suite,
+        path=s.path,
+        prompt=s.prompt,
+        threshold=s.threshold,
+        min_consistency=s.min_consistency,
+        max_flaky=s.max_flaky,
+    )
+
+
+def merge(reports: Sequence[EvalReport]) -> EvalReport:
+    """One report from shard reports: cases are whole in one shard, so suites are summarised anew."""
+    if not reports:
+        raise InputError("no reports to merge", hint="pass the JSON reports of every shard")
+    shards = [r.shard for r in reports]
+    if all(shards):
+        counts = {s.split("/")[1] for s in shards if s}
+        seen = sorted({s for s in shards if s}, key=lambda s: int(s.split("/")[0]))
+        if len(counts) != 1:
+            raise InputError(f"the reports come from different shardings: {', '.join(seen)}")
+        total = int(counts.pop())
+        missing = [f"{k}/{total}" for k in range(1, total + 1) if f"{k}/{total}" not in seen]
+        if missing:
+            raise InputError(
+                f"shard{'s' * (len(missing) > 1)} {', '.join(missing)} missing from the merge",
+                hint="pass the report of every shard",
+            )
+        if len(seen) != len(shards):
+            raise InputError("a shard's report is given twice")
+    cases = tuple(sorted((c for r in reports for c in r.cases), key=lambda c: (c.suite, c.case, c.model, c.variant)))
+    results = tuple(x for r in reports for x in r.results)
+    settings: dict[str, SuiteSummary] = {}
+    durations: dict[str, float] = {}
+    for r in reports:
+        for s in r.suites:
+            settings.setdefault(s.suite, s)
+            durations[s.suite] = max(durations.get(s.suite, 0.0), s.duration_s)
+    suites = tuple(summarize_suite(_suite(settings[sid]), cases, results, durations[sid]) for sid in sorted(settings))
+    first = reports[0]
+    return EvalReport(
+        run_id="+".join(sorted({r.run_id for r in reports})),
+        project=first.project,
+        label=first.label,
+        started=min(r.started for r in reports),
+        finished=max(r.finished for r in reports),
+        suites=suites,
+        cases=cases,
+        results=results,
+        baseline=first.baseline,
+        interrupted=any(r.interrupted for r in reports),
+        shard=None,
+    )
