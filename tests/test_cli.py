@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import EXAMPLE, MINIMAL, commit, git
 from golden_files import check_golden
 
-from conftest import EXAMPLE, MINIMAL, commit, git
 from promptops import __version__
 from promptops.cli import main
 from promptops.cli.app import COMMANDS
@@ -117,7 +117,7 @@ def test_keyboard_interrupt_exits_130(make_repo, monkeypatch: pytest.MonkeyPatch
         raise KeyboardInterrupt
 
     monkeypatch.setattr(yaml.SafeLoader, "get_single_node", interrupted)
-    code, out, err = cli("lint", "--repo", root)
+    code, _out, err = cli("lint", "--repo", root)
     assert code == 130
     assert "interrupted" in err and "Traceback" not in err
 

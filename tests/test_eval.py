@@ -7,10 +7,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import commit
 from eval_fixtures import SECRET, api_key, project, server, suite  # noqa: F401 - fixtures
 from provider_server import FailFirst, FaultRate, ProviderServer
 
-from conftest import commit
 from promptops.loader import schema
 
 pytestmark = pytest.mark.usefixtures("api_key")
@@ -75,7 +75,7 @@ def test_warm_rerun_makes_no_calls(make_repo, cli, server: ProviderServer) -> No
     assert run(cli, root)[0] == 0
     served = server.requests_received
     assert served == 10
-    code, out, _ = run(cli, root)
+    code, _out, _ = run(cli, root)
     assert code == 0
     assert server.requests_received == served
     code, _, _ = run(cli, root, "--no-cache")
@@ -154,7 +154,7 @@ def test_no_secret_in_any_report_recording_cache_or_message(make_repo, cli, serv
     code, out, err = run(cli, root, "--record", *[x for p in outputs for x in ("-o", str(p))])
     assert code == 0, out + err
     server.configure(responder=None, faults="500")
-    code2, out2, err2 = run(cli, root, "--no-cache")
+    _code2, out2, err2 = run(cli, root, "--no-cache")
     texts = [out, err, out2, err2, *(p.read_text() for p in outputs)]
     texts += [p.read_bytes().decode("utf-8", "replace") for p in (root / ".promptops").rglob("*") if p.is_file()]
     texts += [p.read_text() for p in (root / "evals" / "recordings").rglob("*.jsonl")]

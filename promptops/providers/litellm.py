@@ -9,8 +9,8 @@ Why there are two routes
 ------------------------
 An eval run makes thousands of calls with tens in flight, so once a provider answers in ~100 ms the CPU spent
 per call sets the wall time. benchmarks/litellm_overhead.py (1,000 calls, 50 in flight, 100 ms latency, 2
-cores) measured a bare `litellm.acompletion` at 3.2-3.4 ms of CPU per call and 2.5x the ideal wall time, and
-the openai SDK alone at 1.3-1.7 ms and 1.6x. In litellm 1.110 that work is behind no switch: the `@client`
+cores) measured a bare `litellm.acompletion` at 3.2-3.4 ms of CPU per call and 2.1-2.5x the ideal wall time,
+and the openai SDK alone at 1.3-1.7 ms and 1.6-1.8x. In litellm 1.110 that work is behind no switch: the `@client`
 wrapper, a `Logging` object, the sync `completion()` run on a thread pool, `completion_cost` for every
 response, an async success-logging task, then the openai SDK (httpx request building, pydantic parsing). The
 callback lists are empty by default, and the settings `_configure` applies (`turn_off_message_logging`,
@@ -25,7 +25,8 @@ callback lists are empty by default, and the settings `_configure` applies (`tur
   completion tokens only). Only the transport is ours: one aiohttp session per event loop (litellm's own
   transport library, with litellm's SSL settings), so concurrent calls share one connection pool, and the
   JSON answer is read without building a ModelResponse. Measured: 0.24 ms of CPU per call and 1.47x, the
-  same as a bare aiohttp loop with no LLM library (the rest of the 1.47x is the test server and the machine).
+  same as a bare aiohttp loop with no LLM library; the rest is the test server, which writes headers and body
+  in two sends without TCP_NODELAY (Nagle plus delayed ACK, ~40 ms an answer): with it set, 1.05x.
 * The litellm route, for every other provider, for parameters the direct route does not know, or with
   `direct=False`: `litellm.acompletion(..., num_retries=0)` (our engine retries). litellm pools connections
   itself (one cached client per provider, base URL and key).

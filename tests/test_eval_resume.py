@@ -1,0 +1,118 @@
+"""Crash safety and warm runs, with promptops in a real subprocess: kill -9 loses nothing already finished."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from eval_fixtures import SECRET, project
+from provider_server import ProviderServer
+
+PROBE = """
+import json, sys
+from promptops.cli import main
+code = main(sys.argv[1:])
+print("\\n" + json.dumps({"code": code, "litellm": "litellm" in sys.modules}))
+"""
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PROMPTOPS_TEST_KEY": SECRET}
+
+
+def finished_cases(root: Path) -> set[str]:
+    db = root / ".promptops" / "promptops.sqlite"
+    if not db.exists():
+        return set()
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            return {row[0] for row in conn.execute("SELECT case_id FROM results")}
+    except sqlite3.Error:
+        return set()
+
+
+def requests_per_case(server: ProviderServer) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for body in server.request_bodies:
+        text = body["messages"][-1]["content"]
+        case = text.split("REPLY: yes ", 1)[1].strip()
+        counts[case] = counts.get(case, 0) + 1
+    return counts
+
+
+def test_kill_9_then_rerun_repeats_no_finished_case_and_matches_a_clean_run(make_repo, tmp_path) -> None:
+    with ProviderServer(latency=0.05) as server:
+        cases = {f"c{i:03d}": f"yes c{i:03d}" for i in range(200)}
+        root = make_repo(project(server.base_url, cases))
+        command = [sys.executable, "-m", "promptops", "eval", "--repo", str(root), "-j", "4"]
+        proc = subprocess.Popen(command, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while len(finished_cases(root)) < 40 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        done_before = finished_cases(root)
+        assert 40 <= len(done_before) < 200, "the run should have been killed midway"
+
+        report = tmp_path / "resumed.json"
+        rerun = subprocess.run([*command, "-o", str(report)], env=env(), capture_output=True, text=True)
+        assert rerun.returncode == 0, rerun.stderr
+        counts = requests_per_case(server)
+        assert all(counts[c] == 1 for c in done_before), {c: counts[c] for c in done_before if counts[c] != 1}
+        assert set(counts) == set(cases)
+
+        clean = tmp_path / "clean.json"
+        again = subprocess.run([*command, "--no-cache", "-o", str(clean)], env=env(), capture_output=True, text=True)
+        assert again.returncode == 0, again.stderr
+
+    def essence(path: Path) -> list[tuple[str, str, str | None]]:
+        data = json.loads(path.read_text())
+        return sorted((r["case"], r["status"], r["output"]) for r in data["results"])
+
+    assert essence(report) == essence(clean)
+    assert len(essence(report)) == 200
+
+
+def test_warm_rerun_makes_no_request_and_never_imports_litellm(make_repo) -> None:
+    with ProviderServer() as server:
+        root = make_repo(project(server.base_url, {f"c{i}": f"yes {i}" for i in range(50)}))
+        cold = subprocess.run([sys.executable, "-c", PROBE, "eval", "--repo", str(root)], env=env(),
+                              capture_output=True, text=True)
+        assert json.loads(cold.stdout.strip().splitlines()[-1]) == {"code": 0, "litellm": True}
+        served = server.requests_received
+        assert served == 50
+        warm = subprocess.run([sys.executable, "-c", PROBE, "eval", "--repo", str(root)], env=env(),
+                              capture_output=True, text=True)
+        assert json.loads(warm.stdout.strip().splitlines()[-1]) == {"code": 0, "litellm": False}
+        assert server.requests_received == served
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_exits_130_keeps_partial_results_and_resumes(make_repo, tmp_path) -> None:
+    with ProviderServer(latency=0.1) as server:
+        root = make_repo(project(server.base_url, {f"c{i:03d}": f"yes c{i:03d}" for i in range(100)}))
+        command = [sys.executable, "-m", "promptops", "eval", "--repo", str(root), "-j", "2"]
+        proc = subprocess.Popen([*command, "-o", str(tmp_path / "partial.json")], env=env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while len(finished_cases(root)) < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert "interrupted" in err
+        partial = json.loads((tmp_path / "partial.json").read_text())
+        assert partial["interrupted"] is True
+        assert 10 <= len(partial["results"]) < 100
+        kept = {r["case"] for r in partial["results"]}
+        rerun = subprocess.run(command, env=env(), capture_output=True, text=True)
+        assert rerun.returncode == 0, rerun.stderr
+        counts = requests_per_case(server)
+        assert all(counts[c] == 1 for c in kept)
