@@ -7,8 +7,12 @@ import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from provider_server import ProviderServer
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -45,8 +49,11 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def guarded(self: socket.socket, address: object) -> object:
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")) and \
-                self.family in (socket.AF_INET, socket.AF_INET6):
+        if (
+            isinstance(host, str)
+            and not (host.startswith("127.") or host in ("localhost", "::1"))
+            and self.family in (socket.AF_INET, socket.AF_INET6)
+        ):
             raise AssertionError(f"test tried to reach the network: {address!r}")
         return real_connect(self, address)  # type: ignore[arg-type]
 
@@ -122,7 +129,7 @@ MINIMAL = {
     "routing.yaml": "defaults:\n  model: fast\nmodels:\n  fast:\n    model: openai/gpt-4o-mini\n    api_key_env: OPENAI_API_KEY\n",
     "prompts/greet.prompt": (
         "---\ndescription: greets\nowner: '@team'\ninputs:\n  name:\n    type: string\n---\n"
-        "system:\n{% include \"shared/_tone.j2\" %}\nuser:\nHello {{ name }}!\n"
+        'system:\n{% include "shared/_tone.j2" %}\nuser:\nHello {{ name }}!\n'
     ),
     "prompts/shared/_tone.j2": "Be brief.\n",
     "evals/greet.yaml": "prompt: greet\ncases:\n  - id: ada\n    vars: {name: Ada}\n    assert:\n      - {type: contains, value: Ada}\n",
@@ -133,3 +140,22 @@ MINIMAL = {
 def minimal_files() -> dict[str, str | bytes | None]:
     """A small project that lints clean."""
     return dict(MINIMAL)
+
+
+# -- eval: the test provider server and its key ------------------------------------------------------------
+
+
+@pytest.fixture
+def server() -> Iterator[ProviderServer]:
+    from provider_server import ProviderServer
+
+    with ProviderServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def api_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    from eval_fixtures import SECRET
+
+    monkeypatch.setenv("PROMPTOPS_TEST_KEY", SECRET)
+    return SECRET

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from provider_server import ProviderServer
-
 SECRET = "sk-test-Secr3tValue0123456789abcdefXYZ"
 
 
@@ -31,8 +26,10 @@ ANSWER_PROMPT = (
 def suite(cases: dict[str, str], *, threshold: float = 1.0, repeat: int = 1, word: str = "yes") -> str:
     lines = [f"prompt: answer\nthreshold: {threshold}\nrepeat: {repeat}\ncases:"]
     for case_id, answer in cases.items():
-        lines.append(f"  - id: {case_id}\n    vars: {{answer: '{answer}'}}\n    assert:\n"
-                     f"      - {{type: contains, value: {word}}}")
+        lines.append(
+            f"  - id: {case_id}\n    vars: {{answer: '{answer}'}}\n    assert:\n"
+            f"      - {{type: contains, value: {word}}}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -44,15 +41,3 @@ def project(base_url: str, cases: dict[str, str], **kwargs: object) -> dict[str,
         "prompts/answer.prompt": ANSWER_PROMPT,
         "evals/answer.yaml": suite(cases, **kwargs),  # type: ignore[arg-type]
     }
-
-
-@pytest.fixture
-def server() -> Iterator[ProviderServer]:
-    with ProviderServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def api_key(monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("PROMPTOPS_TEST_KEY", SECRET)
-    return SECRET

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from conftest import commit
-from eval_fixtures import SECRET, api_key, project, server, suite  # noqa: F401 - fixtures
+from eval_fixtures import SECRET, project, suite
 from provider_server import FailFirst, FaultRate, ProviderServer
 
 from promptops.loader import schema
@@ -107,7 +107,9 @@ def test_retries_honour_fail_first(make_repo, cli, server: ProviderServer) -> No
     assert server.requests_received == 3
 
 
-def test_baseline_reports_exactly_the_broken_case_as_regressed(make_repo, cli, server: ProviderServer, tmp_path) -> None:
+def test_baseline_reports_exactly_the_broken_case_as_regressed(
+    make_repo, cli, server: ProviderServer, tmp_path
+) -> None:
     cases = {"a": "yes a", "b": "yes b", "c": "yes c", "d": "yes d"}
     root = make_repo(project(server.base_url, cases, threshold=0.7))
     broken = dict(cases, c="nope c")

@@ -83,13 +83,15 @@ def test_kill_9_then_rerun_repeats_no_finished_case_and_matches_a_clean_run(make
 def test_warm_rerun_makes_no_request_and_never_imports_litellm(make_repo) -> None:
     with ProviderServer() as server:
         root = make_repo(project(server.base_url, {f"c{i}": f"yes {i}" for i in range(50)}))
-        cold = subprocess.run([sys.executable, "-c", PROBE, "eval", "--repo", str(root)], env=env(),
-                              capture_output=True, text=True)
+        cold = subprocess.run(
+            [sys.executable, "-c", PROBE, "eval", "--repo", str(root)], env=env(), capture_output=True, text=True
+        )
         assert json.loads(cold.stdout.strip().splitlines()[-1]) == {"code": 0, "litellm": True}
         served = server.requests_received
         assert served == 50
-        warm = subprocess.run([sys.executable, "-c", PROBE, "eval", "--repo", str(root)], env=env(),
-                              capture_output=True, text=True)
+        warm = subprocess.run(
+            [sys.executable, "-c", PROBE, "eval", "--repo", str(root)], env=env(), capture_output=True, text=True
+        )
         assert json.loads(warm.stdout.strip().splitlines()[-1]) == {"code": 0, "litellm": False}
         assert server.requests_received == served
 
@@ -99,8 +101,13 @@ def test_ctrl_c_exits_130_keeps_partial_results_and_resumes(make_repo, tmp_path)
     with ProviderServer(latency=0.1) as server:
         root = make_repo(project(server.base_url, {f"c{i:03d}": f"yes c{i:03d}" for i in range(100)}))
         command = [sys.executable, "-m", "promptops", "eval", "--repo", str(root), "-j", "2"]
-        proc = subprocess.Popen([*command, "-o", str(tmp_path / "partial.json")], env=env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [*command, "-o", str(tmp_path / "partial.json")],
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 60
         while len(finished_cases(root)) < 10 and time.monotonic() < deadline:
             time.sleep(0.05)
