@@ -1,16 +1,34 @@
-"""The one door to git. GitPython is imported only when a git operation actually runs."""
+"""The one door to git.
+
+Commands run the real git binary in the repository resolved from a path, with the inherited variables that
+would redirect it (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, ...) removed: inside a pre-commit hook or CI we
+still act on the repository we were pointed at. GitPython, the only importer of which is this module, is
+loaded lazily and used to read trees and blobs through its persistent `cat-file` process.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import GitError, InputError, NotAGitRepository
 
-if TYPE_CHECKING:
-    pass
+REDIRECTING = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+    "GIT_CEILING_DIRECTORIES",
+)
+ZERO = "0" * 40
 
 
 def toplevel(path: Path) -> Path | None:
@@ -31,8 +49,41 @@ class CommitInfo:
     subject: str
 
 
+@dataclass(frozen=True)
+class LogEntry:
+    """A commit with its full message and the trailers promptops reads (Change-Reason:, Approved-by:)."""
+
+    sha: str
+    author: str
+    email: str
+    date: str
+    message: str
+    files: tuple[str, ...] = ()
+
+    def trailers(self, key: str) -> list[str]:
+        prefix = key.lower() + ":"
+        return [
+            line.split(":", 1)[1].strip()
+            for line in self.message.splitlines()
+            if line.lower().startswith(prefix) and line.split(":", 1)[1].strip()
+        ]
+
+    @property
+    def subject(self) -> str:
+        return self.message.split("\n", 1)[0]
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    name: str
+    commit: str
+    tagger: str
+    date: str
+    message: str
+
+
 class GitRepo:
-    """A repository resolved from a path. Inherited GIT_* variables are overridden, never trusted."""
+    """A repository resolved from a path."""
 
     def __init__(self, path: Path) -> None:
         top = toplevel(path)
@@ -41,40 +92,67 @@ class GitRepo:
                 f"{path} is not inside a git repository",
                 hint="run `git init`, or drop the option that needs git history",
             )
-        import git as gitpython
-
-        self._git = gitpython
-        try:
-            self.repo = gitpython.Repo(top)
-        except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError) as exc:
-            raise NotAGitRepository(f"{top} is not a usable git repository: {exc}") from None
         self.root = top
-        git_dir = str(self.repo.git_dir)
-        self.repo.git.update_environment(
-            GIT_DIR=git_dir, GIT_WORK_TREE=str(top), GIT_INDEX_FILE=os.path.join(git_dir, "index")
-        )
+        self.env = {k: v for k, v in os.environ.items() if k not in REDIRECTING}
+        self.env.update(LC_ALL="C", LANGUAGE="C", GIT_TERMINAL_PROMPT="0")
+        self._repo: Any = None
         self._trees: dict[str, Any] = {}
+        self._git_dir: Path | None = None
 
-    def run(self, *args: str, **kwargs: Any) -> str:
-        """Run one git command; failures become GitError with the command and its stderr."""
-        try:
-            return str(self.repo.git.execute(["git", *args], **kwargs))
-        except self._git.GitCommandError as exc:
-            raise GitError("git command failed", command=" ".join(args), stderr=str(exc.stderr)) from None
+    # -- running git -----------------------------------------------------------------------------------------
+    def run(self, *args: str, input: bytes | None = None, check: bool = True) -> str:
+        """Run one git command; a failure becomes GitError with the command and its stderr."""
+        done = subprocess.run(
+            ["git", *args], cwd=self.root, env=self.env, input=input, capture_output=True, check=False
+        )
+        if check and done.returncode != 0:
+            raise GitError("git command failed", command=" ".join(args), stderr=done.stderr.decode("utf-8", "replace"))
+        return done.stdout.decode("utf-8", "replace").rstrip("\n")
+
+    def ok(self, *args: str) -> bool:
+        """Whether a git command succeeds (for questions such as `merge-base --is-ancestor`)."""
+        return (
+            subprocess.run(["git", *args], cwd=self.root, env=self.env, capture_output=True, check=False).returncode
+            == 0
+        )
+
+    @property
+    def git_dir(self) -> Path:
+        if self._git_dir is None:
+            self._git_dir = (self.root / self.run("rev-parse", "--git-dir")).resolve()
+        return self._git_dir
+
+    @property
+    def shallow(self) -> bool:
+        return (self.git_dir / "shallow").exists()
 
     def resolve(self, rev: str) -> str:
         """The full commit sha of `rev`, or an InputError that says how to get it."""
-        try:
-            return str(self.repo.git.rev_parse("--verify", "--quiet", f"{rev}^{{commit}}"))
-        except self._git.GitCommandError:
-            pass
+        out = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False)
+        if out:
+            return out
         hint = "check the revision name with `git log --oneline`"
-        if (Path(self.repo.git_dir) / "shallow").exists():
+        if self.shallow:
             hint = (
                 f"this is a shallow clone; fetch the history first: `git fetch --unshallow` "
                 f"(or `git fetch origin {rev}`)"
             )
         raise InputError(f"unknown git revision {rev!r}", hint=hint)
+
+    # -- reading trees (GitPython) ---------------------------------------------------------------------------
+    @property
+    def repo(self) -> Any:
+        if self._repo is None:
+            import git as gitpython
+
+            try:
+                self._repo = gitpython.Repo(self.root)
+            except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError) as exc:
+                raise NotAGitRepository(f"{self.root} is not a usable git repository: {exc}") from None
+            self._repo.git.update_environment(
+                GIT_DIR=str(self.git_dir), GIT_WORK_TREE=str(self.root), GIT_INDEX_FILE=str(self.git_dir / "index")
+            )
+        return self._repo
 
     def _tree(self, sha: str) -> Any:
         if sha not in self._trees:
@@ -103,9 +181,13 @@ class GitRepo:
             return None
         return bytes(blob.data_stream.read())
 
+    # -- history ---------------------------------------------------------------------------------------------
+    def has_commits(self) -> bool:
+        return self.ok("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+
     def last_commits(self, paths: list[str]) -> dict[str, CommitInfo]:
         """For each path, the last commit that touched it (one walk of the history)."""
-        if not paths or not self.repo.head.is_valid():
+        if not paths or not self.has_commits():
             return {}
         wanted = set(paths)
         found: dict[str, CommitInfo] = {}
@@ -128,13 +210,116 @@ class GitRepo:
                 break
         return found
 
+    def log(self, revs: Sequence[str], paths: Sequence[str] = (), with_files: bool = False) -> list[LogEntry]:
+        """Commits of `revs` (e.g. ["v1.0.0..HEAD"]) touching `paths`, newest first, with full messages."""
+        args = ["log", "--format=%x00%H%x1f%an%x1f%ae%x1f%aI%x1f%B%x1f"]
+        if with_files:
+            args += ["--name-only", "--no-renames"]
+        out = self.run(*args, *revs, "--", *paths)
+        entries = []
+        for chunk in out.split("\x00")[1:]:
+            sha, author, email, date, message, files = chunk.split("\x1f", 5)
+            entries.append(
+                LogEntry(sha, author, email, date, message.strip(), tuple(f for f in files.split("\n") if f.strip()))
+            )
+        return entries
+
+    def commit_time(self, sha: str) -> str:
+        return self.run("show", "-s", "--format=%cI", sha)
+
+    def identity(self) -> str:
+        """`Name <email>` of whoever git would record as the committer; "" when git has none."""
+        out = self.run("var", "GIT_COMMITTER_IDENT", check=False)
+        return out.rsplit(">", 1)[0] + ">" if ">" in out else ""
+
+    def dirty(self, pathspec: str = ".") -> list[str]:
+        """Uncommitted changes (staged, unstaged, untracked) under a path, as `git status --porcelain` lines."""
+        out = self.run("status", "--porcelain", "--untracked-files=all", "--", pathspec)
+        return [line for line in out.splitlines() if line.strip()]
+
+    # -- tags ------------------------------------------------------------------------------------------------
+    def tags(self, pattern: str) -> list[str]:
+        out = self.run("tag", "--list", pattern)
+        return [t for t in out.splitlines() if t]
+
+    def tag(self, name: str) -> TagInfo | None:
+        """An annotated tag: the commit it points at, who made it, when, and its message."""
+        ref = f"refs/tags/{name}"
+        if not self.ok("rev-parse", "--verify", "--quiet", ref):
+            return None
+        kind = self.run("cat-file", "-t", ref)
+        commit = self.run("rev-parse", f"{ref}^{{commit}}")
+        if kind != "tag":
+            return TagInfo(name, commit, "", "", "")
+        out = self.run(
+            "for-each-ref", "--format=%(taggername) %(taggeremail)%00%(taggerdate:iso-strict)%00%(contents)", ref
+        )
+        tagger, date, message = ([*out.split("\x00", 2), "", ""])[:3]
+        return TagInfo(name, commit, tagger.strip(), date.strip(), message)
+
+    def create_tag(self, name: str, commit: str, message: str) -> None:
+        """An annotated tag; git signs it when `tag.gpgSign` is set."""
+        self.run("tag", "-a", "--cleanup=verbatim", "-F", "-", name, commit, input=message.encode("utf-8"))
+
+    # -- objects and refs (plumbing) -------------------------------------------------------------------------
+    def read_ref(self, ref: str) -> str | None:
+        out = self.run("rev-parse", "--verify", "--quiet", ref, check=False)
+        return out or None
+
+    def show(self, rev_path: str) -> bytes | None:
+        """`git cat-file blob REV:PATH`, or None when it does not exist."""
+        done = subprocess.run(
+            ["git", "cat-file", "blob", rev_path], cwd=self.root, env=self.env, capture_output=True, check=False
+        )
+        return done.stdout if done.returncode == 0 else None
+
+    def write_blob(self, data: bytes) -> str:
+        return self.run("hash-object", "-w", "--stdin", input=data)
+
+    def write_tree(self, entries: dict[str, str]) -> str:
+        """A tree of blobs: {file name: blob sha}."""
+        text = "".join(f"100644 blob {sha}\t{name}\n" for name, sha in sorted(entries.items()))
+        return self.run("mktree", input=text.encode("utf-8"))
+
+    def commit_tree(self, tree: str, parents: Sequence[str], message: str) -> str:
+        args = ["commit-tree", tree]
+        for parent in parents:
+            args += ["-p", parent]
+        return self.run(*args, "-F", "-", input=message.encode("utf-8"))
+
+    def compare_and_swap(self, ref: str, new: str, old: str | None) -> bool:
+        """Move `ref` to `new` only if it still points at `old` (None: only if it does not exist)."""
+        done = subprocess.run(
+            ["git", "update-ref", ref, new, old or ZERO], cwd=self.root, env=self.env, capture_output=True, check=False
+        )
+        return done.returncode == 0
+
+    def push(self, remote: str, refspecs: Sequence[str]) -> None:
+        done = subprocess.run(
+            ["git", "push", "--porcelain", remote, *refspecs],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            stderr = done.stderr.decode("utf-8", "replace") + done.stdout.decode("utf-8", "replace")
+            rejected = "rejected" in stderr or "non-fast-forward" in stderr or "fetch first" in stderr
+            raise GitError(
+                "the push was rejected" if rejected else "the push failed",
+                command=f"push {remote} {' '.join(refspecs)}",
+                stderr=stderr,
+                hint=f"fetch first (`git fetch {remote} '+refs/heads/*:refs/remotes/{remote}/*'`), then retry"
+                if rejected
+                else "check the remote and your credentials",
+            )
+
+    def remotes(self) -> list[str]:
+        return [r for r in self.run("remote").splitlines() if r]
+
 
 def identity(path: Path) -> str:
     """`Name <email>` of the git user at `path`, or "" when git has none (or there is no repository)."""
     if toplevel(path) is None:
         return ""
-    repo = GitRepo(path)
-    try:
-        return repo.run("var", "GIT_AUTHOR_IDENT").rsplit(">", 1)[0] + ">"
-    except GitError:
-        return ""
+    return GitRepo(path).identity()
