@@ -307,11 +307,14 @@ NESTINGS = [
     ("", "{% if 1 %}", "x", "{% endif %}", ""),
     ("", "{% for i in [1] %}", "x", "{% endfor %}", ""),
 ]
-deep_templates = st.builds(
-    lambda n, nest: nest[0] + nest[1] * n + nest[2] + nest[3] * n + nest[4] + "\n",
-    st.integers(min_value=21, max_value=600),
-    st.sampled_from(NESTINGS),
-)
+
+
+def nested(nesting: tuple[str, ...], depth: int) -> str:
+    prefix, opening, core, closing, suffix = nesting
+    return prefix + opening * depth + core + closing * depth + suffix + "\n"
+
+
+deep_templates = st.builds(nested, st.sampled_from(NESTINGS), st.integers(min_value=21, max_value=600))
 
 # Template fragments that reach for partials, cycles, forbidden names and syntax errors.
 TEMPLATE_PIECES = [

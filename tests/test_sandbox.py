@@ -120,6 +120,27 @@ def test_a_fallback_reaching_for_internals_is_refused() -> None:
     assert caught.value.file == PROMPT
 
 
+MUTATIONS = [
+    "{% set d = {} %}{{ dict.update(d, a=1) }}{{ d }}",
+    "{% set d = {'a': 1} %}{{ dict.clear(d) }}{{ d }}",
+    "{{ dict.setdefault(v, 'k', 1) }}{{ v }}",
+    "{{ dict.update(v, n=v.n ~ 'a') }}{{ v.n }}",
+    "{{ dict.pop(v, 'n') }}",
+]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the immutable sandbox checks mutating methods on instances only: `dict` in SAFE_GLOBALS exposes the "
+    "unbound dict.update/clear/setdefault/pop, which mutate template dicts and the caller's variable values",
+)
+@pytest.mark.parametrize("body", MUTATIONS)
+def test_mutating_through_the_dict_type_is_refused(body: str) -> None:
+    value = {"n": "a"}
+    refused(body, {"v": value})
+    assert value == {"n": "a"}
+
+
 # -- files outside prompts/ ----------------------------------------------------------------------------------
 
 

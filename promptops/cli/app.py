@@ -7,7 +7,19 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import EXIT_HELP, eval_cmd, init_cmd, lint_cmd, list_cmd, override_cmd, render_cmd, report_cmd, schema_cmd
+from . import (
+    EXIT_HELP,
+    env_cmd,
+    eval_cmd,
+    init_cmd,
+    lint_cmd,
+    list_cmd,
+    override_cmd,
+    release_cmd,
+    render_cmd,
+    report_cmd,
+    schema_cmd,
+)
 
 COMMANDS = (
     ("init", init_cmd.init),
@@ -16,6 +28,16 @@ COMMANDS = (
     ("lint", lint_cmd.lint),
     ("eval", eval_cmd.eval_suites),
     ("override", override_cmd.override),
+    ("release", release_cmd.release),
+    ("bundle", release_cmd.bundle),
+    ("verify", release_cmd.verify),
+    ("promote", env_cmd.promote),
+    ("rollback", env_cmd.rollback),
+    ("kill", env_cmd.kill),
+    ("revive", env_cmd.revive),
+    ("status", env_cmd.status),
+    ("history", env_cmd.history),
+    ("export", env_cmd.export),
     ("schema", schema_cmd.schema),
 )
 

@@ -1,0 +1,199 @@
+"""Environments: `promote`, `rollback`, `kill`, `revive`, `status`, `history`, `export`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .common import RepoOption, err_console, open_project, out_console, write_out
+
+if TYPE_CHECKING:
+    from ..release.environments import Context
+    from ..release.ledger import Event
+
+EnvOption = Annotated[str, typer.Option("--env", "-e", help="The environment, e.g. production.")]
+PushOption = Annotated[bool, typer.Option("--push", help="Push the ledger branch to the remote afterwards.")]
+RemoteOption = Annotated[str, typer.Option("--remote", help="The remote for --push.")]
+
+
+def _context(repo: Path | None) -> tuple[Context, Path]:
+    from ..errors import InputError
+    from ..git import GitRepo
+    from ..release.environments import Context
+    from ..release.ledger import Ledger
+
+    root, _, snapshot = open_project(repo)
+    git = GitRepo(root)
+    who = git.identity()
+    if not who:
+        raise InputError("git has no identity for you", hint="git config user.name and user.email")
+    return Context(repo=git, config=snapshot.config, ledger=Ledger(git, snapshot.config.ledger_branch), who=who), root
+
+
+def _done(ctx: Context, event: Event, push: bool, remote: str) -> int:
+    if push:
+        ctx.repo.push(remote, [f"{ctx.ledger.ref}:{ctx.ledger.ref}"])
+    err_console().print(f"{event.title()} (ledger {event.commit[:12]}){'; pushed' if push else ''}", markup=False)
+    return 0
+
+
+def promote(
+    version: Annotated[str, typer.Argument(help="The release (version or tag).")],
+    env: EnvOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger.")] = "",
+    approved_by: Annotated[
+        str,
+        typer.Option("--approved-by", help="Who approved (environments that require it; not the release's author)."),
+    ] = "",
+    push: PushOption = False,
+    remote: RemoteOption = "origin",
+    repo: RepoOption = None,
+) -> int:
+    """Point an environment at a release (one ledger commit)."""
+    from ..release.environments import promote as do
+
+    ctx, _ = _context(repo)
+    return _done(ctx, do(ctx, version, env, reason or f"promote {version}", approved_by), push, remote)
+
+
+def rollback(
+    env: EnvOption,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="The release to go back to (default: the one that ran before the current one)."),
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger.")] = "",
+    push: PushOption = False,
+    remote: RemoteOption = "origin",
+    repo: RepoOption = None,
+) -> int:
+    """Point an environment back at the previous (or a named) release, at once and offline."""
+    from ..release.environments import rollback as do
+
+    ctx, _ = _context(repo)
+    return _done(ctx, do(ctx, env, reason or "rollback", to), push, remote)
+
+
+def kill(
+    prompt: Annotated[str, typer.Argument(metavar="ID", help="The prompt id.")],
+    env: EnvOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why (required).")],
+    push: PushOption = False,
+    remote: RemoteOption = "origin",
+    repo: RepoOption = None,
+) -> int:
+    """Kill switch: the prompt answers with its deterministic fallback in that environment."""
+    from ..release.environments import kill as do
+
+    ctx, _ = _context(repo)
+    return _done(ctx, do(ctx, prompt, env, reason), push, remote)
+
+
+def revive(
+    prompt: Annotated[str, typer.Argument(metavar="ID", help="The prompt id.")],
+    env: EnvOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger.")] = "",
+    push: PushOption = False,
+    remote: RemoteOption = "origin",
+    repo: RepoOption = None,
+) -> int:
+    """Turn the kill switch off again."""
+    from ..release.environments import revive as do
+
+    ctx, _ = _context(repo)
+    return _done(ctx, do(ctx, prompt, env, reason), push, remote)
+
+
+def status(
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    repo: RepoOption = None,
+) -> int:
+    """Which release each environment runs, its digest, what is killed, and the last change."""
+    from rich.table import Table
+
+    from ..release.environments import status as rows_of
+
+    ctx, _ = _context(repo)
+    rows = rows_of(ctx)
+    if fmt == "json":
+        write_out(json.dumps({"environments": rows}, indent=2))
+        return 0
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("environment", "release", "digest", "killed", "last change"):
+        table.add_column(column, no_wrap=column != "last change", overflow="fold")
+    for r in rows:
+        last = r["last_change"]
+        table.add_row(
+            r["environment"],
+            r["version"] or "-",
+            (r["digest"] or "-")[:19],
+            ", ".join(r["killed"]) or "-",
+            f"{last['title']} by {last['by']} at {last['time']}: {last['reason']}" if last else "-",
+        )
+    out_console().print(table)
+    return 0
+
+
+def history(
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
+    prompt: Annotated[str | None, typer.Option("--prompt", help="Only events touching this prompt.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text or json (JSON Lines).")] = "text",
+    repo: RepoOption = None,
+) -> int:
+    """The deployment history from the ledger: every promote, rollback, kill and revive, newest first."""
+    from dataclasses import asdict
+
+    from ..release.environments import history as events_of
+
+    ctx, _ = _context(repo)
+    events = events_of(ctx, env, prompt)
+    if fmt == "json":
+        write_out("\n".join(json.dumps(asdict(e), sort_keys=True) for e in events))
+        return 0
+    lines = [
+        f"{e.time}  {e.title()}  by {e.by}"
+        + (f", approved by {e.approved_by}" if e.approved_by else "")
+        + f"  ({e.reason})"
+        for e in events
+    ]
+    write_out("\n".join(lines) if lines else "no events yet")
+    return 0
+
+
+def export(
+    env: EnvOption,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the bundle to this file.", dir_okay=False)
+    ] = None,
+    repo: RepoOption = None,
+) -> int:
+    """Write the bundle an environment runs (with its kill list), for a deploy pipeline."""
+    from ..errors import GateFailed, InputError
+    from ..release.bundle import canonical
+    from ..release.releasing import bundle_at
+    from ..workspace import atomic_write
+
+    ctx, root = _context(repo)
+    ctx.check_env(env)
+    state = ctx.ledger.state()
+    current = state["environments"].get(env)
+    if not current:
+        raise InputError(f"{env} runs no release yet", hint=f"promote one: promptops promote VERSION --env {env}")
+    doc = bundle_at(root, current["version"], ctx.config.tag_prefix)
+    if doc["digest"] != current["digest"]:
+        raise GateFailed(
+            f"{current['version']} now builds {doc['digest']}, but {env} was promoted with "
+            f"{current['digest']}: the release tag was moved or rewritten",
+            hint=f"run `promptops verify {current['version']}`",
+        )
+    doc["kill_switch"] = dict(sorted(state["killed"].get(env, {}).items()))
+    data = canonical(doc)
+    if output is None:
+        write_out(data.decode("utf-8"))
+    else:
+        atomic_write(output, data)
+        err_console().print(f"wrote {output}: {env} runs {current['version']} ({doc['digest']})", markup=False)
+    return 0

@@ -1,0 +1,137 @@
+"""The bundle: one canonical JSON document holding everything a release runs, and its digest.
+
+The same commit (and release evidence) gives the same bytes: keys are sorted, separators fixed, no time but
+the commit's. The digest is the sha256 of the canonical document without `digest` and `kill_switch`; the
+kill switch is an environment's state, filled in by `export`, not part of what was released.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .. import routing
+from ..model import Snapshot
+from ..render import Renderer
+from ..workspace import Source
+
+FORMAT_VERSION = 1
+UNSIGNED = ("digest", "kill_switch")
+
+
+def canonical(doc: Mapping[str, Any]) -> bytes:
+    return (json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n").encode(
+        "utf-8"
+    )
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def digest_of(doc: Mapping[str, Any]) -> str:
+    return sha256(canonical({k: v for k, v in doc.items() if k not in UNSIGNED}))
+
+
+def source_hashes(snapshot: Snapshot, source: Source) -> dict[str, str]:
+    """Content hash of every file a prompt pins under `sources`."""
+    hashes = {}
+    for prompt in snapshot.prompts.values():
+        for pattern in prompt.sources:
+            for path in source.glob(pattern):
+                data = source.read(path)
+                if data is not None:
+                    hashes[path] = sha256(data)
+    return dict(sorted(hashes.items()))
+
+
+def content_hashes(snapshot: Snapshot, source: Source) -> dict[str, dict[str, str]]:
+    """Hashes of the release's inputs: prompts, partials, routing, eval files and datasets, sources."""
+
+    def h(path: str) -> str:
+        data = source.read(path)
+        return sha256(data) if data is not None else "missing"
+
+    evals = {s.path: h(s.path) for s in snapshot.suites.values()}
+    datasets = {
+        f"{snapshot.config.evals_dir}/{d}": h(f"{snapshot.config.evals_dir}/{d}")
+        for s in snapshot.suites.values()
+        for d in s.datasets
+    }
+    return {
+        "prompts": {p.path: h(p.path) for p in sorted(snapshot.prompts.values(), key=lambda p: p.path)},
+        "partials": {p.path: h(p.path) for p in sorted(snapshot.partials.values(), key=lambda p: p.path)},
+        "routing": {snapshot.routing.path: h(snapshot.routing.path)},
+        "evals": dict(sorted(evals.items())),
+        "datasets": dict(sorted(datasets.items())),
+        "sources": source_hashes(snapshot, source),
+    }
+
+
+def build(
+    snapshot: Snapshot,
+    source: Source,
+    *,
+    commit: str,
+    commit_time: str,
+    version: str | None,
+    evidence: Mapping[str, Any] | None,
+    notes: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The bundle of one commit, with its digest."""
+    renderer = Renderer(snapshot)
+    prompts = {}
+    for prompt in sorted(snapshot.prompts.values(), key=lambda p: p.id):
+        infos, _ = renderer.closure(renderer.name_of(prompt))
+        prompts[prompt.id] = {
+            "path": prompt.path,
+            "template": prompt.body,
+            "metadata": {
+                "description": prompt.description,
+                "owner": prompt.owner,
+                "risk": prompt.risk,
+                "tags": list(prompt.tags),
+                "inputs": dict(prompt.inputs),
+                "required": list(prompt.required_inputs),
+                "output": prompt.output,
+                "sources": list(prompt.sources),
+                "fallback": prompt.fallback,
+                "params": dict(prompt.params),
+            },
+            "partials": {i.name: renderer.template_text(i.name) for i in infos if i.name in snapshot.partials},
+            "routing": routing.resolve(snapshot.routing, prompt).as_dict(),
+        }
+    judge = routing.judge(snapshot.routing)
+    doc: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "project": snapshot.config.project,
+        "version": version,
+        "commit": commit,
+        "commit_time": commit_time,
+        "prompts": prompts,
+        "judge": judge.model if judge else None,
+        "hashes": content_hashes(snapshot, source),
+        "evidence": dict(evidence) if evidence else None,
+        "notes": list(notes or []),
+        "kill_switch": {},
+    }
+    doc["digest"] = digest_of(doc)
+    return doc
+
+
+def verify_bytes(data: bytes) -> tuple[bool, str]:
+    """(ok, what was found): the bytes must be canonical JSON whose recorded digest matches its content."""
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return False, f"not a valid bundle: {exc}"
+    if not isinstance(doc, dict) or "digest" not in doc:
+        return False, "not a promptops bundle (no digest)"
+    if canonical(doc) != data:
+        return False, "the bytes are not the canonical form of the bundle (edited?)"
+    actual = digest_of(doc)
+    if actual != doc["digest"]:
+        return False, f"digest mismatch: recorded {doc['digest']}, content hashes to {actual}"
+    return True, str(doc["digest"])

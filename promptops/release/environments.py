@@ -1,0 +1,262 @@
+"""Environments on the ledger: promote, rollback, kill, revive, status, history, export."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import PurePosixPath
+from typing import Any
+
+from ..errors import GateFailed, InputError
+from ..git import GitRepo
+from ..model import Config
+from .ledger import Event, Ledger
+from .record import parse_message
+
+ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Context:
+    repo: GitRepo
+    config: Config
+    ledger: Ledger
+    who: str
+
+    def check_env(self, env: str) -> Mapping[str, Any]:
+        if not ENV_NAME.match(env):
+            raise InputError(f"{env!r} is not a valid environment name")
+        if self.config.environments and env not in self.config.environments:
+            raise InputError(
+                f"unknown environment {env!r}",
+                hint=f"environments in promptops.yaml: {', '.join(sorted(self.config.environments))}",
+            )
+        return self.config.environments.get(env, {})
+
+    def release(self, version: str) -> tuple[str, dict[str, Any], str]:
+        """(tag, release record, tagger) of a release named by version or tag."""
+        prefix = self.config.tag_prefix
+        tag = version if version.startswith(prefix) and self.repo.tag(version) else f"{prefix}{version}"
+        info = self.repo.tag(tag)
+        if info is None:
+            raise InputError(
+                f"no release {version!r} (no tag {tag})",
+                hint="list releases with `git tag --list`; fetch tags with `git fetch --tags`",
+            )
+        record = parse_message(info.message, tag)
+        if record.get("commit") != info.commit:
+            raise GateFailed(
+                f"tag {tag} points at {info.commit[:12]}, but its release record says "
+                f"{str(record.get('commit'))[:12]}: the tag was moved",
+                hint="restore the tag, or cut a new release",
+            )
+        return tag, record, info.tagger
+
+
+def _entry(tag: str, record: Mapping[str, Any]) -> dict[str, str]:
+    return {"version": tag, "digest": str(record["digest"]), "commit": str(record["commit"])}
+
+
+def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str = "") -> Event:
+    settings = ctx.check_env(env)
+    tag, record, tagger = ctx.release(version)
+    if settings.get("requires_approval"):
+        if not approved_by.strip():
+            raise InputError(f"{env} requires an approval", hint="pass --approved-by NAME (not the release's author)")
+        if _same_person(approved_by, tagger):
+            raise InputError(f"{approved_by!r} made release {tag}; someone else must approve promoting it to {env}")
+
+    def change(state: dict[str, Any]) -> tuple[dict[str, Any], Event]:
+        current = state["environments"].get(env, {})
+        stack = list(current.get("stack", []))
+        if stack and stack[-1]["version"] == tag:
+            raise InputError(f"{env} already runs {tag}")
+        stack.append(_entry(tag, record))
+        event = Event(
+            action="promote",
+            environment=env,
+            by=ctx.who,
+            time=now(),
+            reason=reason,
+            version=tag,
+            digest=str(record["digest"]),
+            approved_by=approved_by,
+            previous=current.get("version", ""),
+        )
+        state["environments"][env] = {**stack[-1], "stack": stack, "by": ctx.who, "time": event.time}
+        return state, event
+
+    return ctx.ledger.append(change)
+
+
+def rollback(ctx: Context, env: str, reason: str, to: str | None = None) -> Event:
+    ctx.check_env(env)
+    target_record: tuple[str, dict[str, Any]] | None = None
+    if to is not None:
+        tag, record, _ = ctx.release(to)
+        target_record = (tag, record)
+
+    def change(state: dict[str, Any]) -> tuple[dict[str, Any], Event]:
+        current = state["environments"].get(env)
+        if not current:
+            raise InputError(f"{env} runs no release yet; nothing to roll back")
+        stack = list(current["stack"])
+        if target_record is None:
+            if len(stack) < 2:
+                raise InputError(
+                    f"{env} has run only {current['version']}; nothing earlier to roll back to",
+                    hint="promote an earlier release explicitly, or pass --to VERSION",
+                )
+            stack.pop()
+        else:
+            tag, record = target_record
+            if tag == current["version"]:
+                raise InputError(f"{env} already runs {tag}")
+            index = next((i for i, e in enumerate(stack) if e["version"] == tag), None)
+            stack = stack[: index + 1] if index is not None else [*stack, _entry(tag, record)]
+        event = Event(
+            action="rollback",
+            environment=env,
+            by=ctx.who,
+            time=now(),
+            reason=reason,
+            version=stack[-1]["version"],
+            digest=stack[-1]["digest"],
+            previous=current["version"],
+        )
+        state["environments"][env] = {**stack[-1], "stack": stack, "by": ctx.who, "time": event.time}
+        return state, event
+
+    return ctx.ledger.append(change)
+
+
+def prompt_ids(record: Mapping[str, Any], prompts_dir: str) -> set[str]:
+    ids = set()
+    for path in record.get("hashes", {}).get("prompts", {}):
+        rel = path[len(prompts_dir) + 1 :] if prompts_dir and path.startswith(prompts_dir + "/") else path
+        ids.add(str(PurePosixPath(rel).with_suffix("")))
+    return ids
+
+
+def kill(ctx: Context, prompt: str, env: str, reason: str) -> Event:
+    ctx.check_env(env)
+    if not reason.strip():
+        raise InputError("a kill needs a reason", hint='--reason "refund answers quote the old policy"')
+    state = ctx.ledger.state()
+    current = state["environments"].get(env)
+    if not current:
+        raise InputError(f"{env} runs no release; there is nothing to kill")
+    _, record, _ = ctx.release(current["version"])
+    known = prompt_ids(record, ctx.config.prompts_dir)
+    if prompt not in known:
+        raise InputError(
+            f"release {current['version']} has no prompt {prompt!r}", hint=f"prompts: {', '.join(sorted(known))}"
+        )
+
+    def change(state: dict[str, Any]) -> tuple[dict[str, Any], Event]:
+        killed = state["killed"].setdefault(env, {})
+        if prompt in killed:
+            raise InputError(f"{prompt} is already killed in {env} ({killed[prompt]['reason']})")
+        event = Event(
+            action="kill",
+            environment=env,
+            by=ctx.who,
+            time=now(),
+            reason=reason,
+            prompt=prompt,
+            version=state["environments"].get(env, {}).get("version", ""),
+        )
+        killed[prompt] = {"reason": reason, "by": ctx.who, "time": event.time}
+        return state, event
+
+    return ctx.ledger.append(change)
+
+
+def revive(ctx: Context, prompt: str, env: str, reason: str) -> Event:
+    ctx.check_env(env)
+
+    def change(state: dict[str, Any]) -> tuple[dict[str, Any], Event]:
+        killed = state["killed"].get(env, {})
+        if prompt not in killed:
+            raise InputError(f"{prompt} is not killed in {env}")
+        del killed[prompt]
+        event = Event(
+            action="revive",
+            environment=env,
+            by=ctx.who,
+            time=now(),
+            reason=reason or "revived",
+            prompt=prompt,
+            version=state["environments"].get(env, {}).get("version", ""),
+        )
+        return state, event
+
+    return ctx.ledger.append(change)
+
+
+def status(ctx: Context) -> list[dict[str, Any]]:
+    """Each environment: its release, digest, killed prompts, and the last change with who made it."""
+    state = ctx.ledger.state()
+    events = ctx.ledger.events()
+    names = sorted(set(ctx.config.environments) | set(state["environments"]) | set(state["killed"]))
+    rows = []
+    for env in names:
+        current = state["environments"].get(env, {})
+        last = next((e for e in events if e.environment == env), None)
+        rows.append(
+            {
+                "environment": env,
+                "version": current.get("version"),
+                "digest": current.get("digest"),
+                "commit": current.get("commit"),
+                "killed": {k: v for k, v in sorted(state["killed"].get(env, {}).items())},
+                "last_change": {
+                    "action": last.action,
+                    "title": last.title(),
+                    "by": last.by,
+                    "time": last.time,
+                    "reason": last.reason,
+                }
+                if last
+                else None,
+                "requires_approval": bool(ctx.config.environments.get(env, {}).get("requires_approval")),
+            }
+        )
+    return rows
+
+
+def history(ctx: Context, env: str | None = None, prompt: str | None = None) -> list[Event]:
+    events = ctx.ledger.events()
+    if env:
+        events = [e for e in events if e.environment == env]
+    if prompt:
+        events = [
+            e
+            for e in events
+            if e.prompt == prompt or (e.action in ("promote", "rollback") and prompt in _prompts_of(ctx, e.version))
+        ]
+    return events
+
+
+def _prompts_of(ctx: Context, version: str) -> set[str]:
+    try:
+        _, record, _ = ctx.release(version)
+    except (InputError, GateFailed):
+        return set()
+    return prompt_ids(record, ctx.config.prompts_dir)
+
+
+def _same_person(a: str, b: str) -> bool:
+    def parts(text: str) -> set[str]:
+        text = text.strip().lower()
+        found = set(re.findall(r"<([^>]+)>", text))
+        name = re.sub(r"<[^>]*>", "", text).strip()
+        return found | ({name} if name else set())
+
+    return bool(parts(a) & parts(b))

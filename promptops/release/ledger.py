@@ -1,0 +1,149 @@
+"""The ledger: a branch, never checked out, whose every commit records one promote, rollback, kill or revive.
+
+Each commit's tree holds `state.json` (every environment's release and kill list after the event) and
+`event.json`; its message carries the event as trailers, so the history reads from one `git log`. Writes are
+a compare-and-swap on the ref: a writer that lost the race re-reads the state and applies its event again,
+so concurrent writers never lose an event.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..errors import GitError
+from ..git import GitRepo
+
+STATE = "state.json"
+EVENT = "event.json"
+ACTIONS = ("promote", "rollback", "kill", "revive")
+TRAILERS = ("Action", "Environment", "Version", "Digest", "Prompt", "By", "Time", "Approved-by", "Reason")
+
+
+@dataclass(frozen=True)
+class Event:
+    action: str
+    environment: str
+    by: str
+    time: str
+    reason: str
+    version: str = ""
+    digest: str = ""
+    prompt: str = ""
+    approved_by: str = ""
+    previous: str = ""
+    commit: str = field(default="", compare=False)  # the ledger commit, when read back
+
+    def title(self) -> str:
+        if self.action in ("promote", "rollback"):
+            verb = "promote" if self.action == "promote" else "roll back"
+            return f"{verb} {self.environment} to {self.version}"
+        return f"{self.action} {self.prompt} in {self.environment}"
+
+    def message(self) -> str:
+        values = {
+            "Action": self.action,
+            "Environment": self.environment,
+            "Version": self.version,
+            "Digest": self.digest,
+            "Prompt": self.prompt,
+            "By": self.by,
+            "Time": self.time,
+            "Approved-by": self.approved_by,
+            "Reason": self.reason,
+        }
+        trailers = [f"{k}: {_one_line(v)}" for k, v in values.items() if v]
+        return f"{self.title()}\n\n{self.reason.strip()}\n\n" + "\n".join(trailers) + "\n"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def empty_state() -> dict[str, Any]:
+    return {"format_version": 1, "environments": {}, "killed": {}}
+
+
+def parse_event(sha: str, message: str) -> Event | None:
+    """An event from a ledger commit message (its trailer block), or None for a commit that is not one."""
+    values: dict[str, str] = {}
+    for line in reversed(message.strip().splitlines()):
+        key, sep, value = line.partition(": ")
+        if not sep or key not in TRAILERS:
+            break
+        values.setdefault(key, value)
+    if values.get("Action") not in ACTIONS:
+        return None
+    return Event(
+        action=values["Action"],
+        environment=values.get("Environment", ""),
+        by=values.get("By", ""),
+        time=values.get("Time", ""),
+        reason=values.get("Reason", ""),
+        version=values.get("Version", ""),
+        digest=values.get("Digest", ""),
+        prompt=values.get("Prompt", ""),
+        approved_by=values.get("Approved-by", ""),
+        commit=sha,
+    )
+
+
+class Ledger:
+    def __init__(self, repo: GitRepo, branch: str) -> None:
+        self.repo = repo
+        self.branch = branch
+        self.ref = f"refs/heads/{branch}"
+
+    def head(self) -> str | None:
+        return self.repo.read_ref(self.ref)
+
+    def state(self, at: str | None = None) -> dict[str, Any]:
+        head = at or self.head()
+        if head is None:
+            return empty_state()
+        data = self.repo.show(f"{head}:{STATE}")
+        if data is None:
+            raise GitError(f"the ledger commit {head[:12]} has no {STATE}", hint=f"is {self.branch} a ledger branch?")
+        state: dict[str, Any] = json.loads(data)
+        return state
+
+    def events(self) -> list[Event]:
+        """Every event, newest first."""
+        if self.head() is None:
+            return []
+        out = self.repo.run("log", "--format=%x00%H%x1f%B", self.ref)
+        events = []
+        for chunk in out.split("\x00")[1:]:
+            sha, _, message = chunk.partition("\x1f")
+            event = parse_event(sha, message)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def append(self, change: Callable[[dict[str, Any]], tuple[dict[str, Any], Event]], attempts: int = 25) -> Event:
+        """Apply `change` to the current state and commit the result, retrying when another writer won."""
+        for attempt in range(attempts):
+            head = self.head()
+            state, event = change(self.state(head))
+            tree = self.repo.write_tree(
+                {
+                    STATE: self.repo.write_blob(_json(state)),
+                    EVENT: self.repo.write_blob(_json(asdict(event) | {"commit": None})),
+                }
+            )
+            commit = self.repo.commit_tree(tree, [head] if head else [], event.message())
+            if self.repo.compare_and_swap(self.ref, commit, head):
+                return Event(**(asdict(event) | {"commit": commit}))
+            time.sleep(random.uniform(0.005, 0.05) * (1 + attempt / 5))
+        raise GitError(
+            f"the ledger {self.branch} kept moving under this update ({attempts} attempts)",
+            hint="another promote, rollback or kill is running; retry the command",
+        )
+
+
+def _json(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")

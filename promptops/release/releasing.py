@@ -1,0 +1,324 @@
+"""`promptops release` and `promptops bundle`/`verify`: plan first (every check), then apply (one tag)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import loader
+from ..errors import GateFailed, InputError, PromptopsError, UnavailableError
+from ..git import GitRepo
+from ..lint import lint
+from ..model import EvalReport, Finding, Snapshot
+from ..workspace import GitSource
+from . import bundle as bundles
+from .record import parse_message, render_message
+from .versions import BUMPS, Version, parse, released, tag_name
+
+FIRST = {"major": Version(1, 0, 0), "minor": Version(0, 1, 0), "patch": Version(0, 0, 1)}
+
+
+@dataclass
+class Request:
+    version: str | None = None
+    bump: str | None = None
+    notes: str = ""
+    skip_eval_reason: str | None = None
+    replay: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    tag: str
+    version: str
+    previous: str | None
+    part: str
+    suggested: str | None
+    commit: str
+    digest: str
+    record: dict[str, Any]
+    message: str
+    findings: list[Finding]
+    report: EvalReport | None
+
+
+def project_prefix(repo: GitRepo, root: Path) -> str:
+    rel = root.resolve().relative_to(repo.root).as_posix()
+    return "" if rel == "." else rel
+
+
+def check_clean(repo: GitRepo, root: Path) -> None:
+    dirty = repo.dirty(project_prefix(repo, root) or ".")
+    if dirty:
+        shown = ", ".join(line[3:] for line in dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+        raise InputError(
+            f"the working tree has uncommitted changes: {shown}",
+            hint="commit or stash them: a release is built from a commit, never from a dirty tree",
+        )
+
+
+def release_notes(repo: GitRepo, since: str | None, root: Path) -> list[dict[str, Any]]:
+    """Change reasons and approvals from the trailers of the commits since the last release."""
+    revs = [f"{since}..HEAD"] if since else ["HEAD"]
+    notes = []
+    for entry in reversed(repo.log(revs, [project_prefix(repo, root) or "."])):
+        reasons, approvals = entry.trailers("Change-Reason"), entry.trailers("Approved-by")
+        if reasons or approvals:
+            notes.append(
+                {
+                    "commit": entry.sha,
+                    "author": f"{entry.author} <{entry.email}>",
+                    "date": entry.date,
+                    "subject": entry.subject,
+                    "reasons": reasons,
+                    "approved_by": approvals,
+                }
+            )
+    return notes
+
+
+def evidence_of(report: EvalReport | None, skipped: str | None, mode: str) -> dict[str, Any]:
+    if report is None:
+        return {"skipped": skipped, "mode": mode, "suites": [], "results_digest": None, "overrides": []}
+    from ..report.results import to_dict
+
+    results = to_dict(report)["results"]
+    essence = [
+        {k: r[k] for k in ("suite", "case", "repeat", "model", "variant", "status", "output_hash")} for r in results
+    ]
+    overrides = sorted(
+        {(r.override.suite, r.override.case): r.override for r in report.results if r.override is not None}.items()
+    )
+    return {
+        "skipped": None,
+        "mode": mode,
+        "suites": [
+            {
+                "suite": s.suite,
+                "prompt": s.prompt,
+                "cases": s.cases,
+                "passed": s.passed,
+                "failed": s.failed,
+                "errors": s.errors,
+                "pass_rate": s.pass_rate,
+                "threshold": s.threshold,
+                "consistency": s.consistency,
+                "flaky": s.flaky,
+                "gate_passed": s.gate_passed,
+            }
+            for s in report.suites
+        ],
+        "results_digest": "sha256:" + hashlib.sha256(json.dumps(essence, sort_keys=True).encode()).hexdigest(),
+        "overrides": [
+            {
+                "suite": o.suite,
+                "case": o.case,
+                "verdict": o.verdict,
+                "reason": o.reason,
+                "author": o.author,
+                "output_hash": o.output_hash,
+            }
+            for _, o in overrides
+        ],
+    }
+
+
+def changes_since(
+    base: Snapshot, head: Snapshot, base_source: GitSource, head_source: GitSource
+) -> tuple[str | None, bool, list[dict[str, str]]]:
+    """(suggested bump, whether a change breaks a contract, changed prompts) between two releases."""
+    from .. import diff as diffs
+
+    report = diffs.diff(base, head, base_source=base_source, head_source=head_source)
+    return diffs.version_bump(report), diffs.is_breaking(report), diffs.changed_prompts(report)
+
+
+def choose_version(
+    previous: Version | None, request: Request, suggested: str | None, breaking: bool
+) -> tuple[Version, str]:
+    if request.version and request.bump:
+        raise InputError("give a VERSION or --bump, not both")
+    if request.bump and request.bump not in BUMPS:
+        raise InputError(f"--bump must be one of {', '.join(BUMPS)}")
+    if request.version:
+        version = parse(request.version)
+        if previous is not None and version <= previous:
+            raise InputError(
+                f"version {version} is not above the last release {previous}",
+                hint=f"use {previous.bump(suggested or 'patch')} or higher",
+            )
+        part = previous.part_changed(version) if previous else "major"
+    elif request.bump:
+        part = request.bump
+        version = previous.bump(part) if previous else FIRST[part]
+    else:
+        if previous is None:
+            return FIRST["minor"], "minor"
+        if suggested is None:
+            raise InputError(f"nothing changed since the last release {previous}; there is nothing to release")
+        part = suggested
+        version = previous.bump(part)
+    if breaking and previous is not None and part != "major":
+        raise GateFailed(
+            f"this release breaks a prompt's contract (inputs or output schema), so it needs a major "
+            f"version, not a {part} bump to {version}",
+            hint=f"release {previous.bump('major')} (--bump major), or undo the breaking change",
+        )
+    return version, part
+
+
+def plan_release(root: Path, config_prefix: str, request: Request) -> Plan:
+    """Check every precondition and compute the release; nothing is written."""
+    repo = GitRepo(root)
+    if not repo.has_commits():
+        raise InputError("the repository has no commits yet", hint="commit the prompts first")
+    check_clean(repo, root)
+    commit = repo.resolve("HEAD")
+    source = GitSource(root, commit, repo)
+    snapshot = loader.load(source)
+    findings = lint(source, snapshot)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        first = errors[0]
+        raise GateFailed(
+            f"lint found {len(errors)} error{'s' * (len(errors) != 1)}; first: {first.where}: {first.message}",
+            hint="run `promptops lint` and fix them",
+        )
+    history = released(repo.tags(f"{config_prefix}*"), config_prefix)
+    previous = history[-1] if history else None
+    suggested: str | None = None
+    breaking = False
+    changed: list[dict[str, str]] = []
+    if previous is not None:
+        base_source = GitSource(root, previous[1], repo)
+        suggested, breaking, changed = changes_since(loader.load(base_source), snapshot, base_source, source)
+    version, part = choose_version(previous[0] if previous else None, request, suggested, breaking)
+    tag = tag_name(version, config_prefix)
+    if repo.tag(tag) is not None:
+        raise InputError(f"tag {tag} exists already", hint="pick another version")
+    report: EvalReport | None = None
+    if request.skip_eval_reason is None:
+        report = _run_evals(root, source, snapshot, request)
+    elif not request.skip_eval_reason.strip():
+        raise InputError("--skip-eval needs --reason saying why the evals are skipped")
+    evidence = evidence_of(report, request.skip_eval_reason, "replay" if request.replay else "live")
+    notes = release_notes(repo, previous[1] if previous else None, root)
+    doc = bundles.build(
+        snapshot,
+        source,
+        commit=commit,
+        commit_time=repo.commit_time(commit),
+        version=tag,
+        evidence=evidence,
+        notes=notes,
+    )
+    record = {
+        "format_version": 1,
+        "project": snapshot.config.project,
+        "tag": tag,
+        "version": str(version),
+        "previous": previous[1] if previous else None,
+        "bump": part,
+        "suggested_bump": suggested,
+        "commit": commit,
+        "commit_time": doc["commit_time"],
+        "digest": doc["digest"],
+        "hashes": doc["hashes"],
+        "evidence": evidence,
+        "notes": notes,
+        "notes_text": request.notes,
+        "changed": changed,
+    }
+    return Plan(
+        tag=tag,
+        version=str(version),
+        previous=previous[1] if previous else None,
+        part=part,
+        suggested=suggested,
+        commit=commit,
+        digest=doc["digest"],
+        record=record,
+        message=render_message(record),
+        findings=findings,
+        report=report,
+    )
+
+
+def _run_evals(root: Path, source: GitSource, snapshot: Snapshot, request: Request) -> EvalReport:
+    from ..evaluate.engine import Evaluation, Settings, exit_code
+
+    evaluation = Evaluation(root, source, snapshot, Settings(mode="replay" if request.replay else "live"), request.env)
+    head, base = evaluation.prepare()
+    report = evaluation.run(head, base)
+    code = exit_code(report)
+    failing = [s for s in report.suites if not s.gate_passed]
+    detail = "; ".join(f"{s.suite}: {', '.join(s.gate_reasons)}" for s in failing[:3])
+    if code == 1:
+        raise GateFailed(
+            f"evals failed, so nothing was released: {detail}",
+            hint="fix the prompts, or use --skip-eval --reason TEXT to release anyway",
+        )
+    if code == 2:
+        raise InputError(f"the evals could not run: {detail}", hint="run `promptops eval` to see why")
+    if code == 3:
+        raise UnavailableError(
+            f"provider errors during the evals: {detail}", hint="retry, or use --replay with committed recordings"
+        )
+    if code == 130:
+        raise PromptopsError("interrupted")
+    return report
+
+
+def apply_release(root: Path, plan: Plan, push: bool, remote: str = "origin") -> None:
+    repo = GitRepo(root)
+    repo.create_tag(plan.tag, plan.commit, plan.message)
+    if push:
+        repo.push(remote, [f"refs/tags/{plan.tag}"])
+
+
+def bundle_at(root: Path, ref: str, prefix: str) -> dict[str, Any]:
+    """The bundle of a revision; for a release tag, with the release's version, evidence and notes."""
+    repo = GitRepo(root)
+    info = repo.tag(ref) if not ref.startswith("refs/") else None
+    record: dict[str, Any] | None = None
+    if info is not None and info.message:
+        try:
+            record = parse_message(info.message, ref)
+        except InputError:
+            record = None
+    commit = repo.resolve(ref)
+    source = GitSource(root, commit, repo)
+    snapshot = loader.load(source)
+    loader.raise_problem(snapshot)
+    return bundles.build(
+        snapshot,
+        source,
+        commit=commit,
+        commit_time=repo.commit_time(commit),
+        version=record["tag"] if record else None,
+        evidence=record["evidence"] if record else None,
+        notes=record["notes"] if record else None,
+    )
+
+
+def verify_tag(root: Path, tag: str, prefix: str) -> tuple[bool, str]:
+    """Rebuild a release's bundle from its commit and compare with the digest recorded in its tag."""
+    repo = GitRepo(root)
+    info = repo.tag(tag) or repo.tag(f"{prefix}{tag}")
+    if info is None:
+        raise InputError(f"no tag {tag!r}", hint="pass a release tag or a bundle file")
+    record = parse_message(info.message, info.name)
+    if record.get("commit") != info.commit:
+        return False, (
+            f"tag {info.name} points at {info.commit[:12]} but was released from "
+            f"{str(record.get('commit'))[:12]}: the tag was moved"
+        )
+    rebuilt = bundle_at(root, info.name, prefix)
+    if rebuilt["digest"] != record.get("digest"):
+        return False, f"digest mismatch: the tag records {record.get('digest')}, the commit builds {rebuilt['digest']}"
+    return True, rebuilt["digest"]
