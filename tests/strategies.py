@@ -298,6 +298,17 @@ PROJECT_PATHS = [
     "evals/data/rows.yaml",
 ]
 
+paths = st.one_of(
+    st.sampled_from(PROJECT_PATHS),
+    st.builds(
+        "{0}{1}{2}".format,
+        st.sampled_from(["", "prompts/", "prompts/_", "prompts/a/../", "prompts//", "evals/", "evals/data/", "/"]),
+        st.text(max_size=8),
+        st.sampled_from(["", ".prompt", ".j2", ".txt", ".yaml", ".jsonl", ".csv"]),
+    ),
+)
+"""Where a project's files may be: the usual places, and odd names in and around them."""
+
 # Templates nested deeper than Jinja's recursive-descent parser and compiler can follow.
 NESTINGS = [
     ("{{ ", "(", "1", ")", " }}"),
@@ -457,14 +468,16 @@ dataset_texts = st.one_of(
 def messy_projects(draw: st.DrawFn) -> dict[str, str | bytes]:
     """A project dict where any file may be valid, shaped-but-wrong, garbled, arbitrary text or bytes."""
     files: dict[str, str | bytes] = dict(draw(projects())) if draw(st.booleans()) else {}
-    for path in draw(st.lists(st.sampled_from(PROJECT_PATHS), unique=True, max_size=6)):
+    for path in draw(st.lists(paths, unique=True, max_size=6)):
         if path in file_texts:
             content: str | bytes = draw(file_texts[path])
         elif path.startswith("evals/data/"):
             content = draw(dataset_texts)
         elif path.startswith("evals/"):
             content = draw(suite_texts())
+        elif path.startswith("prompts/"):
+            content = draw(st.one_of(templates, file_texts["prompts/a.prompt"]))
         else:
-            content = draw(templates)
+            content = draw(st.one_of(yaml_documents, texts))
         files[path] = draw(st.one_of(st.just(content), raw_bytes)) if draw(st.integers(0, 9)) == 0 else content
     return files

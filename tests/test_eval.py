@@ -199,3 +199,14 @@ def test_repeat_reports_flaky_cases_and_gates_on_them(make_repo, cli, server: Pr
     case = data["cases"][0]
     assert case["runs"] == 4 and case["flaky"] is True and case["pass_any"] is True and case["pass_all"] is False
     assert data["suites"][0]["flaky"] == 1
+
+
+def test_cases_sending_the_same_request_keep_separate_results(make_repo, cli, server: ProviderServer) -> None:
+    import sqlite3
+
+    root = make_repo(project(server.base_url, {"a": "yes", "b": "yes"}))
+    assert run(cli, root)[0] == 0
+    assert server.requests_received == 1  # one request, answered once, serves both cases
+    with sqlite3.connect(root / ".promptops" / "promptops.sqlite") as db:
+        cases = sorted(row[0] for row in db.execute("SELECT case_id FROM results"))
+    assert cases == ["a", "b"]

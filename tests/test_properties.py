@@ -23,6 +23,7 @@ properties = settings(
     max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 few = settings(properties, max_examples=25)
+deep = settings(properties, max_examples=10)  # compiling a deeply nested template takes a while
 
 
 def rejects_only_with_input_error(fn: Callable[..., Any], *args: Any) -> Any:
@@ -173,7 +174,7 @@ def test_lint_returns_findings_and_raises_nothing(files: dict[str, str | bytes])
     assert all(isinstance(f, Finding) and f.severity in ("error", "warning") for f in findings)
 
 
-@few
+@deep
 @given(s.messy_projects(), s.deep_templates)
 def test_lint_of_deeply_nested_templates_returns_findings(files: dict[str, str | bytes], body: str) -> None:
     findings = lint.lint(DictSource({**files, "prompts/deep.txt": body}))
@@ -192,13 +193,13 @@ def test_lint_of_a_deeply_nested_fallback_returns_findings(nesting: tuple[str, .
     assert isinstance(lint.lint(DictSource(files)), list)
 
 
-@few
+@deep
 @given(s.deep_templates)
 def test_rendering_deeply_nested_templates_raises_only_input_error(body: str) -> None:
     rejects_only_with_input_error(render_body, body, {}, "prompts/p.txt")
 
 
-@few
+@deep
 @given(s.deep_templates)
 def test_rendering_a_deeply_nested_fallback_raises_only_input_error(fallback: str) -> None:
     snapshot = loader.load(DictSource({"prompts/p.prompt": f"---\n{s.dump({'fallback': fallback})}---\nuser:\nhi\n"}))

@@ -191,7 +191,8 @@ def test_variable_values_are_never_evaluated(value: str) -> None:
 
 @pytest.mark.parametrize("value", VALUES)
 def test_values_through_filters_stay_data(value: str) -> None:
-    assert render("{{ x|trim }}|{{ x|string }}|{{ [x]|join }}", {"x": value}) == [Message("user", f"{value}|{value}|{value}")]
+    rendered = render("{{ x|trim }}|{{ x|string }}|{{ [x]|join }}", {"x": value})
+    assert rendered == [Message("user", f"{value}|{value}|{value}")]
 
 
 def test_a_value_is_not_a_format_string() -> None:
@@ -227,7 +228,10 @@ def test_runaway_templates_are_refused_with_render_error(body: str, variables: d
     "body",
     [
         "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ self }}",
         "{{ self._TemplateReference__context }}",
+        "{{ lipsum }}",
+        "{{ range.__init__ }}",
         "{{ name|attr('__class__') }}",
         "{{ name.__class__ }}",
         "{% set y = [] %}{{ y.append(1) }}",

@@ -134,7 +134,10 @@ class Evaluation:
         if s.baseline:
             base_snap = loader.load(open_source(self.root, s.baseline))
             base_suites = [base_snap.suites[x.id] for x in suites if x.id in base_snap.suites]
-            base = plan(base_snap, base_suites, models=s.models, all_routes=s.all_routes, repeat=s.repeat)
+            base = [
+                replace(t, scope="base")
+                for t in plan(base_snap, base_suites, models=s.models, all_routes=s.all_routes, repeat=s.repeat)
+            ]
         if s.shard:
             head, base = shard(head, *s.shard), shard(base, *s.shard)
         self.total = len(head) + len(base)
@@ -188,8 +191,8 @@ class Evaluation:
         except KeyboardInterrupt:
             interrupted = True
             finished = store.results(run_id)
-            head_results = [finished[t.key] for t in head if t.key in finished]
-            base_results = [finished["base:" + t.key] for t in base if "base:" + t.key in finished]
+            head_results = [finished[t.uid] for t in head if t.uid in finished]
+            base_results = [finished[t.uid] for t in base if t.uid in finished]
         if s.mode == "record" and runner.recorded:
             recordings.write(self.root, self.snapshot.config.evals_dir, runner.recorded, self.secrets)
         report = self.report(head, head_results, base_results, started, time.perf_counter() - t0, interrupted, run_id)
@@ -203,9 +206,8 @@ class Evaluation:
     async def _run_both(
         self, runner: Runner, head: list[Task], base: list[Task], run_id: str, done: Mapping[str, TaskResult]
     ) -> tuple[list[TaskResult], list[TaskResult]]:
-        base_tasks = [replace(t, key="base:" + t.key) for t in base]
-        h, b = await asyncio.gather(runner.run(head, run_id, done), runner.run(base_tasks, run_id, done))
-        return h, [replace(r, key=r.key.removeprefix("base:")) for r in b]
+        h, b = await asyncio.gather(runner.run(head, run_id, done), runner.run(base, run_id, done))
+        return h, b
 
     def report(
         self,

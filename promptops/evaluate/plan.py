@@ -32,10 +32,18 @@ class Task:
     error: str | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
     prompt: Prompt | None = None
+    scope: str = ""  # "base" for the tasks of a --baseline revision
 
     @property
     def case_key(self) -> str:
         return f"{self.suite.id}\x00{self.case.id}"
+
+    @property
+    def uid(self) -> str:
+        """What identifies a task's result: two cases may send the very same request (the key)."""
+        return "\x1f".join(
+            (self.scope, self.suite.id, self.case.id, self.variant, self.model.name, str(self.repeat), self.key)
+        )
 
 
 def response_format(prompt: Prompt) -> dict[str, Any] | None:

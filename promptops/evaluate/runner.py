@@ -76,11 +76,11 @@ class Runner:
         """Results in task order; tasks already in `done` (a resumed run) are not run again."""
 
         async def one(task: Task) -> TaskResult:
-            if task.key in done:
-                return done[task.key]
+            if task.uid in done:
+                return done[task.uid]
             result = await self.run_task(task)
             if self.store is not None and run_id is not None:
-                self.store.record(run_id, result)
+                self.store.record(run_id, task.uid, result)
             if self.on_result is not None:
                 self.on_result(result)
             return result
@@ -111,10 +111,14 @@ class Runner:
             cost=completion.cost,
             root=self.root,
         )
-        results = [
-            replace(r, reason=self.scrub(r.reason)) for r in await checks.run_checks(task.asserts, obs, self.judge)
-        ]
+        judged: list[Completion] = []  # the judge's calls for this task count in its tokens and cost
+
+        async def judge(rubric: str, output: str, variables: Mapping[str, Any]) -> tuple[float, str]:
+            return await self.judge(rubric, output, variables, judged)
+
+        results = [replace(r, reason=self.scrub(r.reason)) for r in await checks.run_checks(task.asserts, obs, judge)]
         status, score = checks.verdict(results)
+        costs = [c.cost for c in (completion, *judged) if c.cost is not None]
         return replace(
             base,
             status=status,
@@ -122,9 +126,9 @@ class Runner:
             checks=tuple(results),
             score=score,
             latency_ms=completion.latency_ms,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            cost=completion.cost,
+            prompt_tokens=completion.prompt_tokens + sum(c.prompt_tokens for c in judged),
+            completion_tokens=completion.completion_tokens + sum(c.completion_tokens for c in judged),
+            cost=sum(costs) if costs else None,
             cached=cached,
             output_hash=output_hash(completion.text),
             error_kind="check" if status == "error" else None,
@@ -226,7 +230,9 @@ class Runner:
             )
 
     # -- the judge for llm-rubric ----------------------------------------------------------------------------
-    async def judge(self, rubric: str, output: str, variables: Mapping[str, Any]) -> tuple[float, str]:
+    async def judge(
+        self, rubric: str, output: str, variables: Mapping[str, Any], calls: list[Completion] | None = None
+    ) -> tuple[float, str]:
         spec = self.snapshot.routing.models.get(self.snapshot.routing.judge or "")
         if spec is None:
             raise ProviderError("bad_request", "llm-rubric needs `judge:` in routing.yaml naming a model")
@@ -239,6 +245,8 @@ class Runner:
             timeout=self.snapshot.routing.timeout,
         )
         completion, _ = await self.complete(request, self.snapshot.routing.retries, None)
+        if calls is not None:
+            calls.append(completion)
         try:
             data = json.loads(completion.text)
             score = float(data["score"])

@@ -100,10 +100,11 @@ class Store:
             (run_id, plan, label, started),
         )
 
-    def record(self, run_id: str, result: TaskResult) -> None:
+    def record(self, run_id: str, uid: str, result: TaskResult) -> None:
+        """Keep one task's result; `uid` identifies the task (two cases may send the same request)."""
         self.db.execute(
             "INSERT OR REPLACE INTO results (run_id, key, suite, case_id, result) VALUES (?, ?, ?, ?, ?)",
-            (run_id, result.key, result.suite, result.case, json.dumps(asdict(result))),
+            (run_id, uid, result.suite, result.case, json.dumps(asdict(result))),
         )
 
     def results(self, run_id: str) -> dict[str, TaskResult]:
