@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Literal
 
 from . import checks, loader, routing
 from .errors import InputError
+from .git import GitRepo, toplevel
 from .model import Finding, Prompt, Routing, Severity, Snapshot
 from .render import Renderer, RenderError, input_problem
 from .secrets_scan import find_secrets
-from .workspace import Source
+from .workspace import GitSource, Source, TreeSource
 
 
 @dataclass
@@ -25,7 +27,7 @@ class Context:
 @dataclass(frozen=True)
 class Rule:
     id: str
-    severity: Severity
+    severity: Severity | Literal["off"]  # "off": opt-in, runs only when promptops.yaml sets `lint.rules.<id>`
     summary: str
     check: Callable[[Context], Iterable[Finding]]
 
@@ -361,6 +363,55 @@ def check_secrets(ctx: Context) -> Iterator[Finding]:
             )
 
 
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+
+
+def _history(source: Source) -> tuple[GitRepo, str, str] | None:
+    """(repository, tip commit, the project's directory in it) of a source with a git history, else None."""
+    if isinstance(source, GitSource):
+        return source.repo, source.sha, source.prefix
+    if isinstance(source, TreeSource) and toplevel(source.root) is not None:
+        repo = GitRepo(source.root)
+        if repo.has_commits():
+            rel = source.root.relative_to(repo.root).as_posix()
+            return repo, "HEAD", "" if rel == "." else rel + "/"
+    return None
+
+
+def _last_release(repo: GitRepo, tip: str, prefix: str) -> str | None:
+    """The highest release tag (`prefix` + MAJOR.MINOR.PATCH) the tip contains."""
+    found = []
+    for tag in repo.run("tag", "--merged", tip, "--list", f"{prefix}*").splitlines():
+        match = SEMVER.match(tag[len(prefix) :])
+        if match:
+            found.append((tuple(int(g) for g in match.groups()), tag))
+    return max(found)[1] if found else None
+
+
+def check_change_reason(ctx: Context) -> Iterator[Finding]:
+    """Commits since the last release that touch a high-risk prompt carry a `Change-Reason:` trailer."""
+    high = {p.path: p for p in ctx.snapshot.prompts.values() if p.risk == "high"}
+    found = _history(ctx.source) if high else None
+    if found is None:
+        return
+    repo, tip, prefix = found
+    last = _last_release(repo, tip, ctx.snapshot.config.tag_prefix)
+    paths = {prefix + path: prompt for path, prompt in high.items()}
+    for entry in repo.log([f"{last}..{tip}" if last else tip], sorted(paths), with_files=True):
+        if entry.trailers("Change-Reason"):
+            continue
+        for prompt in (paths[f] for f in entry.files if f in paths):
+            yield _f(
+                "change-reason",
+                f"commit {entry.sha[:7]} ({entry.subject}) changes high-risk prompt {prompt.id!r} "
+                "without a Change-Reason: trailer",
+                prompt.path,
+                1,
+                "reword the commit with a `Change-Reason: why` trailer (`git commit --amend`, or `git rebase -i` "
+                "for an older one)",
+            )
+
+
 RULE_DOCS: dict[str, str] = {
     "invalid-file": "a file does not parse, does not fit its schema, is not UTF-8, is empty or too large",
     "unknown-file": "a file under prompts/ that is not a prompt",
@@ -389,6 +440,8 @@ RULE_DOCS: dict[str, str] = {
     "high-risk-fallback": "a high-risk prompt without a fallback",
     "missing-source": "a pinned source that matches no file",
     "literal-secret": "an API key, token or private key in a managed file",
+    "change-reason": "a commit since the last release that changes a high-risk prompt without a Change-Reason: "
+    "trailer (off unless promptops.yaml turns it on)",
 }
 
 RULES: tuple[Rule, ...] = (
@@ -400,6 +453,7 @@ RULES: tuple[Rule, ...] = (
     Rule("coverage", "error", "prompts without evals; high-risk prompts without owner or fallback", check_coverage),
     Rule("sources", "error", "pinned sources that match no file", check_sources),
     Rule("secrets", "error", "literal secrets in any managed file", check_secrets),
+    Rule("change-reason", "off", "high-risk prompt changes without a Change-Reason: trailer", check_change_reason),
 )
 
 
@@ -409,6 +463,8 @@ def lint(source: Source, snapshot: Snapshot | None = None) -> list[Finding]:
     ctx = Context(source=source, snapshot=snap, renderer=Renderer(snap))
     findings: list[Finding] = []
     for rule in RULES:
+        if rule.severity == "off" and snap.config.lint_rules.get(rule.id, "off") == "off":
+            continue  # opt-in: it runs (and may read git history) only when promptops.yaml turns it on
         try:
             findings.extend(rule.check(ctx))
         except InputError as exc:

@@ -9,6 +9,8 @@ import typer
 from .. import __version__
 from . import (
     EXIT_HELP,
+    audit_cmd,
+    codeowners_cmd,
     env_cmd,
     eval_cmd,
     init_cmd,
@@ -38,6 +40,7 @@ COMMANDS = (
     ("status", env_cmd.status),
     ("history", env_cmd.history),
     ("export", env_cmd.export),
+    ("codeowners", codeowners_cmd.codeowners),
     ("schema", schema_cmd.schema),
 )
 
@@ -73,4 +76,6 @@ def build() -> typer.Typer:
         app.command(name, epilog=EXIT_HELP)(fn)
     report_cmd.app.info.epilog = EXIT_HELP
     app.add_typer(report_cmd.app, name="report")
+    audit_cmd.app.info.epilog = EXIT_HELP
+    app.add_typer(audit_cmd.app, name="audit")
     return app

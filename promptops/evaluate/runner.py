@@ -69,6 +69,7 @@ class Runner:
     def __post_init__(self) -> None:
         self._sem = asyncio.Semaphore(max(1, self.options.concurrency))
         self._next_slot: dict[str, float] = {}
+        self._inflight: dict[str, asyncio.Future[Completion]] = {}
         self._random = random.Random(self.options.seed)
 
     # -- the public entry ------------------------------------------------------------------------------------
@@ -144,6 +145,29 @@ class Runner:
             if hit is not None:
                 self._remember(key, task, request.model, hit)
                 return hit, True
+        if self.options.use_cache and key in self._inflight:
+            # The same request is already on its way for another case: share its answer.
+            completion = await asyncio.shield(self._inflight[key])
+            self._remember(key, task, request.model, completion)
+            return completion, True
+        future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            completion = await self._fetch(request, retries, task)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when no one else waits
+            raise
+        except BaseException:
+            future.cancel()  # cancelled or interrupted: whoever shares it is cancelled too
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        future.set_result(completion)
+        return completion, False
+
+    async def _fetch(self, request: ProviderRequest, retries: int, task: Task | None) -> Completion:
+        key = request.key()
         provider = self.provider_for(task, request.model)
         if provider.name == "litellm":
             request = replace(request, api_key=self._api_key(request.model))
@@ -162,7 +186,7 @@ class Runner:
         if self.store is not None and provider.name != "fallback":
             self.store.put(key, replace(completion, text=self.scrub(completion.text)))
         self._remember(key, task, request.model, completion)
-        return completion, False
+        return completion
 
     async def _call(self, provider: Provider, request: ProviderRequest) -> Completion:
         if provider.name == "fallback":
