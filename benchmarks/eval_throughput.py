@@ -259,7 +259,7 @@ def measure(args: argparse.Namespace, tmp: Path) -> Figures:
         server.reset()
         timeline.clear()
         fig.cold = run_promptops(eval_args, profile=args.profile)
-        fig.cold_served = server.requests_succeeded
+        fig.cold_served = server.requests_received
         fig.cold_engine = timeline.span(args.latency)
         fig.cold_report = _report_counts(tmp / "report.json")
 
@@ -364,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         "\nengine: the server's clock, from the first request received to the last answer sent. CPU and peak RSS:"
         "\nresource.getrusage(RUSAGE_CHILDREN) around the promptops subprocess (peak RSS: the high-water mark of"
-        "\nthe children, after the cold run). served: requests the test server answered during that command."
+        "\nthe children, after the cold run). served: requests the test server received during that command."
     )
     return 0
 

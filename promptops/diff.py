@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from . import __version__, loader, routing
 from .errors import GitError, InputError
+from .git import GitRepo
 from .model import Case, EvalReport, Message, Prompt, Routing, Snapshot, Suite, TaskResult
 from .render import Renderer
 from .workspace import CONFIG_FILE, DictSource, GitSource, Source, TreeSource
@@ -423,7 +424,9 @@ def _prompts(ctx: _Context, renames: Mapping[str, str], partials: set[str]) -> l
 
 def _one_sided(p: Prompt, status: str) -> PromptDiff:
     if status == "removed":
-        change = Change("prompt", p.id, behaviour=True, breaking=True, note=f"prompt {p.id!r} removed: its callers break")
+        change = Change(
+            "prompt", p.id, behaviour=True, breaking=True, note=f"prompt {p.id!r} removed: its callers break"
+        )
     else:
         change = Change("prompt", p.id, behaviour=True, note=f"new prompt {p.id!r}")
     return PromptDiff(
@@ -519,7 +522,11 @@ def _inputs(old: Prompt, new: Prompt) -> list[Change]:
         if a is not None and b is not None:
             # Callers break when the new schema rejects a value the old one accepted.
             reasons = _admits_more(_plain(b), _plain(a), f"inputs.{name}", forward=False, tolerant=False)
-        out.append(Change("frontmatter", f"inputs.{name}", _plain(a), _plain(b), True, bool(reasons), False, "; ".join(reasons)))
+        out.append(
+            Change(
+                "frontmatter", f"inputs.{name}", _plain(a), _plain(b), True, bool(reasons), False, "; ".join(reasons)
+            )
+        )
     return out
 
 
@@ -534,7 +541,9 @@ def _output_breaks(old: Any, new: Any) -> list[str]:
 
 # -- JSON Schema contracts -----------------------------------------------------------------------------------
 
-_ANNOTATIONS = frozenset({"description", "title", "examples", "$comment", "default", "deprecated", "readOnly", "writeOnly"})
+_ANNOTATIONS = frozenset(
+    {"description", "title", "examples", "$comment", "default", "deprecated", "readOnly", "writeOnly"}
+)
 _LOWER = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains")
 _UPPER = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains")
 _SUBSCHEMA = ("items", "additionalProperties", "contains", "propertyNames", "unevaluatedProperties")
@@ -561,9 +570,9 @@ def _admits_more(narrow: Any, wide: Any, at: str, *, forward: bool, tolerant: bo
             continue
         where = f"{at}.{key}"
         if key == "type":
-            extra = _types(b) - _types(a) - ({"integer"} if "number" in _types(a) else set())
-            if extra:
-                reasons.append(f"{at}: type {_moved(a, b, forward)}")
+            if _types(b) - _types(a) - ({"integer"} if "number" in _types(a) else set()):
+                old_t, new_t = (a, b) if forward else (b, a)
+                reasons.append(f"{at}: type {_type_names(old_t)} → {_type_names(new_t)}")
         elif key in ("enum", "const"):
             allowed = a if key == "enum" else [a]
             values = None if b is _NONE else b if key == "enum" else [b]
@@ -574,7 +583,7 @@ def _admits_more(narrow: Any, wide: Any, at: str, *, forward: bool, tolerant: bo
                 reasons.append(f"{at}: {'now allows' if forward else 'no longer allows'} {_show(extra)}")
         elif key == "required":
             for name in sorted(set(a) - set(b if b is not _NONE else [])):
-                reasons.append(f"{at}.{name}: {'no longer required' if forward else 'now required'}")
+                reasons.append(f"{at}: {name!r} is {'no longer' if forward else 'now'} required")
         elif key == "properties":
             reasons += _properties(narrow, wide, at, forward=forward, tolerant=tolerant)
         elif key in _SUBSCHEMA:
@@ -616,11 +625,15 @@ def _types(value: Any) -> set[str]:
     return {value} if isinstance(value, str) else {str(v) for v in value} if isinstance(value, list) else set()
 
 
+def _type_names(value: Any) -> str:
+    if value is _NONE:
+        return "any"
+    return value if isinstance(value, str) else "|".join(str(v) for v in value)
+
+
 def _show(value: Any) -> str:
     if value is _NONE:
         return "(none)"
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return "|".join(value)
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
@@ -667,10 +680,14 @@ def message_changes(a: Sequence[Message], b: Sequence[Message]) -> list[MessageC
         for k in range(pairs):
             old, new = a[i1 + k], b[j1 + k]
             role = old.role if old.role == new.role else f"{old.role} → {new.role}"
-            text = "\n".join(list(difflib.unified_diff(old.content.splitlines(), new.content.splitlines(), n=2, lineterm=""))[2:])
+            text = "\n".join(
+                list(difflib.unified_diff(old.content.splitlines(), new.content.splitlines(), n=2, lineterm=""))[2:]
+            )
             out.append(MessageChange(j1 + k + 1, role, "changed", text))
         for i in range(i1 + pairs, i2):
-            out.append(MessageChange(i + 1, a[i].role, "removed", "\n".join("-" + x for x in a[i].content.splitlines())))
+            out.append(
+                MessageChange(i + 1, a[i].role, "removed", "\n".join("-" + x for x in a[i].content.splitlines()))
+            )
         for j in range(j1 + pairs, j2):
             out.append(MessageChange(j + 1, b[j].role, "added", "\n".join("+" + x for x in b[j].content.splitlines())))
     return out
@@ -839,7 +856,9 @@ def _suite(old: Suite, new: Suite) -> SuiteDiff | None:
     if not changes and not cases:
         return None
     status = "renamed" if old.id != new.id else "modified"
-    return SuiteDiff(new.id, status, new.path, new.prompt, old.id if status == "renamed" else None, tuple(changes), tuple(cases))
+    return SuiteDiff(
+        new.id, status, new.path, new.prompt, old.id if status == "renamed" else None, tuple(changes), tuple(cases)
+    )
 
 
 def _weaker_gate(name: str, a: Any, b: Any) -> str:
@@ -891,7 +910,9 @@ def _assertions(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[Ch
         added.remove(twin)
         notes = _looser_check(a, twin)
         out.append(Change("assertion", _label(a), a, twin, weakened=bool(notes), note="; ".join(notes)))
-    out += [Change("assertion", _label(a), a, None, weakened=True, note=f"assertion {_label(a)} removed") for a in removed]
+    out += [
+        Change("assertion", _label(a), a, None, weakened=True, note=f"assertion {_label(a)} removed") for a in removed
+    ]
     out += [Change("assertion", _label(b), None, b) for b in added]
     return out
 
@@ -964,7 +985,9 @@ def eval_changes(report: EvalReport, base_results: Iterable[TaskResult]) -> Eval
             None if c.baseline == "new" else (c.verdict if c.baseline == "removed" else (a.status if a else None))
         )
         head_verdict = None if c.baseline == "removed" else c.verdict
-        cases.append(EvalCase(c.suite, c.case, c.model, c.variant, c.baseline or "new", base_verdict, head_verdict, diff_text))
+        cases.append(
+            EvalCase(c.suite, c.case, c.model, c.variant, c.baseline or "new", base_verdict, head_verdict, diff_text)
+        )
     return EvalDiff(tuple(suites), tuple(cases), errors=report.errors, interrupted=report.interrupted)
 
 
@@ -1016,9 +1039,7 @@ def as_dict(report: DiffReport) -> dict[str, Any]:
         "prompts": [prompt(p) for p in report.prompts],
         "partials": [_plain(asdict(p)) for p in report.partials],
         "routing": [change(c) for c in report.routing],
-        "suites": [
-            {**_plain(asdict(s)), "weakened": any(c.weakened for c in s.all_changes)} for s in report.suites
-        ],
+        "suites": [{**_plain(asdict(s)), "weakened": any(c.weakened for c in s.all_changes)} for s in report.suites],
         "problems": [_plain(asdict(p)) for p in report.problems],
         "eval": None if report.eval is None else _plain(asdict(report.eval)),
     }
@@ -1042,7 +1063,7 @@ class Sides:
     changed: frozenset[str]
 
 
-def default_base(repo: Any, head: str | None) -> tuple[str, str]:
+def default_base(repo: GitRepo, head: str | None) -> tuple[str, str]:
     """(label, sha): the merge-base of HEAD with the default branch, or an InputError saying what to fetch."""
     branch = next((b for b in DEFAULT_BRANCHES if repo.read_ref(f"{b}^{{commit}}")), None)
     shallow = repo.shallow
@@ -1053,16 +1074,21 @@ def default_base(repo: Any, head: str | None) -> tuple[str, str]:
                 "this is a shallow clone without the default branch; fetch it: `git fetch origin main` "
                 "(or `git fetch --unshallow`), or name the base: `promptops diff BASE`"
             )
-        raise InputError("no default branch to compare with: none of " + ", ".join(DEFAULT_BRANCHES) + " exists", hint=hint)
+        raise InputError(
+            "no default branch to compare with: none of " + ", ".join(DEFAULT_BRANCHES) + " exists", hint=hint
+        )
     target = head or "HEAD"
     if not repo.has_commits():
-        raise InputError("the repository has no commits yet", hint="commit first, or name the base: `promptops diff BASE`")
+        raise InputError(
+            "the repository has no commits yet", hint="commit first, or name the base: `promptops diff BASE`"
+        )
     found = repo.run("merge-base", branch, target, check=False)
+    name = branch.removeprefix("origin/")
     if not found:
         if shallow:
             hint = (
                 f"this is a shallow clone that does not reach the fork point of {target} and {branch}: "
-                f"`git fetch --unshallow` (or deepen it: `git fetch --deepen=200 origin {branch.removeprefix('origin/')}`); "
+                f"`git fetch --unshallow` (or deepen it: `git fetch --deepen=200 origin {name}`); "
                 "in GitHub Actions check out with `fetch-depth: 0`"
             )
         else:
@@ -1071,7 +1097,7 @@ def default_base(repo: Any, head: str | None) -> tuple[str, str]:
     return f"merge-base with {branch} ({found[:10]})", found
 
 
-def _status(repo: Any, base: str, head: str | None, prefix: str) -> tuple[set[str], dict[str, str]]:
+def _status(repo: GitRepo, base: str, head: str | None, prefix: str) -> tuple[set[str], dict[str, str]]:
     """(changed paths, renames old -> new), relative to the project, from `git diff --name-status -M`."""
     args = ["diff", "--name-status", "-z", "-M", "--no-ext-diff", "--no-textconv", base]
     out = repo.run(*args, *([head] if head else []), "--", prefix or ".")
@@ -1140,8 +1166,6 @@ def open_sides(root: Path, base: str | None, head: str | None) -> Sides:
 
     BASE defaults to the merge-base with the default branch, HEAD to the working tree.
     """
-    from .git import GitRepo
-
     repo = GitRepo(root)
     rel = root.resolve().relative_to(repo.root).as_posix()
     prefix = "" if rel == "." else rel + "/"
@@ -1179,51 +1203,54 @@ def open_sides(root: Path, base: str | None, head: str | None) -> Sides:
     )
 
 
-_SUITE_PROMPT = re.compile(r"""^prompt:[ \t]*(?:"([^"\\]*)"|'([^']*)'|([^\s'"&*!|>{\[#][^#\n]*?))[ \t]*(?:#.*)?$""", re.M)
+_SUITE_PROMPT = re.compile(
+    r"""^prompt:[ \t]*(?:"([^"\\]*)"|'([^']*)'|([^\s'"&*!|>{\[#][^#\n]*?))[ \t]*(?:#.*)?$""", re.M
+)
 
 
 def _scope(base: Source, head: Source, changed: frozenset[str], renames: Mapping[str, str]) -> set[str]:
-    """The files both sides must load: what changed, and every file whose comparison a change can reach."""
+    """The files both sides must load: what changed, and every file whose comparison a change can reach.
+
+    Supersets are cheap and safe (a file in scope that did not change compares equal); a file left out
+    that a change reaches would be a wrong diff, so every test below errs towards keeping a file.
+    """
     config = loader.load_config(head)
-    pdir, edir = config.prompts_dir, config.evals_dir
-    pre, epre = (pdir + "/" if pdir else ""), (edir + "/" if edir else "")
-    files = {p: head for p in head.list_dir(pdir)} | {p: base for p in changed if p.startswith(pre)}
-    templates = {p: p[len(pre) :] for p in files if p.endswith(loader.PROMPT_EXTENSIONS)}
+    pre = config.prompts_dir + "/" if config.prompts_dir else ""
+    epre = config.evals_dir + "/" if config.evals_dir else ""
 
-    def text(path: str, side: Source | None = None) -> str:
-        data = (side or files[path]).read(path)
-        return data.decode("utf-8", "replace") if data else ""
+    def text(path: str) -> str:
+        sides = (head, base) if path in changed else (head,)
+        return "\n".join((s.read(path) or b"").decode("utf-8", "replace") for s in sides)
 
-    texts = {templates[p]: text(p) for p in templates}
-    texts.update({templates[p]: text(p, base) for p in templates if p in changed and base.read(p) is not None})
-    is_prompt = {name: path for path, name in templates.items() if not loader.is_partial(name)}
-    scope = {p for p in changed if p in templates} | {p for p, name in templates.items() if loader.is_partial(name)}
-    scope |= {is_prompt[n] for n in reaching(texts, {templates[p] for p in changed if p in templates}) if n in is_prompt}
-    scope |= _rerouted(base, head, config.routing_file, is_prompt) if config.routing_file in changed else set()
-    elsewhere = [p for p in changed if not p.startswith((pre, epre)) and p not in (config.routing_file, CONFIG_FILE)]
-    if elsewhere:
-        scope |= {path for name, path in is_prompt.items() if "sources" in texts.get(name, "")}
-    # Close under includes, so every prompt in scope renders on both sides.
-    frontier = set(scope)
-    while frontier:
-        refs = [template_refs(texts.get(templates[p], "")) for p in frontier]
-        if any(dyn for _, dyn in refs):
-            frontier = set(is_prompt.values()) - scope
-        else:
-            frontier = {is_prompt[n] for names, _ in refs for n in names if n in is_prompt} - scope
-        scope |= frontier
-    ids = {loader.prompt_id_of(templates[p]) for p in scope if templates[p] in is_prompt}
+    paths = {*head.list_dir(config.prompts_dir), *(p for p in changed if p.startswith(pre))}
+    name_of = {p: p[len(pre) :] for p in paths if p.endswith(loader.PROMPT_EXTENSIONS)}
+    texts = {name_of[p]: text(p) for p in name_of}
+    prompts = {name: path for path, name in name_of.items() if not loader.is_partial(name)}
+    targets = {name_of[p] for p in changed if p in name_of}
+    scope = {p for p in name_of if p in changed or loader.is_partial(name_of[p])}
+    scope |= {prompts[n] for n in reaching(texts, targets) if n in prompts}
+    # Prompts whose messages may change: their eval cases are rendered, so their suites are loaded.
+    ids = {loader.prompt_id_of(name_of[p]) for p in scope if name_of[p] in prompts}
     ids |= {loader.prompt_id_of(old[len(pre) :]) for old in renames if old.startswith(pre)}
-    data_changed = [p[len(epre) :] for p in changed if p.startswith(epre)]
-    for path in {*head.list_dir(edir), *(p for p in changed if p.startswith(epre))}:
+    if config.routing_file in changed:
+        scope |= _rerouted(base, head, config.routing_file, prompts)
+    if any(not p.startswith((pre, epre)) and p not in (config.routing_file, CONFIG_FILE) for p in changed):
+        scope |= {path for name, path in prompts.items() if "sources" in texts[name]}
+    frontier = set(scope)  # closed under includes, so every prompt in scope renders on both sides
+    while frontier:
+        refs = [template_refs(texts[name_of[p]]) for p in frontier]
+        if any(dynamic for _, dynamic in refs):
+            frontier = set(prompts.values()) - scope
+        else:
+            frontier = {prompts[n] for names, _ in refs for n in names if n in prompts} - scope
+        scope |= frontier
+    data = [p[len(epre) :] for p in changed if p.startswith(epre)]
+    for path in {*head.list_dir(config.evals_dir), *(p for p in changed if p.startswith(epre))}:
         if not path.endswith(loader.SUITE_EXTENSIONS):
             continue
-        if path in changed:
-            scope.add(path)
-            continue
-        body = text(path, head)
+        body = text(path)
         targets = {next(g for g in m.groups() if g is not None).strip() for m in _SUITE_PROMPT.finditer(body)}
-        if len(targets) != 1 or targets & ids or any(d in body for d in data_changed):
+        if path in changed or len(targets) != 1 or targets & ids or any(d in body for d in data):
             scope.add(path)
     return scope
 
@@ -1235,7 +1262,12 @@ def _rerouted(base: Source, head: Source, path: str, prompts: Mapping[str, str])
         a, b = loader.load_routing(base, path), loader.load_routing(head, path)
     except InputError:
         return set(prompts.values())
-    keys = {k for r in (a, b) for d in (r.params, *(m.params for m in r.models.values()), *(x.params for x in r.routes)) for k in d}
+    keys = {
+        k
+        for r in (a, b)
+        for d in (r.params, *(m.params for m in r.models.values()), *(x.params for x in r.routes))
+        for k in d
+    }
     marker = {k: object() for k in keys}
     out = set()
     for name, file in prompts.items():

@@ -90,6 +90,8 @@ def _fallback_vars(ctx: Context, prompt: Prompt) -> tuple[dict[str, int], Findin
     line = prompt.line_of("fallback")
     try:
         ast = ctx.renderer.env.parse(prompt.fallback)
+    except (RecursionError, MemoryError):
+        return {}, _f("fallback", "fallback template is nested too deeply to parse", prompt.path, line)
     except jinja2.TemplateSyntaxError as exc:
         return {}, _f("fallback", f"fallback template syntax error: {exc.message}", prompt.path, line)
     undeclared = meta.find_undeclared_variables(ast)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import re
@@ -19,7 +20,15 @@ from .model import ROLES, Message, Prompt, Snapshot
 
 MARKER = re.compile(r"^[ \t]*(" + "|".join(ROLES) + r"):[ \t]*\r?$", re.MULTILINE)
 FORBIDDEN_NAMES = frozenset({"self", "cycler", "joiner", "namespace", "lipsum", "loop_controls"})
-SAFE_GLOBALS = {"range": safe_range, "dict": dict}  # the sandbox's range, capped at MAX_RANGE items
+
+
+def _dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
+    """`dict(...)` for templates. A function, not the type: `dict.update(x, ...)` must not reach the type's
+    unbound methods, which the immutable sandbox does not police."""
+    return dict(*args, **kwargs)
+
+
+SAFE_GLOBALS = {"range": safe_range, "dict": _dict}  # the sandbox's range, capped at MAX_RANGE items
 
 
 class RenderError(InputError):
@@ -287,7 +296,7 @@ class Renderer:
         problems = self.problems(prompt)
         if problems:
             raise problems[0]
-        text = self._run(self.name_of(prompt), values, prompt)
+        text = self._run(self.name_of(prompt), copy.deepcopy(values), prompt)  # a template never touches ours
         return self._split(text, prompt)
 
     def render_text(self, prompt: Prompt, template: str, variables: Mapping[str, Any], what: str) -> str:
@@ -308,7 +317,7 @@ class Renderer:
                 line=prompt.line_of("fallback"),
                 rule="template-syntax",
             ) from None
-        return self._execute(compiled, dict(variables), prompt.path, prompt.line_of("fallback"), what)
+        return self._execute(compiled, copy.deepcopy(dict(variables)), prompt.path, prompt.line_of("fallback"), what)
 
     def _run(self, name: str, values: dict[str, Any], prompt: Prompt) -> str:
         try:

@@ -14,7 +14,11 @@ MAX_NODES = 200_000
 MAX_DEPTH = 64
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (about 6x faster); the same safe constructor either way.
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc]
     """SafeLoader with YAML 1.2 scalars: no timestamps (dates stay strings, so every value is JSON data) and
     only true/false are booleans, so `value: yes` or `off` stay the strings a user wrote."""
 
@@ -22,7 +26,7 @@ class _Loader(yaml.SafeLoader):
 _BOOL = "tag:yaml.org,2002:bool"
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:timestamp", _BOOL)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in _Base.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
@@ -37,7 +41,7 @@ def parse(text: str, file: str, *, first_line: int = 1) -> tuple[Any, dict[Path,
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, max(exc.position, 0)) + first_line
         raise InputError(
-            f"character {exc.character!r} is not allowed in YAML",
+            f"character {_char(exc.character)} is not allowed in YAML",
             file=file,
             line=line,
             hint="remove control characters from the file",
@@ -64,7 +68,7 @@ def parse(text: str, file: str, *, first_line: int = 1) -> tuple[Any, dict[Path,
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, max(exc.position, 0)) + first_line
         raise InputError(
-            f"character {exc.character!r} is not allowed in YAML",
+            f"character {_char(exc.character)} is not allowed in YAML",
             file=file,
             line=line,
             hint="remove control characters from the file",
@@ -118,7 +122,16 @@ class _Builder:
         return self._scalar(node)
 
     def _scalar(self, node: yaml.Node) -> Any:
-        value = self.loader.construct_object(node, deep=True)
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # PyYAML's constructors fail in many ways on explicitly tagged values
+            raise self._fail(
+                f"invalid value for tag {node.tag}: {type(exc).__name__}",
+                node,
+                hint="remove the !! tag, or give a value of that type",
+            ) from None
         if value is None or isinstance(value, (str, bool, int, float)):
             return value
         raise self._fail(
@@ -126,6 +139,11 @@ class _Builder:
             node,
             hint="use plain strings, numbers, booleans, lists and mappings",
         )
+
+
+def _char(value: object) -> str:
+    code = value if isinstance(value, int) else ord(value) if isinstance(value, str) and len(value) == 1 else None
+    return f"U+{code:04X}" if code is not None else repr(value)
 
 
 def line_for(lines: dict[Path, int], path: Path, default: int = 1) -> int:

@@ -52,12 +52,6 @@ def test_yaml_parse_raises_only_input_error(text: str) -> None:
         assert isinstance(result[1], dict)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="yamltext._Builder._scalar (yamltext.py:115, loader.construct_object) lets IndexError, KeyError and "
-    "AttributeError from PyYAML's construct_yaml_int/_float/_bool/_timestamp escape; parse catches only "
-    "ValueError, TypeError, OverflowError",
-)
 @properties
 @example("!!timestamp x")
 @given(s.core_tagged_yaml)
@@ -65,7 +59,6 @@ def test_yaml_parse_of_explicitly_tagged_scalars_raises_only_input_error(text: s
     rejects_only_with_input_error(yamltext.parse, text, "f.yaml")
 
 
-@pytest.mark.xfail(strict=True, reason="the yamltext.parse bug above reaches every loader, and loader.load")
 @pytest.mark.parametrize("text", ["!!int", "!!int ''", "!!float ''", "!!bool x", "!!timestamp x", "a: !!bool x"])
 @pytest.mark.parametrize(
     "load",
@@ -181,11 +174,6 @@ def test_lint_of_deeply_nested_templates_returns_findings(files: dict[str, str |
     assert all(isinstance(f, Finding) for f in findings)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lint._fallback_vars parses the frontmatter fallback with ctx.renderer.env.parse and catches only "
-    "TemplateSyntaxError: RecursionError from Jinja's parser escapes lint.lint (via check_variables)",
-)
 @pytest.mark.parametrize("nesting", s.NESTINGS[:2], ids=["parentheses", "brackets"])
 def test_lint_of_a_deeply_nested_fallback_returns_findings(nesting: tuple[str, ...]) -> None:
     fallback = s.nested(nesting, 600)
@@ -256,11 +244,6 @@ def test_rendering_is_deterministic(example: tuple[s.Body, dict[str, str]]) -> N
     assert Renderer(loader.load(DictSource({"prompts/p.txt": body.text()}))).render("p", values) == once
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`dict.update(x, ...)` (the unbound method of the `dict` global) mutates a variable's value in place: "
-    "rendering one eval case three times gives 'Noneaa', 'Noneaaa', 'Noneaaaa' and changes Case.vars",
-)
 @properties
 @example({"n": "a"})
 @given(s.json_objects)

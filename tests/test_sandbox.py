@@ -129,11 +129,6 @@ MUTATIONS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the immutable sandbox checks mutating methods on instances only: `dict` in SAFE_GLOBALS exposes the "
-    "unbound dict.update/clear/setdefault/pop, which mutate template dicts and the caller's variable values",
-)
 @pytest.mark.parametrize("body", MUTATIONS)
 def test_mutating_through_the_dict_type_is_refused(body: str) -> None:
     value = {"n": "a"}

@@ -26,9 +26,11 @@ def trail(
     ] = None,
     repo: RepoOption = None,
 ) -> int:
-    """Export, oldest first, each version of a prompt (author, Change-Reason and Approved-by trailers), the
-    release that shipped it with its eval evidence, and every promote, rollback, kill and revive touching it:
-    from commits, release tags and the ledger branch."""
+    """Export the change trail of a prompt (or of every prompt) from git, oldest first.
+
+    One record per event: each version of the prompt file (author, Change-Reason and Approved-by trailers,
+    following renames), the release that first shipped it with its digest and eval evidence, and every
+    promote, rollback, kill and revive on the ledger that touched it (who, when, why, approvals)."""
     import json
 
     from ..errors import InputError

@@ -27,8 +27,10 @@ def codeowners(
     ] = DEFAULT,
     repo: RepoOption = None,
 ) -> int:
-    """Write (or --check) one CODEOWNERS line per prompt file from its `owner` field, inside a managed block
-    between promptops markers; the rest of the file is left as it is."""
+    """Write or check the CODEOWNERS lines derived from the `owner` field of prompts.
+
+    One line per prompt file with an owner, inside a block between promptops markers; the rest of the file is
+    left as it is. --check changes nothing and exits 1, printing the expected block, when it is out of date."""
     from ..errors import GateFailed, InputError
     from ..git import toplevel
     from ..loader import raise_problem

@@ -20,15 +20,14 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def owners_of(prompt: Prompt) -> list[str]:
-    """The CODEOWNERS owners of a prompt: `@user`, `@org/team` or an email. A bare `user` or `org/team`
-    is read as the GitHub handle or team it names."""
+    """The CODEOWNERS owners of a prompt: `@user`, `@org/team` or an email, several separated by spaces or
+    commas. An owner that is one bare `user` or `org/team` is read as the GitHub handle or team it names."""
+    tokens = [t for t in re.split(r"[\s,]+", prompt.owner.strip()) if t]
     owners = []
-    for token in re.split(r"[\s,]+", prompt.owner.strip()):
-        if not token:
-            continue
+    for token in tokens:
         if EMAIL.match(token) or (token.startswith("@") and HANDLE.match(token[1:])):
             owners.append(token)
-        elif HANDLE.match(token):
+        elif len(tokens) == 1 and HANDLE.match(token):
             owners.append("@" + token)
         else:
             raise InputError(

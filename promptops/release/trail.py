@@ -147,7 +147,9 @@ def _path_of(repo: GitRepo, revs: Sequence[str], layout: _Layout, prompt: str) -
     for path in at_head.splitlines():
         if layout.prompt_id(path) == prompt:
             return path
-    ever = repo.run("-c", "core.quotePath=false", "log", "--format=", "--name-only", "--no-renames", *revs, "--")
+    ever = repo.run(
+        "-c", "core.quotePath=false", "log", "--format=", "--name-only", "--no-renames", *revs, "--", layout.pathspec
+    )
     for path in ever.splitlines():
         if layout.prompt_id(path) == prompt:
             return path
@@ -175,7 +177,7 @@ def all_histories(repo: GitRepo, revs: Sequence[str], layout: _Layout) -> list[H
 
     for age, (entry, committed, rows) in enumerate(walked):
         position = len(walked) - 1 - age
-        for row in rows:
+        for row in sorted(rows, key=lambda r: r[0].startswith("R")):  # renames last: a swap reuses a name
             version = _version(entry, committed, row, position)
             was_prompt = bool(version.old_path) and layout.prompt_id(version.old_path) is not None
             if layout.prompt_id(version.path) is None:

@@ -1,0 +1,165 @@
+"""`promptops diff`: what a change does to prompts, routing, evals and sources."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .common import RepoOption, err_console, open_project, out_console, root_of, write_out
+
+if TYPE_CHECKING:
+    from ..diff import DiffReport
+
+FORMATS = ("text", "markdown", "json")
+
+
+def diff(
+    base: Annotated[
+        str | None,
+        typer.Argument(
+            help="The base revision (default: the merge-base with origin/HEAD, main or master).", show_default=False
+        ),
+    ] = None,
+    head: Annotated[
+        str | None,
+        typer.Argument(
+            help="The head revision (default: the working tree, uncommitted changes included).", show_default=False
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, markdown (a PR comment) or json.")] = "text",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to a file.", dir_okay=False)
+    ] = None,
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when there are changes.")] = False,
+    fail_on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 on these findings (comma-separated or repeated): weakened-gate, breaking, high-risk, "
+            "regression (needs --eval).",
+        ),
+    ] = None,
+    run_eval: Annotated[
+        bool, typer.Option("--eval", help="Also run the affected suites at BASE and HEAD and compare case by case.")
+    ] = False,
+    replay: Annotated[
+        bool, typer.Option("--replay", help="With --eval: answer only from evals/recordings/ (offline, no keys).")
+    ] = False,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-j", min=1, help="With --eval: calls in flight.")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="With --eval: ignore the response cache.")] = False,
+    repo: RepoOption = None,
+) -> int:
+    """Show what a change does: prompts, rendered messages, routing, eval suites and pinned sources.
+
+    Exit 0 (also with changes, unless --exit-code or --fail-on says otherwise), 1 when --exit-code finds
+    changes or a --fail-on finding is present, 2 for bad input (an unknown revision, a shallow clone
+    missing BASE), 3 when --eval meets provider errors.
+    """
+    from ..diff import FAIL_ON, as_dict, open_sides, policy_failures
+    from ..diff import diff as compare
+    from ..errors import InputError
+    from ..report import diff as writers
+
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
+    policies = {p.strip() for item in fail_on or [] for p in item.split(",") if p.strip()}
+    unknown = sorted(policies - set(FAIL_ON))
+    if unknown:
+        raise InputError(f"unknown --fail-on {unknown[0]!r}", hint=f"use one or more of: {', '.join(FAIL_ON)}")
+    if "regression" in policies and not run_eval:
+        raise InputError("--fail-on regression needs --eval")
+    if run_eval and head is not None:
+        raise InputError(
+            "--eval evaluates the working tree, so it takes no HEAD revision",
+            hint=f"check {head} out, then run `promptops diff {base or 'BASE'} --eval`",
+        )
+    root = root_of(repo)
+    sides = open_sides(root, base, head)
+    report = compare(
+        sides.base,
+        sides.head,
+        base_source=sides.base_source,
+        head_source=sides.head_source,
+        renames=sides.renames,
+        changed=sides.changed,
+    )
+    code = 0
+    if run_eval:
+        report, code = _evaluate(root, report, sides.base_sha, replay, concurrency, no_cache)
+    doc = as_dict(report)
+    render = {"json": writers.to_json, "markdown": writers.to_markdown, "text": writers.to_text}[fmt]
+    _emit(render(doc), output, fmt)
+    failures = policy_failures(report, policies)
+    console = err_console()
+    for line in failures[:20]:
+        console.print(f"✗ {line}", markup=False)
+    if output is not None or fmt != "text":
+        console.print(writers.summary_line(doc), markup=False)
+    if code in (2, 3, 130):
+        return code
+    if failures:
+        return 1
+    return 1 if exit_code and report.changed else 0
+
+
+def _emit(text: str, output: Path | None, fmt: str) -> None:
+    """Data to stdout or a file; the text format gets colour on a terminal (rich honours NO_COLOR)."""
+    if output is not None or fmt != "text" or not sys.stdout.isatty():
+        write_out(text, output)
+        return
+    from rich.text import Text
+
+    styled = Text()
+    for line in text.splitlines(keepends=True):
+        bare = line.lstrip()
+        style = (
+            "green" if bare.startswith("+") and not bare.startswith("+++")
+            else "red" if bare.startswith("-") and not bare.startswith("---")
+            else "cyan" if bare.startswith("@@")
+            else "bold" if line[:1].isalpha()
+            else ""
+        )  # fmt: skip
+        styled.append(line, style=style)
+    out_console().print(styled, end="")
+
+
+def _evaluate(
+    root: Path, report: DiffReport, base_sha: str, replay: bool, concurrency: int | None, no_cache: bool
+) -> tuple[DiffReport, int]:
+    """The paired baseline eval of the affected suites; the eval's exit code (1 is left to --fail-on)."""
+    import os
+    from dataclasses import replace
+
+    from ..diff import EvalDiff, affected_suites, eval_changes
+    from ..evaluate.engine import STATE_DIR, Evaluation, Settings, exit_code
+    from ..evaluate.runner import Options
+    from ..evaluate.store import Store
+
+    root, source, snapshot = open_project(root)
+    suites = affected_suites(report, snapshot)
+    if not suites:
+        return replace(report, eval=EvalDiff(skipped="No eval suite is affected by this change.")), 0
+    defaults = snapshot.config.eval_defaults
+    options = Options(
+        concurrency=concurrency or int(defaults.get("concurrency", 8)),
+        rpm=defaults.get("rpm"),
+        max_cost=defaults.get("max_cost"),
+        use_cache=not no_cache,
+    )
+    settings = Settings(suites=suites, baseline=base_sha, mode="replay" if replay else "live", options=options)
+    err_console().print(f"evaluating {len(suites)} affected suite{'s' * (len(suites) != 1)} at BASE and HEAD …")
+    evaluation = Evaluation(root, source, snapshot, settings, dict(os.environ))
+    head_tasks, base_tasks = evaluation.prepare()
+    result = evaluation.run(head_tasks, base_tasks)
+    store = Store(root / STATE_DIR / "promptops.sqlite")
+    try:
+        runs = store.results(result.run_id)
+    finally:
+        store.close()
+    base_runs = [runs[t.uid] for t in base_tasks if t.uid in runs]
+    return replace(report, eval=eval_changes(result, base_runs)), exit_code(result)

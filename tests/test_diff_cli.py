@@ -1,0 +1,278 @@
+"""`promptops diff` end to end: real git repositories, the three formats, exit codes, shallow clones, --eval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from conftest import commit, git
+from golden_files import check_golden
+
+from promptops.loader import schema
+from promptops.report.diff import MARKER
+
+PROJECT = {
+    "promptops.yaml": "project: shop\n",
+    "routing.yaml": (
+        "defaults:\n  model: fast\nmodels:\n  fast: {model: openai/gpt-4o-mini}\n  smart: {model: openai/gpt-4o}\n"
+        "routes:\n  support/*: {model: smart, fallbacks: [fast]}\njudge: smart\n"
+    ),
+    "prompts/shared/_tone.j2": "Be brief.\n",
+    "prompts/greet.prompt": (
+        "---\nowner: '@team'\ninputs:\n  name: {type: string}\n---\n"
+        'system:\n{% include "shared/_tone.j2" %}\nuser:\nHello {{ name }}!\n'
+    ),
+    "prompts/support/refund.prompt": (
+        "---\nowner: '@support'\nrisk: high\nfallback: A human will answer.\ninputs:\n  total: {type: number}\n---\n"
+        'system:\n{% include "shared/_tone.j2" %}\nDecide on refunds.\nuser:\nTotal: {{ total }}\n'
+    ),
+    "prompts/faq.prompt": "---\ninputs:\n  q: {type: string}\n---\nAnswer the question: {{ q }}\nBe accurate and cite the FAQ page.\n",
+    "evals/greet.yaml": (
+        "prompt: greet\nthreshold: 0.9\ncases:\n  - id: ada\n    vars: {name: Ada}\n    assert:\n"
+        "      - {type: contains, value: Ada}\n"
+    ),
+    "evals/support/refund.yaml": (
+        "prompt: support/refund\ncases:\n  - id: small\n    vars: {total: 10}\n    assert:\n      - {type: icontains, value: refund}\n"
+    ),
+    "evals/faq.yaml": "prompt: faq\ncases:\n  - id: hours\n    vars: {q: 'When are you open'}\n",
+}
+
+
+def feature_branch(root: Path) -> None:
+    """A branch that changes a partial, swaps a model, lowers a threshold and renames a prompt."""
+    git(root, "checkout", "-q", "-b", "feature")
+    git(root, "mv", "prompts/faq.prompt", "prompts/help.prompt")
+    commit(
+        root,
+        {
+            "prompts/shared/_tone.j2": "Be brief and kind.\n",
+            "routing.yaml": PROJECT["routing.yaml"].replace("support/*: {model: smart", "support/*: {model: fast"),
+            "evals/greet.yaml": PROJECT["evals/greet.yaml"].replace("threshold: 0.9", "threshold: 0.7"),
+            "evals/faq.yaml": PROJECT["evals/faq.yaml"].replace("prompt: faq", "prompt: help"),
+        },
+        "feature",
+    )
+
+
+@pytest.fixture
+def repo(make_repo) -> Path:
+    root: Path = make_repo(PROJECT)
+    feature_branch(root)
+    return root
+
+
+def test_a_branch_shows_every_change_classified_in_all_three_formats(repo: Path, cli, tmp_path: Path) -> None:
+    out_file = tmp_path / "diff.json"
+    code, _, err = cli("diff", "main", "feature", "--repo", repo, "--format", "json", "-o", out_file)
+    assert code == 0, err
+    doc = json.loads(out_file.read_text())
+    jsonschema.validate(doc, schema("diff"))
+    prompts = {p["id"]: p for p in doc["prompts"]}
+    assert set(prompts) == {"greet", "support/refund", "help"}
+    # the partial, in every prompt it reaches, with the rendered messages
+    assert doc["partials"][0]["name"] == "shared/_tone.j2"
+    assert doc["partials"][0]["reaches"] == ["greet", "support/refund"]
+    greet = prompts["greet"]
+    assert greet["behaviour"] and [c["kind"] for c in greet["changes"]] == ["partial"]
+    assert "+Be brief and kind." in greet["rendered"][0]["messages"][0]["diff"]
+    # the model swap, resolved for the prompt it reaches
+    refund = prompts["support/refund"]
+    swap = next(c for c in refund["changes"] if c["field"] == "model")
+    assert (swap["before"]["name"], swap["after"]["name"], swap["note"]) == ("smart", "fast", "model swap")
+    assert refund["high_risk"] and doc["summary"]["high_risk"] == ["support/refund"]
+    assert [c["field"] for c in doc["routing"]] == ["routes.support/*.model"]
+    # the rename, from git's rename detection: breaking, so a major bump
+    assert (prompts["help"]["status"], prompts["help"]["old_id"], prompts["help"]["breaking"]) == ("renamed", "faq", True)
+    assert doc["summary"]["bump"] == "major"
+    # the lowered threshold: a weakened gate
+    suites = {s["id"]: s for s in doc["suites"]}
+    assert suites["greet"]["weakened"] and suites["greet"]["changes"][0]["field"] == "threshold"
+    assert not suites["faq"]["weakened"]
+    assert doc["summary"]["weakened_gates"] == [{"subject": "suite greet", "reason": "threshold lowered from 0.9 to 0.7"}]
+
+    code, text, _ = cli("diff", "main", "feature", "--repo", repo)
+    assert code == 0
+    for expected in ("M shared/_tone.j2", "R faq → help", "model: smart (openai/gpt-4o) → fast (openai/gpt-4o-mini)",
+                     "threshold: 0.9 → 0.7", "Weakened gates:", "Breaking:", "High-risk prompts changed: support/refund",
+                     "+Be brief and kind.", "version bump: major"):
+        assert expected in text, expected
+    check_golden("diff-branch.txt", text)
+
+    code, markdown, _ = cli("diff", "main", "feature", "--repo", repo, "--format", "markdown")
+    assert code == 0 and markdown.startswith(MARKER)
+    for expected in ("<code>shared/_tone.j2</code>", "<code>faq → help</code>", "model swap", "threshold lowered from 0.9 to 0.7",
+                     "**Breaking**", "**Weakened gates**", "High-risk prompts changed", "version bump **major**"):
+        assert expected in markdown, expected
+    check_golden("diff-branch.md", markdown)
+
+
+def test_the_default_base_is_the_merge_base_and_head_the_working_tree(repo: Path, cli) -> None:
+    commit(repo, {"prompts/greet.prompt": PROJECT["prompts/greet.prompt"].replace("Hello", "Hi")}, "later on main?")
+    git(repo, "checkout", "-q", "main")
+    commit(repo, {"prompts/other.prompt": "Main moved on.\n"}, "main moves")
+    git(repo, "checkout", "-q", "feature")
+    (repo / "prompts" / "draft.prompt").write_text("Not committed yet.\n")  # untracked: still part of HEAD
+    code, out, err = cli("diff", "--repo", repo, "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["base"].startswith("merge-base with main") and doc["head"] == "working tree"
+    ids = {p["id"]: p["status"] for p in doc["prompts"]}
+    assert ids["draft"] == "added" and "other" not in ids  # main's later commits are not this change
+    assert ids["help"] == "renamed"
+
+
+def test_a_diff_of_a_revision_with_itself_is_empty_and_exits_0_with_exit_code(repo: Path, cli) -> None:
+    code, out, _ = cli("diff", "feature", "feature", "--repo", repo, "--exit-code")
+    assert code == 0 and out.startswith("No changes")
+    code, out, _ = cli("diff", "main", "main", "--repo", repo, "--format", "json", "--exit-code")
+    doc = json.loads(out)
+    assert code == 0 and not doc["summary"]["changed"] and doc["summary"]["bump"] is None
+    assert cli("diff", "main", "feature", "--repo", repo, "--exit-code")[0] == 1
+
+
+def test_swapping_base_and_head_swaps_added_and_removed(repo: Path, cli) -> None:
+    commit(repo, {"prompts/new.prompt": "Brand new.\n", "prompts/greet.prompt": None, "evals/greet.yaml": None}, "swap")
+
+    def statuses(*revs: str) -> dict[str, str]:
+        code, out, _ = cli("diff", *revs, "--repo", repo, "--format", "json")
+        assert code == 0
+        return {p["id"]: p["status"] for p in json.loads(out)["prompts"]}
+
+    forward, backward = statuses("main", "feature"), statuses("feature", "main")
+    assert forward["new"] == "added" and forward["greet"] == "removed" and forward["help"] == "renamed"
+    assert backward["new"] == "removed" and backward["greet"] == "added" and backward["faq"] == "renamed"
+
+
+@pytest.mark.parametrize(
+    ("policy", "code"),
+    [("breaking", 1), ("weakened-gate", 1), ("high-risk", 1), ("weakened-gate,breaking", 1)],
+)
+def test_fail_on_turns_findings_into_exit_1(repo: Path, cli, policy: str, code: int) -> None:
+    result, out, err = cli("diff", "main", "feature", "--repo", repo, "--fail-on", policy)
+    assert result == code, err
+    assert "✗" in err and out  # the report is still written
+
+
+def test_fail_on_passes_when_the_finding_is_absent(make_repo, cli) -> None:
+    root = make_repo(PROJECT)
+    commit(root, {"prompts/greet.prompt": PROJECT["prompts/greet.prompt"].replace("Hello", "Hi")})
+    args = ("diff", "HEAD~1", "HEAD", "--repo", root)
+    assert cli(*args, "--fail-on", "breaking", "--fail-on", "weakened-gate,high-risk")[0] == 0
+    assert cli(*args, "--exit-code")[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fail-on", "nonsense"], "unknown --fail-on 'nonsense'"),
+        (["--fail-on", "regression"], "--fail-on regression needs --eval"),
+        (["--format", "html"], "unknown format 'html'"),
+        (["main", "feature", "--eval"], "--eval evaluates the working tree"),
+        (["no-such-rev"], "unknown git revision 'no-such-rev'"),
+    ],
+)
+def test_usage_errors_exit_2(repo: Path, cli, args: list[str], message: str) -> None:
+    code, _, err = cli("diff", *args, "--repo", repo)
+    assert code == 2 and message in err
+
+
+def test_outside_git_is_an_input_error(make_repo, cli) -> None:
+    root = make_repo(PROJECT, use_git=False)
+    code, _, err = cli("diff", "--repo", root)
+    assert code == 2 and "not inside a git repository" in err
+
+
+# -- shallow clones ------------------------------------------------------------------------------------------
+
+
+def shallow(source: Path, target: Path, *args: str) -> Path:
+    git(source.parent, "clone", "-q", "--depth", "1", *args, f"file://{source}", str(target))
+    return target
+
+
+def test_a_shallow_clone_missing_base_says_which_fetch_to_run(repo: Path, cli, tmp_path: Path) -> None:
+    git(repo, "checkout", "-q", "main")
+    commit(repo, {"prompts/other.prompt": "More.\n"}, "second on main")
+    clone = shallow(repo, tmp_path / "clone", "--branch", "main")
+    code, _, err = cli("diff", "HEAD~1", "--repo", clone)
+    assert code == 2
+    assert "git fetch --unshallow" in err
+
+
+def test_a_shallow_clone_without_the_merge_base_says_which_fetch_to_run(repo: Path, cli, tmp_path: Path) -> None:
+    git(repo, "checkout", "-q", "main")
+    commit(repo, {"prompts/other.prompt": "More.\n"}, "main moves on")
+    clone = shallow(repo, tmp_path / "clone", "--no-single-branch", "--branch", "feature")
+    code, _, err = cli("diff", "--repo", clone)
+    assert code == 2
+    assert "cannot find the merge-base" in err and "git fetch --unshallow" in err and "fetch-depth: 0" in err
+
+
+def test_a_shallow_single_branch_clone_without_a_default_branch(repo: Path, cli, tmp_path: Path) -> None:
+    git(repo, "checkout", "-q", "main")  # the remote's default branch, which the clone leaves out
+    clone = shallow(repo, tmp_path / "clone", "--branch", "feature")
+    code, _, err = cli("diff", "--repo", clone)
+    assert code == 2
+    assert "no default branch" in err and "git fetch origin main" in err
+
+
+# -- layout --------------------------------------------------------------------------------------------------
+
+
+def test_a_project_in_a_subdirectory_gets_rename_detection(make_repo, cli) -> None:
+    root = make_repo({f"service/{k}": v for k, v in PROJECT.items()} | {"README.md": "mono\n"})
+    git(root, "mv", "service/prompts/faq.prompt", "service/prompts/help.prompt")
+    (root / "service" / "evals" / "faq.yaml").write_text(PROJECT["evals/faq.yaml"].replace("prompt: faq", "prompt: help"))
+    code, out, err = cli("diff", "HEAD", "--repo", root / "service", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert [(p["id"], p["status"], p["old_path"]) for p in doc["prompts"]] == [("help", "renamed", "prompts/faq.prompt")]
+
+
+def test_schema_command_prints_the_diff_schema(cli) -> None:
+    code, out, _ = cli("schema", "diff")
+    assert code == 0 and json.loads(out)["title"] == "promptops diff"
+
+
+# -- --eval --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("api_key")
+def test_eval_shows_a_regressed_case_with_its_output_diff(make_repo, cli, server, tmp_path: Path) -> None:
+    from eval_fixtures import ANSWER_PROMPT, project
+
+    root = make_repo(project(server.base_url, {"a": "yes a", "b": "yes b"}))
+    (root / "prompts" / "answer.prompt").write_text(
+        ANSWER_PROMPT.replace("REPLY: {{ answer }}", "REPLY: {{ answer | replace('yes b', 'no b') }}")
+    )
+    out_file = tmp_path / "diff.json"
+    code, _, err = cli("diff", "HEAD", "--eval", "--repo", root, "--format", "json", "-o", out_file)
+    assert code == 0, err  # a regression does not fail on its own
+    doc = json.loads(out_file.read_text())
+    jsonschema.validate(doc, schema("diff"))
+    ev = doc["eval"]
+    assert [(s["suite"], s["base_pass_rate"], s["head_pass_rate"]) for s in ev["suites"]] == [("answer", 1.0, 0.5)]
+    (case,) = ev["cases"]
+    assert (case["case"], case["change"], case["base_verdict"], case["head_verdict"]) == ("b", "regressed", "pass", "fail")
+    assert "-yes b" in case["output_diff"] and "+no b" in case["output_diff"]
+    assert ev["regressions"] == 1
+
+    code, markdown, _ = cli("diff", "HEAD", "--eval", "--repo", root, "--format", "markdown")
+    assert code == 0 and "regressed" in markdown and "+no b" in markdown and "100% | 50%" in markdown
+    code, _, err = cli("diff", "HEAD", "--eval", "--repo", root, "--fail-on", "regression")
+    assert code == 1 and "regressed: answer / b" in err
+
+
+@pytest.mark.usefixtures("api_key")
+def test_eval_keeps_provider_errors_as_exit_3_and_skips_when_nothing_is_affected(make_repo, cli, server) -> None:
+    from eval_fixtures import project
+
+    root = make_repo(project(server.base_url, {"a": "yes a"}, retries=0))
+    code, out, _ = cli("diff", "HEAD", "--eval", "--repo", root)
+    assert code == 0 and "No eval suite is affected" in out
+    server.configure(faults="500")
+    (root / "evals" / "answer.yaml").write_text((root / "evals" / "answer.yaml").read_text().replace("threshold: 1.0", "threshold: 0.5"))
+    code, out, err = cli("diff", "HEAD", "--eval", "--repo", root)
+    assert code == 3, out + err
