@@ -18,7 +18,7 @@ MAX_DEPTH = 64
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_Base):  # type: ignore[misc]
+class _Loader(_Base):
     """SafeLoader with YAML 1.2 scalars: no timestamps (dates stay strings, so every value is JSON data) and
     only true/false are booleans, so `value: yes` or `off` stay the strings a user wrote."""
 
