@@ -182,12 +182,18 @@ def main() -> int:
         generate(root)
         made = time.perf_counter() - started
         print(f"promptops diff benchmark, {dt.date.today().isoformat()}")
-        print(f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.system()} "
-              f"{platform.machine()}, {os.cpu_count()} CPU(s)")
-        print(f"Repository: {PROMPTS:,} prompts, {PARTIALS} partials, {PROMPTS:,} one-case suites "
-              f"(generated and committed in {made:.1f} s)")
-        print(f"Command: python -m promptops diff HEAD --format json (working tree); {args.runs} measured runs "
-              "after 1 warm-up\n")
+        print(
+            f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.system()} "
+            f"{platform.machine()}, {os.cpu_count()} CPU(s)"
+        )
+        print(
+            f"Repository: {PROMPTS:,} prompts, {PARTIALS} partials, {PROMPTS:,} one-case suites "
+            f"(generated and committed in {made:.1f} s)"
+        )
+        print(
+            f"Command: python -m promptops diff HEAD --format json (working tree); {args.runs} measured runs "
+            "after 1 warm-up\n"
+        )
         failed = False
         rows = []
         for case in CASES:
@@ -203,7 +209,10 @@ def main() -> int:
         header = ("change", "median s", "min s", "target", "")
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
         for row in [header, tuple("-" * w for w in widths), *rows]:
-            print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+            cells = [
+                cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            ]
+            print("  ".join(cells))
         return 1 if failed else 0
     finally:
         if args.keep is None:

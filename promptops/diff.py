@@ -163,6 +163,7 @@ class EvalCase:
     base_verdict: str | None
     head_verdict: str | None
     output_diff: str = ""
+    error: str = ""  # why a run ended in error ("base: ..." when it was the baseline's)
 
 
 @dataclass(frozen=True)
@@ -953,19 +954,22 @@ def _plain(value: Any) -> Any:
 def eval_changes(report: EvalReport, base_results: Iterable[TaskResult]) -> EvalDiff:
     """Per suite (pass rate base -> head) and per case (its baseline class), with the output diffs of cases
     whose answer changed. `base_results` are the baseline runs of the same eval."""
-    base_runs = list(base_results)
+    Key = tuple[str, str, str, str]
+    base_runs: dict[Key, list[TaskResult]] = {}
+    for r in sorted(base_results, key=lambda r: r.repeat):
+        base_runs.setdefault((r.suite, r.case, r.model, r.variant), []).append(r)
+    head_first: dict[Key, TaskResult] = {}
+    for r in sorted(report.results, key=lambda r: r.repeat):
+        head_first.setdefault((r.suite, r.case, r.model, r.variant), r)
 
-    def first(results: Iterable[TaskResult]) -> dict[tuple[str, str, str, str], TaskResult]:
-        out: dict[tuple[str, str, str, str], TaskResult] = {}
-        for r in sorted(results, key=lambda r: r.repeat):
-            out.setdefault((r.suite, r.case, r.model, r.variant), r)
-        return out
+    def verdict(runs: Sequence[TaskResult]) -> str:
+        statuses = {r.status for r in runs}
+        return "error" if "error" in statuses else "pass" if statuses == {"pass"} else "fail"
 
-    head_first, base_first = first(report.results), first(base_runs)
     suites = []
     for s in report.suites:
-        runs = [r for r in base_runs if r.suite == s.suite]
-        rate = sum(r.status == "pass" for r in runs) / len(runs) if runs else None
+        runs = [r for k, rs in base_runs.items() if k[0] == s.suite for r in rs]
+        rate = round(sum(r.status == "pass" for r in runs) / len(runs), 6) if runs else None
         classes: dict[str, int] = {}
         for c in report.cases:
             if c.suite == s.suite and c.baseline:
@@ -974,20 +978,30 @@ def eval_changes(report: EvalReport, base_results: Iterable[TaskResult]) -> Eval
     cases = []
     for c in report.cases:
         key = (c.suite, c.case, c.model, c.variant)
-        a, b = base_first.get(key), head_first.get(key)
-        old_out, new_out = (a.output if a else None), (b.output if b else None)
-        diff_text = ""
-        if old_out is not None and new_out is not None and old_out != new_out:
-            diff_text = _unified(old_out, new_out, "base", "head", context=2)
+        base, head = base_runs.get(key, []), head_first.get(key)
+        old = base[0].output if base else None
+        new = head.output if head is not None and c.baseline != "removed" else None
+        diff_text = (
+            _unified(old, new, "base", "head", context=2) if old is not None and new is not None and old != new else ""
+        )
         if c.baseline == "unchanged" and not diff_text:
             continue
-        base_verdict = (
-            None if c.baseline == "new" else (c.verdict if c.baseline == "removed" else (a.status if a else None))
-        )
+        head_error = head.error if head is not None and c.baseline != "removed" and head.error else ""
+        base_error = next((r.error for r in base if r.error), "")
+        error = head_error or (f"base: {base_error}" if base_error else "")
         head_verdict = None if c.baseline == "removed" else c.verdict
-        cases.append(
-            EvalCase(c.suite, c.case, c.model, c.variant, c.baseline or "new", base_verdict, head_verdict, diff_text)
+        change = EvalCase(
+            c.suite,
+            c.case,
+            c.model,
+            c.variant,
+            c.baseline or "new",
+            verdict(base) if base else None,
+            head_verdict,
+            diff_text,
+            error,
         )
+        cases.append(change)
     return EvalDiff(tuple(suites), tuple(cases), errors=report.errors, interrupted=report.interrupted)
 
 
@@ -1212,46 +1226,56 @@ def _scope(base: Source, head: Source, changed: frozenset[str], renames: Mapping
     """The files both sides must load: what changed, and every file whose comparison a change can reach.
 
     Supersets are cheap and safe (a file in scope that did not change compares equal); a file left out
-    that a change reaches would be a wrong diff, so every test below errs towards keeping a file.
+    that a change reaches would be a wrong diff, so every test below errs towards keeping a file. Files are
+    read only when a question needs them (no change reads nothing).
     """
     config = loader.load_config(head)
     pre = config.prompts_dir + "/" if config.prompts_dir else ""
     epre = config.evals_dir + "/" if config.evals_dir else ""
+    texts: dict[str, str] = {}
 
     def text(path: str) -> str:
-        sides = (head, base) if path in changed else (head,)
-        return "\n".join((s.read(path) or b"").decode("utf-8", "replace") for s in sides)
+        if path not in texts:
+            sides = (head, base) if path in changed else (head,)
+            texts[path] = "\n".join((s.read(path) or b"").decode("utf-8", "replace") for s in sides)
+        return texts[path]
 
     paths = {*head.list_dir(config.prompts_dir), *(p for p in changed if p.startswith(pre))}
     name_of = {p: p[len(pre) :] for p in paths if p.endswith(loader.PROMPT_EXTENSIONS)}
-    texts = {name_of[p]: text(p) for p in name_of}
     prompts = {name: path for path, name in name_of.items() if not loader.is_partial(name)}
     targets = {name_of[p] for p in changed if p in name_of}
     scope = {p for p in name_of if p in changed or loader.is_partial(name_of[p])}
-    scope |= {prompts[n] for n in reaching(texts, targets) if n in prompts}
+    if targets:
+        scope |= {prompts[n] for n in reaching({name_of[p]: text(p) for p in name_of}, targets) if n in prompts}
     # Prompts whose messages may change: their eval cases are rendered, so their suites are loaded.
     ids = {loader.prompt_id_of(name_of[p]) for p in scope if name_of[p] in prompts}
     ids |= {loader.prompt_id_of(old[len(pre) :]) for old in renames if old.startswith(pre)}
     if config.routing_file in changed:
         scope |= _rerouted(base, head, config.routing_file, prompts)
     if any(not p.startswith((pre, epre)) and p not in (config.routing_file, CONFIG_FILE) for p in changed):
-        scope |= {path for name, path in prompts.items() if "sources" in texts[name]}
+        scope |= {path for path in prompts.values() if "sources" in text(path)}
     frontier = set(scope)  # closed under includes, so every prompt in scope renders on both sides
     while frontier:
-        refs = [template_refs(texts[name_of[p]]) for p in frontier]
+        refs = [template_refs(text(p)) for p in frontier]
         if any(dynamic for _, dynamic in refs):
             frontier = set(prompts.values()) - scope
         else:
             frontier = {prompts[n] for names, _ in refs for n in names if n in prompts} - scope
         scope |= frontier
-    data = [p[len(epre) :] for p in changed if p.startswith(epre)]
-    for path in {*head.list_dir(config.evals_dir), *(p for p in changed if p.startswith(epre))}:
-        if not path.endswith(loader.SUITE_EXTENSIONS):
-            continue
-        body = text(path)
-        targets = {next(g for g in m.groups() if g is not None).strip() for m in _SUITE_PROMPT.finditer(body)}
-        if path in changed or len(targets) != 1 or targets & ids or any(d in body for d in data):
-            scope.add(path)
+    suites = {*head.list_dir(config.evals_dir), *(p for p in changed if p.startswith(epre))}
+    suites = {
+        p
+        for p in suites
+        if p.endswith(loader.SUITE_EXTENSIONS) and p[len(epre) :].split("/")[0] not in loader.RESERVED_EVAL_DIRS
+    }
+    scope |= suites & changed
+    data = [p[len(epre) :] for p in changed if p.startswith(epre) and p not in suites]
+    if ids or data:
+        for path in suites - changed:
+            body = text(path)
+            found = {next(g for g in m.groups() if g is not None).strip() for m in _SUITE_PROMPT.finditer(body)}
+            if len(found) != 1 or found & ids or any(d in body for d in data):
+                scope.add(path)
     return scope
 
 

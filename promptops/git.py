@@ -295,6 +295,7 @@ class GitRepo:
         return done.returncode == 0
 
     def push(self, remote: str, refspecs: Sequence[str]) -> None:
+        """Push; a refusal becomes GitError quoting git's reason (e.g. `[rejected] (fetch first)`)."""
         done = subprocess.run(
             ["git", "push", "--porcelain", remote, *refspecs],
             cwd=self.root,
@@ -302,17 +303,38 @@ class GitRepo:
             capture_output=True,
             check=False,
         )
-        if done.returncode != 0:
-            stderr = done.stderr.decode("utf-8", "replace") + done.stdout.decode("utf-8", "replace")
-            rejected = "rejected" in stderr or "non-fast-forward" in stderr or "fetch first" in stderr
+        if done.returncode == 0:
+            return
+        out, err = done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+        # --porcelain reports each ref as "<flag>\t<from>:<to>\t<summary>"; "!" marks a refused one.
+        refused = [line.split("\t")[-1] for line in out.splitlines() if line.startswith("!")]
+        if refused:
             raise GitError(
-                "the push was rejected" if rejected else "the push failed",
+                f"the push to {remote} was rejected: {'; '.join(refused)}",
                 command=f"push {remote} {' '.join(refspecs)}",
-                stderr=stderr,
-                hint=f"fetch first (`git fetch {remote} '+refs/heads/*:refs/remotes/{remote}/*'`), then retry"
-                if rejected
-                else "check the remote and your credentials",
+                hint=f"{remote} has changed; fetch and look before pushing again",
             )
+        fatal = next((line for line in err.splitlines() if line.startswith("fatal:")), "")
+        raise GitError(
+            f"the push to {remote} failed" + (f": {fatal[6:].strip()}" if fatal else ""),
+            command=f"push {remote} {' '.join(refspecs)}",
+            hint="check the remote (`git remote -v`) and your access to it",
+        )
+
+    def fetch(self, remote: str, refspec: str) -> None:
+        done = subprocess.run(
+            ["git", "fetch", "--quiet", remote, refspec], cwd=self.root, env=self.env, capture_output=True, check=False
+        )
+        if done.returncode != 0:
+            raise GitError(
+                f"cannot fetch from {remote}",
+                command=f"fetch {remote} {refspec}",
+                stderr=done.stderr.decode("utf-8", "replace"),
+                hint="check the remote, or run without --push and publish the ledger later",
+            )
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        return self.ok("merge-base", "--is-ancestor", older, newer)
 
     def remotes(self) -> list[str]:
         return [r for r in self.run("remote").splitlines() if r]

@@ -29,17 +29,22 @@ MODELS = {"fast": "openai/gpt-4o-mini", "slow": "openai/gpt-4o", "local": "ollam
 
 @st.composite
 def repositories(draw: st.DrawFn) -> dict[str, str | bytes | None]:
-    """A small project as {path: text}: prompts (some including partials), partials, routes and sources."""
+    """A small project as {path: text}: prompts (some including partials or pinning documents), partials, routes."""
     partials = draw(st.dictionaries(names, s.literals, max_size=2))
     ids = draw(st.lists(names, min_size=1, max_size=3, unique=True))
     files: dict[str, str | bytes | None] = {"promptops.yaml": f"project: {draw(names)}\n"}
     for name, text in partials.items():
         files[f"prompts/shared/_{name}.j2"] = text + "\n"
+    docs = draw(st.dictionaries(names, s.literals, max_size=2))
+    for name, text in docs.items():
+        files[f"docs/{name}.md"] = text + "\n"
     routes = {}
     for pid in ids:
         body = draw(s.bodies())
         includes = draw(st.lists(st.sampled_from(sorted(partials)), max_size=2)) if partials else []
         text = s.prompt_file(body)
+        if docs and draw(st.booleans()):
+            text = text.replace("---\n", "---\nsources: ['docs/*.md']\n", 1)
         if includes:
             head, sep, rest = text.rpartition("---\n")
             lines = "".join(f'{{% include "shared/_{p}.j2" %}}\n' for p in includes)
@@ -91,7 +96,12 @@ def test_the_same_commit_gives_byte_identical_bundles_on_different_clones(files:
         assert verify_bytes(bundles[0])[0]
         doc = json.loads(bundles[0])
         assert doc["commit"] == git(origin, "rev-parse", "HEAD")
-        assert sorted(doc["prompts"]) == sorted(p[len("prompts/") : -len(".prompt")] for p in files if p.endswith(".prompt"))
+        assert sorted(doc["hashes"]["sources"]) == sorted(
+            {p for p in files if p.startswith("docs/")} if any("sources:" in str(v) for v in files.values()) else []
+        )
+        assert sorted(doc["prompts"]) == sorted(
+            p[len("prompts/") : -len(".prompt")] for p in files if p.endswith(".prompt")
+        )
 
 
 def test_bundle_of_a_release_tag_verifies_and_carries_the_release(make_repo, cli, tmp_path: Path) -> None:
@@ -224,6 +234,18 @@ def test_moving_a_release_tag_makes_verify_exit_1(make_repo, cli) -> None:
     code, _, err = cli("promote", "v0.1.0", "--env", "production", "--repo", root)
     assert code == 1 and "moved" in err
     assert git(root, "for-each-ref", "refs/heads/promptops") == ""
+
+
+def test_a_tag_whose_recorded_digest_was_edited_fails_verify(make_repo, cli) -> None:
+    root = make_repo(dict(MINIMAL))
+    assert cli("release", "--repo", root, *SKIP)[0] == 0
+    record = parse_message(tag_message(root, "v0.1.0"), "v0.1.0")
+    real = record["digest"]
+    record["digest"] = "sha256:" + "0" * 64
+    retag(root, "v0.1.0", "HEAD", render_message(record))
+    code, _, err = cli("verify", "v0.1.0", "--repo", root)
+    assert code == 1
+    assert "digest mismatch" in err and real in err
 
 
 def test_a_rewritten_tag_with_a_forged_record_is_caught_by_export(make_repo, cli, tmp_path: Path) -> None:

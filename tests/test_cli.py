@@ -116,7 +116,7 @@ def test_keyboard_interrupt_exits_130(make_repo, monkeypatch: pytest.MonkeyPatch
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(yaml.SafeLoader, "get_single_node", interrupted)
+    monkeypatch.setattr(getattr(yaml, "CSafeLoader", yaml.SafeLoader), "get_single_node", interrupted)
     code, _out, err = cli("lint", "--repo", root)
     assert code == 130
     assert "interrupted" in err and "Traceback" not in err

@@ -84,26 +84,48 @@ def test_a_branch_shows_every_change_classified_in_all_three_formats(repo: Path,
     assert refund["high_risk"] and doc["summary"]["high_risk"] == ["support/refund"]
     assert [c["field"] for c in doc["routing"]] == ["routes.support/*.model"]
     # the rename, from git's rename detection: breaking, so a major bump
-    assert (prompts["help"]["status"], prompts["help"]["old_id"], prompts["help"]["breaking"]) == ("renamed", "faq", True)
+    assert (prompts["help"]["status"], prompts["help"]["old_id"], prompts["help"]["breaking"]) == (
+        "renamed",
+        "faq",
+        True,
+    )
     assert doc["summary"]["bump"] == "major"
     # the lowered threshold: a weakened gate
     suites = {s["id"]: s for s in doc["suites"]}
     assert suites["greet"]["weakened"] and suites["greet"]["changes"][0]["field"] == "threshold"
     assert not suites["faq"]["weakened"]
-    assert doc["summary"]["weakened_gates"] == [{"subject": "suite greet", "reason": "threshold lowered from 0.9 to 0.7"}]
+    assert doc["summary"]["weakened_gates"] == [
+        {"subject": "suite greet", "reason": "threshold lowered from 0.9 to 0.7"}
+    ]
 
     code, text, _ = cli("diff", "main", "feature", "--repo", repo)
     assert code == 0
-    for expected in ("M shared/_tone.j2", "R faq → help", "model: smart (openai/gpt-4o) → fast (openai/gpt-4o-mini)",
-                     "threshold: 0.9 → 0.7", "Weakened gates:", "Breaking:", "High-risk prompts changed: support/refund",
-                     "+Be brief and kind.", "version bump: major"):
+    for expected in (
+        "M shared/_tone.j2",
+        "R faq → help",
+        "model: smart (openai/gpt-4o) → fast (openai/gpt-4o-mini)",
+        "threshold: 0.9 → 0.7",
+        "Weakened gates:",
+        "Breaking:",
+        "High-risk prompts changed: support/refund",
+        "+Be brief and kind.",
+        "version bump: major",
+    ):
         assert expected in text, expected
     check_golden("diff-branch.txt", text)
 
     code, markdown, _ = cli("diff", "main", "feature", "--repo", repo, "--format", "markdown")
     assert code == 0 and markdown.startswith(MARKER)
-    for expected in ("<code>shared/_tone.j2</code>", "<code>faq → help</code>", "model swap", "threshold lowered from 0.9 to 0.7",
-                     "**Breaking**", "**Weakened gates**", "High-risk prompts changed", "version bump **major**"):
+    for expected in (
+        "<code>shared/_tone.j2</code>",
+        "<code>faq → help</code>",
+        "model swap",
+        "threshold lowered from 0.9 to 0.7",
+        "**Breaking**",
+        "**Weakened gates**",
+        "High-risk prompts changed",
+        "version bump **major**",
+    ):
         assert expected in markdown, expected
     check_golden("diff-branch.md", markdown)
 
@@ -224,11 +246,15 @@ def test_a_shallow_single_branch_clone_without_a_default_branch(repo: Path, cli,
 def test_a_project_in_a_subdirectory_gets_rename_detection(make_repo, cli) -> None:
     root = make_repo({f"service/{k}": v for k, v in PROJECT.items()} | {"README.md": "mono\n"})
     git(root, "mv", "service/prompts/faq.prompt", "service/prompts/help.prompt")
-    (root / "service" / "evals" / "faq.yaml").write_text(PROJECT["evals/faq.yaml"].replace("prompt: faq", "prompt: help"))
+    (root / "service" / "evals" / "faq.yaml").write_text(
+        PROJECT["evals/faq.yaml"].replace("prompt: faq", "prompt: help")
+    )
     code, out, err = cli("diff", "HEAD", "--repo", root / "service", "--format", "json")
     assert code == 0, err
     doc = json.loads(out)
-    assert [(p["id"], p["status"], p["old_path"]) for p in doc["prompts"]] == [("help", "renamed", "prompts/faq.prompt")]
+    assert [(p["id"], p["status"], p["old_path"]) for p in doc["prompts"]] == [
+        ("help", "renamed", "prompts/faq.prompt")
+    ]
 
 
 def test_schema_command_prints_the_diff_schema(cli) -> None:
@@ -255,7 +281,12 @@ def test_eval_shows_a_regressed_case_with_its_output_diff(make_repo, cli, server
     ev = doc["eval"]
     assert [(s["suite"], s["base_pass_rate"], s["head_pass_rate"]) for s in ev["suites"]] == [("answer", 1.0, 0.5)]
     (case,) = ev["cases"]
-    assert (case["case"], case["change"], case["base_verdict"], case["head_verdict"]) == ("b", "regressed", "pass", "fail")
+    assert (case["case"], case["change"], case["base_verdict"], case["head_verdict"]) == (
+        "b",
+        "regressed",
+        "pass",
+        "fail",
+    )
     assert "-yes b" in case["output_diff"] and "+no b" in case["output_diff"]
     assert ev["regressions"] == 1
 
@@ -273,6 +304,83 @@ def test_eval_keeps_provider_errors_as_exit_3_and_skips_when_nothing_is_affected
     code, out, _ = cli("diff", "HEAD", "--eval", "--repo", root)
     assert code == 0 and "No eval suite is affected" in out
     server.configure(faults="500")
-    (root / "evals" / "answer.yaml").write_text((root / "evals" / "answer.yaml").read_text().replace("threshold: 1.0", "threshold: 0.5"))
+    (root / "evals" / "answer.yaml").write_text(
+        (root / "evals" / "answer.yaml").read_text().replace("threshold: 1.0", "threshold: 0.5")
+    )
     code, out, err = cli("diff", "HEAD", "--eval", "--repo", root)
     assert code == 3, out + err
+
+
+# -- loading only what a change reaches ------------------------------------------------------------------------
+
+REACH = {
+    "promptops.yaml": "project: reach\n",
+    "routing.yaml": (
+        "defaults:\n  model: fast\n  params: {temperature: 0}\nmodels:\n  fast: {model: openai/mini}\n"
+        "  smart: {model: openai/big}\nroutes:\n  'deep/*': {model: smart}\n"
+    ),
+    "prompts/shared/_outer.j2": "{% include 'shared/_inner.j2' %} Outer.\n",
+    "prompts/shared/_inner.j2": "Inner.\n",
+    "prompts/shared/_other.j2": "Other.\n",
+    "prompts/base.prompt": "---\ninputs:\n  x: {type: string}\n---\nBase {{ x }}.\n",
+    "prompts/wraps.prompt": "---\ninputs:\n  x: {type: string}\n---\n{% include 'base.prompt' %} Wrapped.\n",
+    "prompts/deep/nested.prompt": "{% include 'shared/_outer.j2' %}\n",
+    "prompts/dynamic.prompt": "---\ninputs:\n  which: {type: string}\n---\n{% include which %}\n",
+    "prompts/own_params.prompt": "---\nparams: {temperature: 0.7}\n---\nHi.\n",
+    "prompts/pinned.prompt": "---\nsources: [docs/*.md]\n---\nRead the docs.\n",
+    "prompts/plain.prompt": "Plain.\n",
+    "docs/a.md": "Doc A.\n",
+    "evals/wraps.yaml": "prompt: wraps\ncases:\n  - id: one\n    vars: {x: '1'}\n",
+    "evals/dynamic.yaml": "prompt: dynamic\ncases:\n  - id: other\n    vars: {which: shared/_other.j2}\n",
+    "evals/rows.yaml": "prompt: base\ndatasets: [data/rows.jsonl]\n",
+    "evals/data/rows.jsonl": '{"id": "r1", "x": "a"}\n',
+    "evals/deep.yaml": 'prompt: "deep/nested"   # quoted\ncases:\n  - id: d\n    vars: {}\n',
+}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"prompts/shared/_inner.j2": "Inner, changed.\n"},
+        {"prompts/shared/_other.j2": "Other, changed.\n"},
+        {"prompts/base.prompt": REACH["prompts/base.prompt"].replace("Base", "Basis")},
+        {"evals/data/rows.jsonl": '{"id": "r1", "x": "b"}\n'},
+        {"docs/a.md": "Doc A, revised.\n", "docs/b.md": "Doc B.\n"},
+        {"routing.yaml": REACH["routing.yaml"].replace("temperature: 0}", "temperature: 0.2}")},
+        {"routing.yaml": REACH["routing.yaml"].replace("openai/big", "openai/bigger")},
+        {"routing.yaml": REACH["routing.yaml"] + "judge: smart\n"},
+        {
+            "prompts/new.prompt": "New {{ x }}.\n",
+            "evals/new.yaml": "prompt: new\ncases:\n  - id: n\n    vars: {x: y}\n",
+        },
+        {"prompts/plain.prompt": None, "prompts/base.prompt": None},
+        {"evals/deep.yaml": REACH["evals/deep.yaml"].replace("vars: {}", "vars: {a: 1}")},
+    ],
+)
+def test_loading_only_what_a_change_reaches_gives_the_full_report(make_repo, change: dict[str, str | None]) -> None:
+    from conftest import write_tree
+
+    from promptops import diff as d
+    from promptops import loader
+    from promptops.workspace import GitSource, TreeSource
+
+    root = make_repo(REACH)
+    write_tree(root, change)
+    sides = d.open_sides(root, "HEAD", None)
+    scoped = d.diff(sides.base, sides.head, base_source=sides.base_source, head_source=sides.head_source)
+    base, head = GitSource(root, "HEAD"), TreeSource(root)
+    full = d.diff(loader.load(base), loader.load(head), base_source=base, head_source=head)
+    assert full.changed
+    strip = lambda doc: {k: v for k, v in doc.items() if k not in ("base", "head")}  # noqa: E731
+    assert strip(d.as_dict(scoped)) == strip(d.as_dict(full))
+
+
+def test_a_one_prompt_change_loads_a_few_files_not_the_project(make_repo) -> None:
+    from promptops import diff as d
+
+    files = {**{k: v for k, v in REACH.items() if "dynamic" not in k}, "prompts/plain.prompt": "Plainer.\n"}
+    root = make_repo({k: v for k, v in REACH.items() if "dynamic" not in k})
+    (root / "prompts" / "plain.prompt").write_text(files["prompts/plain.prompt"])
+    sides = d.open_sides(root, "HEAD", None)
+    assert set(sides.head.prompts) == set(sides.base.prompts) == {"plain"}
+    assert not sides.head.suites

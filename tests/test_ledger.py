@@ -8,7 +8,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -91,7 +90,12 @@ def test_promote_writes_one_ledger_commit_and_never_touches_the_work_tree(repo: 
     message = git(repo, "log", "-1", "--format=%B", LEDGER)
     event = parse_event("x", message)
     assert event is not None
-    assert (event.action, event.environment, event.version, event.reason) == ("promote", "staging", "v0.1.0", "first light")
+    assert (event.action, event.environment, event.version, event.reason) == (
+        "promote",
+        "staging",
+        "v0.1.0",
+        "first light",
+    )
     assert event.digest == digest_of(repo, "v0.1.0")
     assert event.by == "Ada Tester <ada@example.test>"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event.time)
@@ -362,7 +366,14 @@ def test_an_environment_that_requires_approval_refuses_the_releases_author(
 def test_an_approval_by_someone_else_is_recorded_on_the_ledger(approval_repo: Path, cli) -> None:
     assert run(cli, approval_repo, "promote", "v0.1.0", "--env", "staging")[0] == 0  # no approval needed
     code, _, err = run(
-        cli, approval_repo, "promote", "v0.1.0", "--env", "production", "--approved-by", "Bob Reviewer <bob@example.test>"
+        cli,
+        approval_repo,
+        "promote",
+        "v0.1.0",
+        "--env",
+        "production",
+        "--approved-by",
+        "Bob Reviewer <bob@example.test>",
     )
     assert code == 0, err
     assert "Approved-by: Bob Reviewer <bob@example.test>" in git(approval_repo, "log", "-1", "--format=%B", LEDGER)
@@ -622,7 +633,10 @@ def test_two_processes_promoting_at_the_same_moment_lose_no_event(repo: Path, tm
     base = git(repo, "rev-parse", LEDGER)
     landed = []
     forker = subprocess.Popen(
-        [sys.executable, "-c", FORKER, str(tmp_path), str(repo)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", FORKER, str(tmp_path), str(repo)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         for n in range(ROUNDS):

@@ -20,13 +20,17 @@ def diff(
     base: Annotated[
         str | None,
         typer.Argument(
-            help="The base revision (default: the merge-base with origin/HEAD, main or master).", show_default=False
+            metavar="BASE",
+            help="The base revision (default: the merge-base with origin/HEAD, main or master).",
+            show_default=False,
         ),
     ] = None,
     head: Annotated[
         str | None,
         typer.Argument(
-            help="The head revision (default: the working tree, uncommitted changes included).", show_default=False
+            metavar="HEAD",
+            help="The head revision (default: the working tree, uncommitted changes included).",
+            show_default=False,
         ),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="text, markdown (a PR comment) or json.")] = "text",
@@ -54,11 +58,11 @@ def diff(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="With --eval: ignore the response cache.")] = False,
     repo: RepoOption = None,
 ) -> int:
-    """Show what a change does: prompts, rendered messages, routing, eval suites and pinned sources.
+    """Show what a change does to prompts, rendered messages, routing, eval suites and pinned sources.
 
-    Exit 0 (also with changes, unless --exit-code or --fail-on says otherwise), 1 when --exit-code finds
-    changes or a --fail-on finding is present, 2 for bad input (an unknown revision, a shallow clone
-    missing BASE), 3 when --eval meets provider errors.
+    Exit 0, changes or not; 1 when --exit-code finds changes or a --fail-on finding is present;
+    2 for bad input (an unknown revision, a shallow clone missing BASE); 3 when --eval meets
+    provider errors after retries; 130 when interrupted.
     """
     from ..diff import FAIL_ON, as_dict, open_sides, policy_failures
     from ..diff import diff as compare
@@ -98,6 +102,14 @@ def diff(
     console = err_console()
     for line in failures[:20]:
         console.print(f"✗ {line}", markup=False)
+    errors = [c for c in report.eval.cases if c.error] if report.eval else []
+    if errors:
+        first = errors[0]
+        console.print(
+            f"error: {len(errors)} eval case{'s' * (len(errors) != 1)} ended in error; first: "
+            f"{first.suite} / {first.case} ({first.model}): {first.error}",
+            markup=False,
+        )
     if output is not None or fmt != "text":
         console.print(writers.summary_line(doc), markup=False)
     if code in (2, 3, 130):

@@ -19,7 +19,7 @@ PushOption = Annotated[bool, typer.Option("--push", help="Push the ledger branch
 RemoteOption = Annotated[str, typer.Option("--remote", help="The remote for --push.")]
 
 
-def _context(repo: Path | None) -> tuple[Context, Path]:
+def _context(repo: Path | None, push: bool = False, remote: str = "origin") -> tuple[Context, Path]:
     from ..errors import InputError
     from ..git import GitRepo
     from ..release.environments import Context
@@ -30,12 +30,15 @@ def _context(repo: Path | None) -> tuple[Context, Path]:
     who = git.identity()
     if not who:
         raise InputError("git has no identity for you", hint="git config user.name and user.email")
-    return Context(repo=git, config=snapshot.config, ledger=Ledger(git, snapshot.config.ledger_branch), who=who), root
+    ctx = Context(repo=git, config=snapshot.config, ledger=Ledger(git, snapshot.config.ledger_branch), who=who)
+    if push:
+        ctx.ledger.sync(remote)  # take in what the remote has before adding to it
+    return ctx, root
 
 
 def _done(ctx: Context, event: Event, push: bool, remote: str) -> int:
     if push:
-        ctx.repo.push(remote, [f"{ctx.ledger.ref}:{ctx.ledger.ref}"])
+        ctx.ledger.publish(remote, event)
     err_console().print(f"{event.title()} (ledger {event.commit[:12]}){'; pushed' if push else ''}", markup=False)
     return 0
 
@@ -55,7 +58,7 @@ def promote(
     """Point an environment at a release (one ledger commit)."""
     from ..release.environments import promote as do
 
-    ctx, _ = _context(repo)
+    ctx, _ = _context(repo, push, remote)
     return _done(ctx, do(ctx, version, env, reason or f"promote {version}", approved_by), push, remote)
 
 
@@ -66,6 +69,13 @@ def rollback(
         typer.Option("--to", help="The release to go back to (default: the one that ran before the current one)."),
     ] = None,
     reason: Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger.")] = "",
+    approved_by: Annotated[
+        str,
+        typer.Option(
+            "--approved-by",
+            help="Who approved, for --to a release that never ran in an environment that requires approval.",
+        ),
+    ] = "",
     push: PushOption = False,
     remote: RemoteOption = "origin",
     repo: RepoOption = None,
@@ -73,8 +83,8 @@ def rollback(
     """Point an environment back at the previous (or a named) release, at once and offline."""
     from ..release.environments import rollback as do
 
-    ctx, _ = _context(repo)
-    return _done(ctx, do(ctx, env, reason or "rollback", to), push, remote)
+    ctx, _ = _context(repo, push, remote)
+    return _done(ctx, do(ctx, env, reason or "rollback", to, approved_by), push, remote)
 
 
 def kill(
@@ -88,7 +98,7 @@ def kill(
     """Kill switch: the prompt answers with its deterministic fallback in that environment."""
     from ..release.environments import kill as do
 
-    ctx, _ = _context(repo)
+    ctx, _ = _context(repo, push, remote)
     return _done(ctx, do(ctx, prompt, env, reason), push, remote)
 
 
@@ -103,7 +113,7 @@ def revive(
     """Turn the kill switch off again."""
     from ..release.environments import revive as do
 
-    ctx, _ = _context(repo)
+    ctx, _ = _context(repo, push, remote)
     return _done(ctx, do(ctx, prompt, env, reason), push, remote)
 
 
@@ -172,7 +182,7 @@ def export(
 ) -> int:
     """Write the bundle an environment runs (with its kill list), for a deploy pipeline."""
     from ..errors import GateFailed, InputError
-    from ..release.bundle import canonical
+    from ..release.bundle import canonical, with_kill_switch
     from ..release.releasing import bundle_at
     from ..workspace import atomic_write
 
@@ -189,8 +199,7 @@ def export(
             f"{current['digest']}: the release tag was moved or rewritten",
             hint=f"run `promptops verify {current['version']}`",
         )
-    doc["kill_switch"] = dict(sorted(state["killed"].get(env, {}).items()))
-    data = canonical(doc)
+    data = canonical(with_kill_switch(doc, state["killed"].get(env, {})))
     if output is None:
         write_out(data.decode("utf-8"))
     else:

@@ -1,8 +1,9 @@
 """The bundle: one canonical JSON document holding everything a release runs, and its digest.
 
 The same commit (and release evidence) gives the same bytes: keys are sorted, separators fixed, no time but
-the commit's. The digest is the sha256 of the canonical document without `digest` and `kill_switch`; the
-kill switch is an environment's state, filled in by `export`, not part of what was released.
+the commit's. The digest is the sha256 of the canonical document without `digest`, `kill_switch` and
+`kill_switch_digest`: the kill switch is an environment's state, filled in by `export` and sealed to the
+release digest by `kill_switch_digest`, not part of what was released.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..render import Renderer
 from ..workspace import Source
 
 FORMAT_VERSION = 1
-UNSIGNED = ("digest", "kill_switch")
+UNSIGNED = ("digest", "kill_switch", "kill_switch_digest")
 
 
 def canonical(doc: Mapping[str, Any]) -> bytes:
@@ -121,6 +122,21 @@ def build(
     return doc
 
 
+def kill_switch_digest(doc: Mapping[str, Any]) -> str:
+    """Seals an exported bundle's kill list to its release digest."""
+    return sha256(canonical({"digest": doc["digest"], "kill_switch": doc.get("kill_switch", {})}))
+
+
+def with_kill_switch(doc: Mapping[str, Any], killed: Mapping[str, Any]) -> dict[str, Any]:
+    """The bundle an environment runs: the release bundle plus, when prompts are killed, its sealed kill list.
+    With nothing killed it is the release bundle byte for byte."""
+    out = {k: v for k, v in doc.items() if k != "kill_switch_digest"}
+    out["kill_switch"] = dict(sorted(killed.items()))
+    if killed:
+        out["kill_switch_digest"] = kill_switch_digest(out)
+    return out
+
+
 def verify_bytes(data: bytes) -> tuple[bool, str]:
     """(ok, what was found): the bytes must be canonical JSON whose recorded digest matches its content."""
     try:
@@ -134,4 +150,7 @@ def verify_bytes(data: bytes) -> tuple[bool, str]:
     actual = digest_of(doc)
     if actual != doc["digest"]:
         return False, f"digest mismatch: recorded {doc['digest']}, content hashes to {actual}"
+    sealed = doc.get("kill_switch") or "kill_switch_digest" in doc
+    if sealed and doc.get("kill_switch_digest") != kill_switch_digest(doc):
+        return False, "the kill switch does not match its seal (edited?)"
     return True, str(doc["digest"])

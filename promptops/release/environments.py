@@ -42,7 +42,9 @@ class Context:
     def release(self, version: str) -> tuple[str, dict[str, Any], str]:
         """(tag, release record, tagger) of a release named by version or tag."""
         prefix = self.config.tag_prefix
-        tag = version if version.startswith(prefix) and self.repo.tag(version) else f"{prefix}{version}"
+        tag = version if prefix and version.startswith(prefix) else f"{prefix}{version}"
+        if self.repo.tag(tag) is None and self.repo.tag(version) is not None:
+            tag = version  # a tag named exactly as given
         info = self.repo.tag(tag)
         if info is None:
             raise InputError(
@@ -95,12 +97,20 @@ def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str 
     return ctx.ledger.append(change)
 
 
-def rollback(ctx: Context, env: str, reason: str, to: str | None = None) -> Event:
-    ctx.check_env(env)
+def rollback(ctx: Context, env: str, reason: str, to: str | None = None, approved_by: str = "") -> Event:
+    settings = ctx.check_env(env)
     target_record: tuple[str, dict[str, Any]] | None = None
     if to is not None:
-        tag, record, _ = ctx.release(to)
+        tag, record, tagger = ctx.release(to)
         target_record = (tag, record)
+        ran_here = any(e["version"] == tag for e in ctx.ledger.state()["environments"].get(env, {}).get("stack", []))
+        # Going back to a release the environment ran before needs no new approval; any other does.
+        unapproved = not approved_by.strip() or _same_person(approved_by, tagger)
+        if settings.get("requires_approval") and not ran_here and unapproved:
+            raise InputError(
+                f"{tag} never ran in {env}, which requires an approval",
+                hint="pass --approved-by NAME (not the release's author), or roll back to a release that ran there",
+            )
 
     def change(state: dict[str, Any]) -> tuple[dict[str, Any], Event]:
         current = state["environments"].get(env)
@@ -129,6 +139,7 @@ def rollback(ctx: Context, env: str, reason: str, to: str | None = None) -> Even
             version=stack[-1]["version"],
             digest=stack[-1]["digest"],
             previous=current["version"],
+            approved_by=approved_by,
         )
         state["environments"][env] = {**stack[-1], "stack": stack, "by": ctx.who, "time": event.time}
         return state, event

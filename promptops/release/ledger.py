@@ -111,6 +111,47 @@ class Ledger:
         state: dict[str, Any] = json.loads(data)
         return state
 
+    def sync(self, remote: str) -> None:
+        """Before writing an event that will be pushed: take in what `remote` has (a fast-forward)."""
+        tracking = f"refs/remotes/{remote}/{self.branch}"
+        try:
+            self.repo.fetch(remote, f"+{self.ref}:{tracking}")
+        except GitError as exc:
+            if "couldn't find remote ref" in exc.stderr:
+                return  # the remote has no ledger yet: our push creates it
+            raise
+        theirs, ours = self.repo.read_ref(tracking), self.head()
+        if theirs is None or theirs == ours or (ours is not None and self.repo.is_ancestor(theirs, ours)):
+            return
+        if ours is None or self.repo.is_ancestor(ours, theirs):
+            if not self.repo.compare_and_swap(self.ref, theirs, ours):
+                raise GitError(
+                    f"the ledger {self.branch} moved while it was being updated from {remote}", hint="retry the command"
+                )
+            return
+        raise GitError(
+            f"the local ledger and {remote}'s have diverged: each has events the other lacks",
+            hint=f"see them with `git log --oneline {tracking}...{self.branch}`; publish yours with "
+            f"`git push {remote} {self.branch}` after reconciling, or reset to theirs with "
+            f"`git update-ref {self.ref} {tracking}` (your local-only events are then dropped)",
+        )
+
+    def publish(self, remote: str, event: Event) -> None:
+        """Push the ledger. If the push is refused, the event is taken back locally, so that the same command
+        can simply be run again (it will take in the remote's events first)."""
+        try:
+            self.repo.push(remote, [f"{self.ref}:{self.ref}"])
+        except GitError as exc:
+            parent = self.repo.read_ref(f"{event.commit}^")
+            undone = parent is not None and self.repo.compare_and_swap(self.ref, parent, event.commit)
+            raise GitError(
+                f"{exc.message}; the event ({event.title()}) was not published"
+                + (" and has been taken back locally" if undone else ""),
+                hint="run the same command again: it takes in the remote's ledger first"
+                if undone
+                else f"publish it with `git push {remote} {self.branch}` once the ledgers agree",
+            ) from None
+
     def events(self) -> list[Event]:
         """Every event, newest first."""
         if self.head() is None:

@@ -46,7 +46,9 @@ def render_message(record: dict[str, Any]) -> str:
 
 
 def parse_message(message: str, tag: str) -> dict[str, Any]:
-    start, end = message.find(BEGIN), message.find(END)
+    # The record is the last block: release notes typed by a person may quote the markers.
+    start = message.rfind(BEGIN)
+    end = message.find(END, start) if start >= 0 else -1
     if start < 0 or end < start:
         raise InputError(
             f"tag {tag} is not a promptops release (no release record in its message)",

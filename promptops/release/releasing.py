@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import loader
-from ..errors import GateFailed, InputError, PromptopsError, UnavailableError
+from ..errors import GateFailed, GitError, InputError, PromptopsError, UnavailableError
 from ..git import GitRepo
 from ..lint import lint
 from ..model import EvalReport, Finding, Snapshot
@@ -53,7 +53,9 @@ def project_prefix(repo: GitRepo, root: Path) -> str:
 
 
 def check_clean(repo: GitRepo, root: Path) -> None:
-    dirty = repo.dirty(project_prefix(repo, root) or ".")
+    prefix = project_prefix(repo, root)
+    own_state = f"{prefix}/.promptops/" if prefix else ".promptops/"  # cache and results: never released
+    dirty = [line for line in repo.dirty(prefix or ".") if not line[3:].startswith(own_state)]
     if dirty:
         shown = ", ".join(line[3:] for line in dirty[:5]) + (" ..." if len(dirty) > 5 else "")
         raise InputError(
@@ -278,7 +280,17 @@ def apply_release(root: Path, plan: Plan, push: bool, remote: str = "origin") ->
     repo = GitRepo(root)
     repo.create_tag(plan.tag, plan.commit, plan.message)
     if push:
-        repo.push(remote, [f"refs/tags/{plan.tag}"])
+        try:
+            repo.push(remote, [f"refs/tags/{plan.tag}"])
+        except GitError as exc:
+            rejected = "rejected" in exc.message
+            raise GitError(
+                f"{plan.tag} was tagged here, but {exc.message}",
+                hint=f"{remote} already has a tag {plan.tag}: compare the two, delete the wrong one, then push "
+                f"again with `git push {remote} refs/tags/{plan.tag}`"
+                if rejected
+                else exc.hint,
+            ) from None
 
 
 def bundle_at(root: Path, ref: str, prefix: str) -> dict[str, Any]:

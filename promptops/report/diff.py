@@ -241,6 +241,7 @@ def _text_eval(doc: Doc) -> str:
             f"    {c['change']}: {c['suite']} / {c['case']} [{target}] "
             f"{c['base_verdict'] or '-'} → {c['head_verdict'] or '-'}"
         )
+        out += [f"      error: {c['error']}"] if c["error"] else []
         if c["output_diff"]:
             out += _indent(_cut(c["output_diff"].split("\n"), TEXT_DIFF_LINES), 6)
     if ev["errors"]:
@@ -410,7 +411,8 @@ def _md_prompt(p: Mapping[str, Any]) -> str:
     body = [f"risk {_md_text(p['risk'])}" + (f" · owner {_md_code(p['owner'])}" if p["owner"] else "")]
     if p["status"] in ("added", "removed"):
         return _details(summary, [*body, "", *_md_changes(p["changes"], lambda c: True)])
-    body += ["", *_md_changes(p["changes"], lambda c: c["kind"] not in ("template",))]
+    listed = _md_changes(p["changes"], lambda c: c["kind"] not in ("template",))
+    body += ["", *listed] if listed else []
     if p["template_diff"]:
         body += ["", "**Template**", "", _md_block(p["template_diff"])]
     if p["rendered_cases"]:
@@ -480,7 +482,10 @@ def _md_eval(doc: Doc) -> list[str]:
             f"{icon} {html.escape(c['change'])} <code>{html.escape(_visible(c['suite'] + ' / ' + c['case']))}</code> "
             f"{_md_text(target)}: {c['base_verdict'] or '-'} → {c['head_verdict'] or '-'}"
         )
-        body = ["Output diff (base → head):", "", _md_block(c["output_diff"])] if c["output_diff"] else ["Same output."]
+        body = [f"Error: {_md_text(c['error'])}", ""] if c["error"] else []
+        body += (
+            ["Output diff (base → head):", "", _md_block(c["output_diff"])] if c["output_diff"] else ["Same output."]
+        )
         blocks.append(_details(summary, body))
     return blocks
 
