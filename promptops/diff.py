@@ -12,7 +12,7 @@ they can reach (the prompts including a changed partial, the suites of an affect
 routing change re-routes), so a one-prompt change in a repository of thousands costs a few files, not two
 full loads; when HEAD is the working tree, files git reports unchanged are read from disk on both sides.
 
-The module is longer than most (about 900 lines) because the comparisons share one vocabulary (Change)
+The module is longer than most (about 1,300 lines) because the comparisons share one vocabulary (Change)
 and the loader of the two sides must agree with them on what "affected" means; the contract rules of JSON
 Schemas (`_admits_more`) and the scoped loading are its two self-contained halves, candidates for their
 own modules if either grows.

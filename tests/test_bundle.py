@@ -183,11 +183,6 @@ def test_verify_an_unknown_tag_is_a_usage_error(make_repo, cli) -> None:
     assert "v9.9.9" in err and "hint:" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the kill switch of an exported bundle is outside the digest (bundle.UNSIGNED), so an edited "
-    "kill list, e.g. the killed prompt's id changed so that it is no longer killed, still verifies",
-)
 def test_editing_the_kill_switch_of_an_exported_bundle_fails_verification(make_repo, cli, tmp_path: Path) -> None:
     root = make_repo(dict(MINIMAL))
     assert cli("release", "--repo", root, *SKIP)[0] == 0

@@ -134,11 +134,6 @@ def test_unknown_environment_lists_the_known_ones(repo: Path, cli) -> None:
     assert code == 2 and "production, staging" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: environments.Context.release puts the tag prefix in front of a name that already has it, so "
-    "`promote v9.9.9` says `no tag vv9.9.9`, naming a tag nobody asked for",
-)
 def test_an_unknown_release_is_named_as_given(repo: Path, cli) -> None:
     code, _, err = run(cli, repo, "promote", "v9.9.9", "--env", "staging")
     assert code == 2
@@ -384,19 +379,20 @@ def test_an_approval_by_someone_else_is_recorded_on_the_ledger(approval_repo: Pa
     assert rows["production"]["requires_approval"] is True and rows["staging"]["requires_approval"] is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: `rollback --to` skips the approval check (environments.rollback), so a release that was never "
-    "approved for an environment that requires approval, even a newer one, can be put there as a `rollback`",
-)
-def test_rollback_to_a_release_never_approved_for_the_environment_needs_an_approval(approval_repo: Path, cli) -> None:
+def test_rollback_to_a_release_new_to_an_environment_that_requires_approval_needs_one(approval_repo, cli) -> None:
     approved = ("--approved-by", "Bob Reviewer <bob@example.test>")
     assert run(cli, approval_repo, "promote", "v0.1.0", "--env", "production", *approved)[0] == 0
     assert run(cli, approval_repo, "promote", "v0.1.1", "--env", "production", *approved)[0] == 0
     assert run(cli, approval_repo, "rollback", "--env", "production")[0] == 0  # back to an approved release: fine
-    code, _, err = run(cli, approval_repo, "rollback", "--env", "production", "--to", "v0.1.2")
-    assert code == 2, err
+    for extra in ((), ("--approved-by", "Ada Tester")):
+        code, _, err = run(cli, approval_repo, "rollback", "--env", "production", "--to", "v0.1.2", *extra)
+        assert code == 2, err
+        assert "v0.1.2 never ran in production" in err and "--approved-by" in err
     assert status(cli, approval_repo)["production"]["version"] == "v0.1.0"
+    assert run(cli, approval_repo, "rollback", "--env", "production", "--to", "v0.1.1")[0] == 0  # it ran there
+    code, _, err = run(cli, approval_repo, "rollback", "--env", "production", "--to", "v0.1.2", *approved)
+    assert code == 0, err
+    assert history(cli, approval_repo)[0]["approved_by"] == "Bob Reviewer <bob@example.test>"
 
 
 def test_the_ledger_branch_name_comes_from_promptops_yaml(make_repo, cli) -> None:
@@ -445,57 +441,93 @@ def test_a_second_clone_that_fetches_the_ledger_sees_the_same_status(shared, cli
     assert status(cli, a) == status(cli, b)
 
 
+# The remote moves between a writer's fetch and its push: a pre-receive hook lands another writer's event (kept
+# under refs/race/next) first, once, so the writer's push is refused exactly as when two pushes cross.
+RACE_HOOK = """#!/bin/sh
+next=$(git rev-parse --verify --quiet refs/race/next) || exit 0
+env -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY -u GIT_ALTERNATE_OBJECT_DIRECTORIES \\
+    sh -c "git update-ref refs/heads/promptops/ledger $next && git update-ref -d refs/race/next"
+"""
+
+
 @pytest.fixture
-def diverged(shared, cli) -> tuple[Path, Path, Path, tuple[int, str, str]]:
-    """A and B both hold the ledger; A publishes an event, then B, not having fetched, tries to."""
+def racing(shared, cli) -> tuple[Path, Path, Path]:
+    """A published one event; B fetched it; A's next event waits on the remote to land just before B's push."""
     remote, a, b = shared
     assert run(cli, a, "promote", "v0.1.0", "--env", "staging", "--push")[0] == 0
     fetch_ledger(b)
-    assert run(cli, a, "promote", "v0.1.1", "--env", "staging", "--push")[0] == 0
-    result = run(cli, b, "promote", "v0.1.2", "--env", "production", "--push")
-    return remote, a, b, result
+    assert run(cli, a, "promote", "v0.1.1", "--env", "staging")[0] == 0
+    git(a, "push", "-q", "origin", "promptops/ledger:refs/race/next")
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(RACE_HOOK)
+    hook.chmod(0o755)
+    return remote, a, b
 
 
-def test_a_rejected_ledger_push_exits_3_and_loses_nothing_on_the_remote(diverged) -> None:
-    remote, a, _, (code, _, err) = diverged
+def remote_log(remote: Path) -> list[str]:
+    return git(remote, "log", "--format=%s", LEDGER).splitlines()
+
+
+def test_a_ledger_push_refused_because_the_remote_moved_exits_3_and_loses_nothing(racing, cli) -> None:
+    remote, a, b = racing
+    before = git(b, "rev-parse", LEDGER)
+    code, _, err = run(cli, b, "promote", "v0.1.2", "--env", "production", "--push")
     assert code == 3
-    assert "rejected" in err and "hint:" in err and "fetch" in err
-    assert git(remote, "rev-parse", LEDGER) == git(a, "rev-parse", LEDGER)
-    assert git(remote, "log", "--format=%s", LEDGER).splitlines() == [
+    first = err.splitlines()[0]
+    assert "rejected" in first and "failed to update ref" in first and not first.endswith("Done")
+    assert "promote production to v0.1.2" in first and "not published" in first
+    assert "hint: run the same command again" in err
+    assert remote_log(remote) == ["promote staging to v0.1.1", "promote staging to v0.1.0"]
+    assert git(b, "rev-parse", LEDGER) == before  # taken back: the local ledger says what the remote said
+    assert status(cli, b)["production"]["version"] is None
+
+
+def test_doing_what_a_refused_ledger_push_says_publishes_the_event(racing, cli) -> None:
+    remote, a, b = racing
+    code, _, err = run(cli, b, "promote", "v0.1.2", "--env", "production", "--push")
+    assert code == 3
+    for command in re.findall(r"`(git [^`]+)`", err):  # none today: the hint is to run the same command again
+        subprocess.run(shlex.split(command), cwd=b, capture_output=True, check=False)
+    code, _, err = run(cli, b, "promote", "v0.1.2", "--env", "production", "--push")
+    assert code == 0, err
+    assert remote_log(remote) == [
+        "promote production to v0.1.2",
+        "promote staging to v0.1.1",
+        "promote staging to v0.1.0",
+    ]
+    fetch_ledger(a)
+    assert status(cli, a) == status(cli, b)
+
+
+def test_a_local_ledger_that_diverged_from_the_remote_is_refused_before_writing(shared, cli) -> None:
+    remote, a, b = shared
+    assert run(cli, a, "promote", "v0.1.0", "--env", "staging", "--push")[0] == 0
+    fetch_ledger(b)
+    assert run(cli, b, "promote", "v0.1.0", "--env", "production")[0] == 0  # local only, never pushed
+    assert run(cli, a, "promote", "v0.1.1", "--env", "staging", "--push")[0] == 0
+    mine, theirs = git(b, "rev-parse", LEDGER), git(remote, "rev-parse", LEDGER)
+    code, _, err = run(cli, b, "promote", "v0.1.2", "--env", "production", "--push")
+    assert code == 3
+    assert "diverged" in err and "hint:" in err
+    assert git(b, "rev-parse", LEDGER) == mine and git(remote, "rev-parse", LEDGER) == theirs
+    # The hint offers to drop the local-only event and take the remote's ledger; then the command goes through.
+    reset = next(c for c in re.findall(r"`(git [^`]+)`", err) if c.startswith("git update-ref"))
+    git(b, *shlex.split(reset)[1:])
+    code, _, err = run(cli, b, "promote", "v0.1.2", "--env", "production", "--push")
+    assert code == 0, err
+    assert remote_log(remote) == [
+        "promote production to v0.1.2",
         "promote staging to v0.1.1",
         "promote staging to v0.1.0",
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: after a rejected ledger push the hint says to fetch `+refs/heads/*:refs/remotes/origin/*` and "
-    "retry, but that fetch leaves the local ledger diverged, and the retried command either fails the same way "
-    "or is refused because the local ledger already holds its event: following the message never publishes it",
-)
-def test_doing_what_a_rejected_ledger_push_says_publishes_the_event(diverged, cli) -> None:
-    remote, _, b, (code, _, err) = diverged
+def test_a_push_to_a_remote_that_cannot_be_reached_exits_3_and_writes_nothing(repo: Path, cli, tmp_path) -> None:
+    git(repo, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
+    code, _, err = run(cli, repo, "promote", "v0.1.0", "--env", "staging", "--push")
     assert code == 3
-    fetch = re.search(r"`(git fetch [^`]+)`", err)
-    assert fetch, err
-    subprocess.run(shlex.split(fetch.group(1)), cwd=b, capture_output=True, check=False)
-    code, _, err = run(cli, b, "promote", "v0.1.2", "--env", "production", "--push")
-    assert code == 0, err
-    log = git(remote, "log", "--format=%s", LEDGER).splitlines()
-    assert log[0] == "promote production to v0.1.2" and "promote staging to v0.1.1" in log
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: git.GitRepo.push appends `git push --porcelain` stdout to stderr and GitError shows its last "
-    "line, so every rejected push ends with `: Done` instead of git's reason (fetch first / already exists)",
-)
-def test_a_rejected_ledger_push_quotes_gits_reason(diverged) -> None:
-    *_, (code, _, err) = diverged
-    first = err.splitlines()[0]
-    assert code == 3
-    assert not first.endswith(": Done")
-    assert "fetch first" in first or "non-fast-forward" in first
+    assert "origin" in err and "hint:" in err
+    assert ledger_log(repo) == []
 
 
 # -- compare-and-swap ----------------------------------------------------------------------------------------
