@@ -64,7 +64,7 @@ class TreeSource:
 
     def _safe(self, rel: str) -> Path:
         path = (self.root / rel).resolve()
-        if path != self.root.resolve() and self.root.resolve() not in path.parents:
+        if path != self.root and self.root not in path.parents:
             raise InputError(f"{rel} points outside the repository", hint="use paths inside the repository")
         return path
 
@@ -101,13 +101,21 @@ class GitSource:
         self.prefix = "" if str(rel) == "." else rel.as_posix() + "/"
         self.label = f"{rev} ({self.sha[:10]})"
         self.rev = rev
+        self._contents: dict[str, bytes] = {}
 
     def list_dir(self, prefix: str) -> list[str]:
         full = self.prefix + prefix
         n = len(self.prefix)
-        return [p[n:] for p in self.repo.list_files(self.sha, full.rstrip("/"))]
+        found = [p[n:] for p in self.repo.list_files(self.sha, full.rstrip("/"))]
+        # Whoever lists a directory reads its files next: fetch them all in one git call.
+        missing = [self.prefix + p for p in found if p not in self._contents]
+        for path, data in self.repo.read_many(self.sha, missing).items():
+            self._contents[path[n:]] = data
+        return found
 
     def read(self, path: str) -> bytes | None:
+        if path in self._contents:
+            return self._contents[path]
         return self.repo.read(self.sha, self.prefix + path)
 
     def glob(self, pattern: str) -> list[str]:

@@ -137,9 +137,23 @@ def edited(data: bytes, at: int, value: int) -> bytes:
     return data[:at] + bytes([value]) + data[at + 1 :]
 
 
-def test_editing_any_single_byte_of_a_bundle_fails_verification(released_bundle: bytes) -> None:
+@pytest.fixture
+def exported_with_a_kill(make_repo, cli, tmp_path: Path) -> bytes:
+    """What `export` writes for an environment with a killed prompt: the release bundle plus a sealed kill list."""
+    root = make_repo(dict(MINIMAL))
+    assert cli("release", "--repo", root, *SKIP)[0] == 0
+    assert cli("promote", "v0.1.0", "--env", "production", "--repo", root)[0] == 0
+    assert cli("kill", "greet", "--env", "production", "--reason", "bad answers", "--repo", root)[0] == 0
+    target = tmp_path / "production.json"
+    assert cli("export", "--env", "production", "-o", target, "--repo", root)[0] == 0
+    return target.read_bytes()
+
+
+@pytest.mark.parametrize("which", ["released_bundle", "exported_with_a_kill"])
+def test_editing_any_single_byte_of_a_bundle_fails_verification(request: pytest.FixtureRequest, which: str) -> None:
     # Every position, two different replacement bytes each: one near the original, one far from it.
-    data = released_bundle
+    data = request.getfixturevalue(which)
+    assert verify_bytes(data)[0]
     survivors = []
     for at in range(len(data)):
         for value in {data[at] ^ 0x01, data[at] ^ 0x20} - {data[at]}:
