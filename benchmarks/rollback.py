@@ -13,7 +13,8 @@
      path that does not exist, so any fetch or push would fail the command; one more run under `GIT_TRACE`
      lists every git command it started and reports any that talks to a remote. Also measured the same way:
      `promptops status` (reads the whole ledger log) and `promptops export --env production` (rebuilds the
-     running release's bundle and checks its digest).
+     running release's bundle and checks its digest). Last, the size of the repository's object store, loose
+     (as the ledger's plumbing leaves it: every event writes the whole `state.json`) and after `git gc`.
   3  bundle: a project of P prompts (default 1,000; each includes one of 20 partials, every tenth has its own
      route, each has a one-case eval suite), committed; `python -m promptops bundle -o FILE`, wall time.
 
@@ -251,8 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"History: {args.releases} releases in {built['release_s']:.1f} s "
             f"({1000 * built['release_s'] / args.releases:.0f} ms each, in process); {ledger_events} ledger events "
             f"in {built['events_s']:.1f} s ({1000 * built['events_s'] / ledger_events:.0f} ms each); "
-            f"state.json now {state_size / 1024:.0f} KiB; object store {store_kib / 1024:.1f} MiB (loose, before gc); "
-            "`origin` points at a path that does not exist.\n"
+            f"state.json now {state_size / 1024:.0f} KiB; `origin` points at a path that does not exist.\n"
         )
 
         def reset() -> None:
@@ -268,6 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         reset()
         traced, talked = remote_commands(rollback, tmp / "trace")
         reset()
+        git(history, "gc", "-q")
+        packed = dict(line.split(": ") for line in git(history, "count-objects", "-v").splitlines())
+        packed_kib = int(packed["size"]) + int(packed["size-pack"])
 
         many = tmp / "many"
         started = time.perf_counter()
@@ -289,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"\nrollback offline: {verdict(offline)} ({traced} git commands traced; "
             f"{'none talks to a remote' if not talked else 'talking to a remote: ' + '; '.join(talked)})"
         )
+        print(f"object store: {store_kib / 1024:.1f} MiB loose, {packed_kib / 1024:.1f} MiB after `git gc`")
         print(f"bundle: {args.prompts} prompts, {size / 1024:.0f} KiB; project made and committed in {setup:.1f} s")
         print("Each command is a fresh `python -m promptops` subprocess; one warm-up run each, not counted.")
     return 0

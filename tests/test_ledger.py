@@ -394,12 +394,6 @@ def test_rollback_to_a_release_new_to_an_environment_that_requires_approval_need
     assert history(cli, approval_repo)[0]["approved_by"] == "Bob Reviewer <bob@example.test>"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: environments.rollback decides whether a release `ran here` from the rollback stack, which forgets "
-    "a release once rolled back from; so `rollback --to` a release that ran in the environment (approved) is "
-    "refused with `v0.1.1 never ran in production`, contradicting both the message and the rule in its comment",
-)
 def test_rollback_to_a_release_that_ran_in_the_environment_needs_no_new_approval(approval_repo: Path, cli) -> None:
     approved = ("--approved-by", "Bob Reviewer <bob@example.test>")
     assert run(cli, approval_repo, "promote", "v0.1.0", "--env", "production", *approved)[0] == 0
@@ -484,7 +478,7 @@ def remote_log(remote: Path) -> list[str]:
 
 
 def test_a_ledger_push_refused_because_the_remote_moved_exits_3_and_loses_nothing(racing, cli) -> None:
-    remote, a, b = racing
+    remote, _, b = racing
     before = git(b, "rev-parse", LEDGER)
     code, _, err = run(cli, b, "promote", "v0.1.2", "--env", "production", "--push")
     assert code == 3

@@ -379,12 +379,6 @@ def test_notes_come_only_from_commits_since_the_last_release(released: Path, cli
     assert [n["reasons"] for n in record_of(released, "v0.1.2")["notes"]] == [["shorter", "clearer"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: record.parse_message now takes the last `-----BEGIN PROMPTOPS RELEASE-----` of the tag message, "
-    "but the notes are also inside the record's JSON (`notes_text`), after the real marker, so notes that quote "
-    "the markers still give a tag whose record cannot be read back: `verify` and `promote` exit 2",
-)
 def test_notes_that_mention_the_record_markers_still_give_a_readable_release(make_repo, cli) -> None:
     root = make_repo(dict(MINIMAL))
     notes = "The tag holds a -----BEGIN PROMPTOPS RELEASE----- ... -----END PROMPTOPS RELEASE----- block."

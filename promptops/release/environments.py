@@ -16,6 +16,7 @@ from .ledger import Event, Ledger
 from .record import parse_message
 
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+STACK_DEPTH = 50  # releases a plain `rollback` can step back through; `--to` reaches any release
 
 
 def now() -> str:
@@ -79,7 +80,7 @@ def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str 
         stack = list(current.get("stack", []))
         if stack and stack[-1]["version"] == tag:
             raise InputError(f"{env} already runs {tag}")
-        stack.append(_entry(tag, record))
+        stack = [*stack, _entry(tag, record)][-STACK_DEPTH:]
         event = Event(
             action="promote",
             environment=env,
@@ -103,7 +104,10 @@ def rollback(ctx: Context, env: str, reason: str, to: str | None = None, approve
     if to is not None:
         tag, record, tagger = ctx.release(to)
         target_record = (tag, record)
-        ran_here = any(e["version"] == tag for e in ctx.ledger.state()["environments"].get(env, {}).get("stack", []))
+        ran_here = any(
+            e.environment == env and e.version == tag and e.action in ("promote", "rollback")
+            for e in ctx.ledger.events()
+        )
         # Going back to a release the environment ran before needs no new approval; any other does.
         unapproved = not approved_by.strip() or _same_person(approved_by, tagger)
         if settings.get("requires_approval") and not ran_here and unapproved:

@@ -46,9 +46,11 @@ def render_message(record: dict[str, Any]) -> str:
 
 
 def parse_message(message: str, tag: str) -> dict[str, Any]:
-    # The record is the last block: release notes typed by a person may quote the markers.
-    start = message.rfind(BEGIN)
-    end = message.find(END, start) if start >= 0 else -1
+    # The record is the last marker line: notes typed by a person may quote the markers (even on a line of
+    # their own, in the human part), and inside the JSON they can never stand on a line of their own.
+    start = message.rfind(f"\n{BEGIN}\n")
+    start = start + 1 if start >= 0 else -1
+    end = message.find(f"\n{END}", start) + 1 if start >= 0 else -1
     if start < 0 or end < start:
         raise InputError(
             f"tag {tag} is not a promptops release (no release record in its message)",
