@@ -36,17 +36,9 @@ def parse(text: str, file: str, *, first_line: int = 1) -> tuple[Any, dict[Path,
 
     Raises only InputError, whatever the text.
     """
+    loader: _Loader | None = None
     try:
         loader = _Loader(text)
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, max(exc.position, 0)) + first_line
-        raise InputError(
-            f"character {_char(exc.character)} is not allowed in YAML",
-            file=file,
-            line=line,
-            hint="remove control characters from the file",
-        ) from None
-    try:
         node = loader.get_single_node()
         if node is None:
             return None, {}
@@ -80,7 +72,8 @@ def parse(text: str, file: str, *, first_line: int = 1) -> tuple[Any, dict[Path,
     except RecursionError:
         raise InputError("YAML nesting is too deep", file=file, line=first_line) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 class _Builder:

@@ -184,7 +184,6 @@ def export(
     from ..errors import GateFailed, InputError
     from ..release.bundle import canonical, with_kill_switch
     from ..release.releasing import bundle_at
-    from ..workspace import atomic_write
 
     ctx, root = _context(repo)
     ctx.check_env(env)
@@ -199,10 +198,7 @@ def export(
             f"{current['digest']}: the release tag was moved or rewritten",
             hint=f"run `promptops verify {current['version']}`",
         )
-    data = canonical(with_kill_switch(doc, state["killed"].get(env, {})))
-    if output is None:
-        write_out(data.decode("utf-8"))
-    else:
-        atomic_write(output, data)
+    write_out(canonical(with_kill_switch(doc, state["killed"].get(env, {}))).decode("utf-8"), output)
+    if output is not None:
         err_console().print(f"wrote {output}: {env} runs {current['version']} ({doc['digest']})", markup=False)
     return 0

@@ -76,15 +76,11 @@ def bundle(
     """Build the canonical bundle of a revision (byte-identical for the same commit)."""
     from ..release.bundle import canonical
     from ..release.releasing import bundle_at
-    from ..workspace import atomic_write
 
     root, _, snapshot = open_project(repo)
     doc = bundle_at(root, ref, snapshot.config.tag_prefix)
-    data = canonical(doc)
-    if output is None:
-        write_out(data.decode("utf-8"))
-    else:
-        atomic_write(output, data)
+    write_out(canonical(doc).decode("utf-8"), output)
+    if output is not None:
         err_console().print(f"wrote {output} ({doc['digest']})", markup=False)
     return 0
 
