@@ -191,13 +191,14 @@ class Runner:
     async def _call(self, provider: Provider, request: ProviderRequest) -> Completion:
         if provider.name == "fallback":
             return await provider.complete(request)
-        if self.options.max_cost is not None and self.spent >= self.options.max_cost:
-            raise ProviderError(
-                "budget",
-                f"cost budget of {self.options.max_cost} reached; no new calls are made",
-                hint="raise --max-cost, or run fewer suites",
-            )
         async with self._sem:
+            # Checked once a slot is free: the calls in flight are what may still add to the spend.
+            if self.options.max_cost is not None and self.spent >= self.options.max_cost:
+                raise ProviderError(
+                    "budget",
+                    f"cost budget of {self.options.max_cost:g} reached; no new calls are made",
+                    hint="raise --max-cost, or run fewer suites",
+                )
             await self._pace(request.model)
             started = time.perf_counter()
             self.calls += 1
