@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -99,7 +100,7 @@ def test_rpm_paces_request_starts(make_repo, cli, server: ProviderServer) -> Non
     server.configure(responder=stamp)
     root = make_repo(project(server.base_url, {f"c{i}": f"x {i}" for i in range(4)}))
     assert run(cli, root, "--rpm", "300", "-j", "4")[0] == 0  # one request start every 0.2 s
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert len(gaps) == 3 and min(gaps) > 0.15
 
 
