@@ -16,4 +16,6 @@ def check_golden(name: str, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     expected = path.read_text(encoding="utf-8")
-    assert text == expected, f"output differs from golden file tests/golden/{name} (refresh with PROMPTOPS_UPDATE_GOLDEN=1)"
+    assert text == expected, (
+        f"output differs from golden file tests/golden/{name} (refresh with PROMPTOPS_UPDATE_GOLDEN=1)"
+    )

@@ -287,9 +287,7 @@ def _canonical(request: JSONDict) -> str:
 
 
 def _error_body(status: int, message: str, kind: str) -> bytes:
-    return json.dumps(
-        {"error": {"message": message, "type": kind, "param": None, "code": str(status)}}
-    ).encode()
+    return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": str(status)}}).encode()
 
 
 # --------------------------------------------------------------------------- HTTP plumbing
@@ -700,10 +698,7 @@ class ProviderServer:
             self._models_requests += 1
         if not self._authorised(handler, auth, api_key):
             return
-        data = [
-            {"id": m, "object": "model", "created": CREATED, "owned_by": "provider-server"}
-            for m in self.models
-        ]
+        data = [{"id": m, "object": "model", "created": CREATED, "owned_by": "provider-server"} for m in self.models]
         handler.send(200, json.dumps({"object": "list", "data": data}).encode())
 
     def _answer_chat(self, handler: _Handler, raw: bytes, auth: str | None, api_key: str | None) -> None:

@@ -19,8 +19,15 @@ def test_init_scaffolds_a_repository_that_lints_clean(tmp_path: Path, cli) -> No
     target = tmp_path / "new"
     code, _, err = cli("init", target)
     assert code == 0, err
-    for rel in ("promptops.yaml", "routing.yaml", "prompts/example/greeting.prompt", "evals/example/greeting.yaml",
-                ".github/workflows/promptops.yml", ".pre-commit-config.yaml", ".gitignore"):
+    for rel in (
+        "promptops.yaml",
+        "routing.yaml",
+        "prompts/example/greeting.prompt",
+        "evals/example/greeting.yaml",
+        ".github/workflows/promptops.yml",
+        ".pre-commit-config.yaml",
+        ".gitignore",
+    ):
         assert (target / rel).is_file(), rel
     assert ".promptops/" in (target / ".gitignore").read_text()
     code, out, err = cli("lint", target, "--strict")

@@ -19,9 +19,7 @@ from promptops.workspace import DictSource
 
 # No example database: a known bug (an xfail below) found once by chance must not be replayed into every run
 # of the general properties.
-properties = settings(
-    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
-)
+properties = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 few = settings(properties, max_examples=25)
 deep = settings(properties, max_examples=10)  # compiling a deeply nested template takes a while
 

@@ -310,9 +310,7 @@ def test_litellm_retries_until_first_k_faults_are_exhausted(srv: ProviderServer)
 
     srv.faults = "drop"
     # litellm maps the openai client's APIConnectionError to one of these, depending on version.
-    with pytest.raises(
-        (litellm.exceptions.APIConnectionError, litellm.exceptions.InternalServerError)
-    ) as info:
+    with pytest.raises((litellm.exceptions.APIConnectionError, litellm.exceptions.InternalServerError)) as info:
         litellm.completion(
             model="openai/test-model",
             api_base=srv.base_url,
@@ -397,9 +395,7 @@ def test_drop_closes_without_response(srv: ProviderServer) -> None:
         post(srv, chat_body("x"))
     with pytest.raises((ConnectionError, urllib.error.URLError)):  # urllib lets RemoteDisconnected through
         urllib.request.urlopen(
-            urllib.request.Request(
-                srv.base_url + "/chat/completions", data=json.dumps(chat_body("y")).encode()
-            ),
+            urllib.request.Request(srv.base_url + "/chat/completions", data=json.dumps(chat_body("y")).encode()),
             timeout=5,
         )
     assert srv.fault_counts["drop"] == 2

@@ -76,8 +76,7 @@ def test_render_unknown_case_lists_cases(make_repo, cli) -> None:
 def test_var_values_are_coerced_by_the_input_schema(make_repo, cli) -> None:
     files = dict(MINIMAL)
     files["prompts/total.prompt"] = (
-        "---\ninputs:\n  n: {type: integer}\n  code: {type: string}\n---\n"
-        "{{ n + 1 }} {{ code }}\n"
+        "---\ninputs:\n  n: {type: integer}\n  code: {type: string}\n---\n{{ n + 1 }} {{ code }}\n"
     )
     root: Path = make_repo(files)
     code, out, err = cli("render", "total", "--var", "n=41", "--var", "code=007", "--repo", root)

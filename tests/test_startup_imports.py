@@ -49,8 +49,14 @@ def test_lint_of_the_example_does_not_import_litellm() -> None:
 
 def test_importing_the_package_does_no_work() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", "import sys, promptops, promptops.cli; print(sorted(m for m in sys.modules "
-         "if m.split('.')[0] in ('typer', 'rich', 'click', 'yaml', 'jinja2', 'git', 'litellm', 'jsonschema')))"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, promptops, promptops.cli; print(sorted(m for m in sys.modules "
+            "if m.split('.')[0] in ('typer', 'rich', 'click', 'yaml', 'jinja2', 'git', 'litellm', 'jsonschema')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert done.stdout.strip() == "[]"

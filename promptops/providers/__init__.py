@@ -71,6 +71,10 @@ class ProviderError(UnavailableError):
 class Provider(Protocol):
     name: str
 
+    async def ready(self) -> None:
+        """Return once the provider can make calls at once (e.g. its SDK is imported)."""
+        ...
+
     async def complete(self, request: ProviderRequest) -> Completion: ...
 
 

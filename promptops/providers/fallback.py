@@ -8,6 +8,9 @@ from . import Completion, ProviderRequest
 class FallbackProvider:
     name = "fallback"
 
+    async def ready(self) -> None:
+        return None
+
     async def complete(self, request: ProviderRequest) -> Completion:
         text = request.messages[-1].content if request.messages else ""
         return Completion(text=text, model=request.model.model)

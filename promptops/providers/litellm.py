@@ -167,6 +167,10 @@ class LitellmProvider:
         self._loops: dict[asyncio.AbstractEventLoop, _Loop] = {}
         self._timeouts: dict[float, Any] = {}
 
+    async def ready(self) -> None:
+        """Wait until litellm is imported, so request pacing and timeouts measure calls, not the import."""
+        await _litellm()
+
     async def complete(self, request: ProviderRequest) -> Completion:
         litellm = await _litellm()
         route = self._route(litellm, request.model.model, request.model.api_base)

@@ -13,6 +13,9 @@ class ReplayProvider:
     def __init__(self, recordings: Mapping[str, Completion]) -> None:
         self.recordings = recordings
 
+    async def ready(self) -> None:
+        return None
+
     async def complete(self, request: ProviderRequest) -> Completion:
         found = self.recordings.get(request.key())
         if found is None:

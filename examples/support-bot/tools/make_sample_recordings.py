@@ -265,6 +265,9 @@ class SampleProvider:
             if (text := answer_for(suite, case, model)) is not None
         }
 
+    async def ready(self) -> None:
+        return None
+
     async def complete(self, request: ProviderRequest) -> Completion:
         text = self._judge(request) if is_judge(request) else self._answer(request)
         prompt_tokens = sum(tokens(m.content) + 4 for m in request.messages) + 3
