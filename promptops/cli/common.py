@@ -58,6 +58,12 @@ def open_project(
     return root, source, snapshot
 
 
+def note(text: str) -> None:
+    """One plain line for people on stderr, without loading rich (lint and render stay fast)."""
+    sys.stderr.write(text.rstrip("\n") + "\n")
+    sys.stderr.flush()
+
+
 def err_console() -> Console:
     from rich.console import Console
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import RefOption, RepoOption, err_console, open_project, write_out
+from .common import RefOption, RepoOption, note, open_project, write_out
 
 
 def lint(
@@ -46,7 +46,7 @@ def lint(
     if text or output:
         write_out(text, output)
     failed = any(f.severity == "error" or strict for f in findings)
-    err_console().print(f"{'✗' if failed else '✓'} {report.summary(findings)} in {snapshot.label} of {root.name}")
+    note(f"{'✗' if failed else '✓'} {report.summary(findings)} in {snapshot.label} of {root.name}")
     return 1 if failed else 0
 
 
