@@ -32,8 +32,11 @@ def release(
     replay: Annotated[bool, typer.Option("--replay", help="Run the gating evals from evals/recordings/.")] = False,
     repo: RepoOption = None,
 ) -> int:
-    """Cut a release: refuse a dirty tree, lint errors, failing evals and a breaking change under a minor or
-    patch bump; then create an annotated tag carrying the bundle digest and the evidence."""
+    """Cut a release: an annotated tag carrying the bundle digest and the eval evidence.
+
+    Refuses a dirty tree, lint errors, failing evals, a version not above the last, and a breaking change under a
+    minor or patch bump; a refusal leaves nothing behind.
+    """
     from ..errors import InputError
     from ..release.releasing import Request, apply_release, plan_release
 
