@@ -142,7 +142,7 @@ def exported_with_a_kill(make_repo, cli, tmp_path: Path) -> bytes:
     """What `export` writes for an environment with a killed prompt: the release bundle plus a sealed kill list."""
     root = make_repo(dict(MINIMAL))
     assert cli("release", "--repo", root, *SKIP)[0] == 0
-    assert cli("promote", "v0.1.0", "--env", "production", "--repo", root)[0] == 0
+    assert cli("promote", "--reason", "test", "v0.1.0", "--env", "production", "--repo", root)[0] == 0
     assert cli("kill", "greet", "--env", "production", "--reason", "bad answers", "--repo", root)[0] == 0
     target = tmp_path / "production.json"
     assert cli("export", "--env", "production", "-o", target, "--repo", root)[0] == 0
@@ -200,7 +200,7 @@ def test_verify_an_unknown_tag_is_a_usage_error(make_repo, cli) -> None:
 def test_editing_the_kill_switch_of_an_exported_bundle_fails_verification(make_repo, cli, tmp_path: Path) -> None:
     root = make_repo(dict(MINIMAL))
     assert cli("release", "--repo", root, *SKIP)[0] == 0
-    assert cli("promote", "v0.1.0", "--env", "production", "--repo", root)[0] == 0
+    assert cli("promote", "--reason", "test", "v0.1.0", "--env", "production", "--repo", root)[0] == 0
     assert cli("kill", "greet", "--env", "production", "--reason", "bad answers", "--repo", root)[0] == 0
     exported = tmp_path / "production.json"
     assert cli("export", "--env", "production", "-o", exported, "--repo", root)[0] == 0
@@ -240,7 +240,7 @@ def test_moving_a_release_tag_makes_verify_exit_1(make_repo, cli) -> None:
     assert code == 1
     assert "moved" in err and first[:12] in err and other[:12] in err
     # Promoting the moved tag is refused the same way.
-    code, _, err = cli("promote", "v0.1.0", "--env", "production", "--repo", root)
+    code, _, err = cli("promote", "--reason", "test", "v0.1.0", "--env", "production", "--repo", root)
     assert code == 1 and "moved" in err
     assert git(root, "for-each-ref", "refs/heads/promptops") == ""
 
@@ -260,7 +260,7 @@ def test_a_tag_whose_recorded_digest_was_edited_fails_verify(make_repo, cli) -> 
 def test_a_rewritten_tag_with_a_forged_record_is_caught_by_export(make_repo, cli, tmp_path: Path) -> None:
     root = make_repo(dict(MINIMAL))
     assert cli("release", "--repo", root, *SKIP)[0] == 0
-    assert cli("promote", "v0.1.0", "--env", "production", "--repo", root)[0] == 0
+    assert cli("promote", "--reason", "test", "v0.1.0", "--env", "production", "--repo", root)[0] == 0
     code, good, _ = cli("export", "--env", "production", "--repo", root)
     assert code == 0
     other = commit(root, {"prompts/shared/_tone.j2": "Say yes to every refund.\n"}, "tone")

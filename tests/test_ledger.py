@@ -105,20 +105,20 @@ def test_promote_writes_one_ledger_commit_and_never_touches_the_work_tree(repo: 
 
 
 def test_promote_accepts_a_version_or_a_tag(repo: Path, cli) -> None:
-    assert run(cli, repo, "promote", "0.1.0", "--env", "staging")[0] == 0
-    assert run(cli, repo, "promote", "v0.1.1", "--env", "staging")[0] == 0
+    assert run(cli, repo, "promote", "--reason", "test", "0.1.0", "--env", "staging")[0] == 0
+    assert run(cli, repo, "promote", "--reason", "test", "v0.1.1", "--env", "staging")[0] == 0
     assert status(cli, repo)["staging"]["version"] == "v0.1.1"
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("promote", "v0.1.0", "--env", "qa"), "unknown environment 'qa'"),
-        (("promote", "v0.1.0", "--env", "../prod"), "not a valid environment name"),
-        (("promote", "v9.9.9", "--env", "staging"), "no release 'v9.9.9'"),
-        (("rollback", "--env", "staging"), "staging runs no release yet"),
+        (("promote", "--reason", "test", "v0.1.0", "--env", "qa"), "unknown environment 'qa'"),
+        (("promote", "--reason", "test", "v0.1.0", "--env", "../prod"), "not a valid environment name"),
+        (("promote", "--reason", "test", "v9.9.9", "--env", "staging"), "no release 'v9.9.9'"),
+        (("rollback", "--reason", "test", "--env", "staging"), "staging runs no release yet"),
         (("kill", "greet", "--env", "staging", "--reason", "x"), "staging runs no release"),
-        (("revive", "greet", "--env", "staging"), "greet is not killed in staging"),
+        (("revive", "--reason", "test", "greet", "--env", "staging"), "greet is not killed in staging"),
         (("export", "--env", "staging"), "staging runs no release yet"),
     ],
 )
@@ -130,19 +130,19 @@ def test_usage_errors_exit_2_and_write_nothing(repo: Path, cli, args, expected) 
 
 
 def test_unknown_environment_lists_the_known_ones(repo: Path, cli) -> None:
-    code, _, err = run(cli, repo, "promote", "v0.1.0", "--env", "qa")
+    code, _, err = run(cli, repo, "promote", "--reason", "test", "v0.1.0", "--env", "qa")
     assert code == 2 and "production, staging" in err
 
 
 def test_an_unknown_release_is_named_as_given(repo: Path, cli) -> None:
-    code, _, err = run(cli, repo, "promote", "v9.9.9", "--env", "staging")
+    code, _, err = run(cli, repo, "promote", "--reason", "test", "v9.9.9", "--env", "staging")
     assert code == 2
     assert "vv9.9.9" not in err
 
 
 def test_promoting_the_release_an_environment_runs_is_refused(repo: Path, cli) -> None:
-    assert run(cli, repo, "promote", "v0.1.0", "--env", "staging")[0] == 0
-    code, _, err = run(cli, repo, "promote", "v0.1.0", "--env", "staging")
+    assert run(cli, repo, "promote", "--reason", "test", "v0.1.0", "--env", "staging")[0] == 0
+    code, _, err = run(cli, repo, "promote", "--reason", "test", "v0.1.0", "--env", "staging")
     assert code == 2 and "already runs v0.1.0" in err
     assert len(ledger_log(repo)) == 1
 
@@ -170,14 +170,14 @@ def test_status_shows_each_environment_its_release_digest_and_last_change(repo: 
 
 def test_rollback_goes_back_one_release_at_a_time_then_says_what_to_do(repo: Path, cli) -> None:
     for tag in TAGS:
-        assert run(cli, repo, "promote", tag, "--env", "production")[0] == 0
+        assert run(cli, repo, "promote", "--reason", "test", tag, "--env", "production")[0] == 0
     code, _, err = run(cli, repo, "rollback", "--env", "production", "--reason", "refunds broke")
     assert code == 0, err
     assert "roll back production to v0.1.1" in err
     assert status(cli, repo)["production"]["version"] == "v0.1.1"
-    assert run(cli, repo, "rollback", "--env", "production")[0] == 0
+    assert run(cli, repo, "rollback", "--reason", "test", "--env", "production")[0] == 0
     assert status(cli, repo)["production"]["version"] == "v0.1.0"
-    code, _, err = run(cli, repo, "rollback", "--env", "production")
+    code, _, err = run(cli, repo, "rollback", "--reason", "test", "--env", "production")
     assert code == 2
     assert "nothing earlier to roll back to" in err and "--to VERSION" in err
     events = history(cli, repo, "--env", "production")
@@ -192,28 +192,38 @@ def test_rollback_goes_back_one_release_at_a_time_then_says_what_to_do(repo: Pat
 
 
 def test_rollback_to_a_named_release(repo: Path, cli) -> None:
-    assert run(cli, repo, "promote", "v0.1.1", "--env", "production")[0] == 0
-    assert run(cli, repo, "promote", "v0.1.2", "--env", "production")[0] == 0
+    assert run(cli, repo, "promote", "--reason", "test", "v0.1.1", "--env", "production")[0] == 0
+    assert run(cli, repo, "promote", "--reason", "test", "v0.1.2", "--env", "production")[0] == 0
     code, _, err = run(cli, repo, "rollback", "--env", "production", "--to", "v0.1.0", "--reason", "v0.1.1 too")
     assert code == 0, err
     assert status(cli, repo)["production"]["version"] == "v0.1.0"
-    code, _, err = run(cli, repo, "rollback", "--env", "production", "--to", "v0.1.0")
+    code, _, err = run(cli, repo, "rollback", "--reason", "test", "--env", "production", "--to", "v0.1.0")
     assert code == 2 and "already runs v0.1.0" in err
-    assert run(cli, repo, "rollback", "--env", "production")[0] == 0  # what ran before v0.1.0 came back
+    assert (
+        run(cli, repo, "rollback", "--reason", "test", "--env", "production")[0] == 0
+    )  # what ran before v0.1.0 came back
     assert status(cli, repo)["production"]["version"] == "v0.1.2"
-    assert run(cli, repo, "rollback", "--env", "production", "--to", "0.1.1")[0] == 0  # a version, not a tag
+    assert (
+        run(cli, repo, "rollback", "--reason", "test", "--env", "production", "--to", "0.1.1")[0] == 0
+    )  # a version, not a tag
     assert status(cli, repo)["production"]["version"] == "v0.1.1"
-    code, _, err = run(cli, repo, "rollback", "--env", "production", "--to", "v7.0.0")
+    code, _, err = run(cli, repo, "rollback", "--reason", "test", "--env", "production", "--to", "v7.0.0")
     assert code == 2 and "v7.0.0" in err
-    assert [e["action"] for e in history(cli, repo)] == ["rollback", "rollback", "rollback", "promote", "promote"]
+    assert [e["action"] for e in history(cli, repo)] == [
+        "rollback",
+        "rollback",
+        "rollback",
+        "promote",
+        "promote",
+    ]
 
 
 def test_export_after_a_rollback_is_the_earlier_release_byte_for_byte(repo: Path, cli, tmp_path: Path) -> None:
-    assert run(cli, repo, "promote", "v0.1.0", "--env", "production")[0] == 0
-    assert run(cli, repo, "promote", "v0.1.2", "--env", "production")[0] == 0
+    assert run(cli, repo, "promote", "--reason", "test", "v0.1.0", "--env", "production")[0] == 0
+    assert run(cli, repo, "promote", "--reason", "test", "v0.1.2", "--env", "production")[0] == 0
     code, newer, _ = run(cli, repo, "export", "--env", "production")
     assert code == 0 and newer == bundle_bytes(cli, repo, "v0.1.2")
-    assert run(cli, repo, "rollback", "--env", "production")[0] == 0
+    assert run(cli, repo, "rollback", "--reason", "test", "--env", "production")[0] == 0
     target = tmp_path / "production.json"
     code, _, err = run(cli, repo, "export", "--env", "production", "-o", target)
     assert code == 0, err
@@ -228,12 +238,24 @@ def test_rollback_runs_offline(repo: Path, tmp_path: Path) -> None:
     env = {**os.environ, "GIT_TRACE": str(tmp_path / "trace"), "GIT_TRACE_SETUP": "0"}
     for tag in TAGS[:2]:
         subprocess.run(
-            [sys.executable, "-m", "promptops", "promote", tag, "--env", "production", "--repo", str(repo)],
+            [
+                sys.executable,
+                "-m",
+                "promptops",
+                "promote",
+                "--reason",
+                "test",
+                tag,
+                "--env",
+                "production",
+                "--repo",
+                str(repo),
+            ],
             check=True,
             capture_output=True,
         )
     done = subprocess.run(
-        [sys.executable, "-m", "promptops", "rollback", "--env", "production", "--repo", str(repo)],
+        [sys.executable, "-m", "promptops", "rollback", "--reason", "test", "--env", "production", "--repo", str(repo)],
         env=env,
         capture_output=True,
         text=True,
@@ -254,7 +276,7 @@ def test_rollback_runs_offline(repo: Path, tmp_path: Path) -> None:
 
 def test_kill_shows_in_status_and_export_and_revive_removes_it(repo: Path, cli) -> None:
     for env in ("staging", "production"):
-        assert run(cli, repo, "promote", "v0.1.0", "--env", env)[0] == 0
+        assert run(cli, repo, "promote", "--reason", "test", "v0.1.0", "--env", env)[0] == 0
     code, _, err = run(cli, repo, "kill", "greet", "--env", "production", "--reason", "quotes the old refund policy")
     assert code == 0, err
     killed = status(cli, repo)["production"]["killed"]
@@ -271,7 +293,7 @@ def test_kill_shows_in_status_and_export_and_revive_removes_it(repo: Path, cli) 
     assert re.search(r"production\s+v0\.1\.0\s+\S+\s+greet\s+kill greet in production", run(cli, repo, "status")[1])
 
     # Killed stays killed across a promote, until revived.
-    assert run(cli, repo, "promote", "v0.1.1", "--env", "production")[0] == 0
+    assert run(cli, repo, "promote", "--reason", "test", "v0.1.1", "--env", "production")[0] == 0
     assert list(status(cli, repo)["production"]["killed"]) == ["greet"]
 
     code, _, err = run(cli, repo, "revive", "greet", "--env", "production", "--reason", "v0.1.1 quotes the new policy")
@@ -290,7 +312,7 @@ def test_kill_shows_in_status_and_export_and_revive_removes_it(repo: Path, cli) 
 
 
 def test_kill_refusals(repo: Path, cli) -> None:
-    assert run(cli, repo, "promote", "v0.1.0", "--env", "production")[0] == 0
+    assert run(cli, repo, "promote", "--reason", "test", "v0.1.0", "--env", "production")[0] == 0
     code, _, err = run(cli, repo, "kill", "nope", "--env", "production", "--reason", "x")
     assert code == 2 and "has no prompt 'nope'" in err and "greet" in err
     code, _, err = run(cli, repo, "kill", "greet", "--env", "production", "--reason", "  ")
@@ -314,8 +336,8 @@ def test_history_filters_by_environment_and_by_prompt(make_repo, cli) -> None:
         "bye",
     )
     assert cli("release", "--repo", root, *SKIP)[0] == 0  # v0.2.0 adds `bye`
-    assert run(cli, root, "promote", "v0.1.0", "--env", "staging")[0] == 0
-    assert run(cli, root, "promote", "v0.2.0", "--env", "production")[0] == 0
+    assert run(cli, root, "promote", "--reason", "test", "v0.1.0", "--env", "staging")[0] == 0
+    assert run(cli, root, "promote", "--reason", "test", "v0.2.0", "--env", "production")[0] == 0
     assert run(cli, root, "kill", "bye", "--env", "production", "--reason", "rude")[0] == 0
     assert run(cli, root, "kill", "greet", "--env", "staging", "--reason", "slow")[0] == 0
     titles = [e["action"] + " " + e["environment"] for e in history(cli, root, "--env", "staging")]
@@ -352,18 +374,22 @@ def test_an_environment_that_requires_approval_refuses_the_releases_author(
     approval_repo: Path, cli, approver, expected
 ) -> None:
     args = ("--approved-by", approver) if approver else ()
-    code, _, err = run(cli, approval_repo, "promote", "v0.1.0", "--env", "production", *args)
+    code, _, err = run(cli, approval_repo, "promote", "--reason", "test", "v0.1.0", "--env", "production", *args)
     assert code == 2
     assert expected in err
     assert ledger_log(approval_repo) == []
 
 
 def test_an_approval_by_someone_else_is_recorded_on_the_ledger(approval_repo: Path, cli) -> None:
-    assert run(cli, approval_repo, "promote", "v0.1.0", "--env", "staging")[0] == 0  # no approval needed
+    assert (
+        run(cli, approval_repo, "promote", "--reason", "test", "v0.1.0", "--env", "staging")[0] == 0
+    )  # no approval needed
     code, _, err = run(
         cli,
         approval_repo,
         "promote",
+        "--reason",
+        "test",
         "v0.1.0",
         "--env",
         "production",
@@ -381,32 +407,42 @@ def test_an_approval_by_someone_else_is_recorded_on_the_ledger(approval_repo: Pa
 
 def test_rollback_to_a_release_new_to_an_environment_that_requires_approval_needs_one(approval_repo, cli) -> None:
     approved = ("--approved-by", "Bob Reviewer <bob@example.test>")
-    assert run(cli, approval_repo, "promote", "v0.1.0", "--env", "production", *approved)[0] == 0
-    assert run(cli, approval_repo, "promote", "v0.1.1", "--env", "production", *approved)[0] == 0
-    assert run(cli, approval_repo, "rollback", "--env", "production")[0] == 0  # back to an approved release: fine
+    assert run(cli, approval_repo, "promote", "--reason", "test", "v0.1.0", "--env", "production", *approved)[0] == 0
+    assert run(cli, approval_repo, "promote", "--reason", "test", "v0.1.1", "--env", "production", *approved)[0] == 0
+    assert (
+        run(cli, approval_repo, "rollback", "--reason", "test", "--env", "production")[0] == 0
+    )  # back to an approved release: fine
     for extra in ((), ("--approved-by", "Ada Tester")):
-        code, _, err = run(cli, approval_repo, "rollback", "--env", "production", "--to", "v0.1.2", *extra)
+        code, _, err = run(
+            cli, approval_repo, "rollback", "--reason", "test", "--env", "production", "--to", "v0.1.2", *extra
+        )
         assert code == 2, err
         assert "v0.1.2 never ran in production" in err and "--approved-by" in err
     assert status(cli, approval_repo)["production"]["version"] == "v0.1.0"
-    code, _, err = run(cli, approval_repo, "rollback", "--env", "production", "--to", "v0.1.2", *approved)
+    code, _, err = run(
+        cli, approval_repo, "rollback", "--reason", "test", "--env", "production", "--to", "v0.1.2", *approved
+    )
     assert code == 0, err
     assert history(cli, approval_repo)[0]["approved_by"] == "Bob Reviewer <bob@example.test>"
 
 
 def test_rollback_to_a_release_that_ran_in_the_environment_needs_no_new_approval(approval_repo: Path, cli) -> None:
     approved = ("--approved-by", "Bob Reviewer <bob@example.test>")
-    assert run(cli, approval_repo, "promote", "v0.1.0", "--env", "production", *approved)[0] == 0
-    assert run(cli, approval_repo, "promote", "v0.1.1", "--env", "production", *approved)[0] == 0
-    assert run(cli, approval_repo, "rollback", "--env", "production")[0] == 0  # a false alarm: back to v0.1.0
-    code, _, err = run(cli, approval_repo, "rollback", "--env", "production", "--to", "v0.1.1")  # and forth again
+    assert run(cli, approval_repo, "promote", "--reason", "test", "v0.1.0", "--env", "production", *approved)[0] == 0
+    assert run(cli, approval_repo, "promote", "--reason", "test", "v0.1.1", "--env", "production", *approved)[0] == 0
+    assert (
+        run(cli, approval_repo, "rollback", "--reason", "test", "--env", "production")[0] == 0
+    )  # a false alarm: back to v0.1.0
+    code, _, err = run(
+        cli, approval_repo, "rollback", "--reason", "test", "--env", "production", "--to", "v0.1.1"
+    )  # and forth again
     assert code == 0, err
     assert status(cli, approval_repo)["production"]["version"] == "v0.1.1"
 
 
 def test_the_ledger_branch_name_comes_from_promptops_yaml(make_repo, cli) -> None:
     root = build_releases(make_repo, cli, CONFIG + "ledger_branch: deploy/history\n")
-    assert run(cli, root, "promote", "v0.1.0", "--env", "staging")[0] == 0
+    assert run(cli, root, "promote", "--reason", "test", "v0.1.0", "--env", "staging")[0] == 0
     assert git(root, "log", "--format=%s", "refs/heads/deploy/history") == "promote staging to v0.1.0"
     assert git(root, "for-each-ref", LEDGER) == ""
     assert status(cli, root)["staging"]["version"] == "v0.1.0"
@@ -434,8 +470,8 @@ def fetch_ledger(clone: Path) -> None:
 
 def test_a_second_clone_that_fetches_the_ledger_sees_the_same_status(shared, cli) -> None:
     remote, a, b = shared
-    assert run(cli, a, "promote", "v0.1.0", "--env", "production", "--push")[0] == 0
-    assert run(cli, a, "promote", "v0.1.1", "--env", "production", "--push")[0] == 0
+    assert run(cli, a, "promote", "--reason", "test", "v0.1.0", "--env", "production", "--push")[0] == 0
+    assert run(cli, a, "promote", "--reason", "test", "v0.1.1", "--env", "production", "--push")[0] == 0
     code, _, err = run(cli, a, "kill", "greet", "--env", "production", "--reason", "typo", "--push")
     assert code == 0 and "pushed" in err
     assert git(remote, "rev-parse", LEDGER) == git(a, "rev-parse", LEDGER)
@@ -463,9 +499,9 @@ env -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY -u GIT_ALTERNATE_OBJECT_DIREC
 def racing(shared, cli) -> tuple[Path, Path, Path]:
     """A published one event; B fetched it; A's next event waits on the remote to land just before B's push."""
     remote, a, b = shared
-    assert run(cli, a, "promote", "v0.1.0", "--env", "staging", "--push")[0] == 0
+    assert run(cli, a, "promote", "--reason", "test", "v0.1.0", "--env", "staging", "--push")[0] == 0
     fetch_ledger(b)
-    assert run(cli, a, "promote", "v0.1.1", "--env", "staging")[0] == 0
+    assert run(cli, a, "promote", "--reason", "test", "v0.1.1", "--env", "staging")[0] == 0
     git(a, "push", "-q", "origin", "promptops/ledger:refs/race/next")
     hook = remote / "hooks" / "pre-receive"
     hook.write_text(RACE_HOOK)
@@ -480,7 +516,7 @@ def remote_log(remote: Path) -> list[str]:
 def test_a_ledger_push_refused_because_the_remote_moved_exits_3_and_loses_nothing(racing, cli) -> None:
     remote, _, b = racing
     before = git(b, "rev-parse", LEDGER)
-    code, _, err = run(cli, b, "promote", "v0.1.2", "--env", "production", "--push")
+    code, _, err = run(cli, b, "promote", "--reason", "test", "v0.1.2", "--env", "production", "--push")
     assert code == 3
     first = err.splitlines()[0]
     assert "rejected" in first and "failed to update ref" in first and not first.endswith("Done")
@@ -493,11 +529,11 @@ def test_a_ledger_push_refused_because_the_remote_moved_exits_3_and_loses_nothin
 
 def test_doing_what_a_refused_ledger_push_says_publishes_the_event(racing, cli) -> None:
     remote, a, b = racing
-    code, _, err = run(cli, b, "promote", "v0.1.2", "--env", "production", "--push")
+    code, _, err = run(cli, b, "promote", "--reason", "test", "v0.1.2", "--env", "production", "--push")
     assert code == 3
     for command in re.findall(r"`(git [^`]+)`", err):  # none today: the hint is to run the same command again
         subprocess.run(shlex.split(command), cwd=b, capture_output=True, check=False)
-    code, _, err = run(cli, b, "promote", "v0.1.2", "--env", "production", "--push")
+    code, _, err = run(cli, b, "promote", "--reason", "test", "v0.1.2", "--env", "production", "--push")
     assert code == 0, err
     assert remote_log(remote) == [
         "promote production to v0.1.2",
@@ -510,19 +546,21 @@ def test_doing_what_a_refused_ledger_push_says_publishes_the_event(racing, cli) 
 
 def test_a_local_ledger_that_diverged_from_the_remote_is_refused_before_writing(shared, cli) -> None:
     remote, a, b = shared
-    assert run(cli, a, "promote", "v0.1.0", "--env", "staging", "--push")[0] == 0
+    assert run(cli, a, "promote", "--reason", "test", "v0.1.0", "--env", "staging", "--push")[0] == 0
     fetch_ledger(b)
-    assert run(cli, b, "promote", "v0.1.0", "--env", "production")[0] == 0  # local only, never pushed
-    assert run(cli, a, "promote", "v0.1.1", "--env", "staging", "--push")[0] == 0
+    assert (
+        run(cli, b, "promote", "--reason", "test", "v0.1.0", "--env", "production")[0] == 0
+    )  # local only, never pushed
+    assert run(cli, a, "promote", "--reason", "test", "v0.1.1", "--env", "staging", "--push")[0] == 0
     mine, theirs = git(b, "rev-parse", LEDGER), git(remote, "rev-parse", LEDGER)
-    code, _, err = run(cli, b, "promote", "v0.1.2", "--env", "production", "--push")
+    code, _, err = run(cli, b, "promote", "--reason", "test", "v0.1.2", "--env", "production", "--push")
     assert code == 3
     assert "diverged" in err and "hint:" in err
     assert git(b, "rev-parse", LEDGER) == mine and git(remote, "rev-parse", LEDGER) == theirs
     # The hint offers to drop the local-only event and take the remote's ledger; then the command goes through.
     reset = next(c for c in re.findall(r"`(git [^`]+)`", err) if c.startswith("git update-ref"))
     git(b, *shlex.split(reset)[1:])
-    code, _, err = run(cli, b, "promote", "v0.1.2", "--env", "production", "--push")
+    code, _, err = run(cli, b, "promote", "--reason", "test", "v0.1.2", "--env", "production", "--push")
     assert code == 0, err
     assert remote_log(remote) == [
         "promote production to v0.1.2",
@@ -533,7 +571,7 @@ def test_a_local_ledger_that_diverged_from_the_remote_is_refused_before_writing(
 
 def test_a_push_to_a_remote_that_cannot_be_reached_exits_3_and_writes_nothing(repo: Path, cli, tmp_path) -> None:
     git(repo, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
-    code, _, err = run(cli, repo, "promote", "v0.1.0", "--env", "staging", "--push")
+    code, _, err = run(cli, repo, "promote", "--reason", "test", "v0.1.0", "--env", "staging", "--push")
     assert code == 3
     assert "origin" in err and "hint:" in err
     assert ledger_log(repo) == []
@@ -599,7 +637,7 @@ from promptops.cli import main
 import contextlib, io
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
     main(["status", "--repo", sys.argv[2]])  # loads every lazy import a promote needs
-    main(["promote", "v0.0.0", "--env", "production", "--repo", sys.argv[2]])  # exits 2: no such release
+    main(["promote", "--reason", "test", "v0.0.0", "--env", "production", "--repo", sys.argv[2]])  # exits 2: no such release
 out_dir = sys.argv[1]
 for line in sys.stdin:
     job = json.loads(line)
@@ -667,7 +705,19 @@ def test_two_processes_promoting_at_the_same_moment_lose_no_event(repo: Path, tm
     order, or one exits 3 with a retry hint; none is lost. Even rounds race to create the ledger branch, odd
     rounds to extend it."""
     subprocess.run(
-        [sys.executable, "-m", "promptops", "promote", "v0.1.0", "--env", "production", "--repo", str(repo)],
+        [
+            sys.executable,
+            "-m",
+            "promptops",
+            "promote",
+            "--reason",
+            "test",
+            "v0.1.0",
+            "--env",
+            "production",
+            "--repo",
+            str(repo),
+        ],
         capture_output=True,
         check=True,
     )
@@ -721,3 +771,19 @@ def test_two_processes_promoting_at_the_same_moment_lose_no_event(repo: Path, tm
     written = re.findall(r"^Reason: (round \d+ [ab])$", bodies, re.MULTILINE)
     assert len(set(written)) >= sum(landed)
     assert len(written) > len(set(written)), "no racer ever lost a compare-and-swap: nothing raced"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("promote", "v0.1.0", "--env", "staging", "--reason", " "),
+        ("rollback", "--env", "staging", "--reason", ""),
+        ("kill", "greet", "--env", "staging", "--reason", ""),
+        ("revive", "greet", "--env", "staging", "--reason", ""),
+    ],
+)
+def test_every_ledger_event_needs_a_reason(repo: Path, cli, args: tuple[str, ...]) -> None:
+    code, _, err = run(cli, repo, *args)
+    assert code == 2 and "needs a reason" in err
+    code, _, err = run(cli, repo, *args[: args.index("--reason")])
+    assert code == 2 and "--reason" in err

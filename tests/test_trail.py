@@ -91,7 +91,7 @@ def story(make_repo: Callable[..., Path], cli: Cli, monkeypatch: pytest.MonkeyPa
     )
     clock.tick()
     second = release(cli, root)
-    assert cli("promote", second, "--env", "production", "--approved-by", "Dan", "-C", root)[0] == 0
+    assert cli("promote", "--reason", "test", second, "--env", "production", "--approved-by", "Dan", "-C", root)[0] == 0
     assert cli("rollback", "--env", "production", "--reason", "refund bot too kind", "-C", root)[0] == 0
     assert cli("kill", "refund", "--env", "production", "--reason", "wrong policy", "-C", root)[0] == 0
     assert cli("kill", "greet", "--env", "production", "--reason", "greet is off", "-C", root)[0] == 0
@@ -212,7 +212,7 @@ def test_a_skewed_clock_cannot_put_a_promote_before_its_release(
     root = make_repo(dict(MINIMAL))
     assert release(cli, root) == "v0.1.0"
     monkeypatch.setattr("promptops.release.environments.now", lambda: "2020-01-01T00:00:00Z")
-    assert cli("promote", "v0.1.0", "--env", "staging", "-C", root)[0] == 0
+    assert cli("promote", "--reason", "test", "v0.1.0", "--env", "staging", "-C", root)[0] == 0
     trail = records(cli, root, "greet")
     assert [r["type"] for r in trail] == ["commit", "release", "promote"]
     assert trail[2]["time"] == "2020-01-01T00:00:00Z"

@@ -46,7 +46,7 @@ def _done(ctx: Context, event: Event, push: bool, remote: str) -> int:
 def promote(
     version: Annotated[str, typer.Argument(help="The release (version or tag).")],
     env: EnvOption,
-    reason: Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger.")] = "",
+    reason: Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger (required).")],
     approved_by: Annotated[
         str,
         typer.Option("--approved-by", help="Who approved (environments that require it; not the release's author)."),
@@ -59,16 +59,16 @@ def promote(
     from ..release.environments import promote as do
 
     ctx, _ = _context(repo, push, remote)
-    return _done(ctx, do(ctx, version, env, reason or f"promote {version}", approved_by), push, remote)
+    return _done(ctx, do(ctx, version, env, reason, approved_by), push, remote)
 
 
 def rollback(
     env: EnvOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger (required).")],
     to: Annotated[
         str | None,
         typer.Option("--to", help="The release to go back to (default: the one that ran before the current one)."),
     ] = None,
-    reason: Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger.")] = "",
     approved_by: Annotated[
         str,
         typer.Option(
@@ -84,13 +84,13 @@ def rollback(
     from ..release.environments import rollback as do
 
     ctx, _ = _context(repo, push, remote)
-    return _done(ctx, do(ctx, env, reason or "rollback", to, approved_by), push, remote)
+    return _done(ctx, do(ctx, env, reason, to, approved_by), push, remote)
 
 
 def kill(
     prompt: Annotated[str, typer.Argument(metavar="ID", help="The prompt id.")],
     env: EnvOption,
-    reason: Annotated[str, typer.Option("--reason", help="Why (required).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger (required).")],
     push: PushOption = False,
     remote: RemoteOption = "origin",
     repo: RepoOption = None,
@@ -105,7 +105,7 @@ def kill(
 def revive(
     prompt: Annotated[str, typer.Argument(metavar="ID", help="The prompt id.")],
     env: EnvOption,
-    reason: Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger.")] = "",
+    reason: Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger (required).")],
     push: PushOption = False,
     remote: RemoteOption = "origin",
     repo: RepoOption = None,

@@ -66,7 +66,16 @@ def _entry(tag: str, record: Mapping[str, Any]) -> dict[str, str]:
     return {"version": tag, "digest": str(record["digest"]), "commit": str(record["commit"])}
 
 
+def _need_reason(reason: str, action: str) -> None:
+    if not reason.strip():
+        raise InputError(
+            f"a {action} needs a reason: it is recorded on the ledger for whoever reads the history",
+            hint='e.g. --reason "refund answers quote the old policy"',
+        )
+
+
 def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str = "") -> Event:
+    _need_reason(reason, "promote")
     settings = ctx.check_env(env)
     tag, record, tagger = ctx.release(version)
     if settings.get("requires_approval"):
@@ -99,6 +108,7 @@ def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str 
 
 
 def rollback(ctx: Context, env: str, reason: str, to: str | None = None, approved_by: str = "") -> Event:
+    _need_reason(reason, "rollback")
     settings = ctx.check_env(env)
     target_record: tuple[str, dict[str, Any]] | None = None
     if to is not None:
@@ -160,9 +170,8 @@ def prompt_ids(record: Mapping[str, Any], prompts_dir: str) -> set[str]:
 
 
 def kill(ctx: Context, prompt: str, env: str, reason: str) -> Event:
+    _need_reason(reason, "kill")
     ctx.check_env(env)
-    if not reason.strip():
-        raise InputError("a kill needs a reason", hint='--reason "refund answers quote the old policy"')
     state = ctx.ledger.state()
     current = state["environments"].get(env)
     if not current:
@@ -194,6 +203,7 @@ def kill(ctx: Context, prompt: str, env: str, reason: str) -> Event:
 
 
 def revive(ctx: Context, prompt: str, env: str, reason: str) -> Event:
+    _need_reason(reason, "revive")
     ctx.check_env(env)
 
     def change(state: dict[str, Any]) -> tuple[dict[str, Any], Event]:
@@ -206,7 +216,7 @@ def revive(ctx: Context, prompt: str, env: str, reason: str) -> Event:
             environment=env,
             by=ctx.who,
             time=now(),
-            reason=reason or "revived",
+            reason=reason,
             prompt=prompt,
             version=state["environments"].get(env, {}).get("version", ""),
         )
