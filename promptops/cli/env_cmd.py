@@ -190,7 +190,9 @@ def export(
     state = ctx.ledger.state()
     current = state["environments"].get(env)
     if not current:
-        raise InputError(f"{env} runs no release yet", hint=f"promote one: promptops promote VERSION --env {env}")
+        raise InputError(
+            f"{env} runs no release yet", hint=f"promote one: promptops promote VERSION --env {env} --reason TEXT"
+        )
     doc = bundle_at(root, current["version"], ctx.config.tag_prefix)
     if doc["digest"] != current["digest"]:
         raise GateFailed(
