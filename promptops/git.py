@@ -94,7 +94,8 @@ class GitRepo:
             )
         self.root = top
         self.env = {k: v for k, v in os.environ.items() if k not in REDIRECTING}
-        self.env.update(LC_ALL="C", LANGUAGE="C", GIT_TERMINAL_PROMPT="0")
+        # GIT_OPTIONAL_LOCKS=0: reading (git status) must not rewrite the user's index under an editor's feet.
+        self.env.update(LC_ALL="C", LANGUAGE="C", GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
         self._repo: Any = None
         self._trees: dict[str, Any] = {}
         self._git_dir: Path | None = None
@@ -361,9 +362,6 @@ class GitRepo:
 
     def is_ancestor(self, older: str, newer: str) -> bool:
         return self.ok("merge-base", "--is-ancestor", older, newer)
-
-    def remotes(self) -> list[str]:
-        return [r for r in self.run("remote").splitlines() if r]
 
 
 def identity(path: Path) -> str:

@@ -19,7 +19,7 @@ from .errors import InputError
 from .model import ROLES, Message, Prompt, Snapshot
 
 MARKER = re.compile(r"^[ \t]*(" + "|".join(ROLES) + r"):[ \t]*\r?$", re.MULTILINE)
-FORBIDDEN_NAMES = frozenset({"self", "cycler", "joiner", "namespace", "lipsum", "loop_controls"})
+FORBIDDEN_NAMES = frozenset({"self", "cycler", "joiner", "namespace", "lipsum"})
 
 
 def _dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from .errors import InputError
-from .git import GitRepo, toplevel
+from .git import GitRepo
 
 CONFIG_FILE = "promptops.yaml"
 
@@ -163,20 +164,22 @@ def open_source(root: Path, ref: str | None = None) -> Source:
     return GitSource(root, ref)
 
 
-def in_git(root: Path) -> bool:
-    return toplevel(root) is not None
-
-
 def atomic_write(path: Path, data: str | bytes) -> None:
     """Write a file so that a crash leaves either the old content or the new, never a torn file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as handle:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the file: {exc.strerror or exc}",
+            file=str(path),
+            hint="check the path: its directory must be writable, and no part of it a file",
+        ) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)

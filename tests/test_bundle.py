@@ -285,3 +285,8 @@ def test_canonical_form_and_digest_leave_out_only_digest_and_kill_switch() -> No
     base = digest_of(doc)
     assert digest_of({**doc, "kill_switch": {"p": {}}, "digest": "x"}) == base
     assert digest_of({**doc, "a": {"x": 1.5}}) != base
+
+
+def test_verify_of_a_missing_bundle_file_is_an_input_error(cli, tmp_path) -> None:
+    code, _, err = cli("verify", str(tmp_path / "nope.json"))
+    assert code == 2 and "no such bundle file" in err

@@ -125,3 +125,58 @@ def test_junit_and_markdown_reports_by_extension(make_repo, cli, server: Provide
     assert "bad" in md.read_text()
     code, out, _ = run(cli, root, "--format", "json")
     assert code == 0 and json.loads(out)["suites"][0]["suite"] == "answer"
+
+
+def test_replayed_answers_never_pass_for_live_ones(make_repo, cli, server: ProviderServer, monkeypatch) -> None:
+    import shutil
+
+    root = make_repo(project(server.base_url, {"a": "yes a"}))
+    assert run(cli, root, "--record")[0] == 0
+    shutil.rmtree(root / ".promptops")
+    assert run(cli, root, "--replay")[0] == 0
+    monkeypatch.delenv("PROMPTOPS_TEST_KEY")
+    code, _, err = run(cli, root)  # live, with no key: the replayed answer must not come back from a cache
+    assert code == 3 and "PROMPTOPS_TEST_KEY is not set" in err
+
+
+def test_a_judge_outage_is_a_provider_error_not_bad_input(make_repo, cli, server: ProviderServer) -> None:
+    files = project(server.base_url, {"a": "yes"}, retries=0)
+    files["routing.yaml"] = (
+        str(files["routing.yaml"])
+        .replace("judge: main", "judge: broken")
+        .replace(
+            "models:\n",
+            "models:\n  broken: {model: openai/judge, api_base: 'http://127.0.0.1:9/v1', api_key_env: PROMPTOPS_TEST_KEY}\n",
+        )
+    )
+    files["evals/answer.yaml"] = suite({"a": "yes"}).replace(
+        "      - {type: contains, value: yes}", "      - {type: llm-rubric, value: polite}"
+    )
+    root = make_repo(files)
+    code, _, err = run(cli, root)
+    assert code == 3, err
+    assert "the judge failed" in err
+
+
+def test_a_broken_routing_file_stops_eval_naming_it(make_repo, cli, server: ProviderServer) -> None:
+    files = project(server.base_url, {"a": "yes"})
+    files["routing.yaml"] = "models: [\n"
+    root = make_repo(files)
+    code, _, err = run(cli, root)
+    assert code == 2 and "routing.yaml:" in err
+
+
+def test_an_unwritable_report_path_is_an_input_error(make_repo, cli, server: ProviderServer, tmp_path) -> None:
+    root = make_repo(project(server.base_url, {"a": "yes"}))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run(cli, root, "-o", blocker / "r.json")
+    assert code == 2 and "cannot write the file" in err and "Traceback" not in err
+
+
+def test_a_cut_key_is_scrubbed_from_provider_messages() -> None:
+    from promptops.providers.litellm import _scrub
+
+    key = "sk-test-0123456789abcdefghij"
+    assert key[:14] not in _scrub("refused: " + "x" * 20 + key[:14] + "...", key)
+    assert _scrub(f"bad key {key} given", key) == "bad key *** given"

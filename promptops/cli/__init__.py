@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PromptopsError as exc:
         if debug:
             traceback.print_exc()
-        _stderr(f"error: {exc}" if exc.exit_code != 130 else "interrupted")
+        _stderr(f"error: {exc}" if exc.exit_code != 130 else (exc.message or "interrupted"))
         return exc.exit_code
     except KeyboardInterrupt:
         _stderr("interrupted")

@@ -200,7 +200,7 @@ def _explain(report: object, code: int) -> None:
         1: "✗ a gate failed",
         2: "✗ bad input",
         3: "✗ provider errors",
-        130: "interrupted: partial results kept; run the same command to resume",
+        130: "partial results kept; run the same command to resume",
     }[code]
     console.print(verdict)
 

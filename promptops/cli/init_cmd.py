@@ -21,7 +21,7 @@ def init(
     for rel in written:
         console.print(f"  created {rel}")
     console.print(
-        f"Initialised a promptops repository in {directory}. Next: `promptops lint`, then "
+        f"Initialised a promptops repository in {directory.resolve()}. Next: `promptops lint`, then "
         "`promptops render example/greeting --var name=Ada`."
     )
     return 0

@@ -93,13 +93,19 @@ def verify(
     repo: RepoOption = None,
 ) -> int:
     """Recompute a release's or a bundle file's digest and compare. Exit 1 on any mismatch."""
-    from ..errors import GateFailed
+    from ..errors import GateFailed, InputError
     from ..release.bundle import verify_bytes
     from ..release.releasing import verify_tag
 
     path = Path(target)
     if path.is_file():
-        ok, detail = verify_bytes(path.read_bytes())
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read the bundle: {exc.strerror}", file=target) from None
+        ok, detail = verify_bytes(data)
+    elif path.suffix == ".json" or "/" in target.replace("refs/tags/", "", 1):
+        raise InputError("no such bundle file", file=target, hint="pass a bundle file or a release tag")
     else:
         root, _, snapshot = open_project(repo)
         ok, detail = verify_tag(root, target, snapshot.config.tag_prefix)

@@ -26,6 +26,7 @@ from .store import Store
 from .summary import apply_overrides, pair, summarize_cases, summarize_suite
 
 STATE_DIR = ".promptops"
+SECRET_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
 
 
 @dataclass
@@ -86,6 +87,7 @@ def _plan_id(tasks: Sequence[Task]) -> str:
 def _fail_on_problems(snapshot: Snapshot, suites: Sequence[Suite]) -> None:
     """Errors never pass: a suite file that failed to load, or a duplicate case id, stops the run."""
     paths = {s.path for s in suites} | {f"{snapshot.config.evals_dir}/{d}" for s in suites for d in s.datasets}
+    paths |= {snapshot.routing.path, "promptops.yaml"}  # a broken routing file would pass as "no model serves"
     for p in snapshot.problems:
         if p.severity == "error" and (
             p.file in paths or (p.file.startswith(snapshot.config.evals_dir + "/") and p.rule == "invalid-file")
@@ -110,12 +112,14 @@ class Evaluation:
         self.on_result = on_result
         self.base_snapshot: Snapshot | None = None
         self.total = 0
+        # Every value that may be a key: those routing names, and the providers' conventional variables.
+        named = {m.api_key_env for m in snapshot.routing.models.values() if m.api_key_env}
         self.secrets = tuple(
             sorted(
                 {
-                    env[m.api_key_env]
-                    for m in snapshot.routing.models.values()
-                    if m.api_key_env and env.get(m.api_key_env)
+                    value
+                    for name, value in env.items()
+                    if value and len(value) >= 8 and (name in named or name.endswith(SECRET_SUFFIXES))
                 }
             )
         )
@@ -149,7 +153,7 @@ class Evaluation:
         if mode == "replay":
             live: Provider = get_provider("replay")(recordings.read_all(self.source, self.snapshot.config.evals_dir))
         else:
-            live = get_provider("litellm")()
+            live = get_provider("litellm")(env=self.env)
 
         def choose(task: Task | None, model: ModelSpec) -> Provider:
             return fallback if model is KILL_SWITCH or model.name == KILL_SWITCH.name else live
@@ -160,7 +164,8 @@ class Evaluation:
         started, t0 = _now(), time.perf_counter()
         s = self.settings
         store = Store(self.root / STATE_DIR / "promptops.sqlite")
-        options = replace(s.options, use_cache=s.options.use_cache and s.mode != "replay", record=s.mode == "record")
+        # A recording is made of fresh answers, and a replay reads recordings only: neither reads the cache.
+        options = replace(s.options, use_cache=s.options.use_cache and s.mode == "live", record=s.mode == "record")
         runner = Runner(
             snapshot=self.snapshot,
             store=store,
@@ -247,9 +252,7 @@ def _prefetch_litellm() -> None:
     """Start importing litellm in the background so it overlaps the rest of the start-up."""
     from ..providers import litellm as litellm_provider
 
-    prefetch = getattr(litellm_provider, "prefetch", None)
-    if callable(prefetch):
-        prefetch()
+    litellm_provider.prefetch()
 
 
 def exit_code(report: EvalReport, fail_on_regression: bool = False) -> int:

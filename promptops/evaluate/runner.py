@@ -113,9 +113,14 @@ class Runner:
             root=self.root,
         )
         judged: list[Completion] = []  # the judge's calls for this task count in its tokens and cost
+        judge_errors: list[ProviderError] = []
 
         async def judge(rubric: str, output: str, variables: Mapping[str, Any]) -> tuple[float, str]:
-            return await self.judge(rubric, output, variables, judged)
+            try:
+                return await self.judge(rubric, output, variables, judged)
+            except ProviderError as exc:
+                judge_errors.append(exc)  # a provider failure, not a failed check: keep its kind
+                raise
 
         results = [replace(r, reason=self.scrub(r.reason)) for r in await checks.run_checks(task.asserts, obs, judge)]
         status, score = checks.verdict(results)
@@ -132,8 +137,14 @@ class Runner:
             cost=sum(costs) if costs else None,
             cached=cached,
             output_hash=output_hash(completion.text),
-            error_kind="check" if status == "error" else None,
-            error="an assertion could not run" if status == "error" else None,
+            error_kind=(judge_errors[0].kind if judge_errors else "check") if status == "error" else None,
+            error=(
+                f"the judge failed: {self.scrub(str(judge_errors[0]))}"
+                if judge_errors
+                else "an assertion could not run"
+            )
+            if status == "error"
+            else None,
         )
 
     # -- provider calls --------------------------------------------------------------------------------------
@@ -183,7 +194,8 @@ class Runner:
                     raise
                 await asyncio.sleep(self._backoff(attempt, exc.retry_after))
                 attempt += 1
-        if self.store is not None and provider.name != "fallback":
+        if self.store is not None and provider.name == "litellm":
+            # Only live answers are cached: a recording or a fallback must never pass for a model's answer later.
             self.store.put(key, replace(completion, text=self.scrub(completion.text)))
         self._remember(key, task, request.model, completion)
         return completion

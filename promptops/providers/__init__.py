@@ -94,6 +94,7 @@ def get(name: str) -> ProviderFactory:
 
 
 def names() -> list[str]:
+    """The registered provider names, built-ins included."""
     _builtins()
     return sorted(_REGISTRY)
 

@@ -195,9 +195,12 @@ class LitellmProvider:
     # ------------------------------------------------------------------ routing
 
     def _api_key(self, request: ProviderRequest, provider: str) -> str | None:
-        """The request's key, else the model's `api_key_env`, else the provider's usual `<PROVIDER>_API_KEY`."""
+        """The request's key, else the model's `api_key_env`, else the provider's usual `<PROVIDER>_API_KEY` -- but
+        never that default for a model with its own `api_base`: a changed api_base must not receive the key."""
         variable = request.model.api_key_env
-        return request.api_key or (variable and self.env.get(variable)) or self.env.get(f"{provider.upper()}_API_KEY")
+        if request.api_key or variable:
+            return request.api_key or (self.env.get(variable) if variable else None)
+        return None if request.model.api_base else self.env.get(f"{provider.upper()}_API_KEY")
 
     def _route(self, litellm: Any, model: str, api_base: str | None) -> _Route:
         route = self._routes.get((model, api_base))
@@ -448,7 +451,7 @@ def _make(
 ) -> ProviderError:
     """One short message per kind, never with the key in it."""
     who, code = route.label, f" ({status})" if status else ""
-    detail = _first_line(detail)
+    detail = _first_line(_scrub(str(detail), key))  # scrub before cutting: half a key is still a leak
     message = {
         "rate_limit": f"rate limited by {who}{code}",
         "timeout": f"{who} did not answer within {timeout:g} s" if timeout else f"{who} timed out: {detail}",
@@ -510,4 +513,11 @@ def _first_line(value: object) -> str:
 
 
 def _scrub(text: str, key: str | None) -> str:
-    return text.replace(key, "***") if key else text
+    if not key:
+        return text
+    text = text.replace(key, "***")
+    # A cut may have left the start of a key at the end of a message.
+    for size in range(len(key) - 1, 7, -1):
+        if text.endswith(key[:size]) or text.endswith(key[:size] + "..."):
+            return text[: text.rfind(key[:size])] + "***"
+    return text

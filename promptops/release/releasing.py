@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import loader
-from ..errors import GateFailed, GitError, InputError, PromptopsError, UnavailableError
+from ..errors import GateFailed, GitError, InputError, Interrupted, UnavailableError
 from ..git import GitRepo
 from ..lint import lint
 from ..model import EvalReport, Finding, Snapshot
@@ -84,7 +84,7 @@ def release_notes(repo: GitRepo, since: str | None, root: Path) -> list[dict[str
     return notes
 
 
-def evidence_of(report: EvalReport | None, skipped: str | None, mode: str) -> dict[str, Any]:
+def evidence_of(report: EvalReport | None, skipped: str | None, mode: str | None) -> dict[str, Any]:
     if report is None:
         return {"skipped": skipped, "mode": mode, "suites": [], "results_digest": None, "overrides": []}
     from ..report.results import to_dict
@@ -179,6 +179,11 @@ def plan_release(root: Path, config_prefix: str, request: Request) -> Plan:
     repo = GitRepo(root)
     if not repo.has_commits():
         raise InputError("the repository has no commits yet", hint="commit the prompts first")
+    if not repo.identity():
+        raise InputError(
+            "git has no identity for you, and a release tag records who made it",
+            hint="git config user.name 'Your Name' && git config user.email you@example.com",
+        )
     check_clean(repo, root)
     commit = repo.resolve("HEAD")
     source = GitSource(root, commit, repo)
@@ -208,7 +213,8 @@ def plan_release(root: Path, config_prefix: str, request: Request) -> Plan:
         report = _run_evals(root, source, snapshot, request)
     elif not request.skip_eval_reason.strip():
         raise InputError("--skip-eval needs --reason saying why the evals are skipped")
-    evidence = evidence_of(report, request.skip_eval_reason, "replay" if request.replay else "live")
+    mode = None if report is None else "replay" if request.replay else "live"
+    evidence = evidence_of(report, request.skip_eval_reason, mode)
     notes = release_notes(repo, previous[1] if previous else None, root)
     doc = bundles.build(
         snapshot,
@@ -272,7 +278,7 @@ def _run_evals(root: Path, source: GitSource, snapshot: Snapshot, request: Reque
             f"provider errors during the evals: {detail}", hint="retry, or use --replay with committed recordings"
         )
     if code == 130:
-        raise PromptopsError("interrupted")
+        raise Interrupted("interrupted while the evals ran; nothing was released")
     return report
 
 

@@ -48,7 +48,8 @@ def to_json(findings: Sequence[Finding]) -> str:
     )
 
 
-def _escape(value: str, prop: bool = False) -> str:
+def workflow_escape(value: str, prop: bool = False) -> str:
+    """Escaping for GitHub Actions workflow commands (`::error file=...::message`)."""
     value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return value.replace(":", "%3A").replace(",", "%2C") if prop else value
 
@@ -57,12 +58,12 @@ def to_github(findings: Sequence[Finding], prefix: str = "") -> str:
     """Workflow commands that GitHub Actions shows as annotations on the pull request."""
     lines = []
     for f in findings:
-        props = [f"file={_escape(prefix + f.file, True)}"] if f.file else []
+        props = [f"file={workflow_escape(prefix + f.file, True)}"] if f.file else []
         if f.line:
             props.append(f"line={f.line}")
-        props.append(f"title={_escape('promptops ' + f.rule, True)}")
+        props.append(f"title={workflow_escape('promptops ' + f.rule, True)}")
         message = f.message + (f" ({f.hint})" if f.hint else "")
-        lines.append(f"::{f.severity} {','.join(props)}::{_escape(message)}")
+        lines.append(f"::{f.severity} {','.join(props)}::{workflow_escape(message)}")
     return "\n".join(lines)
 
 

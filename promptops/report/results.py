@@ -24,6 +24,7 @@ from typing import Any
 from .. import __version__
 from ..errors import InputError
 from ..model import CaseSummary, CheckResult, EvalReport, Override, SuiteSummary, TaskResult
+from .findings import workflow_escape
 
 FORMAT_VERSION = 1
 BASELINE_CLASSES = ("regressed", "fixed", "still-failing", "flaky", "new", "removed", "unchanged")
@@ -642,5 +643,4 @@ def _annotation(path: str, suite: str, message: str) -> str:
 
 
 def _escape(value: str, prop: bool = False) -> str:
-    value = _visible(value).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return value.replace(":", "%3A").replace(",", "%2C") if prop else value
+    return workflow_escape(_visible(value), prop)
