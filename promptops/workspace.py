@@ -107,7 +107,12 @@ class GitSource:
     def list_dir(self, prefix: str) -> list[str]:
         full = self.prefix + prefix
         n = len(self.prefix)
-        found = [p[n:] for p in self.repo.list_files(self.sha, full.rstrip("/"))]
+        # Hidden directories are skipped, as in the working tree, so both sides of a diff see the same files.
+        found = [
+            p[n:]
+            for p in self.repo.list_files(self.sha, full.rstrip("/"))
+            if not any(part.startswith(".") for part in p[n:].split("/")[:-1])
+        ]
         # Whoever lists a directory reads its files next: fetch them all in one git call.
         missing = [self.prefix + p for p in found if p not in self._contents]
         for path, data in self.repo.read_many(self.sha, missing).items():

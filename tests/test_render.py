@@ -95,3 +95,11 @@ def test_plain_text_prompt_is_one_user_message(make_repo, cli) -> None:
     code, out, _ = cli("render", "plain", "--repo", root, "--format", "json")
     assert code == 0
     assert json.loads(out)["messages"] == [{"role": "user", "content": "Just say hi."}]
+
+
+def test_hidden_directories_are_skipped_at_revisions_as_in_the_working_tree(make_repo, cli) -> None:
+    root: Path = make_repo({**MINIMAL, "prompts/.drafts/wip.prompt": "user:\nnot yet\n"})
+    for ref in ((), ("--ref", "HEAD")):
+        code, out, _ = cli("list", "--repo", root, "--format", "json", *ref)
+        assert code == 0
+        assert [e["id"] for e in json.loads(out)["prompts"]] == ["greet"]

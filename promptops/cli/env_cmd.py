@@ -30,7 +30,8 @@ def _context(repo: Path | None, push: bool = False, remote: str = "origin") -> t
     who = git.identity()
     if not who:
         raise InputError("git has no identity for you", hint="git config user.name and user.email")
-    ctx = Context(repo=git, config=snapshot.config, ledger=Ledger(git, snapshot.config.ledger_branch), who=who)
+    ledger = Ledger(git, snapshot.config.ledger_branch)
+    ctx = Context(repo=git, config=snapshot.config, ledger=ledger, who=who)
     if push:
         ctx.ledger.sync(remote)  # take in what the remote has before adding to it
     return ctx, root

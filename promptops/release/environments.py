@@ -161,12 +161,13 @@ def rollback(ctx: Context, env: str, reason: str, to: str | None = None, approve
     return ctx.ledger.append(change)
 
 
+def _id_of(path: str, prompts_dir: str) -> str:
+    rel = path[len(prompts_dir) + 1 :] if prompts_dir and path.startswith(prompts_dir + "/") else path
+    return str(PurePosixPath(rel).with_suffix(""))
+
+
 def prompt_ids(record: Mapping[str, Any], prompts_dir: str) -> set[str]:
-    ids = set()
-    for path in record.get("hashes", {}).get("prompts", {}):
-        rel = path[len(prompts_dir) + 1 :] if prompts_dir and path.startswith(prompts_dir + "/") else path
-        ids.add(str(PurePosixPath(rel).with_suffix("")))
-    return ids
+    return {_id_of(path, prompts_dir) for path in record.get("hashes", {}).get("prompts", {})}
 
 
 def kill(ctx: Context, prompt: str, env: str, reason: str) -> Event:
