@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 EnvOption = Annotated[str, typer.Option("--env", "-e", help="The environment, e.g. production.")]
 PushOption = Annotated[bool, typer.Option("--push", help="Push the ledger branch to the remote afterwards.")]
 RemoteOption = Annotated[str, typer.Option("--remote", help="The remote for --push.")]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger (required).")]
 
 
 def _context(repo: Path | None, push: bool = False, remote: str = "origin") -> tuple[Context, Path]:
@@ -47,7 +48,7 @@ def _done(ctx: Context, event: Event, push: bool, remote: str) -> int:
 def promote(
     version: Annotated[str, typer.Argument(help="The release (version or tag).")],
     env: EnvOption,
-    reason: Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger (required).")],
+    reason: ReasonOption,
     approved_by: Annotated[
         str,
         typer.Option("--approved-by", help="Who approved (environments that require it; not the release's author)."),
@@ -65,7 +66,7 @@ def promote(
 
 def rollback(
     env: EnvOption,
-    reason: Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger (required).")],
+    reason: ReasonOption,
     to: Annotated[
         str | None,
         typer.Option("--to", help="The release to go back to (default: the one that ran before the current one)."),
@@ -91,7 +92,7 @@ def rollback(
 def kill(
     prompt: Annotated[str, typer.Argument(metavar="ID", help="The prompt id.")],
     env: EnvOption,
-    reason: Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger (required).")],
+    reason: ReasonOption,
     push: PushOption = False,
     remote: RemoteOption = "origin",
     repo: RepoOption = None,
@@ -106,7 +107,7 @@ def kill(
 def revive(
     prompt: Annotated[str, typer.Argument(metavar="ID", help="The prompt id.")],
     env: EnvOption,
-    reason: Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger (required).")],
+    reason: ReasonOption,
     push: PushOption = False,
     remote: RemoteOption = "origin",
     repo: RepoOption = None,

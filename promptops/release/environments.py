@@ -170,6 +170,12 @@ def prompt_ids(record: Mapping[str, Any], prompts_dir: str) -> set[str]:
     return {_id_of(path, prompts_dir) for path in record.get("hashes", {}).get("prompts", {})}
 
 
+def _prompt_event(ctx: Context, action: str, env: str, prompt: str, reason: str, state: dict[str, Any]) -> Event:
+    """A kill or revive, naming the release the environment runs."""
+    version = state["environments"].get(env, {}).get("version", "")
+    return Event(action=action, environment=env, by=ctx.who, time=now(), reason=reason, prompt=prompt, version=version)
+
+
 def kill(ctx: Context, prompt: str, env: str, reason: str) -> Event:
     _need_reason(reason, "kill")
     ctx.check_env(env)
@@ -188,15 +194,7 @@ def kill(ctx: Context, prompt: str, env: str, reason: str) -> Event:
         killed = state["killed"].setdefault(env, {})
         if prompt in killed:
             raise InputError(f"{prompt} is already killed in {env} ({killed[prompt]['reason']})")
-        event = Event(
-            action="kill",
-            environment=env,
-            by=ctx.who,
-            time=now(),
-            reason=reason,
-            prompt=prompt,
-            version=state["environments"].get(env, {}).get("version", ""),
-        )
+        event = _prompt_event(ctx, "kill", env, prompt, reason, state)
         killed[prompt] = {"reason": reason, "by": ctx.who, "time": event.time}
         return state, event
 
@@ -212,16 +210,7 @@ def revive(ctx: Context, prompt: str, env: str, reason: str) -> Event:
         if prompt not in killed:
             raise InputError(f"{prompt} is not killed in {env}")
         del killed[prompt]
-        event = Event(
-            action="revive",
-            environment=env,
-            by=ctx.who,
-            time=now(),
-            reason=reason,
-            prompt=prompt,
-            version=state["environments"].get(env, {}).get("version", ""),
-        )
-        return state, event
+        return state, _prompt_event(ctx, "revive", env, prompt, reason, state)
 
     return ctx.ledger.append(change)
 
