@@ -79,7 +79,8 @@ Accounting
 ``requests_succeeded`` (answered with a valid 200), ``fault_counts`` (per fault name),
 ``rejected`` (400/401/404 answers), ``request_bodies`` (parsed JSON of every well-formed
 chat-completion request), ``auth_headers`` (the ``Authorization`` value, or ``None``, of every
-HTTP request on any endpoint), ``models_requests``, ``connections_opened`` and ``errors``
+HTTP request on any endpoint), ``raw_requests`` (method, path with query string, every header and
+the body of every request, for checks that no secret reached the server), ``models_requests``, ``connections_opened`` and ``errors``
 (exceptions raised by a responder or schedule; those requests are answered with 500).
 ``reset()`` clears all of them, plus the request index and per-body attempt counts.
 Counters are updated before the response is written, so a client that has its answer sees it
@@ -132,6 +133,21 @@ def _check_fault(name: str | int) -> str:
     if text not in FAULTS:
         raise ValueError(f"unknown fault {name!r}; expected one of {', '.join(FAULTS)}")
     return text
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """One request exactly as it arrived."""
+
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def text(self) -> str:
+        """Everything the client sent, as one string to search."""
+        lines = [f"{self.method} {self.path}", *(f"{k}: {v}" for k, v in self.headers)]
+        return "\n".join(lines) + "\n\n" + self.body.decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
@@ -589,6 +605,7 @@ class ProviderServer:
         self._fault_counts: dict[str, int] = dict.fromkeys(FAULTS, 0)
         self._request_bodies: list[JSONDict] = []
         self._auth_headers: list[str | None] = []
+        self._raw_requests: list[RawRequest] = []
         self._errors: list[str] = []
         self._attempts: dict[str, int] = {}
 
@@ -638,6 +655,12 @@ class ProviderServer:
             return list(self._auth_headers)
 
     @property
+    def raw_requests(self) -> list[RawRequest]:
+        """Every request as it arrived (method, path with query, all headers, body), for leak checks."""
+        with self._lock:
+            return list(self._raw_requests)
+
+    @property
     def errors(self) -> list[str]:
         with self._lock:
             return list(self._errors)
@@ -675,6 +698,7 @@ class ProviderServer:
         body = handler.read_body() if method == "POST" else b""
         with self._lock:
             self._auth_headers.append(auth)
+            self._raw_requests.append(RawRequest(method, handler.path, tuple(handler.headers.items()), body))
             api_key = self._api_key
         if method == "GET" and path in MODELS_PATHS:
             self._answer_models(handler, auth, api_key)

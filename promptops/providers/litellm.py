@@ -48,6 +48,7 @@ import os
 import re
 import threading
 import time
+import urllib.parse
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
@@ -69,6 +70,28 @@ DIRECT_PARAMS = frozenset(
 # Set by us on every call; a params entry with one of these names would clash.
 RESERVED = frozenset({"model", "messages", "api_base", "api_key", "timeout", "num_retries", "stream", "stream_options"})
 OPENAI_BASE = "https://api.openai.com/v1"
+# Sent as the key to a custom endpoint that no `api_key_env` is paired with: a value that is no secret, so that
+# litellm does not fill the empty slot with the provider's default key from the process environment.
+NO_KEY = "promptops-no-key"
+# Providers that authenticate with credentials litellm takes from the environment or the machine (cloud
+# identities, token files), not from `api_key`: a custom `api_base` would receive them. Such a model may only
+# name an endpoint on its provider's own domains.
+AMBIENT_CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "azure": (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com"),
+    "azure_text": (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com"),
+    "azure_ai": (".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com", ".models.ai.azure.com"),
+    "vertex_ai": (".googleapis.com",),
+    "vertex_ai_beta": (".googleapis.com",),
+    "bedrock": (".amazonaws.com",),
+    "bedrock_converse": (".amazonaws.com",),
+    "sagemaker": (".amazonaws.com",),
+    "sagemaker_chat": (".amazonaws.com",),
+    "watsonx": (".cloud.ibm.com",),
+    "watsonx_text": (".cloud.ibm.com",),
+    "oci": (".oraclecloud.com",),
+    "snowflake": (".snowflakecomputing.com",),
+    "github_copilot": (".githubcopilot.com",),
+}
 
 _import_lock = threading.Lock()
 _import: concurrent.futures.Future[ModuleType] | None = None
@@ -174,7 +197,8 @@ class LitellmProvider:
     async def complete(self, request: ProviderRequest) -> Completion:
         litellm = await _litellm()
         route = self._route(litellm, request.model.model, request.model.api_base)
-        key = self._api_key(request, route.provider)
+        guard_endpoint(route.label, route.provider, request.model.api_base)
+        key = self._api_key(request, route)
         params = {k: v for k, v in request.params.items() if k not in RESERVED}
         url = route.url if self.direct and params.keys() <= DIRECT_PARAMS else None
         try:
@@ -194,13 +218,25 @@ class LitellmProvider:
 
     # ------------------------------------------------------------------ routing
 
-    def _api_key(self, request: ProviderRequest, provider: str) -> str | None:
-        """The request's key, else the model's `api_key_env`, else the provider's usual `<PROVIDER>_API_KEY` -- but
-        never that default for a model with its own `api_base`: a changed api_base must not receive the key."""
+    def _api_key(self, request: ProviderRequest, route: _Route) -> str | None:
+        """The key this call may send, and to whom (see `guard_endpoint`).
+
+        The request's key, else the model's `api_key_env`, else -- only for the provider's own endpoint -- the
+        provider's usual `<PROVIDER>_API_KEY` (None lets litellm find it). A model with its own `api_base` and no
+        `api_key_env` sends no key at all: on the litellm route `NO_KEY` stands in, because litellm reads the
+        provider's default variable from the process environment whenever `api_key` is None.
+        """
         variable = request.model.api_key_env
         if request.api_key or variable:
-            return request.api_key or (self.env.get(variable) if variable else None)
-        return None if request.model.api_base else self.env.get(f"{provider.upper()}_API_KEY")
+            key = request.api_key or (self.env.get(variable) if variable else None)
+            if not key:
+                raise ProviderError(
+                    "auth",
+                    f"{variable} is not set (the API key of model {route.label!r})",
+                    hint=f"export {variable}=...",
+                )
+            return key
+        return None if request.model.api_base else self.env.get(f"{route.provider.upper()}_API_KEY")
 
     def _route(self, litellm: Any, model: str, api_base: str | None) -> _Route:
         route = self._routes.get((model, api_base))
@@ -321,7 +357,7 @@ class LitellmProvider:
             model=request.model.model,
             messages=[m.as_dict() for m in request.messages],
             api_base=request.model.api_base,
-            api_key=key,
+            api_key=NO_KEY if key is None and request.model.api_base else key,
             timeout=request.timeout,
             **params,
             num_retries=0,
@@ -338,6 +374,28 @@ class LitellmProvider:
             latency_ms=(time.perf_counter() - started) * 1000,
             model=getattr(response, "model", None) or route.label,
         )
+
+
+def guard_endpoint(label: str, provider: str, api_base: str | None) -> None:
+    """Refuse a call that would send credentials the user did not pair with this endpoint.
+
+    Keyed providers are safe by construction (`_api_key` sends a custom endpoint only its paired key). Providers
+    with ambient credentials attach them whatever `api_key` says, so their `api_base` must be on the provider's
+    own domains; a pull request that edits routing.yaml must not be able to send CI's cloud identity elsewhere.
+    """
+    domains = AMBIENT_CREDENTIALS.get(provider)
+    if not api_base or domains is None:
+        return
+    host = (urllib.parse.urlsplit(api_base).hostname or "").lower().rstrip(".")
+    if urllib.parse.urlsplit(api_base).scheme == "https" and any(host.endswith(d) for d in domains):
+        return
+    raise ProviderError(
+        "bad_request",
+        f"model {label!r} would send {provider} credentials from the environment to {host or api_base!r}, "
+        f"which is not one of {provider}'s own endpoints ({', '.join('*' + d for d in domains)})",
+        hint="remove api_base to use the provider's endpoint, or reach this server as an OpenAI-compatible "
+        "model (openai/<model>) with api_key_env naming its own key",
+    )
 
 
 async def _close_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
