@@ -12,8 +12,8 @@ from . import checks, loader, routing
 from .errors import InputError
 from .git import GitRepo, toplevel
 from .model import Finding, Prompt, Routing, Severity, Snapshot
+from .redaction import find_secrets
 from .render import Renderer, RenderError, input_problem
-from .secrets_scan import find_secrets
 from .workspace import GitSource, Source, TreeSource
 
 

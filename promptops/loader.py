@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import PurePosixPath
 from typing import Any
 
-from . import yamltext
+from . import redaction, yamltext
 from .errors import InputError
 from .model import (
     FORMAT_VERSION,
@@ -29,7 +29,7 @@ from .model import (
     Snapshot,
     Suite,
 )
-from .secrets_scan import redact_secrets
+from .redaction import scrub
 from .workspace import CONFIG_FILE, Source
 
 PROMPT_EXTENSIONS = (".prompt", ".txt", ".md", ".j2", ".jinja", ".jinja2")
@@ -98,7 +98,7 @@ def validate(name: str, data: Any, file: str, lines: dict[yamltext.Path, int]) -
     (line, message), _ = located[0]
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
     raise InputError(
-        redact_secrets(message) + more,
+        scrub(message) + more,
         file=file,
         line=line,
         hint=f"see `promptops schema {name}` for the expected format",
@@ -168,6 +168,7 @@ def load_config(source: Source) -> Config:
         return Config(path=CONFIG_FILE if raw is not None else "")
     data, _ = load_yaml(source, CONFIG_FILE, "config")
     paths = data.get("paths", {})
+    redaction.Settings.from_config(data.get("redaction", {}), CONFIG_FILE)  # bad patterns fail here, with the file
     return Config(
         project=data.get("project", ""),
         prompts_dir=_rel_dir(paths.get("prompts", "prompts")),

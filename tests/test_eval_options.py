@@ -179,4 +179,4 @@ def test_a_cut_key_is_scrubbed_from_provider_messages() -> None:
 
     key = "sk-test-0123456789abcdefghij"
     assert key[:14] not in _scrub("refused: " + "x" * 20 + key[:14] + "...", key)
-    assert _scrub(f"bad key {key} given", key) == "bad key *** given"
+    assert _scrub(f"bad key {key} given", key) == "bad key [REDACTED:secret] given"

@@ -148,7 +148,7 @@ def test_wrong_key_is_auth_and_never_shown(srv: ProviderServer, direct: bool) ->
 def test_bad_request_scrubs_the_key_from_the_provider_message(srv: ProviderServer, direct: bool) -> None:
     error = failure(request(srv, f"FAULT: {KEY}"), direct=direct)  # the server echoes the unknown fault name
     assert (error.kind, error.retryable) == ("bad_request", False)
-    assert "unknown fault '***'" in str(error)
+    assert "unknown fault '[REDACTED:secret]'" in str(error)
 
 
 @ROUTES

@@ -22,6 +22,13 @@ def _stderr(text: str) -> None:
     sys.stderr.flush()
 
 
+def _scrubbed(text: str) -> str:
+    """An error message without any key from the environment or anything shaped like one."""
+    from ..redaction import scrub, secret_values
+
+    return scrub(text, secret_values(os.environ))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run promptops with `argv` (default: sys.argv[1:]) and return the exit code."""
     from .app import build
@@ -39,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PromptopsError as exc:
         if debug:
             traceback.print_exc()
-        _stderr(f"error: {exc}" if exc.exit_code != 130 else (exc.message or "interrupted"))
+        _stderr(_scrubbed(f"error: {exc}") if exc.exit_code != 130 else (exc.message or "interrupted"))
         return exc.exit_code
     except KeyboardInterrupt:
         _stderr("interrupted")
@@ -55,8 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         _stderr(
-            f"internal error: {type(exc).__name__}: {exc} (a bug in promptops; run again with --debug "
-            "for the traceback and report it)"
+            _scrubbed(f"internal error: {type(exc).__name__}: {exc}")
+            + " (a bug in promptops; run again with --debug for the traceback and report it)"
         )
         return 4
 

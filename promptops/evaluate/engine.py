@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import loader, routing
+from .. import digest, loader, routing
 from ..errors import InputError
 from ..model import EvalReport, ModelSpec, Snapshot, Suite, TaskResult
 from ..providers import Provider
 from ..providers import get as get_provider
+from ..redaction import Redactor
 from ..render import Renderer
 from ..workspace import Source, open_source
 from . import overrides as overrides_file
@@ -26,7 +25,6 @@ from .store import Store
 from .summary import apply_overrides, pair, summarize_cases, summarize_suite
 
 STATE_DIR = ".promptops"
-SECRET_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
 
 
 @dataclass
@@ -47,7 +45,7 @@ def _now() -> str:
 
 
 def _digest(obj: object) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+    return digest.key_of(obj, default=str)
 
 
 def suite_digest(suite: Suite) -> str:
@@ -112,17 +110,8 @@ class Evaluation:
         self.on_result = on_result
         self.base_snapshot: Snapshot | None = None
         self.total = 0
-        # Every value that may be a key: those routing names, and the providers' conventional variables.
-        named = {m.api_key_env for m in snapshot.routing.models.values() if m.api_key_env}
-        self.secrets = tuple(
-            sorted(
-                {
-                    value
-                    for name, value in env.items()
-                    if value and len(value) >= 8 and (name in named or name.endswith(SECRET_SUFFIXES))
-                }
-            )
-        )
+        named = [m.api_key_env for m in snapshot.routing.models.values() if m.api_key_env]
+        self.redactor = Redactor.from_config(snapshot.config.redaction, env, named)
 
     def prepare(self) -> tuple[list[Task], list[Task]]:
         """(head tasks, baseline tasks): planned, filtered by --changed-since and --shard."""
@@ -171,7 +160,7 @@ class Evaluation:
             store=store,
             provider_for=self._providers(),
             options=options,
-            secrets=self.secrets,
+            redactor=self.redactor,
             env=self.env,
             root=self.root,
             on_result=self.on_result,
@@ -183,9 +172,7 @@ class Evaluation:
         ):
             _prefetch_litellm()
         plan_id = _plan_id(head + base)
-        run_id = (
-            store.resumable(plan_id) or hashlib.sha256(f"{plan_id}{started}{time.time_ns()}".encode()).hexdigest()[:16]
-        )
+        run_id = store.resumable(plan_id) or digest.hex_of(f"{plan_id}{started}{time.time_ns()}")[:16]
         store.start(run_id, plan_id, self.snapshot.label, started)
         done = store.results(run_id)
         interrupted = False
@@ -199,7 +186,7 @@ class Evaluation:
             head_results = [finished[t.uid] for t in head if t.uid in finished]
             base_results = [finished[t.uid] for t in base if t.uid in finished]
         if s.mode == "record" and runner.recorded:
-            recordings.write(self.root, self.snapshot.config.evals_dir, runner.recorded, self.secrets)
+            recordings.write(self.root, self.snapshot.config.evals_dir, runner.recorded, self.redactor)
         report = self.report(head, head_results, base_results, started, time.perf_counter() - t0, interrupted, run_id)
         if not interrupted:
             from ..report.results import to_json

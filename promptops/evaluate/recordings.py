@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..loader import decode
 from ..providers import Completion
-from ..secrets_scan import redact_secrets
+from ..redaction import Redactor
 from ..workspace import Source, atomic_write
 from .runner import Recorded
 
@@ -48,8 +48,8 @@ def read_all(source: Source, evals_dir: str) -> dict[str, Completion]:
     return found
 
 
-def write(root: Path, evals_dir: str, recorded: Sequence[Recorded], secrets: Sequence[str]) -> list[str]:
-    """Merge new recordings into their suites' files (atomically). Texts are redacted of secrets."""
+def write(root: Path, evals_dir: str, recorded: Sequence[Recorded], redactor: Redactor) -> list[str]:
+    """Merge new recordings into their suites' files (atomically). Texts are redacted as the project says."""
     by_file: dict[str, list[Recorded]] = {}
     for r in recorded:
         by_file.setdefault(r.suite or JUDGE_FILE, []).append(r)
@@ -70,7 +70,7 @@ def write(root: Path, evals_dir: str, recorded: Sequence[Recorded], secrets: Seq
                 "case": r.case,
                 "variant": r.variant,
                 "model": r.model,
-                "text": redact_secrets(c.text, tuple(secrets)),
+                "text": redactor.text(c.text, "output") or "",
                 "prompt_tokens": c.prompt_tokens,
                 "completion_tokens": c.completion_tokens,
                 "cost": c.cost,

@@ -16,6 +16,7 @@ from typing import Any
 from .. import checks
 from ..model import Message, ModelSpec, Prompt, Snapshot, TaskResult
 from ..providers import Completion, Provider, ProviderError, ProviderRequest
+from ..redaction import Redactor
 from .plan import Task
 from .store import Store
 
@@ -58,7 +59,7 @@ class Runner:
     store: Store | None
     provider_for: Callable[[Task | None, ModelSpec], Provider]
     options: Options
-    secrets: tuple[str, ...] = ()
+    redactor: Redactor = field(default_factory=Redactor)
     env: Mapping[str, str] = field(default_factory=dict)
     root: Path | None = None
     on_result: Callable[[TaskResult], None] | None = None
@@ -99,11 +100,13 @@ class Runner:
             status="error",
         )
         if task.error is not None or task.request is None:
-            return replace(base, error=self.scrub(task.error or "task could not be planned"), error_kind="input")
+            return replace(
+                base, error=self.scrub(task.error or "task could not be planned", "error"), error_kind="input"
+            )
         try:
             completion, cached = await self.complete(task.request, task.retries, task)
         except ProviderError as exc:
-            return replace(base, error=self.scrub(str(exc)), error_kind=exc.kind)
+            return replace(base, error=self.scrub(str(exc), "error"), error_kind=exc.kind)
         obs = checks.Observation(
             output=completion.text,
             prompt=task.prompt or _NO_PROMPT,
@@ -125,10 +128,13 @@ class Runner:
         results = [replace(r, reason=self.scrub(r.reason)) for r in await checks.run_checks(task.asserts, obs, judge)]
         status, score = checks.verdict(results)
         costs = [c.cost for c in (completion, *judged) if c.cost is not None]
+        kept = self.scrub(completion.text)
+        # With redaction on, even a hash of the raw answer is not kept: a short answer could be guessed from it.
+        hashed = kept if self.redactor.settings.modes.get("output") in ("redact", "hash") else completion.text
         return replace(
             base,
             status=status,
-            output=self.scrub(completion.text),
+            output=kept,
             checks=tuple(results),
             score=score,
             latency_ms=completion.latency_ms,
@@ -136,10 +142,10 @@ class Runner:
             completion_tokens=completion.completion_tokens + sum(c.completion_tokens for c in judged),
             cost=sum(costs) if costs else None,
             cached=cached,
-            output_hash=output_hash(completion.text),
+            output_hash=output_hash(hashed),
             error_kind=(judge_errors[0].kind if judge_errors else "check") if status == "error" else None,
             error=(
-                f"the judge failed: {self.scrub(str(judge_errors[0]))}"
+                f"the judge failed: {self.scrub(str(judge_errors[0]), 'error')}"
                 if judge_errors
                 else "an assertion could not run"
             )
@@ -292,12 +298,9 @@ class Runner:
             raise ValueError(f"the judge did not answer with JSON holding a score: {completion.text[:120]!r}") from None
         return max(0.0, min(1.0, score)), str(data.get("reason", ""))
 
-    def scrub(self, text: str) -> str:
-        """Remove every known secret value (API keys read from the environment) from text we keep."""
-        for secret in self.secrets:
-            if secret:
-                text = text.replace(secret, "[REDACTED]")
-        return text
+    def scrub(self, text: str, kind: str = "output") -> str:
+        """Text as it may be kept: keys always removed, then the project's redaction for this kind of field."""
+        return self.redactor.text(text, kind) or ""
 
 
 _NO_PROMPT = Prompt(id="", path="", body="")

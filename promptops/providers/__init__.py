@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .. import digest
 from ..errors import InputError, UnavailableError
 from ..model import Message, ModelSpec
 
@@ -41,8 +40,7 @@ class ProviderRequest:
 
     def key(self) -> str:
         """Content address of the request: the cache and recording key. Each repeat has its own."""
-        text = json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return digest.key_of(self.canonical())
 
 
 @dataclass(frozen=True)

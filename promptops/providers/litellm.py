@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from .. import redaction
 from . import RETRYABLE, Completion, ProviderError, ProviderRequest
 
 if TYPE_CHECKING:
@@ -571,11 +572,4 @@ def _first_line(value: object) -> str:
 
 
 def _scrub(text: str, key: str | None) -> str:
-    if not key:
-        return text
-    text = text.replace(key, "***")
-    # A cut may have left the start of a key at the end of a message.
-    for size in range(len(key) - 1, 7, -1):
-        if text.endswith(key[:size]) or text.endswith(key[:size] + "..."):
-            return text[: text.rfind(key[:size])] + "***"
-    return text
+    return redaction.scrub(text, (key,) if key else ())

@@ -8,12 +8,12 @@ release digest by `kill_switch_digest`, not part of what was released.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .. import routing
+from .. import digest, routing
+from ..digest import canonical, sha256
 from ..model import Snapshot
 from ..render import Renderer
 from ..workspace import Source
@@ -22,18 +22,8 @@ FORMAT_VERSION = 1
 UNSIGNED = ("digest", "kill_switch", "kill_switch_digest")
 
 
-def canonical(doc: Mapping[str, Any]) -> bytes:
-    return (json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n").encode(
-        "utf-8"
-    )
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def digest_of(doc: Mapping[str, Any]) -> str:
-    return sha256(canonical({k: v for k, v in doc.items() if k not in UNSIGNED}))
+    return digest.digest_of({k: v for k, v in doc.items() if k not in UNSIGNED})
 
 
 def source_hashes(snapshot: Snapshot, source: Source) -> dict[str, str]:
@@ -124,7 +114,7 @@ def build(
 
 def kill_switch_digest(doc: Mapping[str, Any]) -> str:
     """Seals an exported bundle's kill list to its release digest."""
-    return sha256(canonical({"digest": doc["digest"], "kill_switch": doc.get("kill_switch", {})}))
+    return digest.digest_of({"digest": doc["digest"], "kill_switch": doc.get("kill_switch", {})})
 
 
 def with_kill_switch(doc: Mapping[str, Any], killed: Mapping[str, Any]) -> dict[str, Any]:

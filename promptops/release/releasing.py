@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import loader
+from ..digest import digest_of
 from ..errors import GateFailed, GitError, InputError, Interrupted, UnavailableError
 from ..git import GitRepo
 from ..lint import lint
@@ -115,7 +114,7 @@ def evidence_of(report: EvalReport | None, skipped: str | None, mode: str | None
             }
             for s in report.suites
         ],
-        "results_digest": "sha256:" + hashlib.sha256(json.dumps(essence, sort_keys=True).encode()).hexdigest(),
+        "results_digest": digest_of(essence),
         "overrides": [
             {
                 "suite": o.suite,

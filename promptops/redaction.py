@@ -1,0 +1,309 @@
+"""The one place that scrubs secrets and personal data from what promptops keeps or shows.
+
+Every writer goes through it: error messages, eval results, the response cache, recordings, reports and the
+runtime's audit log. Two layers:
+
+* `scrub(text, secrets)` removes API keys, always, whatever the project says: the known values (keys read from
+  the environment; see `secret_values`), the start of a key that a cut message left at its end, and anything
+  shaped like a token (our own detectors plus the regex detectors of the `detect-secrets` library).
+* `Redactor` applies the project's `redaction:` settings on top, per field kind (`inputs`, `output`, `error`):
+  personal data (emails, card numbers that pass the Luhn check, phone numbers) and the project's own patterns
+  are replaced by a placeholder naming what was removed (`redact`), by a keyed HMAC-SHA256 of the value
+  (`hash`: the same value gives the same token, and a low-entropy value cannot be brute-forced without the
+  key), kept (`keep`), or the whole field is dropped (`drop`).
+
+Standard library only at import time; `detect-secrets` is imported on the first scan (about 0.1 s).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InputError
+
+MODES = ("redact", "hash", "keep", "drop")
+FIELDS = ("inputs", "output", "error")
+# Environment variables whose values are treated as keys even when routing.yaml does not name them.
+SECRET_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
+MIN_SECRET = 8  # shorter values are too likely to occur in ordinary text to be replaced everywhere
+# Library detectors left out: an IP address is no secret, and Artifactory's `AP...` pattern flags ordinary words.
+SKIPPED_LIBRARY_DETECTORS = frozenset({"IPPublicDetector", "ArtifactoryDetector"})
+
+
+def placeholder(kind: str) -> str:
+    """What stands where something was removed: it says what, never the value."""
+    return f"[REDACTED:{kind}]"
+
+
+@dataclass(frozen=True)
+class Detector:
+    name: str
+    label: str
+    pattern: re.Pattern[str]
+    valid: Callable[[str], bool] | None = None  # a check on the match beyond its shape (Luhn)
+
+    def spans(self, text: str) -> Iterable[tuple[int, int]]:
+        """Where the detector finds something: group 1 when the pattern has one (the secret inside its context)."""
+        for match in self.pattern.finditer(text):
+            group = 1 if self.pattern.groups and match.group(1) is not None else 0
+            if self.valid is None or self.valid(match.group(group)):
+                yield match.span(group)
+
+
+def _luhn(number: str) -> bool:
+    digits = [int(c) for c in number if c.isdigit()]
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+OWN_SECRET_DETECTORS = (
+    Detector(
+        "openai-key",
+        "an OpenAI-style API key (sk-...)",
+        re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+    ),
+    Detector("anthropic-key", "an Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}")),
+    Detector("stripe-key", "a Stripe secret key", re.compile(r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}")),
+    Detector("huggingface-token", "a Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
+    Detector("groq-key", "a Groq API key", re.compile(r"\bgsk_[A-Za-z0-9]{40,}")),
+    Detector("xai-key", "an xAI API key", re.compile(r"\bxai-[A-Za-z0-9]{40,}")),
+    Detector("aws-key", "an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    Detector(
+        "github-token", "a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})")
+    ),
+    Detector("gitlab-token", "a GitLab token", re.compile(r"\bgl(?:pat|dt|ft|rt|cbt|soat)-[A-Za-z0-9_-]{20,}")),
+    Detector("google-key", "a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
+    Detector("slack-token", "a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    Detector("private-key", "a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    Detector("bearer", "a bearer token", re.compile(r"\bBearer\s+[A-Za-z0-9._~+/-]{20,}=*")),
+    Detector(
+        "assigned-secret",
+        "a literal secret assigned to a key",
+        re.compile(
+            r"(?i)\b(?:api[_-]?key|secret|token|password|passwd)\b[\"']?\s*[:=]\s*[\"']?"
+            r"(?=[A-Za-z0-9_\-./+]*\d)(?=[A-Za-z0-9_\-./+]*[A-Za-z])[A-Za-z0-9_\-./+]{16,}"
+        ),
+    ),
+)
+
+PII_DETECTORS = {
+    "email": Detector("email", "an email address", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
+    "card": Detector("card", "a payment card number", re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"), _luhn),
+    "phone": Detector(
+        "phone",
+        "a phone number",
+        # International (+CC ...), (NNN) NNN-NNNN, or NNN-NNN-NNNN; never a run of digit groups (cards, ids).
+        re.compile(
+            r"(?<![\w+])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)|\d{1,4})(?:[ .-]?\d{2,4}){2,3}"
+            r"|\(\d{3}\)[ .-]?\d{3}[.-]\d{4}|\d{3}[.-]\d{3}[.-]\d{4})(?![ .-]?\d)(?!\w)"
+        ),
+    ),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def secret_detectors() -> tuple[Detector, ...]:
+    """Our detectors, then every regex detector of `detect-secrets` (AWS, Azure, Stripe, Twilio, JWT, ...)."""
+    import importlib
+    import pkgutil
+
+    try:
+        import detect_secrets.plugins as plugins
+        from detect_secrets.plugins.base import RegexBasedDetector
+    except ImportError:  # an install without it still has our own list
+        return OWN_SECRET_DETECTORS
+    found: dict[str, Detector] = {}
+    for info in pkgutil.iter_modules(plugins.__path__):
+        module = importlib.import_module(f"{plugins.__name__}.{info.name}")
+        for cls in vars(module).values():
+            if (
+                isinstance(cls, type)
+                and issubclass(cls, RegexBasedDetector)
+                and cls is not RegexBasedDetector
+                and cls.__name__ not in SKIPPED_LIBRARY_DETECTORS
+            ):
+                for n, pattern in enumerate(cls().denylist):
+                    name = re.sub(r"(?<!^)(?=[A-Z])", "-", cls.__name__.removesuffix("Detector")).lower()
+                    found[f"{name}-{n}"] = Detector(name, f"a {cls.secret_type}", pattern)
+    return OWN_SECRET_DETECTORS + tuple(found[k] for k in sorted(found))
+
+
+@dataclass(frozen=True)
+class Hit:
+    detector: Detector
+    line: int
+    start: int
+    end: int
+
+
+def find_secrets(text: str) -> list[Hit]:
+    """Every secret-looking span, with its 1-based line; overlapping finds are reported once, by the first."""
+    hits: list[Hit] = []
+    for detector in secret_detectors():
+        for start, end in detector.spans(text):
+            if not any(h.start < end and start < h.end for h in hits):
+                hits.append(Hit(detector, text.count("\n", 0, start) + 1, start, end))
+    return sorted(hits, key=lambda h: (h.start, h.detector.name))
+
+
+def secret_values(env: Mapping[str, str], named: Iterable[str] = ()) -> tuple[str, ...]:
+    """Every environment value that may be a key: the variables routing.yaml names (`api_key_env`), and any
+    whose name ends like a key's (`*_API_KEY`, `*_TOKEN`, ...). Longest first, so no key is half-replaced."""
+    wanted = set(named)
+    values = {
+        value
+        for name, value in env.items()
+        if value and len(value) >= MIN_SECRET and (name in wanted or name.upper().endswith(SECRET_SUFFIXES))
+    }
+    return tuple(sorted(values, key=lambda v: (-len(v), v)))
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """Text without API keys: known values, the start of one cut off at the end of the text, token shapes."""
+    for value in secrets:
+        if value and len(value) >= MIN_SECRET:
+            text = text.replace(value, placeholder("secret"))
+            text = _cut_key(text, value)
+    return _replace(text, secret_detectors(), lambda kind, _value: placeholder(kind))
+
+
+def _cut_key(text: str, key: str) -> str:
+    """A message cut to a length may end in the first characters of a key (maybe followed by `...`)."""
+    stripped = text.removesuffix("...")
+    for size in range(len(key) - 1, MIN_SECRET - 1, -1):
+        if stripped.endswith(key[:size]):
+            return stripped[: len(stripped) - size] + placeholder("secret")
+    return text
+
+
+def _replace(text: str, detectors: Iterable[Detector], replacement: Callable[[str, str], str]) -> str:
+    spans: list[tuple[int, int, str]] = []
+    for detector in detectors:
+        for start, end in detector.spans(text):
+            if not any(s < end and start < e for s, e, _ in spans):
+                spans.append((start, end, detector.name))
+    for start, end, kind in sorted(spans, reverse=True):
+        text = text[:start] + replacement(kind, text[start:end]) + text[end:]
+    return text
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The `redaction:` section of promptops.yaml, validated."""
+
+    modes: Mapping[str, str] = field(default_factory=lambda: dict.fromkeys(FIELDS, "keep"))
+    detectors: tuple[str, ...] = tuple(PII_DETECTORS)
+    patterns: tuple[re.Pattern[str], ...] = ()
+    hmac_key_env: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(mode != "keep" for mode in self.modes.values())
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], file: str = "promptops.yaml") -> Settings:
+        """Read the section (already schema-checked); `none` is the older spelling of `keep`."""
+        default = _mode(section.get("mode", "keep"))
+        fields = section.get("fields") or {}
+        modes = {name: _mode(fields.get(name, default)) for name in FIELDS}
+        patterns = []
+        for text in section.get("patterns") or ():
+            try:
+                patterns.append(re.compile(text))
+            except re.error as exc:
+                raise InputError(
+                    f"redaction pattern {text!r} is not a valid regular expression: {exc}",
+                    file=file,
+                    hint="fix the pattern under redaction.patterns",
+                ) from None
+        detectors = tuple(section.get("detectors", tuple(PII_DETECTORS)))
+        key_env = section.get("hmac_key_env")
+        if "hash" in modes.values() and not key_env:
+            raise InputError(
+                "redaction mode `hash` needs a key: set redaction.hmac_key_env to the environment variable holding it",
+                file=file,
+                hint="e.g. hmac_key_env: PROMPTOPS_REDACTION_KEY (a long random value kept out of the repository)",
+            )
+        return cls(modes, detectors, tuple(patterns), key_env)
+
+
+def _mode(value: str) -> str:
+    return "keep" if value == "none" else value
+
+
+class Redactor:
+    """Applies one project's redaction settings, with the keys of one environment, to what is kept."""
+
+    def __init__(self, settings: Settings | None = None, *, secrets: Iterable[str] = (), hmac_key: bytes | None = None):
+        self.settings = settings or Settings()
+        self.secrets = tuple(secrets)
+        self.hmac_key = hmac_key
+        self._detectors = tuple(PII_DETECTORS[name] for name in self.settings.detectors) + tuple(
+            Detector("pattern", "a project pattern", p) for p in self.settings.patterns
+        )
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], env: Mapping[str, str], named: Iterable[str] = ()) -> Redactor:
+        """A redactor for a project's `redaction:` section, keys and HMAC key taken from `env`."""
+        settings = Settings.from_config(section)
+        key = None
+        if settings.hmac_key_env:
+            value = env.get(settings.hmac_key_env, "")
+            if "hash" in settings.modes.values() and not value:
+                raise InputError(
+                    f"{settings.hmac_key_env} is not set: redaction mode `hash` needs its key",
+                    file="promptops.yaml",
+                    hint=f"export {settings.hmac_key_env}=<a long random value>",
+                )
+            key = value.encode("utf-8") or None
+        extra = (settings.hmac_key_env,) if settings.hmac_key_env else ()
+        return cls(settings, secrets=secret_values(env, (*named, *extra)), hmac_key=key)
+
+    def hmac(self, value: str) -> str:
+        """The keyed hash that `hash` mode writes for a value: HMAC-SHA256, hex."""
+        if self.hmac_key is None:
+            raise InputError("redaction mode `hash` has no key", hint="set redaction.hmac_key_env in promptops.yaml")
+        return hmac.new(self.hmac_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def text(self, value: str | None, kind: str = "output") -> str | None:
+        """`value` as it may be kept in a field of this kind: None when the field is dropped."""
+        if value is None:
+            return None
+        mode = self.settings.modes.get(kind, "keep")
+        if mode == "drop":
+            return None
+        value = scrub(value, self.secrets)
+        if mode == "redact":
+            return _replace(value, self._detectors, lambda k, _v: placeholder(k))
+        if mode == "hash":
+            return _replace(value, self._detectors, lambda k, v: f"[HMAC:{k}:{self.hmac(v)}]")
+        return value
+
+    def value(self, data: Any, kind: str = "inputs") -> Any:
+        """A JSON value with every string in it redacted as `text` does (keys of mappings included)."""
+        if self.settings.modes.get(kind) == "drop":
+            return None
+        if isinstance(data, str):
+            return self.text(data, kind)
+        if isinstance(data, Mapping):
+            return {str(self.text(str(k), kind)): self.value(v, kind) for k, v in data.items()}
+        if isinstance(data, (list, tuple)):
+            return [self.value(v, kind) for v in data]
+        return data
+
+    def error(self, message: str) -> str:
+        """An error message as it may be shown or kept (a dropped one says so)."""
+        kept = self.text(message, "error")
+        return placeholder("error") if kept is None else kept
