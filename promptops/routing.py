@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
+from typing import Any
 
 from .model import ModelSpec, Prompt, ResolvedRoute, Route, Routing
 
@@ -56,3 +57,10 @@ def resolve(routing: Routing, prompt: Prompt) -> ResolvedRoute:
 
 def judge(routing: Routing) -> ModelSpec | None:
     return routing.models.get(routing.judge) if routing.judge else None
+
+
+def response_format(prompt: Prompt) -> dict[str, Any] | None:
+    """Prompts with an output schema ask the provider for JSON that fits it (in eval and at run time alike)."""
+    if prompt.output is None:
+        return None
+    return {"type": "json_schema", "json_schema": {"name": "output", "schema": dict(prompt.output)}}

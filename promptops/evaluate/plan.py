@@ -46,13 +46,6 @@ class Task:
         )
 
 
-def response_format(prompt: Prompt) -> dict[str, Any] | None:
-    """Prompts with an output schema ask the provider for JSON that fits it."""
-    if prompt.output is None:
-        return None
-    return {"type": "json_schema", "json_schema": {"name": "output", "schema": dict(prompt.output)}}
-
-
 def _error_key(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
@@ -135,7 +128,7 @@ def _case_tasks(
                 model=model,
                 messages=messages,
                 params=params,
-                response_format=response_format(prompt),
+                response_format=routing.response_format(prompt),
                 timeout=resolved.timeout,
                 repeat=i,
             )

@@ -108,6 +108,8 @@ def build(
         "notes": list(notes or []),
         "kill_switch": {},
     }
+    if snapshot.config.redaction:  # the reviewed redaction policy travels with the release, under its digest
+        doc["redaction"] = dict(snapshot.config.redaction)
     doc["digest"] = digest_of(doc)
     return doc
 

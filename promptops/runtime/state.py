@@ -1,0 +1,158 @@
+"""What one loaded bundle serves: its prompts, routes, kill list and redaction, verified and ready to render.
+
+A `Served` is immutable and built whole before it is used, so a reload swaps one reference and a call in flight
+keeps the release it started with. Building it imports the renderer (Jinja2) and jsonschema: that happens when
+an application loads an environment, never when it imports promptops.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from ..errors import GateFailed, InputError
+from ..model import Config, Message, ModelSpec, Partial, Prompt, ResolvedRoute, Routing, Snapshot
+
+if TYPE_CHECKING:
+    from ..render import Renderer
+
+PROMPT_EXTENSIONS = (".prompt", ".txt", ".md", ".j2")
+
+
+@dataclass(frozen=True)
+class Served:
+    """One verified bundle (release plus kill list) as the runtime serves it."""
+
+    doc: Mapping[str, Any]
+    environment: str
+    origin: str  # where it came from: the ledger commit, or the export file
+    prompts: Mapping[str, Prompt] = field(default_factory=dict)
+    routes: Mapping[str, ResolvedRoute] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return str(self.doc.get("version") or "")
+
+    @property
+    def digest(self) -> str:
+        return str(self.doc["digest"])
+
+    @property
+    def killed(self) -> Mapping[str, Any]:
+        return self.doc.get("kill_switch") or {}
+
+    @property
+    def redaction(self) -> Mapping[str, Any]:
+        return self.doc.get("redaction") or {}
+
+    @cached_property
+    def renderer(self) -> Renderer:
+        from ..render import Renderer
+
+        prompts_dir = _prompts_dir(self.prompts.values())
+        partials: dict[str, Partial] = {}
+        for entry in self.doc["prompts"].values():
+            for name, text in (entry.get("partials") or {}).items():
+                partials[name] = Partial(name=name, path=f"{prompts_dir}/{name}" if prompts_dir else name, body=text)
+        snapshot = Snapshot(
+            label=f"{self.version or self.digest}",
+            config=Config(prompts_dir=prompts_dir),
+            prompts=self.prompts,
+            partials=partials,
+            routing=Routing(),
+            suites={},
+        )
+        return Renderer(snapshot)
+
+    def prompt(self, prompt_id: str) -> Prompt:
+        prompt = self.prompts.get(prompt_id)
+        if prompt is None:
+            import difflib
+
+            close = difflib.get_close_matches(prompt_id, list(self.prompts), n=3)
+            where = f"{self.environment} ({self.version})" if self.environment else self.version or self.digest
+            hint = f"did you mean {', '.join(close)}?" if close else f"prompts: {', '.join(sorted(self.prompts))}"
+            raise InputError(f"{where} has no prompt {prompt_id!r}", hint=hint)
+        return prompt
+
+    def render(self, prompt_id: str, variables: Mapping[str, Any]) -> list[Message]:
+        self.prompt(prompt_id)
+        return self.renderer.render(prompt_id, variables)
+
+    def fallback_text(self, prompt: Prompt, variables: Mapping[str, Any]) -> str:
+        assert prompt.fallback is not None
+        values = self.renderer.check_inputs(prompt, variables)
+        return self.renderer.render_text(prompt, prompt.fallback, values, f"the fallback of {prompt.id!r}")
+
+
+def build(data: bytes, *, environment: str, origin: str) -> Served:
+    """Verify a bundle's bytes (canonical form, digest, kill-list seal) and make it servable."""
+    from ..release.bundle import verify_bytes
+
+    ok, found = verify_bytes(data)
+    if not ok:
+        raise GateFailed(f"{origin}: refused: {found}", hint="export the environment again, or roll back")
+    doc = json.loads(data)
+    try:
+        prompts = {pid: _prompt(pid, entry) for pid, entry in doc["prompts"].items()}
+        routes = {pid: _route(pid, entry["routing"]) for pid, entry in doc["prompts"].items()}
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise InputError(
+            f"{origin}: not a bundle this version of promptops can serve ({type(exc).__name__}: {exc})",
+            hint="export it with the same promptops version the application runs",
+        ) from None
+    return Served(doc=doc, environment=environment, origin=origin, prompts=prompts, routes=routes)
+
+
+def _prompt(prompt_id: str, entry: Mapping[str, Any]) -> Prompt:
+    meta = entry["metadata"]
+    return Prompt(
+        id=prompt_id,
+        path=str(entry["path"]),
+        body=str(entry["template"]),
+        description=meta.get("description") or "",
+        owner=meta.get("owner") or "",
+        risk=meta.get("risk") or "low",
+        tags=tuple(meta.get("tags") or ()),
+        inputs=meta.get("inputs") or {},
+        required=tuple(meta["required"]) if meta.get("required") is not None else None,
+        output=meta.get("output"),
+        sources=tuple(meta.get("sources") or ()),
+        fallback=meta.get("fallback"),
+        params=meta.get("params") or {},
+    )
+
+
+def _spec(data: Mapping[str, Any]) -> ModelSpec:
+    return ModelSpec(
+        name=str(data["name"]),
+        model=str(data["model"]),
+        api_base=data.get("api_base"),
+        api_key_env=data.get("api_key_env"),
+    )
+
+
+def _route(prompt_id: str, data: Mapping[str, Any]) -> ResolvedRoute:
+    return ResolvedRoute(
+        prompt=prompt_id,
+        route=data.get("route"),
+        model=_spec(data["model"]) if data.get("model") else None,
+        fallbacks=tuple(_spec(m) for m in data.get("fallbacks") or ()),
+        params=data.get("params") or {},
+        timeout=float(data.get("timeout") or 60.0),
+        retries=int(data.get("retries") or 0),
+    )
+
+
+def _prompts_dir(prompts: Any) -> str:
+    """The prompts directory the bundle's paths share (a prompt's path is `<dir>/<id><extension>`)."""
+    for prompt in prompts:
+        stem = prompt.path
+        for ext in PROMPT_EXTENSIONS:
+            stem = stem.removesuffix(ext)
+        if stem.endswith(prompt.id):
+            return stem[: -len(prompt.id)].rstrip("/")
+    return "prompts"
