@@ -21,6 +21,7 @@ from . import (
     release_cmd,
     render_cmd,
     report_cmd,
+    run_cmd,
     schema_cmd,
 )
 
@@ -42,6 +43,7 @@ COMMANDS = (
     ("status", env_cmd.status),
     ("history", env_cmd.history),
     ("export", env_cmd.export),
+    ("run", run_cmd.run),
     ("codeowners", codeowners_cmd.codeowners),
     ("schema", schema_cmd.schema),
 )
