@@ -1,0 +1,1 @@
+"""What applications import: the runtime of a promptops environment."""
