@@ -44,9 +44,12 @@ DEFAULT_BATCH_MS = 200.0
 _MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
 def canonical(value: Any) -> str:
     """The one JSON text of a value: sorted keys, no spaces, ASCII only, NaN and infinities refused."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def record_hash(record: Mapping[str, Any]) -> str:
@@ -79,6 +82,19 @@ def default_instance() -> str:
             break
     short = hashlib.sha256(f"{host}\0{machine}".encode()).hexdigest()[:8]
     return sanitise_instance(f"{host.split('.')[0]}-{short}")
+
+
+def _encoded(fields: Mapping[str, Any]) -> dict[str, str]:
+    """{key: `"key":value` in canonical JSON}: the members of a canonical object, to be joined in key order."""
+    if not all(isinstance(k, str) for k in fields):
+        raise ValueError("the keys of an audit record must be strings")
+    encode = _ENCODER.encode
+    return {k: f"{encode(k)}:{encode(v)}" for k, v in fields.items()}
+
+
+def _joined(parts: Mapping[str, str]) -> str:
+    """The canonical JSON object of encoded members: the same text `canonical` gives for the whole record."""
+    return "{" + ",".join(parts[k] for k in sorted(parts)) + "}"
 
 
 def segment_name(instance: str, number: int) -> str:
@@ -166,22 +182,20 @@ class AuditLog:
         reserved = sorted(CHAIN_FIELDS & set(record))
         if reserved:
             raise ValueError(f"the audit log sets {', '.join(reserved)} itself; leave them out of the record")
-        body = dict(record)
-        body.setdefault("time", utc_now())
-        body["id"] = uuid.uuid4().hex
-        body["instance"] = self.instance
-        canonical(body)  # refuse what JSON cannot hold before taking the lock
+        record_id = uuid.uuid4().hex
+        fields = {"time": utc_now(), **record, "id": record_id, "instance": self.instance}
+        parts = _encoded(fields)  # outside the lock: the lock only covers seq, prev, hash and the write
         if os.getpid() != self._pid:
             self._after_fork()
         with self._lock:
             lock_fd = self._open_lock()
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
             try:
-                self._write(body)
+                self._write(parts)
             finally:
                 fcntl.flock(lock_fd, fcntl.LOCK_UN)
             self._synced_by_policy()
-        return str(body["id"])
+        return record_id
 
     def pending(self) -> int:
         """Records appended by this log that are not yet fsynced (always 0 with the "always" policy)."""
@@ -215,15 +229,15 @@ class AuditLog:
 
     # -- under the lock ----------------------------------------------------------------------------------------
 
-    def _write(self, body: dict[str, Any]) -> None:
+    def _write(self, parts: dict[str, str]) -> None:
         seg_fd, size, seq, prev, cut_short = self._tail_state()
         if size >= self.rotate_bytes and not cut_short:
             seg_fd = self._rotate()
             size = 0
-        body["seq"] = seq + 1
-        body["prev"] = prev
-        body["hash"] = digest = record_hash(body)
-        data = (b"\n" if cut_short else b"") + canonical(body).encode("ascii") + b"\n"
+        parts.update(_encoded({"seq": seq + 1, "prev": prev}))
+        digest = hashlib.sha256(_joined(parts).encode("ascii")).hexdigest()
+        parts.update(_encoded({"hash": digest}))
+        data = (b"\n" if cut_short else b"") + _joined(parts).encode("ascii") + b"\n"
         self._tail = None
         view = memoryview(data)
         try:
@@ -237,7 +251,7 @@ class AuditLog:
         """(segment fd, its size, seq and hash of the chain's last record, whether the file ends mid-line)."""
         if self._seg_fd is None:
             self._open_segment(self._last_segment_number())
-        while (self.directory / segment_name(self.instance, self._seg_no + 1)).exists():  # another writer rotated
+        while os.path.exists(self._path(self._seg_no + 1)):  # another writer rotated
             self._open_segment(self._seg_no + 1)
         assert self._seg_fd is not None
         size = os.fstat(self._seg_fd).st_size
@@ -252,6 +266,9 @@ class AuditLog:
             point = chain_point(line)
         seq, digest = point if point is not None else self._earlier_tail()
         return self._seg_fd, size, seq, digest, bool(last)
+
+    def _path(self, number: int) -> str:
+        return os.path.join(self.directory, segment_name(self.instance, number))
 
     def _earlier_tail(self) -> tuple[int, str]:
         """The last record of the segments before the current one, or the chain's genesis."""
@@ -366,4 +383,3 @@ class AuditLog:
             f"cannot write the audit log {where}: {exc.strerror or exc}",
             hint="check that the audit directory (audit.dir in promptops.yaml) is writable and has free space",
         )
-

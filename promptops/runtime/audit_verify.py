@@ -81,8 +81,11 @@ class Report:
 
 def verify(path: str | os.PathLike[str]) -> Report:
     """Check every chain under a directory, or the one segment file `path` names."""
-    chains, single = discover(Path(path))
-    reports = [_ChainCheck(instance, segments, single).run() for instance, segments in sorted(chains.items())]
+    try:
+        chains, single = discover(Path(path))
+        reports = [_ChainCheck(instance, segments, single).run() for instance, segments in sorted(chains.items())]
+    except OSError as exc:
+        raise _unreadable(exc, path) from None
     return Report(str(path), tuple(reports))
 
 
@@ -96,7 +99,10 @@ def read(
     """The records under `path`, oldest first (chains merged by `time`), filtered on `environment`, `prompt`
     and `time` >= since. Lines that are not complete records (a crash's cut line) are skipped; nothing is
     verified here."""
-    chains, _ = discover(Path(path))
+    try:
+        chains, _ = discover(Path(path))
+    except OSError as exc:
+        raise _unreadable(exc, path) from None
     streams = [_records(segments) for _, segments in sorted(chains.items())]
     floor = since.timestamp() if since is not None else None
     for record in heapq.merge(*streams, key=_when):
@@ -151,7 +157,7 @@ def _sized(directory: Path, instance: str, numbers: list[int]) -> list[Segment]:
     try:
         if fd is not None:
             _lock_shared(fd)
-        return [(n, p, p.stat().st_size) for n, p in zip(numbers, paths)]
+        return [(n, p, p.stat().st_size) for n, p in zip(numbers, paths, strict=True)]
     finally:
         if fd is not None:
             os.close(fd)  # closing releases the lock
@@ -174,11 +180,23 @@ def _lock_shared(fd: int, timeout: float = 1.0) -> None:
 
 def _records(segments: list[Segment]) -> Iterator[dict[str, Any]]:
     for _, path, _ in segments:
-        with open(path, "rb") as handle:
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 (closed below; the error must name the file)
+        except OSError as exc:
+            raise _unreadable(exc, path) from None
+        with handle:
             for raw in handle:
                 record = _parse(raw[:-1]) if raw.endswith(b"\n") else None
                 if record is not None:
                     yield record
+
+
+def _unreadable(exc: OSError, path: str | os.PathLike[str]) -> InputError:
+    return InputError(
+        f"cannot read the audit log: {exc.strerror or exc}",
+        file=str(exc.filename or path),
+        hint="check that the path exists and that you may read it",
+    )
 
 
 def _time_or_none(text: object) -> datetime | None:
