@@ -482,6 +482,7 @@ def messy_projects(draw: st.DrawFn) -> dict[str, str | bytes]:
         files[path] = draw(st.one_of(st.just(content), raw_bytes)) if draw(st.integers(0, 9)) == 0 else content
     return files
 
+
 # -- audit log records ---------------------------------------------------------------------------------------
 
 AUDIT_CHAIN_FIELDS = ("seq", "id", "instance", "prev", "hash")

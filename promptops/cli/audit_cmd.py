@@ -108,12 +108,15 @@ def show(
     fmt: Annotated[str, typer.Option("--format", help="text (one line per record) or json (JSON Lines).")] = "text",
     repo: RepoOption = None,
 ) -> int:
-    """Print the records of the runtime's audit log, oldest first (every instance's chain, merged by time).
+    """Print the records of the runtime's audit log, oldest first (every instance's chain, merged
+    by time).
 
-    --since takes an ISO 8601 date or time (2026-11-30, 2026-11-30T06:00, ...Z or +02:00; UTC when no zone is
-    given). The text format shows time, environment, prompt, release, who answered (primary, fallback or
-    kill-switch), model, latency, error and the record id; json prints whole records. Lines cut short by a
-    crash are skipped. Nothing is verified here: `promptops audit verify` checks the chains."""
+    --since takes an ISO 8601 date or time (2026-11-30, 2026-11-30T06:00, ...Z or +02:00; UTC
+    when no zone is given). The text format shows time, environment, prompt, release, who
+    answered (primary, fallback or kill-switch), model, latency, error and the record id; json
+    prints whole records. Lines cut short by a crash are skipped. Nothing is verified here:
+    `promptops audit verify` checks the chains.
+    """
     import json
 
     from ..errors import InputError
@@ -140,14 +143,17 @@ def verify_log(
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     repo: RepoOption = None,
 ) -> int:
-    """Check the hash chains of the runtime's audit log: every chain found (one per instance), across segments.
+    """Check the hash chains of the runtime's audit log: every chain found (one per instance),
+    across segments.
 
-    Exit 0 when every chain holds; exit 1 naming the first broken record of a chain, its file:line and why:
-    edited (its content no longer matches its hash), deleted (a gap, or a link to a record that is not there),
-    reordered, truncated (a segment cut short) or missing-segment. A record cut short by a writer that was
-    killed mid-append is reported as a crash, not as tampering, and exits 0 (1 with --strict). Whole records
-    cut cleanly from the very end of a chain leave no trace in it: keep the head printed here (last seq and
-    hash) elsewhere and compare."""
+    Exit 0 when every chain holds; exit 1 naming the first broken record of a chain, its
+    file:line and why: edited (its content no longer matches its hash), deleted (a gap, or a
+    link to a record that is not there), reordered, truncated (a segment cut short) or
+    missing-segment. A record cut short by a writer that was killed mid-append is reported as
+    a crash, not as tampering, and exits 0 (1 with --strict). Whole records cut cleanly from the
+    very end of a chain leave no trace in it: keep the head printed here (last seq and hash)
+    elsewhere and compare.
+    """
     import json
     from dataclasses import asdict
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -159,7 +160,7 @@ def test_rotation_continues_the_chain_across_segments(tmp_path: Path) -> None:
     files = segments(tmp_path)
     assert len(files) >= 5
     assert [p.name for p in files] == [f"host-a-{n:06d}.jsonl" for n in range(1, len(files) + 1)]
-    for before, after in zip(files, files[1:]):
+    for before, after in itertools.pairwise(files):
         last = json.loads(before.read_bytes().splitlines()[-1])
         first = json.loads(after.read_bytes().splitlines()[0])
         assert first["prev"] == last["hash"] and first["seq"] == last["seq"] + 1
@@ -227,7 +228,9 @@ def test_eight_processes_appending_a_thousand_records_each_leave_one_valid_chain
     assert report.ok and report.crashes == ()
     assert report.chains[0].records == 8000 and len(report.chains) == 1
     assert len(segments(tmp_path)) > 1  # rotation happened while eight writers raced
-    assert sorted((r["writer"], r["n"]) for r in records_of(tmp_path)) == [(k, n) for k in range(8) for n in range(1000)]
+    assert sorted((r["writer"], r["n"]) for r in records_of(tmp_path)) == [
+        (k, n) for k in range(8) for n in range(1000)
+    ]
 
 
 def test_a_forked_child_appends_safely_with_its_parents_log(tmp_path: Path) -> None:
