@@ -172,8 +172,7 @@ class AuditLog:
         self._tail: tuple[int, int, int, str] | None = None  # (segment, size, seq, hash) after our last write
         self._unsynced = 0
         self._timer: threading.Timer | None = None
-        self._at_exit = self.flush
-        atexit.register(self._at_exit)
+        self._at_exit = self.flush  # registered while the log has files open, so a batch is synced at exit
 
     # -- public ------------------------------------------------------------------------------------------------
 
@@ -189,9 +188,15 @@ class AuditLog:
             self._after_fork()
         with self._lock:
             lock_fd = self._open_lock()
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            except OSError as exc:  # e.g. ENOLCK on a file system without locks
+                raise self._unwritable(exc, self.directory / f".{self.instance}.lock") from None
             try:
                 self._write(parts)
+            except OSError as exc:
+                self._tail = None
+                raise self._unwritable(exc) from None
             finally:
                 fcntl.flock(lock_fd, fcntl.LOCK_UN)
             self._synced_by_policy()
@@ -240,11 +245,8 @@ class AuditLog:
         data = (b"\n" if cut_short else b"") + _joined(parts).encode("ascii") + b"\n"
         self._tail = None
         view = memoryview(data)
-        try:
-            while view:
-                view = view[os.write(seg_fd, view) :]
-        except OSError as exc:
-            raise self._unwritable(exc) from None
+        while view:  # a short write (a full disk) goes on where it stopped, still under the lock
+            view = view[os.write(seg_fd, view) :]
         self._tail = (self._seg_no, size + len(data), seq + 1, digest)
 
     def _tail_state(self) -> tuple[int, int, int, str, bool]:
@@ -328,6 +330,8 @@ class AuditLog:
                 self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o640)
             except OSError as exc:
                 raise self._unwritable(exc, path) from None
+            atexit.unregister(self._at_exit)
+            atexit.register(self._at_exit)
         return self._lock_fd
 
     # -- durability --------------------------------------------------------------------------------------------
