@@ -233,6 +233,32 @@ def test_eight_processes_appending_a_thousand_records_each_leave_one_valid_chain
     ]
 
 
+LOOPER = """
+import sys, time
+from promptops.runtime.audit import AuditLog
+log = AuditLog(sys.argv[1], instance="host-a", rotate_bytes=500_000)
+end = time.monotonic() + float(sys.argv[2])
+n = 0
+while time.monotonic() < end:
+    n += 1
+    log.append({"n": n, "output": "w" * (n % 9 * 4_000)})
+"""
+
+
+def test_verify_while_writers_append_sees_neither_breaks_nor_crashes(tmp_path: Path) -> None:
+    write_log(tmp_path, 1)
+    procs = [subprocess.Popen([sys.executable, "-c", LOOPER, str(tmp_path), "1.5"]) for _ in range(3)]
+    checks = 0
+    try:
+        while any(proc.poll() is None for proc in procs):
+            report = verify(tmp_path)
+            assert report.ok and report.crashes == (), (report.chains[0].broken, report.crashes)
+            checks += 1
+    finally:
+        assert [proc.wait(timeout=30) for proc in procs] == [0, 0, 0]
+    assert checks >= 3 and verify(tmp_path).ok
+
+
 def test_a_forked_child_appends_safely_with_its_parents_log(tmp_path: Path) -> None:
     log = AuditLog(tmp_path, instance="host-a")
     log.append({"who": "parent", "n": -1})
