@@ -96,7 +96,7 @@ def test_records_are_canonical_lines_chained_by_hash(tmp_path: Path) -> None:
     assert [p.name for p in segments(tmp_path)] == ["host-a-000001.jsonl"]
 
 
-@properties
+@settings(properties, max_examples=80)
 @given(audit_records)
 def test_any_json_record_reads_back_as_written(record: dict[str, object]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -393,7 +393,7 @@ def tampered(base: Path) -> Iterator[Path]:
         yield target
 
 
-@properties
+@settings(properties, max_examples=300)
 @given(data=st.data())
 def test_every_single_byte_edit_is_found_at_the_line_it_changed(base_log: Path, data: st.DataObject) -> None:
     with tampered(base_log) as directory:
