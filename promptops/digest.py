@@ -13,12 +13,23 @@ from collections.abc import Callable
 from typing import Any
 
 PREFIX = "sha256:"
+_ENCODERS = {
+    ascii: json.JSONEncoder(sort_keys=True, ensure_ascii=ascii, separators=(",", ":"), allow_nan=False)
+    for ascii in (False, True)
+}
 
 
-def canonical_json(value: Any, *, default: Callable[[Any], Any] | None = None) -> str:
+def encoder(*, ascii: bool = False) -> json.JSONEncoder:
+    """The encoder of the canonical form (`ascii`: escape every non-ASCII character, as the audit log does)."""
+    return _ENCODERS[ascii]
+
+
+def canonical_json(value: Any, *, default: Callable[[Any], Any] | None = None, ascii: bool = False) -> str:
     """The canonical text of a JSON value. `default` turns values JSON lacks into JSON (e.g. `str`)."""
+    if default is None:
+        return _ENCODERS[ascii].encode(value)
     return json.dumps(
-        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=default
+        value, sort_keys=True, ensure_ascii=ascii, separators=(",", ":"), allow_nan=False, default=default
     )
 
 

@@ -18,6 +18,7 @@ from .errors import InputError
 from .model import (
     FORMAT_VERSION,
     Assertion,
+    AuditSettings,
     Case,
     Config,
     Finding,
@@ -180,6 +181,7 @@ def load_config(source: Source) -> Config:
         redaction=data.get("redaction", {}),
         eval_defaults=data.get("eval", {}),
         lint_rules={k: "off" if v is False else v for k, v in data.get("lint", {}).get("rules", {}).items()},
+        audit=AuditSettings(**data.get("audit", {})),
         path=CONFIG_FILE,
     )
 

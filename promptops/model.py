@@ -187,6 +187,15 @@ class Suite:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """promptops.yaml `audit:`: where the runtime's audit log goes and how it is written."""
+
+    dir: str = ".promptops/audit"  # relative to the project root, or absolute
+    rotate_bytes: int = 64 * 1024 * 1024
+    fsync: Literal["always", "batch"] = "batch"
+
+
+@dataclass(frozen=True)
 class Config:
     """promptops.yaml: project settings, all optional."""
 
@@ -200,6 +209,7 @@ class Config:
     redaction: Mapping[str, Any] = field(default_factory=dict)
     eval_defaults: Mapping[str, Any] = field(default_factory=dict)
     lint_rules: Mapping[str, str] = field(default_factory=dict)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     path: str = ""
 
 

@@ -481,3 +481,18 @@ def messy_projects(draw: st.DrawFn) -> dict[str, str | bytes]:
             content = draw(st.one_of(yaml_documents, texts))
         files[path] = draw(st.one_of(st.just(content), raw_bytes)) if draw(st.integers(0, 9)) == 0 else content
     return files
+
+
+# -- audit log records ---------------------------------------------------------------------------------------
+
+AUDIT_CHAIN_FIELDS = ("seq", "id", "instance", "prev", "hash")
+strict_json_values = st.recursive(  # what strict JSON holds: no NaN, no infinities
+    st.one_of(scalars.filter(lambda v: v not in (float("inf"), float("-inf")))),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+audit_records = st.dictionaries(
+    st.text(max_size=10).filter(lambda k: k not in AUDIT_CHAIN_FIELDS), strict_json_values, max_size=6
+)

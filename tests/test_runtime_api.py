@@ -270,3 +270,78 @@ def test_a_killed_prompt_without_fallback_raises_a_clear_error(project: Path, cl
     rt = promptops.load(env="staging", repo=project, reload_interval=None, audit=False)
     with rt, pytest.raises(PromptKilled, match="is killed in staging and has no fallback answer"):
         rt.run("structured", {"word": "x"})
+
+
+def test_every_answer_is_on_a_redacted_verified_audit_record(
+    make_repo, cli, server: ProviderServer, api_key: str, tmp_path: Path
+) -> None:
+    root = make_repo(
+        {
+            **files(server.base_url, "one"),
+            "promptops.yaml": "project: rt\nenvironments:\n  staging: {}\nredaction: {mode: redact}\n",
+        }
+    )
+    assert cli("release", "--repo", root, *SKIP)[0] == 0
+    assert cli("promote", "0.1.0", "--env", "staging", "--reason", "r", "--repo", root)[0] == 0
+    audit = tmp_path / "audit"
+    with promptops.load(env="staging", repo=root, reload_interval=None, audit=audit) as rt:
+        first = rt.run("answer", {"question": "mail ada@example.com"})
+        server.configure(faults="500")
+        second = rt.run("answer", {"question": "card 4111 1111 1111 1111"})
+    from promptops.runtime.audit_verify import read, verify
+
+    assert verify(audit).ok
+    records = list(read(audit))
+    assert [r["id"] for r in records] == [first.record_id, second.record_id]
+    assert [r["answered_by"] for r in records] == ["primary", "fallback-template"]
+    assert records[0]["release"] == "v0.1.0" and records[0]["digest"] == first.digest
+    assert records[0]["model"] == "openai/test-model" and records[0]["environment"] == "staging"
+    text = "".join(p.read_text() for p in audit.glob("*.jsonl"))
+    assert "ada@example.com" not in text and "4111 1111 1111 1111" not in text and SECRET not in text
+    assert records[0]["inputs"] == {"question": "mail [REDACTED:email]"}
+    assert records[0]["output"] == "one says mail [REDACTED:email]"
+    assert len(records[1]["attempts"]) == 2
+    code, out, _ = cli("audit", "verify", str(audit))
+    assert code == 0, out
+
+
+def test_the_run_command_answers_and_audits(project: Path, cli, tmp_path: Path) -> None:
+    audit = tmp_path / "audit"
+    code, out, err = cli(
+        "run", "answer", "--env", "staging", "--var", "question=hello", "--audit-dir", audit, "--repo", project
+    )
+    assert code == 0, err
+    assert out.strip() == "two says hello"
+    assert "answered by primary (openai/test-model)" in err and "v0.1.1" in err
+    code, out, err = cli("run", "answer", "--env", "staging", "--var", "question=hi", "--format", "json",
+                         "--audit-dir", audit, "--repo", project)  # fmt: skip
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["answered_by"], result["version"], result["text"]) == ("primary", "v0.1.1", "two says hi")
+    assert cli("audit", "verify", str(audit))[0] == 0
+    code, _, err = cli("run", "nope", "--env", "staging", "--audit-dir", audit, "--repo", project)
+    assert code == 2 and "has no prompt 'nope'" in err
+    code, _, err = cli("run", "answer", "--repo", project)
+    assert code == 2 and "--env" in err
+
+
+def test_the_run_command_exits_3_when_strict_and_every_model_fails(
+    project: Path, cli, server: ProviderServer, tmp_path: Path
+) -> None:
+    server.configure(faults="500")
+    args = (
+        "run",
+        "answer",
+        "--env",
+        "staging",
+        "--var",
+        "question=q",
+        "--audit-dir",
+        tmp_path / "a",
+        "--repo",
+        project,
+    )
+    code, out, err = cli(*args)
+    assert code == 0 and out.strip() == "Sorry, a human will answer: q" and "fallback-template" in err
+    code, out, err = cli(*args, "--strict")
+    assert code == 3 and "no model answered 'answer'" in err and SECRET not in err

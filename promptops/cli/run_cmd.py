@@ -44,8 +44,10 @@ def run(
     ] = "text",
     repo: RepoOption = None,
 ) -> int:
-    """Answer one call as the environment's release would: its routed model and fallbacks, its kill switch, its
-    output schema; the call is written to the audit log. The answer goes to stdout, how it came to stderr."""
+    """Answer one call as an environment's release would, and write it to the audit log.
+
+    The routed model and its fallbacks, the kill switch and the output schema apply as in an application.
+    The answer goes to stdout, how it came to stderr."""
     from ..errors import InputError
     from ..runtime import load
     from ..variables import parse_assignments, read_vars_file

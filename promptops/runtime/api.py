@@ -191,7 +191,7 @@ class Runtime:
         redactor = self._redactor
         values = dict(variables or {})
         prompt = served.prompt(prompt_id)
-        base = {"prompt": prompt_id, "environment": served.environment, "version": served.version}
+        base = {"prompt": prompt_id, "environment": served.environment, "release": served.version}
         base["digest"] = served.digest
         if prompt_id in served.killed:
             if prompt.fallback is None:
@@ -279,7 +279,7 @@ class Runtime:
             cost=usage[2],
             record_id=record_id,
             environment=base["environment"],
-            version=base["version"],
+            version=base["release"],
             digest=base["digest"],
             errors=errors,
         )
@@ -392,5 +392,6 @@ def _audit_sink(audit: Any, origin: Origin) -> Any:
     if audit is not None:
         return AuditLog(Path(audit))
     if isinstance(origin, LedgerEnvironment):
-        return AuditLog.from_config(origin.root, origin.config)
+        settings = origin.config.audit
+        return AuditLog(origin.root / settings.dir, rotate_bytes=settings.rotate_bytes, fsync=settings.fsync)
     return AuditLog(Path(".promptops") / "audit")
