@@ -39,9 +39,29 @@ def owners_of(prompt: Prompt) -> list[str]:
     return owners
 
 
-def _escape(path: str) -> str:
-    """A literal path in CODEOWNERS (gitignore syntax): spaces, `#` and glob characters escaped."""
+UNSAYABLE = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")  # control characters and line breaks
+
+
+def _escape(path: str, prompt: Prompt) -> str:
+    """A literal path in CODEOWNERS (gitignore syntax): spaces, `#` and glob characters escaped.
+
+    A CODEOWNERS line ends at a newline and its fields are split at any whitespace; a backslash escapes only
+    a space, so a tab, a newline or another control character in a path cannot be written. Such a path is
+    refused rather than written as a line that would name another file (or none)."""
+    bad = UNSAYABLE.search(path)
+    if bad:
+        raise InputError(
+            f"the path {path!r} of prompt {prompt.id!r} holds a {_char_name(bad.group())}, which a CODEOWNERS "
+            "line cannot express",
+            file=prompt.path,
+            hint="rename the file: no tabs, line breaks or control characters",
+        )
     return re.sub(r"([\\ #*?\[])", r"\\\1", path)
+
+
+def _char_name(char: str) -> str:
+    names = {"\t": "tab", "\n": "newline", "\r": "carriage return", "\u2028": "line separator"}
+    return names.get(char, f"control character {char!r}")
 
 
 def owner_lines(prompts: Iterable[Prompt], prefix: str = "") -> list[str]:
@@ -51,7 +71,7 @@ def owner_lines(prompts: Iterable[Prompt], prefix: str = "") -> list[str]:
     for prompt in sorted(prompts, key=lambda p: p.path):
         owners = owners_of(prompt)
         if owners:
-            lines.append(f"/{_escape(prefix + prompt.path)} {' '.join(owners)}")
+            lines.append(f"/{_escape(prefix + prompt.path, prompt)} {' '.join(owners)}")
     return lines
 
 
