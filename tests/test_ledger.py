@@ -586,7 +586,8 @@ def event(action: str, env: str, version: str) -> Event:
 
 def promote_in_state(env: str, version: str):
     def change(state: dict) -> tuple[dict, Event]:
-        state["environments"][env] = {"version": version}
+        entry = {"version": version, "digest": "sha256:" + "0" * 64, "commit": "0" * 40}
+        state["environments"][env] = {**entry, "stack": [entry], "by": "t <t@x>", "time": "2026-01-01T00:00:00Z"}
         return state, event("promote", env, version)
 
     return change
@@ -604,9 +605,10 @@ def test_a_writer_that_lost_the_race_reapplies_its_event_on_the_new_head(make_re
         return promote_in_state("production", "v2")(state)
 
     written = ledger.append(racing)
-    assert calls == [{}, {"staging": {"version": "v1"}}]
+    assert [{env: e["version"] for env, e in c.items()} for c in calls] == [{}, {"staging": "v1"}]
     assert [e.environment for e in ledger.events()] == ["production", "staging"]
-    assert ledger.state()["environments"] == {"staging": {"version": "v1"}, "production": {"version": "v2"}}
+    state = ledger.state()["environments"]
+    assert {env: e["version"] for env, e in state.items()} == {"staging": "v1", "production": "v2"}
     assert written.commit == ledger.head()
 
 
