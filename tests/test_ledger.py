@@ -15,6 +15,7 @@ from conftest import MINIMAL, commit, git
 
 from promptops.errors import GitError
 from promptops.git import GitRepo
+from promptops.release.bundle import canonical
 from promptops.release.ledger import Event, Ledger, parse_event
 from promptops.release.record import parse_message
 
@@ -69,6 +70,14 @@ def bundle_bytes(cli, root: Path, tag: str) -> str:
     code, out, err = run(cli, root, "bundle", "--ref", tag)
     assert code == 0, err
     return out
+
+
+def released_part(exported: str) -> str:
+    """An export without what the environment adds (its name, kill list and seal): the release bundle."""
+    doc = json.loads(exported)
+    assert doc["kill_switch_digest"].startswith("sha256:")
+    rest = {k: v for k, v in doc.items() if k not in ("environment", "kill_switch_digest")}
+    return canonical({**rest, "kill_switch": {}}).decode("utf-8")
 
 
 def digest_of(root: Path, tag: str) -> str:
@@ -218,16 +227,17 @@ def test_rollback_to_a_named_release(repo: Path, cli) -> None:
     ]
 
 
-def test_export_after_a_rollback_is_the_earlier_release_byte_for_byte(repo: Path, cli, tmp_path: Path) -> None:
+def test_export_after_a_rollback_is_the_earlier_release_plus_the_environment(repo: Path, cli, tmp_path: Path) -> None:
     assert run(cli, repo, "promote", "--reason", "test", "v0.1.0", "--env", "production")[0] == 0
     assert run(cli, repo, "promote", "--reason", "test", "v0.1.2", "--env", "production")[0] == 0
     code, newer, _ = run(cli, repo, "export", "--env", "production")
-    assert code == 0 and newer == bundle_bytes(cli, repo, "v0.1.2")
+    assert code == 0 and released_part(newer) == bundle_bytes(cli, repo, "v0.1.2")
+    assert json.loads(newer)["environment"] == "production"
     assert run(cli, repo, "rollback", "--reason", "test", "--env", "production")[0] == 0
     target = tmp_path / "production.json"
     code, _, err = run(cli, repo, "export", "--env", "production", "-o", target)
     assert code == 0, err
-    assert target.read_bytes() == bundle_bytes(cli, repo, "v0.1.0").encode("utf-8")
+    assert released_part(target.read_text()) == bundle_bytes(cli, repo, "v0.1.0")
     assert json.loads(target.read_bytes())["prompts"]["greet"]["partials"] == {"shared/_tone.j2": TONES[0]}
     assert cli("verify", target)[0] == 0
 
@@ -299,7 +309,7 @@ def test_kill_shows_in_status_and_export_and_revive_removes_it(repo: Path, cli) 
     code, _, err = run(cli, repo, "revive", "greet", "--env", "production", "--reason", "v0.1.1 quotes the new policy")
     assert code == 0, err
     assert status(cli, repo)["production"]["killed"] == {}
-    assert run(cli, repo, "export", "--env", "production")[1] == bundle_bytes(cli, repo, "v0.1.1")
+    assert released_part(run(cli, repo, "export", "--env", "production")[1]) == bundle_bytes(cli, repo, "v0.1.1")
 
     events = history(cli, repo, "--env", "production")
     assert [(e["action"], e["prompt"], e["reason"]) for e in events if e["prompt"]] == [

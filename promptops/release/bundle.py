@@ -8,28 +8,21 @@ release digest by `kill_switch_digest`, not part of what was released.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import routing
+from ..digests import canonical, sha256
 from ..model import Snapshot
 from ..render import Renderer
 from ..workspace import Source
 
 FORMAT_VERSION = 1
-UNSIGNED = ("digest", "kill_switch", "kill_switch_digest")
-
-
-def canonical(doc: Mapping[str, Any]) -> bytes:
-    return (json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n").encode(
-        "utf-8"
-    )
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+# Left out of the release digest: the digest itself, what an environment adds in `export` (its name and kill
+# list, sealed by `kill_switch_digest`), and the signature of a file that travels (see promptops.signing).
+UNSIGNED = ("digest", "environment", "kill_switch", "kill_switch_digest", "signature")
+__all__ = ["canonical", "sha256"]
 
 
 def digest_of(doc: Mapping[str, Any]) -> str:
@@ -123,17 +116,23 @@ def build(
 
 
 def kill_switch_digest(doc: Mapping[str, Any]) -> str:
-    """Seals an exported bundle's kill list to its release digest."""
-    return sha256(canonical({"digest": doc["digest"], "kill_switch": doc.get("kill_switch", {})}))
+    """Seals an exported bundle's environment and kill list to its release digest."""
+    sealed = {"digest": doc["digest"], "kill_switch": doc.get("kill_switch", {})}
+    if "environment" in doc:
+        sealed["environment"] = doc["environment"]
+    return sha256(canonical(sealed))
 
 
-def with_kill_switch(doc: Mapping[str, Any], killed: Mapping[str, Any]) -> dict[str, Any]:
-    """The bundle an environment runs: the release bundle plus, when prompts are killed, its sealed kill list.
-    With nothing killed it is the release bundle byte for byte."""
-    out = {k: v for k, v in doc.items() if k != "kill_switch_digest"}
+def with_kill_switch(doc: Mapping[str, Any], killed: Mapping[str, Any], environment: str) -> dict[str, Any]:
+    """The bundle an environment runs: the release bundle plus the environment's name and its kill list, sealed.
+
+    The release digest stays that of the release. The export names its environment even when nothing is
+    killed (so it is not the release bundle byte for byte): without the name, an export whose kill list was
+    removed would be the release bundle itself, and nothing could tell that a killed prompt came back."""
+    out = {k: v for k, v in doc.items() if k not in ("kill_switch_digest", "signature")}
+    out["environment"] = environment
     out["kill_switch"] = dict(sorted(killed.items()))
-    if killed:
-        out["kill_switch_digest"] = kill_switch_digest(out)
+    out["kill_switch_digest"] = kill_switch_digest(out)
     return out
 
 
@@ -141,16 +140,20 @@ def verify_bytes(data: bytes) -> tuple[bool, str]:
     """(ok, what was found): the bytes must be canonical JSON whose recorded digest matches its content."""
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         return False, f"not a valid bundle: {exc}"
-    if not isinstance(doc, dict) or "digest" not in doc:
+    if not isinstance(doc, dict) or not isinstance(doc.get("digest"), str):
         return False, "not a promptops bundle (no digest)"
-    if canonical(doc) != data:
+    try:
+        recanonical = canonical(doc)
+    except ValueError:  # NaN or an infinity: never in a bundle promptops writes
+        recanonical = b""
+    if recanonical != data:
         return False, "the bytes are not the canonical form of the bundle (edited?)"
     actual = digest_of(doc)
     if actual != doc["digest"]:
         return False, f"digest mismatch: recorded {doc['digest']}, content hashes to {actual}"
-    sealed = doc.get("kill_switch") or "kill_switch_digest" in doc
+    sealed = doc.get("kill_switch") or "kill_switch_digest" in doc or "environment" in doc
     if sealed and doc.get("kill_switch_digest") != kill_switch_digest(doc):
         return False, "the kill switch does not match its seal (edited?)"
     return True, str(doc["digest"])
