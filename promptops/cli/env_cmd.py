@@ -41,7 +41,7 @@ def _context(repo: Path | None, push: bool = False, remote: str = "origin") -> t
     if not who:
         raise InputError("git has no identity for you", hint="git config user.name and user.email")
     ledger = Ledger(git, snapshot.config.ledger_branch)
-    ctx = Context(repo=git, config=snapshot.config, ledger=ledger, who=who)
+    ctx = Context(repo=git, config=snapshot.config, ledger=ledger, who=who, root=root)
     if push:
         ctx.ledger.sync(remote)  # take in what the remote has before adding to it
     return ctx, root
@@ -135,12 +135,18 @@ def status(
     """Which release each environment runs, its digest, what is killed, and the last change."""
     from rich.table import Table
 
+    from ..release.environments import ledger_warning
     from ..release.environments import status as rows_of
 
     ctx, _ = _context(repo)
     rows = rows_of(ctx)
+    warning = ledger_warning(ctx)
+    if warning:
+        err_console().print(f"warning: {warning}", markup=False)
     if fmt == "json":
-        write_out(json.dumps({"environments": rows}, indent=2))
+        write_out(
+            json.dumps({"environments": rows, "ledger": {"replays": warning is None, "warning": warning}}, indent=2)
+        )
         return 0
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("environment", "release", "digest", "killed", "last change"):

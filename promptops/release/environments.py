@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import GateFailed, InputError
@@ -14,6 +14,8 @@ from ..git import GitRepo
 from ..model import Config
 from .ledger import Event, Ledger
 from .record import parse_message
+from .releasing import verify_tag
+from .replay import replay
 from .transitions import apply
 
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -29,6 +31,7 @@ class Context:
     config: Config
     ledger: Ledger
     who: str
+    root: Path | None = None  # the project directory (default: the repository's root)
 
     def check_env(self, env: str) -> Mapping[str, Any]:
         return check_env(self.config, env)
@@ -83,6 +86,13 @@ def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str 
     _need_reason(reason, "promote")
     settings = ctx.check_env(env)
     tag, record, tagger = ctx.release(version)
+    ok, detail = verify_tag(ctx.root or ctx.repo.root, tag, ctx.config.tag_prefix)
+    if not ok:
+        raise GateFailed(
+            f"release {tag} does not verify, so it is not promoted: {detail}",
+            hint=f"run `promptops verify {tag}`; restore the tag from a clone that has the original, or cut a "
+            "new release",
+        )
     if settings.get("requires_approval"):
         if not approved_by.strip():
             raise InputError(f"{env} requires an approval", hint="pass --approved-by NAME (not the release's author)")
@@ -235,6 +245,17 @@ def status(ctx: Context) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def ledger_warning(ctx: Context) -> str | None:
+    """A warning when the ledger does not replay (a state or event written by hand), else None."""
+    result = replay(ctx.ledger)
+    if result.broken is None:
+        return None
+    return (
+        f"the ledger does not replay: {result.broken}; what it says may be forged "
+        "(`promptops verify --ledger`; export refuses it)"
+    )
 
 
 def history(ctx: Context, env: str | None = None, prompt: str | None = None) -> list[Event]:
