@@ -118,7 +118,7 @@ def verify(
         bool, typer.Option("--standalone", help="Check a file on its own, not against the repository.")
     ] = False,
     require_signature: Annotated[
-        bool, typer.Option("--require-signature", help="Refuse a file (or tag) without a good signature.")
+        bool, typer.Option("--require-signature", help="Refuse a file, tag or ledger commit without a good signature.")
     ] = False,
     allowed_signers: Annotated[
         Path | None,
@@ -149,7 +149,7 @@ def verify(
         from ..release.verifying import verify_ledger
 
         root, _, snapshot = open_project(repo)
-        verdicts.append(("ledger", verify_ledger(root, snapshot.config)))
+        verdicts.append(("ledger", verify_ledger(root, snapshot.config, require_signature)))
     return _report(verdicts)
 
 

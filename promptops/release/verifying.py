@@ -179,12 +179,20 @@ def verify_release(root: Path, config: Config, tag: str, require_signature: bool
     return verdict
 
 
-def verify_ledger(root: Path, config: Config) -> Verdict:
-    """The whole ledger chain replays from its first commit."""
+def verify_ledger(root: Path, config: Config, require_signature: bool = False) -> Verdict:
+    """The whole ledger chain replays from its first commit (and, with `require_signature`, every commit
+    carries a signature git checked and found good)."""
     ledger = Ledger(GitRepo(root), config.ledger_branch)
     result = replay(ledger)
     if result.broken is not None:
         return Verdict(problems=[f"the ledger {ledger.branch} does not replay: {result.broken}"])
     verdict = Verdict(summary=result.summary(ledger.branch))
-    ledger_evidence(result.unsigned, result.commits, verdict)
+    if require_signature and result.signed < result.commits:
+        first = next(c for c in ledger.chain() if c.signature.status != "good")
+        verdict.problems.append(
+            f"{result.commits - result.signed} ledger commits have no signature git could check, and one is "
+            f"required (the first: {first.sha[:12]})"
+        )
+    else:
+        ledger_evidence(result.unsigned, result.commits, verdict)
     return verdict
