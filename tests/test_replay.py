@@ -133,7 +133,7 @@ def test_ledger_commits_are_signed_when_git_signs_commits(make_repo, cli, tmp_pa
     code, _, err = cli("verify", "--ledger", "--require-signature", "--repo", root)
     assert code == 0 and "(1 signed, 0 unsigned)" in err, err
     # An event that follows from the state but was written without the key: replays, yet is not signed.
-    state, event, message = ledger_files(root)
+    state, event, _ = ledger_files(root)
     state["killed"] = {"production": {"greet": {"by": "Mallory <m@x>", "reason": "r", "time": event["time"]}}}
     event.update(
         action="kill", prompt="greet", reason="r", by="Mallory <m@x>", previous="", digest="", release_commit=""
