@@ -4,6 +4,9 @@ Commands run the real git binary in the repository resolved from a path, with th
 would redirect it (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, ...) removed: inside a pre-commit hook or CI we
 still act on the repository we were pointed at. GitPython, the only importer of which is this module, is
 loaded lazily and used to read trees and blobs through its persistent `cat-file` process.
+
+It is longer than our other modules on purpose: every question promptops asks git (history, tags,
+signatures, plumbing for the ledger) is a small named method here, so no other module runs git itself.
 """
 
 from __future__ import annotations

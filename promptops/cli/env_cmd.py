@@ -200,7 +200,7 @@ def export(
     hmac_env: HmacEnvOption = None,
     repo: RepoOption = None,
 ) -> int:
-    """Write the bundle an environment runs (named, with its kill list), for a deploy pipeline.
+    """Write the bundle an environment runs, named and with its kill list, for a deploy pipeline.
 
     Refuses a ledger that does not replay, and a release that no longer builds its promoted digest.
 

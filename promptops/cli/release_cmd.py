@@ -127,9 +127,9 @@ def verify(
     hmac_env: HmacEnvOption = None,
     repo: RepoOption = None,
 ) -> int:
-    """Check a bundle or export file, a release tag, or the ledger. Exit 1 on any difference.
+    """Check a bundle or export file, a release tag, or the ledger against the repository.
 
-    A file is checked on its own: digest, kill-list seal, signature.
+    Exit 1 on any difference. A file is checked on its own: digest, kill-list seal, signature.
 
     In a project (a directory with promptops.yaml, or --repo) it is also compared with its release tag.
 

@@ -1,9 +1,13 @@
 """The bundle: one canonical JSON document holding everything a release runs, and its digest.
 
 The same commit (and release evidence) gives the same bytes: keys are sorted, separators fixed, no time but
-the commit's. The digest is the sha256 of the canonical document without `digest`, `kill_switch` and
-`kill_switch_digest`: the kill switch is an environment's state, filled in by `export` and sealed to the
-release digest by `kill_switch_digest`, not part of what was released.
+the commit's. The digest is the sha256 of the canonical document without `digest`, `environment`,
+`kill_switch`, `kill_switch_digest` and `signature`: the environment's name and kill list are its state,
+filled in by `export` and sealed to the release digest by `kill_switch_digest`, not part of what was
+released; the signature (promptops.signing) covers everything else, and is made after the digest.
+
+A file is whole when `verify_bytes` says so; whether it is what was released is for `verifying` to say,
+against the release tag and the ledger.
 """
 
 from __future__ import annotations
