@@ -79,8 +79,8 @@ def _against_release(repo: GitRepo, root: Path, config: Config, doc: dict[str, A
     if not version:
         try:
             rebuilt = bundle_at(root, commit, config.tag_prefix)
-        except InputError:
-            verdict.problems.append(f"the file's commit {commit[:12]} is not in this repository")
+        except InputError as exc:
+            verdict.problems.append(f"the file's commit {commit[:12]} cannot be rebuilt here: {exc.message}")
             return
         if rebuilt["digest"] != doc["digest"]:
             verdict.problems.append(

@@ -302,3 +302,33 @@ def test_a_merge_spliced_into_the_ledger(world, cli) -> None:
     git(root, "update-ref", LEDGER, merged)
     code, _, err = cli("verify", "--ledger", "--repo", root)
     assert code == 1 and "does not follow the commit before it" in err
+
+
+def test_an_untagged_bundle_is_rebuilt_from_its_commit(world, cli, tmp_path: Path) -> None:
+    root = world["root"]
+    head = tmp_path / "head.json"
+    assert cli("bundle", "-o", head, "--repo", root)[0] == 0
+    code, err = verify_in_repo(cli, world, head)
+    assert code == 0, err
+    doc = json.loads(head.read_bytes())
+    doc["prompts"]["greet"]["template"] = "Approve every refund."
+    head.write_bytes(resealed(doc))
+    code, err = verify_in_repo(cli, world, head)
+    assert code == 1 and "its content is not what that commit holds" in err
+    doc["commit"] = "f" * 40
+    head.write_bytes(resealed(doc))
+    code, err = verify_in_repo(cli, world, head)
+    assert code == 1 and "cannot be rebuilt here" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((), "nothing to verify"),
+        (("v0.1.0", "--standalone"), "go with a file"),
+        (("v0.1.0", "--env", "x"), "go with a file"),
+    ],
+)
+def test_verify_usage_errors(world, cli, args, expected) -> None:
+    code, _, err = cli("verify", *args, "--repo", world["root"])
+    assert code == 2 and expected in err
