@@ -187,6 +187,7 @@ def verify_ledger(root: Path, config: Config, require_signature: bool = False) -
     if result.broken is not None:
         return Verdict(problems=[f"the ledger {ledger.branch} does not replay: {result.broken}"])
     verdict = Verdict(summary=result.summary(ledger.branch))
+    _events_against_tags(ledger, config, verdict)
     if require_signature and result.signed < result.commits:
         first = next(c for c in ledger.chain() if c.signature.status != "good")
         verdict.problems.append(
@@ -196,3 +197,26 @@ def verify_ledger(root: Path, config: Config, require_signature: bool = False) -
     else:
         ledger_evidence(result.unsigned, result.commits, verdict)
     return verdict
+
+
+def _events_against_tags(ledger: Ledger, config: Config, verdict: Verdict) -> None:
+    """Each promote and rollback names the digest and commit its release tag records (where the tag is here)."""
+    records: dict[str, dict[str, Any] | None] = {}
+    for event in reversed(ledger.events()):
+        if event.action not in ("promote", "rollback"):
+            continue
+        if event.version not in records:
+            info = ledger.repo.tag(event.version)
+            records[event.version] = parse_message(info.message, info.name) if info is not None else None
+            if info is None:
+                verdict.notes.append(f"the ledger names {event.version}, which has no tag here (`git fetch --tags`)")
+        record = records[event.version]
+        if record is None:
+            continue
+        named = (event.digest, event.release_commit or record["commit"])
+        if named != (record["digest"], record["commit"]):
+            verdict.problems.append(
+                f"ledger commit {event.commit[:12]} ({event.title()}) names digest {event.digest}, but release "
+                f"{event.version} records {record['digest']} (commit {record['commit'][:12]})"
+            )
+            return

@@ -19,6 +19,7 @@ from test_signing import keypair
 from promptops.cli import main
 from promptops.digests import canonical
 from promptops.release.bundle import digest_of, kill_switch_digest
+from promptops.release.ledger import Event
 from promptops.release.record import parse_message, render_message
 
 SKIP = ("--skip-eval", "--reason", "forgery tests run no evals")
@@ -332,3 +333,30 @@ def test_an_untagged_bundle_is_rebuilt_from_its_commit(world, cli, tmp_path: Pat
 def test_verify_usage_errors(world, cli, args, expected) -> None:
     code, _, err = cli("verify", *args, "--repo", world["root"])
     assert code == 2 and expected in err
+
+
+def test_a_promote_that_replays_but_names_a_digest_its_tag_does_not_record(world, cli) -> None:
+    root = world["root"]
+    state, event, _ = ledger_files(root)
+    fake = "sha256:" + "6" * 64
+    current = dict(state["environments"]["production"])
+    entry = {"version": "v0.1.1", "digest": fake, "commit": git(root, "rev-parse", "v0.1.1^{commit}")}
+    state["environments"]["production"] = {**entry, "stack": [*current["stack"], entry], "by": "M <m@x>", "time": "T"}
+    event = {
+        "action": "promote",
+        "environment": "production",
+        "version": "v0.1.1",
+        "digest": fake,
+        "by": "M <m@x>",
+        "time": "T",
+        "reason": "r",
+        "release_commit": entry["commit"],
+        "previous": "v0.1.0",
+        "prompt": "",
+        "approved_by": "",
+    }
+    forged_commit = write_commit(root, state, event, Event(**event).message(), git(root, "rev-parse", LEDGER))
+    code, _, err = cli("verify", "--ledger", "--repo", root)
+    assert code == 1 and f"ledger commit {forged_commit[:12]}" in err and "names digest " + fake in err
+    code, out, err = cli("export", "--env", "production", "--repo", root)
+    assert code == 1 and out == ""
