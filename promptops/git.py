@@ -4,11 +4,15 @@ Commands run the real git binary in the repository resolved from a path, with th
 would redirect it (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, ...) removed: inside a pre-commit hook or CI we
 still act on the repository we were pointed at. GitPython, the only importer of which is this module, is
 loaded lazily and used to read trees and blobs through its persistent `cat-file` process.
+
+It is longer than our other modules on purpose: every question promptops asks git (history, tags,
+signatures, plumbing for the ledger) is a small named method here, so no other module runs git itself.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,6 +75,24 @@ class LogEntry:
     @property
     def subject(self) -> str:
         return self.message.split("\n", 1)[0]
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A signature on a tag or commit: `none`, `good` (with who signed), `bad`, or `unchecked` (signed, but
+    git has no key to check it with, e.g. no `gpg.ssh.allowedSignersFile`)."""
+
+    status: str
+    signer: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ChainCommit:
+    sha: str
+    parents: tuple[str, ...]
+    message: str
+    signature: Signature
 
 
 @dataclass(frozen=True)
@@ -184,28 +206,35 @@ class GitRepo:
 
     def read_many(self, sha: str, paths: Sequence[str]) -> dict[str, bytes]:
         """The contents of many files at a commit, through one `git cat-file --batch` (missing ones left out)."""
-        wanted = [p for p in paths if "\n" not in p]
+        found = self.read_objects([f"{sha}:{p}" for p in paths if "\n" not in p], kind="blob")
+        return {spec.split(":", 1)[1]: data for spec, data in found.items()}
+
+    def read_objects(self, specs: Sequence[str], kind: str | None = None) -> dict[str, bytes]:
+        """Many objects (`REV:PATH`, a sha, ...) through one `git cat-file --batch`: {spec: raw content}, missing
+        ones (and, with `kind`, objects of another type) left out."""
+        wanted = [s for s in specs if "\n" not in s]
         if not wanted:
             return {}
-        request = "".join(f"{sha}:{p}\n" for p in wanted).encode("utf-8")
+        request = "".join(f"{s}\n" for s in wanted).encode("utf-8")
         done = subprocess.run(
             ["git", "cat-file", "--batch"], cwd=self.root, env=self.env, input=request, capture_output=True, check=False
         )
         if done.returncode != 0:
             raise GitError(
-                "cannot read files from git", command="cat-file --batch", stderr=done.stderr.decode("utf-8", "replace")
+                "cannot read objects from git",
+                command="cat-file --batch",
+                stderr=done.stderr.decode("utf-8", "replace"),
             )
         out, pos, found = done.stdout, 0, {}
-        for path in wanted:
+        for spec in wanted:
             end = out.index(b"\n", pos)
             header = out[pos:end].split()
             pos = end + 1
-            if len(header) == 3 and header[1] == b"blob":
+            if len(header) == 3:
                 size = int(header[2])
-                found[path] = out[pos : pos + size]
+                if kind is None or header[1] == kind.encode():
+                    found[spec] = out[pos : pos + size]
                 pos += size + 1
-            elif len(header) == 3:  # a tree or another object where a file was expected
-                pos += int(header[2]) + 1
         return found
 
     # -- history ---------------------------------------------------------------------------------------------
@@ -284,6 +313,19 @@ class GitRepo:
         tagger, date, message = ([*out.split("\x00", 2), "", ""])[:3]
         return TagInfo(name, commit, tagger.strip(), date.strip(), message)
 
+    def tag_signature(self, name: str) -> Signature:
+        """Whether the annotated tag `name` is signed, and whether git can check the signature."""
+        raw = self.read_objects([f"refs/tags/{name}"], kind="tag").get(f"refs/tags/{name}", b"")
+        if not SIGNATURE_BLOCK.search(raw):
+            return Signature("none")
+        done = subprocess.run(
+            ["git", "verify-tag", "--raw", f"refs/tags/{name}"], cwd=self.root, env=self.env, capture_output=True
+        )
+        err = done.stderr.decode("utf-8", "replace")
+        if done.returncode == 0:
+            return Signature("good", _signer(err))
+        return Signature(_failed(err), detail=_last_line(err))
+
     def create_tag(self, name: str, commit: str, message: str) -> None:
         """An annotated tag; git signs it when `tag.gpgSign` is set."""
         self.run("tag", "-a", "--cleanup=verbatim", "-F", "-", name, commit, input=message.encode("utf-8"))
@@ -308,11 +350,39 @@ class GitRepo:
         text = "".join(f"100644 blob {sha}\t{name}\n" for name, sha in sorted(entries.items()))
         return self.run("mktree", input=text.encode("utf-8"))
 
-    def commit_tree(self, tree: str, parents: Sequence[str], message: str) -> str:
-        args = ["commit-tree", tree]
+    def commit_tree(self, tree: str, parents: Sequence[str], message: str, sign: bool = False) -> str:
+        """A commit object; `sign` signs it with the key git is set up to sign with (commit-tree itself
+        ignores `commit.gpgSign`)."""
+        args = ["commit-tree", *(["-S"] if sign else []), tree]
         for parent in parents:
             args += ["-p", parent]
         return self.run(*args, "-F", "-", input=message.encode("utf-8"))
+
+    def config_flag(self, key: str) -> bool:
+        """A boolean setting of git's configuration (false when unset or not a boolean)."""
+        return self.run("config", "--type=bool", "--get", key, check=False) == "true"
+
+    def config_value(self, key: str) -> str | None:
+        return self.run("config", "--get", key, check=False) or None
+
+    def valid_branch(self, name: str) -> bool:
+        """Whether `name` is a branch name git accepts (`git check-ref-format`)."""
+        return self.ok("check-ref-format", f"refs/heads/{name}")
+
+    def chain(self, ref: str) -> list[ChainCommit]:
+        """The commits of `ref`, oldest first, with their parents, message and signature status; one `git log`
+        for the messages and git's verdict on signatures, one `cat-file` to see which commits carry one."""
+        out = self.run("log", "--reverse", "--topo-order", "--format=%x00%H%x1f%P%x1f%G?%x1f%GS%x1f%B", ref)
+        rows = [chunk.split("\x1f", 4) for chunk in out.split("\x00")[1:]]
+        raws = self.read_objects([r[0] for r in rows], kind="commit")
+        commits = []
+        for sha, parents, verdict, signer, message in rows:
+            header = raws.get(sha, b"").split(b"\n\n", 1)[0]
+            signed = b"\ngpgsig " in header or b"\ngpgsig-sha256 " in header
+            commits.append(
+                ChainCommit(sha, tuple(parents.split()), message, _commit_signature(signed, verdict, signer))
+            )
+        return commits
 
     def compare_and_swap(self, ref: str, new: str, old: str | None) -> bool:
         """Move `ref` to `new` only if it still points at `old` (None: only if it does not exist)."""
@@ -362,6 +432,39 @@ class GitRepo:
 
     def is_ancestor(self, older: str, newer: str) -> bool:
         return self.ok("merge-base", "--is-ancestor", older, newer)
+
+
+SIGNATURE_BLOCK = re.compile(rb"^-----BEGIN (?:SSH|PGP) SIGNATURE-----$", re.MULTILINE)
+UNCHECKABLE = ("allowedSignersFile", "No public key", "Can't check signature", "no signature found")
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _signer(verify_output: str) -> str:
+    """Who signed, from git's verify output (`Good "git" signature for ada@example.test with ...`)."""
+    match = re.search(r'Good "\w+" signature for (\S+)', verify_output) or re.search(
+        r'Good signature from "([^"]+)"', verify_output
+    )
+    return match.group(1) if match else ""
+
+
+def _failed(verify_output: str) -> str:
+    return "unchecked" if any(m in verify_output for m in UNCHECKABLE) else "bad"
+
+
+def _commit_signature(signed: bool, verdict: str, signer: str) -> Signature:
+    """git's `%G?` letter as a Signature: G/U good, X/Y good but expired, B/R bad, E (or N on a signed commit,
+    which git reports for an SSH signature it has no allowed signers for) unchecked."""
+    if not signed:
+        return Signature("none")
+    if verdict in ("G", "U", "X", "Y"):
+        return Signature("good", signer)
+    if verdict in ("B", "R"):
+        return Signature("bad", signer)
+    return Signature("unchecked", detail="git cannot check the signature (no key or allowed signers configured)")
 
 
 def identity(path: Path) -> str:

@@ -143,7 +143,9 @@ def exported_with_a_kill(make_repo, cli, tmp_path: Path) -> bytes:
     root = make_repo(dict(MINIMAL))
     assert cli("release", "--repo", root, *SKIP)[0] == 0
     assert cli("promote", "--reason", "test", "v0.1.0", "--env", "production", "--repo", root)[0] == 0
-    assert cli("kill", "greet", "--env", "production", "--reason", "bad answers", "--repo", root)[0] == 0
+    assert (
+        cli("kill", "greet", "--allow-error", "--env", "production", "--reason", "bad answers", "--repo", root)[0] == 0
+    )
     target = tmp_path / "production.json"
     assert cli("export", "--env", "production", "-o", target, "--repo", root)[0] == 0
     return target.read_bytes()
@@ -201,7 +203,9 @@ def test_editing_the_kill_switch_of_an_exported_bundle_fails_verification(make_r
     root = make_repo(dict(MINIMAL))
     assert cli("release", "--repo", root, *SKIP)[0] == 0
     assert cli("promote", "--reason", "test", "v0.1.0", "--env", "production", "--repo", root)[0] == 0
-    assert cli("kill", "greet", "--env", "production", "--reason", "bad answers", "--repo", root)[0] == 0
+    assert (
+        cli("kill", "greet", "--allow-error", "--env", "production", "--reason", "bad answers", "--repo", root)[0] == 0
+    )
     exported = tmp_path / "production.json"
     assert cli("export", "--env", "production", "-o", exported, "--repo", root)[0] == 0
     data = exported.read_bytes()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import MINIMAL
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from promptops.errors import InputError
 from promptops.model import Prompt
@@ -115,3 +118,40 @@ def test_bad_input(make_repo: Callable[..., Path], cli: Cli) -> None:
     broken = make_repo(files(support__refund="@acme/support") | {"prompts/bad.prompt": "---\nowner: [\n---\nHi\n"})
     code, _, err = cli("codeowners", "-C", broken)
     assert code == 2 and "prompts/bad.prompt" in err
+
+
+# -- paths a CODEOWNERS line can and cannot express ----------------------------------------------------------
+
+
+def read_path(line: str) -> str:
+    """The path of a CODEOWNERS line as GitHub reads it: the first field, split at unescaped whitespace."""
+    assert line.splitlines() == [line], "one line per prompt"
+    field = re.split(r"(?<!\\)\s", line, maxsplit=1)[0]
+    return re.sub(r"\\(.)", r"\1", field)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.text(st.characters(codec="utf-8", exclude_characters="/"), min_size=1, max_size=12))
+def test_every_path_is_written_so_it_reads_back_or_is_reported(name: str) -> None:
+    path = f"prompts/{name}.prompt"
+    try:
+        lines = owner_lines([prompt("@x", path)], "bot/")
+    except InputError as exc:
+        assert any((c.isspace() and c != " ") or ord(c) < 32 or 127 <= ord(c) < 160 for c in name)
+        assert exc.file == path and "cannot express" in exc.message
+        return
+    assert read_path(lines[0]) == "/bot/" + path
+    assert lines[0].endswith(" @x")
+
+
+@pytest.mark.parametrize(("name", "what"), [("a\tb", "tab"), ("a\nb", "newline"), ("a\rb", "carriage return")])
+def test_a_tab_or_newline_in_a_file_name_is_reported_not_written(
+    make_repo: Callable[..., Path], cli: Cli, name: str, what: str
+) -> None:
+    root = make_repo(files(billing="@team") | {f"prompts/{name}.prompt": "---\nowner: '@x'\n---\nHi\n"})
+    code, _, err = cli("codeowners", "-C", root)
+    assert code == 2 and what in err and "cannot express" in err
+    assert not (root / ".github" / "CODEOWNERS").exists()
+    spaced = make_repo(files(billing="@team") | {"prompts/a b.prompt": "---\nowner: '@x'\n---\nHi\n"})
+    assert cli("codeowners", "-C", spaced)[0] == 0
+    assert "/prompts/a\\ b.prompt @x" in (spaced / ".github" / "CODEOWNERS").read_text().splitlines()

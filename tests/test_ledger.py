@@ -15,6 +15,7 @@ from conftest import MINIMAL, commit, git
 
 from promptops.errors import GitError
 from promptops.git import GitRepo
+from promptops.release.bundle import canonical
 from promptops.release.ledger import Event, Ledger, parse_event
 from promptops.release.record import parse_message
 
@@ -71,6 +72,14 @@ def bundle_bytes(cli, root: Path, tag: str) -> str:
     return out
 
 
+def released_part(exported: str) -> str:
+    """An export without what the environment adds (its name, kill list and seal): the release bundle."""
+    doc = json.loads(exported)
+    assert doc["kill_switch_digest"].startswith("sha256:")
+    rest = {k: v for k, v in doc.items() if k not in ("environment", "kill_switch_digest")}
+    return canonical({**rest, "kill_switch": {}}).decode("utf-8")
+
+
 def digest_of(root: Path, tag: str) -> str:
     return parse_message(git(root, "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}"), tag)["digest"]
 
@@ -117,7 +126,7 @@ def test_promote_accepts_a_version_or_a_tag(repo: Path, cli) -> None:
         (("promote", "--reason", "test", "v0.1.0", "--env", "../prod"), "not a valid environment name"),
         (("promote", "--reason", "test", "v9.9.9", "--env", "staging"), "no release 'v9.9.9'"),
         (("rollback", "--reason", "test", "--env", "staging"), "staging runs no release yet"),
-        (("kill", "greet", "--env", "staging", "--reason", "x"), "staging runs no release"),
+        (("kill", "greet", "--allow-error", "--env", "staging", "--reason", "x"), "staging runs no release"),
         (("revive", "--reason", "test", "greet", "--env", "staging"), "greet is not killed in staging"),
         (("export", "--env", "staging"), "staging runs no release yet"),
     ],
@@ -218,16 +227,17 @@ def test_rollback_to_a_named_release(repo: Path, cli) -> None:
     ]
 
 
-def test_export_after_a_rollback_is_the_earlier_release_byte_for_byte(repo: Path, cli, tmp_path: Path) -> None:
+def test_export_after_a_rollback_is_the_earlier_release_plus_the_environment(repo: Path, cli, tmp_path: Path) -> None:
     assert run(cli, repo, "promote", "--reason", "test", "v0.1.0", "--env", "production")[0] == 0
     assert run(cli, repo, "promote", "--reason", "test", "v0.1.2", "--env", "production")[0] == 0
     code, newer, _ = run(cli, repo, "export", "--env", "production")
-    assert code == 0 and newer == bundle_bytes(cli, repo, "v0.1.2")
+    assert code == 0 and released_part(newer) == bundle_bytes(cli, repo, "v0.1.2")
+    assert json.loads(newer)["environment"] == "production"
     assert run(cli, repo, "rollback", "--reason", "test", "--env", "production")[0] == 0
     target = tmp_path / "production.json"
     code, _, err = run(cli, repo, "export", "--env", "production", "-o", target)
     assert code == 0, err
-    assert target.read_bytes() == bundle_bytes(cli, repo, "v0.1.0").encode("utf-8")
+    assert released_part(target.read_text()) == bundle_bytes(cli, repo, "v0.1.0")
     assert json.loads(target.read_bytes())["prompts"]["greet"]["partials"] == {"shared/_tone.j2": TONES[0]}
     assert cli("verify", target)[0] == 0
 
@@ -277,7 +287,9 @@ def test_rollback_runs_offline(repo: Path, tmp_path: Path) -> None:
 def test_kill_shows_in_status_and_export_and_revive_removes_it(repo: Path, cli) -> None:
     for env in ("staging", "production"):
         assert run(cli, repo, "promote", "--reason", "test", "v0.1.0", "--env", env)[0] == 0
-    code, _, err = run(cli, repo, "kill", "greet", "--env", "production", "--reason", "quotes the old refund policy")
+    code, _, err = run(
+        cli, repo, "kill", "greet", "--allow-error", "--env", "production", "--reason", "quotes the old refund policy"
+    )
     assert code == 0, err
     killed = status(cli, repo)["production"]["killed"]
     assert list(killed) == ["greet"]
@@ -299,7 +311,7 @@ def test_kill_shows_in_status_and_export_and_revive_removes_it(repo: Path, cli) 
     code, _, err = run(cli, repo, "revive", "greet", "--env", "production", "--reason", "v0.1.1 quotes the new policy")
     assert code == 0, err
     assert status(cli, repo)["production"]["killed"] == {}
-    assert run(cli, repo, "export", "--env", "production")[1] == bundle_bytes(cli, repo, "v0.1.1")
+    assert released_part(run(cli, repo, "export", "--env", "production")[1]) == bundle_bytes(cli, repo, "v0.1.1")
 
     events = history(cli, repo, "--env", "production")
     assert [(e["action"], e["prompt"], e["reason"]) for e in events if e["prompt"]] == [
@@ -315,12 +327,12 @@ def test_kill_refusals(repo: Path, cli) -> None:
     assert run(cli, repo, "promote", "--reason", "test", "v0.1.0", "--env", "production")[0] == 0
     code, _, err = run(cli, repo, "kill", "nope", "--env", "production", "--reason", "x")
     assert code == 2 and "has no prompt 'nope'" in err and "greet" in err
-    code, _, err = run(cli, repo, "kill", "greet", "--env", "production", "--reason", "  ")
+    code, _, err = run(cli, repo, "kill", "greet", "--allow-error", "--env", "production", "--reason", "  ")
     assert code == 2 and "needs a reason" in err
-    code, _, err = run(cli, repo, "kill", "greet", "--env", "production")
+    code, _, err = run(cli, repo, "kill", "greet", "--allow-error", "--env", "production")
     assert code == 2 and "--reason" in err
-    assert run(cli, repo, "kill", "greet", "--env", "production", "--reason", "bad")[0] == 0
-    code, _, err = run(cli, repo, "kill", "greet", "--env", "production", "--reason", "again")
+    assert run(cli, repo, "kill", "greet", "--allow-error", "--env", "production", "--reason", "bad")[0] == 0
+    code, _, err = run(cli, repo, "kill", "greet", "--allow-error", "--env", "production", "--reason", "again")
     assert code == 2 and "already killed in production (bad)" in err
     assert ledger_log(repo) == ["kill greet in production", "promote production to v0.1.0"]
 
@@ -338,8 +350,8 @@ def test_history_filters_by_environment_and_by_prompt(make_repo, cli) -> None:
     assert cli("release", "--repo", root, *SKIP)[0] == 0  # v0.2.0 adds `bye`
     assert run(cli, root, "promote", "--reason", "test", "v0.1.0", "--env", "staging")[0] == 0
     assert run(cli, root, "promote", "--reason", "test", "v0.2.0", "--env", "production")[0] == 0
-    assert run(cli, root, "kill", "bye", "--env", "production", "--reason", "rude")[0] == 0
-    assert run(cli, root, "kill", "greet", "--env", "staging", "--reason", "slow")[0] == 0
+    assert run(cli, root, "kill", "bye", "--allow-error", "--env", "production", "--reason", "rude")[0] == 0
+    assert run(cli, root, "kill", "greet", "--allow-error", "--env", "staging", "--reason", "slow")[0] == 0
     titles = [e["action"] + " " + e["environment"] for e in history(cli, root, "--env", "staging")]
     assert titles == ["kill staging", "promote staging"]
     bye = history(cli, root, "--prompt", "bye")
@@ -472,7 +484,7 @@ def test_a_second_clone_that_fetches_the_ledger_sees_the_same_status(shared, cli
     remote, a, b = shared
     assert run(cli, a, "promote", "--reason", "test", "v0.1.0", "--env", "production", "--push")[0] == 0
     assert run(cli, a, "promote", "--reason", "test", "v0.1.1", "--env", "production", "--push")[0] == 0
-    code, _, err = run(cli, a, "kill", "greet", "--env", "production", "--reason", "typo", "--push")
+    code, _, err = run(cli, a, "kill", "greet", "--allow-error", "--env", "production", "--reason", "typo", "--push")
     assert code == 0 and "pushed" in err
     assert git(remote, "rev-parse", LEDGER) == git(a, "rev-parse", LEDGER)
     fetch_ledger(b)
@@ -586,7 +598,8 @@ def event(action: str, env: str, version: str) -> Event:
 
 def promote_in_state(env: str, version: str):
     def change(state: dict) -> tuple[dict, Event]:
-        state["environments"][env] = {"version": version}
+        entry = {"version": version, "digest": "sha256:" + "0" * 64, "commit": "0" * 40}
+        state["environments"][env] = {**entry, "stack": [entry], "by": "t <t@x>", "time": "2026-01-01T00:00:00Z"}
         return state, event("promote", env, version)
 
     return change
@@ -604,9 +617,10 @@ def test_a_writer_that_lost_the_race_reapplies_its_event_on_the_new_head(make_re
         return promote_in_state("production", "v2")(state)
 
     written = ledger.append(racing)
-    assert calls == [{}, {"staging": {"version": "v1"}}]
+    assert [{env: e["version"] for env, e in c.items()} for c in calls] == [{}, {"staging": "v1"}]
     assert [e.environment for e in ledger.events()] == ["production", "staging"]
-    assert ledger.state()["environments"] == {"staging": {"version": "v1"}, "production": {"version": "v2"}}
+    state = ledger.state()["environments"]
+    assert {env: e["version"] for env, e in state.items()} == {"staging": "v1", "production": "v2"}
     assert written.commit == ledger.head()
 
 
@@ -778,7 +792,7 @@ def test_two_processes_promoting_at_the_same_moment_lose_no_event(repo: Path, tm
     [
         ("promote", "v0.1.0", "--env", "staging", "--reason", " "),
         ("rollback", "--env", "staging", "--reason", ""),
-        ("kill", "greet", "--env", "staging", "--reason", ""),
+        ("kill", "greet", "--allow-error", "--env", "staging", "--reason", ""),
         ("revive", "greet", "--env", "staging", "--reason", ""),
     ],
 )

@@ -260,11 +260,12 @@ def test_importing_the_runtime_is_light() -> None:
     assert done.stdout.strip() == ""
 
 
-@pytest.mark.xfail(strict=True, reason="kill --allow-error is not there yet")
 def test_a_killed_prompt_without_fallback_raises_a_clear_error(project: Path, cli, server: ProviderServer) -> None:
     with promptops.load(env="staging", repo=project, reload_interval=None, audit=False) as rt:
         doc_prompt = rt.served.prompt("structured")
         assert doc_prompt.fallback is None
+    code, _, err = cli("kill", "structured", "--env", "staging", "--reason", "r", "--repo", project)
+    assert code == 2 and "has no fallback in v0.1.1" in err and "--allow-error" in err
     code, _, err = cli("kill", "structured", "--env", "staging", "--reason", "r", "--allow-error", "--repo", project)
     assert code == 0, err
     rt = promptops.load(env="staging", repo=project, reload_interval=None, audit=False)
@@ -345,3 +346,23 @@ def test_the_run_command_exits_3_when_strict_and_every_model_fails(
     assert code == 0 and out.strip() == "Sorry, a human will answer: q" and "fallback-template" in err
     code, out, err = cli(*args, "--strict")
     assert code == 3 and "no model answered 'answer'" in err and SECRET not in err
+
+
+def test_a_runtime_that_requires_a_signature_refuses_unsigned_and_forged_bundles(
+    project: Path, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BUNDLE_HMAC", "hmac-key-for-bundles-0123456789")
+    signed, unsigned = tmp_path / "signed.json", tmp_path / "unsigned.json"
+    code, _, err = cli(
+        "export", "--env", "staging", "-o", signed, "--sign", "--hmac-env", "BUNDLE_HMAC", "--repo", project
+    )
+    assert code == 0, err
+    export(cli, project, unsigned)
+    trust = {"require_signature": True, "hmac_key_env": "BUNDLE_HMAC", "audit": False, "reload_interval": None}
+    with promptops.load(bundle=signed, **trust) as rt:
+        assert rt.version == "v0.1.1"
+    with pytest.raises(GateFailed, match="not signed"):
+        promptops.load(bundle=unsigned, **trust)
+    monkeypatch.setenv("BUNDLE_HMAC", "another-key-entirely-9876543210")
+    with pytest.raises(GateFailed, match="refused"):
+        promptops.load(bundle=signed, **trust)

@@ -93,8 +93,8 @@ def story(make_repo: Callable[..., Path], cli: Cli, monkeypatch: pytest.MonkeyPa
     second = release(cli, root)
     assert cli("promote", "--reason", "test", second, "--env", "production", "--approved-by", "Dan", "-C", root)[0] == 0
     assert cli("rollback", "--env", "production", "--reason", "refund bot too kind", "-C", root)[0] == 0
-    assert cli("kill", "refund", "--env", "production", "--reason", "wrong policy", "-C", root)[0] == 0
-    assert cli("kill", "greet", "--env", "production", "--reason", "greet is off", "-C", root)[0] == 0
+    assert cli("kill", "refund", "--allow-error", "--env", "production", "--reason", "wrong policy", "-C", root)[0] == 0
+    assert cli("kill", "greet", "--allow-error", "--env", "production", "--reason", "greet is off", "-C", root)[0] == 0
     assert cli("revive", "refund", "--env", "production", "--reason", "policy fixed", "-C", root)[0] == 0
     yield root
 

@@ -25,6 +25,20 @@ RepoOption = Annotated[
     ),
 ]
 RefOption = Annotated[str | None, typer.Option("--ref", help="Read the project as committed at this git revision.")]
+SignOption = Annotated[
+    bool,
+    typer.Option(
+        "--sign",
+        help="Embed a signature: with --signing-key, --hmac-env, or the SSH key git signs with (user.signingKey).",
+    ),
+]
+SigningKeyOption = Annotated[
+    Path | None, typer.Option("--signing-key", help="The SSH private key to sign with (with --sign).", dir_okay=False)
+]
+HmacEnvOption = Annotated[
+    str | None,
+    typer.Option("--hmac-env", help="The environment variable holding an HMAC-SHA256 key (its name, never the key)."),
+]
 
 
 def root_of(repo: Path | None) -> Path:
@@ -89,3 +103,50 @@ def write_out(text: str, output: Path | None = None) -> None:
     from ..workspace import atomic_write
 
     atomic_write(output, text)
+
+
+def hmac_key(name: str | None) -> bytes | None:
+    """The HMAC key held by the environment variable `name` (the key itself never appears on a command line)."""
+    import os
+
+    from ..errors import InputError
+
+    if name is None:
+        return None
+    value = os.environ.get(name)
+    if not value:
+        raise InputError(f"the environment variable {name} is not set (or empty)", hint=f"export {name}=<a secret key>")
+    return value.encode("utf-8")
+
+
+def signed(data: bytes, root: Path, sign: bool, key: Path | None, hmac_env: str | None) -> bytes:
+    """`data` with an embedded signature when --sign was given."""
+    from ..errors import InputError
+
+    if not sign:
+        if key is not None or hmac_env is not None:
+            raise InputError("--signing-key and --hmac-env go with --sign")
+        return data
+    if key is not None and hmac_env is not None:
+        raise InputError("sign with --signing-key or with --hmac-env, not both")
+    from ..digest import canonical
+    from ..signing import sign as sign_doc
+
+    if key is None and hmac_env is None:
+        key = _git_signing_key(root)
+    return canonical(sign_doc(data, ssh_key=key, hmac_key=hmac_key(hmac_env)))
+
+
+def _git_signing_key(root: Path) -> Path:
+    """The SSH key git signs with (`gpg.format ssh`, `user.signingKey`)."""
+    from ..errors import InputError
+    from ..git import GitRepo, toplevel
+
+    hint = "pass --signing-key PATH or --hmac-env NAME, or set git's gpg.format to ssh and user.signingKey"
+    if toplevel(root) is None:
+        raise InputError("--sign needs a key", hint=hint)
+    repo = GitRepo(root)
+    key = repo.config_value("user.signingKey")
+    if repo.config_value("gpg.format") != "ssh" or not key or key.startswith("key::"):
+        raise InputError("--sign needs a key, and git is not set up to sign with an SSH key file", hint=hint)
+    return Path(key).expanduser()

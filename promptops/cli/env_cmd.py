@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import RepoOption, err_console, open_project, out_console, write_out
+from .common import (
+    HmacEnvOption,
+    RepoOption,
+    SigningKeyOption,
+    SignOption,
+    err_console,
+    open_project,
+    out_console,
+    write_out,
+)
 
 if TYPE_CHECKING:
     from ..release.environments import Context
@@ -32,7 +41,7 @@ def _context(repo: Path | None, push: bool = False, remote: str = "origin") -> t
     if not who:
         raise InputError("git has no identity for you", hint="git config user.name and user.email")
     ledger = Ledger(git, snapshot.config.ledger_branch)
-    ctx = Context(repo=git, config=snapshot.config, ledger=ledger, who=who)
+    ctx = Context(repo=git, config=snapshot.config, ledger=ledger, who=who, root=root)
     if push:
         ctx.ledger.sync(remote)  # take in what the remote has before adding to it
     return ctx, root
@@ -93,6 +102,10 @@ def kill(
     prompt: Annotated[str, typer.Argument(metavar="ID", help="The prompt id.")],
     env: EnvOption,
     reason: ReasonOption,
+    allow_error: Annotated[
+        bool,
+        typer.Option("--allow-error", help="Kill a prompt that has no fallback: calls to it then fail with an error."),
+    ] = False,
     push: PushOption = False,
     remote: RemoteOption = "origin",
     repo: RepoOption = None,
@@ -101,7 +114,7 @@ def kill(
     from ..release.environments import kill as do
 
     ctx, _ = _context(repo, push, remote)
-    return _done(ctx, do(ctx, prompt, env, reason), push, remote)
+    return _done(ctx, do(ctx, prompt, env, reason, allow_error), push, remote)
 
 
 def revive(
@@ -126,12 +139,18 @@ def status(
     """Which release each environment runs, its digest, what is killed, and the last change."""
     from rich.table import Table
 
+    from ..release.environments import ledger_warning
     from ..release.environments import status as rows_of
 
     ctx, _ = _context(repo)
     rows = rows_of(ctx)
+    warning = ledger_warning(ctx)
+    if warning:
+        err_console().print(f"warning: {warning}", markup=False)
     if fmt == "json":
-        write_out(json.dumps({"environments": rows}, indent=2))
+        write_out(
+            json.dumps({"environments": rows, "ledger": {"replays": warning is None, "warning": warning}}, indent=2)
+        )
         return 0
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("environment", "release", "digest", "killed", "last change"):
@@ -180,29 +199,24 @@ def export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the bundle to this file.", dir_okay=False)
     ] = None,
+    sign: SignOption = False,
+    signing_key: SigningKeyOption = None,
+    hmac_env: HmacEnvOption = None,
     repo: RepoOption = None,
 ) -> int:
-    """Write the bundle an environment runs (with its kill list), for a deploy pipeline."""
-    from ..errors import GateFailed, InputError
-    from ..release.bundle import canonical, with_kill_switch
-    from ..release.releasing import bundle_at
+    """Write the bundle an environment runs, named and with its kill list, for a deploy pipeline.
 
-    ctx, root = _context(repo)
-    ctx.check_env(env)
-    state = ctx.ledger.state()
-    current = state["environments"].get(env)
-    if not current:
-        raise InputError(
-            f"{env} runs no release yet", hint=f"promote one: promptops promote VERSION --env {env} --reason TEXT"
-        )
-    doc = bundle_at(root, current["version"], ctx.config.tag_prefix)
-    if doc["digest"] != current["digest"]:
-        raise GateFailed(
-            f"{current['version']} now builds {doc['digest']}, but {env} was promoted with "
-            f"{current['digest']}: the release tag was moved or rewritten",
-            hint=f"run `promptops verify {current['version']}`",
-        )
-    write_out(canonical(with_kill_switch(doc, state["killed"].get(env, {}))).decode("utf-8"), output)
+    Refuses a ledger that does not replay, and a release that no longer builds its promoted digest.
+
+    --sign embeds a signature: an SSH key (as git signs with) or an HMAC key from an environment variable."""
+    from ..release.exporting import export_document
+    from .common import signed
+
+    root, _, snapshot = open_project(repo)
+    data = export_document(root, snapshot.config, env)
+    data = signed(data, root, sign, signing_key, hmac_env)
+    write_out(data.decode("utf-8"), output)
     if output is not None:
-        err_console().print(f"wrote {output}: {env} runs {current['version']} ({doc['digest']})", markup=False)
+        doc = json.loads(data)
+        err_console().print(f"wrote {output}: {env} runs {doc['version']} ({doc['digest']})", markup=False)
     return 0

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import RepoOption, err_console, open_project, write_out
+from ..errors import PromptopsError
+from .common import (
+    HmacEnvOption,
+    RepoOption,
+    SigningKeyOption,
+    SignOption,
+    err_console,
+    hmac_key,
+    open_project,
+    signed,
+    write_out,
+)
+
+if TYPE_CHECKING:
+    from ..model import Config
+    from ..release.verifying import Verdict
 
 
 def release(
@@ -74,28 +89,81 @@ def bundle(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the bundle to this file.", dir_okay=False)
     ] = None,
+    sign: SignOption = False,
+    signing_key: SigningKeyOption = None,
+    hmac_env: HmacEnvOption = None,
     repo: RepoOption = None,
 ) -> int:
-    """Build the canonical bundle of a revision (byte-identical for the same commit)."""
+    """Build the canonical bundle of a revision (byte-identical for the same commit).
+
+    --sign embeds a signature: an SSH key (as git signs with) or an HMAC key from an environment variable."""
     from ..release.bundle import canonical
     from ..release.releasing import bundle_at
 
     root, _, snapshot = open_project(repo)
     doc = bundle_at(root, ref, snapshot.config.tag_prefix)
-    write_out(canonical(doc).decode("utf-8"), output)
+    write_out(signed(canonical(doc), root, sign, signing_key, hmac_env).decode("utf-8"), output)
     if output is not None:
         err_console().print(f"wrote {output} ({doc['digest']})", markup=False)
     return 0
 
 
 def verify(
-    target: Annotated[str, typer.Argument(help="A release tag, or a bundle file.")],
+    target: Annotated[str | None, typer.Argument(help="A release tag, or a bundle or export file.")] = None,
+    ledger: Annotated[
+        bool, typer.Option("--ledger", help="Replay the ledger: every state must follow from the one before.")
+    ] = False,
+    env: Annotated[str | None, typer.Option("--env", "-e", help="The file must be this environment's export.")] = None,
+    standalone: Annotated[
+        bool, typer.Option("--standalone", help="Check a file on its own, not against the repository.")
+    ] = False,
+    require_signature: Annotated[
+        bool, typer.Option("--require-signature", help="Refuse a file, tag or ledger commit without a good signature.")
+    ] = False,
+    allowed_signers: Annotated[
+        Path | None,
+        typer.Option("--allowed-signers", help="Who may sign (ssh-keygen's allowed-signers format).", dir_okay=False),
+    ] = None,
+    hmac_env: HmacEnvOption = None,
     repo: RepoOption = None,
 ) -> int:
-    """Recompute a release's or a bundle file's digest and compare. Exit 1 on any mismatch."""
-    from ..errors import GateFailed, InputError
-    from ..release.bundle import verify_bytes
-    from ..release.releasing import verify_tag
+    """Check a bundle or export file, a release tag, or the ledger against the repository.
+
+    Exit 1 on any difference. A file is checked on its own: digest, kill-list seal, signature.
+
+    In a project (a directory with promptops.yaml, or --repo) it is also compared with its release tag.
+
+    An export's environment and kill list are also compared with the ledger's.
+
+    --ledger replays the ledger and names the first commit that does not follow from the one before."""
+    from ..errors import InputError
+
+    if target is None and not ledger:
+        raise InputError("nothing to verify", hint="pass a release tag or a file, or --ledger")
+    verdicts = []
+    if target is not None:
+        verdicts.append(
+            (target, _verify_target(target, env, standalone, require_signature, allowed_signers, hmac_env, repo))
+        )
+    if ledger:
+        from ..release.verifying import verify_ledger
+
+        root, _, snapshot = open_project(repo)
+        verdicts.append(("ledger", verify_ledger(root, snapshot.config, require_signature)))
+    return _report(verdicts)
+
+
+def _verify_target(
+    target: str,
+    env: str | None,
+    standalone: bool,
+    require_signature: bool,
+    allowed_signers: Path | None,
+    hmac_env: str | None,
+    repo: Path | None,
+) -> Verdict:
+    from ..errors import InputError
+    from ..release.verifying import Keys, verify_file, verify_release
 
     path = Path(target)
     if path.is_file():
@@ -103,13 +171,44 @@ def verify(
             data = path.read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read the bundle: {exc.strerror}", file=target) from None
-        ok, detail = verify_bytes(data)
-    elif path.suffix == ".json" or "/" in target.replace("refs/tags/", "", 1):
+        keys = Keys(allowed_signers, hmac_key(hmac_env), require_signature)
+        root, config = (None, None) if standalone else _project_here(repo)
+        return verify_file(data, root, config, env, keys)
+    if path.suffix == ".json" or "/" in target.replace("refs/tags/", "", 1):
         raise InputError("no such bundle file", file=target, hint="pass a bundle file or a release tag")
-    else:
-        root, _, snapshot = open_project(repo)
-        ok, detail = verify_tag(root, target, snapshot.config.tag_prefix)
-    if not ok:
-        raise GateFailed(f"{target}: {detail}")
-    err_console().print(f"✓ {target}: {detail}", markup=False)
+    if standalone or env is not None:
+        raise InputError("--standalone and --env go with a file, not a release tag")
+    root, _, snapshot = open_project(repo)
+    return verify_release(root, snapshot.config, target, require_signature)
+
+
+def _project_here(repo: Path | None) -> tuple[Path | None, Config | None]:
+    """The project to compare a file with: --repo, else the one the current directory is in, if it has a
+    promptops.yaml (a file checked elsewhere is checked on its own, and the output says so)."""
+    from ..git import toplevel
+    from ..workspace import CONFIG_FILE, discover_root
+
+    if repo is None:
+        try:
+            here = discover_root(Path.cwd())
+        except PromptopsError:
+            return None, None
+        if not (here / CONFIG_FILE).is_file() or toplevel(here) is None:
+            return None, None
+    root, _, snapshot = open_project(repo)
+    return root, snapshot.config
+
+
+def _report(verdicts: list[tuple[str, Verdict]]) -> int:
+    from ..errors import GateFailed
+
+    console = err_console()
+    for name, verdict in verdicts:
+        for note in verdict.notes:
+            console.print(f"note: {note}", markup=False)
+        if verdict.ok:
+            console.print(f"✓ {name}: {verdict.summary}", markup=False)
+    problems = [f"{name}: {p}" for name, verdict in verdicts for p in verdict.problems]
+    if problems:
+        raise GateFailed("; ".join(problems))
     return 0

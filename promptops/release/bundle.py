@@ -1,9 +1,13 @@
 """The bundle: one canonical JSON document holding everything a release runs, and its digest.
 
 The same commit (and release evidence) gives the same bytes: keys are sorted, separators fixed, no time but
-the commit's. The digest is the sha256 of the canonical document without `digest`, `kill_switch` and
-`kill_switch_digest`: the kill switch is an environment's state, filled in by `export` and sealed to the
-release digest by `kill_switch_digest`, not part of what was released.
+the commit's. The digest is the sha256 of the canonical document without `digest`, `environment`,
+`kill_switch`, `kill_switch_digest` and `signature`: the environment's name and kill list are its state,
+filled in by `export` and sealed to the release digest by `kill_switch_digest`, not part of what was
+released; the signature (promptops.signing) covers everything else, and is made after the digest.
+
+A file is whole when `verify_bytes` says so; whether it is what was released is for `verifying` to say,
+against the release tag and the ledger.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from ..render import Renderer
 from ..workspace import Source
 
 FORMAT_VERSION = 1
-UNSIGNED = ("digest", "kill_switch", "kill_switch_digest")
+# Left out of the release digest: the digest itself, what an environment adds in `export` (its name and kill
+# list, sealed by `kill_switch_digest`), and the signature of a file that travels (see promptops.signing).
+UNSIGNED = ("digest", "environment", "kill_switch", "kill_switch_digest", "signature")
+__all__ = ["canonical", "sha256"]
 
 
 def digest_of(doc: Mapping[str, Any]) -> str:
@@ -115,17 +122,23 @@ def build(
 
 
 def kill_switch_digest(doc: Mapping[str, Any]) -> str:
-    """Seals an exported bundle's kill list to its release digest."""
-    return digest.digest_of({"digest": doc["digest"], "kill_switch": doc.get("kill_switch", {})})
+    """Seals an exported bundle's environment and kill list to its release digest."""
+    sealed = {"digest": doc["digest"], "kill_switch": doc.get("kill_switch", {})}
+    if "environment" in doc:
+        sealed["environment"] = doc["environment"]
+    return digest.digest_of(sealed)
 
 
-def with_kill_switch(doc: Mapping[str, Any], killed: Mapping[str, Any]) -> dict[str, Any]:
-    """The bundle an environment runs: the release bundle plus, when prompts are killed, its sealed kill list.
-    With nothing killed it is the release bundle byte for byte."""
-    out = {k: v for k, v in doc.items() if k != "kill_switch_digest"}
+def with_kill_switch(doc: Mapping[str, Any], killed: Mapping[str, Any], environment: str) -> dict[str, Any]:
+    """The bundle an environment runs: the release bundle plus the environment's name and its kill list, sealed.
+
+    The release digest stays that of the release. The export names its environment even when nothing is
+    killed (so it is not the release bundle byte for byte): without the name, an export whose kill list was
+    removed would be the release bundle itself, and nothing could tell that a killed prompt came back."""
+    out = {k: v for k, v in doc.items() if k not in ("kill_switch_digest", "signature")}
+    out["environment"] = environment
     out["kill_switch"] = dict(sorted(killed.items()))
-    if killed:
-        out["kill_switch_digest"] = kill_switch_digest(out)
+    out["kill_switch_digest"] = kill_switch_digest(out)
     return out
 
 
@@ -133,16 +146,20 @@ def verify_bytes(data: bytes) -> tuple[bool, str]:
     """(ok, what was found): the bytes must be canonical JSON whose recorded digest matches its content."""
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         return False, f"not a valid bundle: {exc}"
-    if not isinstance(doc, dict) or "digest" not in doc:
+    if not isinstance(doc, dict) or not isinstance(doc.get("digest"), str):
         return False, "not a promptops bundle (no digest)"
-    if canonical(doc) != data:
+    try:
+        recanonical = canonical(doc)
+    except ValueError:  # NaN or an infinity: never in a bundle promptops writes
+        recanonical = b""
+    if recanonical != data:
         return False, "the bytes are not the canonical form of the bundle (edited?)"
     actual = digest_of(doc)
     if actual != doc["digest"]:
         return False, f"digest mismatch: recorded {doc['digest']}, content hashes to {actual}"
-    sealed = doc.get("kill_switch") or "kill_switch_digest" in doc
+    sealed = doc.get("kill_switch") or "kill_switch_digest" in doc or "environment" in doc
     if sealed and doc.get("kill_switch_digest") != kill_switch_digest(doc):
         return False, "the kill switch does not match its seal (edited?)"
     return True, str(doc["digest"])

@@ -39,9 +39,32 @@ def owners_of(prompt: Prompt) -> list[str]:
     return owners
 
 
-def _escape(path: str) -> str:
-    """A literal path in CODEOWNERS (gitignore syntax): spaces, `#` and glob characters escaped."""
+def _escape(path: str, prompt: Prompt) -> str:
+    """A literal path in CODEOWNERS (gitignore syntax): spaces, `#` and glob characters escaped.
+
+    A CODEOWNERS line ends at a newline and its fields are split at any whitespace; a backslash escapes only
+    a plain space, so a tab, a newline, another kind of space or a control character in a path cannot be
+    written. Such a path is
+    refused rather than written as a line that would name another file (or none)."""
+    bad = next((c for c in path if _unsayable(c)), None)
+    if bad is not None:
+        raise InputError(
+            f"the path {path!r} of prompt {prompt.id!r} holds a {_char_name(bad)}, which a CODEOWNERS "
+            "line cannot express",
+            file=prompt.path,
+            hint="rename the file: no tabs, line breaks or control characters",
+        )
     return re.sub(r"([\\ #*?\[])", r"\\\1", path)
+
+
+def _unsayable(char: str) -> bool:
+    """A control character, or whitespace other than a plain space (which a backslash escapes)."""
+    return char != " " and (char.isspace() or (not char.isprintable() and ord(char) < 0xA0))
+
+
+def _char_name(char: str) -> str:
+    names = {"\t": "tab", "\n": "newline", "\r": "carriage return"}
+    return names.get(char, f"control or space character {char!r}")
 
 
 def owner_lines(prompts: Iterable[Prompt], prefix: str = "") -> list[str]:
@@ -51,7 +74,7 @@ def owner_lines(prompts: Iterable[Prompt], prefix: str = "") -> list[str]:
     for prompt in sorted(prompts, key=lambda p: p.path):
         owners = owners_of(prompt)
         if owners:
-            lines.append(f"/{_escape(prefix + prompt.path)} {' '.join(owners)}")
+            lines.append(f"/{_escape(prefix + prompt.path, prompt)} {' '.join(owners)}")
     return lines
 
 

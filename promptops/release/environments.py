@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import GateFailed, InputError
@@ -14,9 +14,11 @@ from ..git import GitRepo
 from ..model import Config
 from .ledger import Event, Ledger
 from .record import parse_message
+from .releasing import verify_tag
+from .replay import replay
+from .transitions import apply
 
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-STACK_DEPTH = 50  # releases a plain `rollback` can step back through; `--to` reaches any release
 
 
 def now() -> str:
@@ -29,41 +31,47 @@ class Context:
     config: Config
     ledger: Ledger
     who: str
+    root: Path | None = None  # the project directory (default: the repository's root)
 
     def check_env(self, env: str) -> Mapping[str, Any]:
-        if not ENV_NAME.match(env):
-            raise InputError(f"{env!r} is not a valid environment name")
-        if self.config.environments and env not in self.config.environments:
-            raise InputError(
-                f"unknown environment {env!r}",
-                hint=f"environments in promptops.yaml: {', '.join(sorted(self.config.environments))}",
-            )
-        return self.config.environments.get(env, {})
+        return check_env(self.config, env)
 
     def release(self, version: str) -> tuple[str, dict[str, Any], str]:
-        """(tag, release record, tagger) of a release named by version or tag."""
-        prefix = self.config.tag_prefix
-        tag = version if prefix and version.startswith(prefix) else f"{prefix}{version}"
-        if self.repo.tag(tag) is None and self.repo.tag(version) is not None:
-            tag = version  # a tag named exactly as given
-        info = self.repo.tag(tag)
-        if info is None:
-            raise InputError(
-                f"no release {version!r} (no tag {tag})",
-                hint="list releases with `git tag --list`; fetch tags with `git fetch --tags`",
-            )
-        record = parse_message(info.message, tag)
-        if record.get("commit") != info.commit:
-            raise GateFailed(
-                f"tag {tag} points at {info.commit[:12]}, but its release record says "
-                f"{str(record.get('commit'))[:12]}: the tag was moved",
-                hint="restore the tag, or cut a new release",
-            )
-        return tag, record, info.tagger
+        return release_of(self.repo, self.config, version)
 
 
-def _entry(tag: str, record: Mapping[str, Any]) -> dict[str, str]:
-    return {"version": tag, "digest": str(record["digest"]), "commit": str(record["commit"])}
+def check_env(config: Config, env: str) -> Mapping[str, Any]:
+    """The settings of a known, well-named environment."""
+    if not ENV_NAME.match(env):
+        raise InputError(f"{env!r} is not a valid environment name")
+    if config.environments and env not in config.environments:
+        raise InputError(
+            f"unknown environment {env!r}",
+            hint=f"environments in promptops.yaml: {', '.join(sorted(config.environments))}",
+        )
+    return config.environments.get(env, {})
+
+
+def release_of(repo: GitRepo, config: Config, version: str) -> tuple[str, dict[str, Any], str]:
+    """(tag, release record, tagger) of a release named by version or tag."""
+    prefix = config.tag_prefix
+    tag = version if prefix and version.startswith(prefix) else f"{prefix}{version}"
+    if repo.tag(tag) is None and repo.tag(version) is not None:
+        tag = version  # a tag named exactly as given
+    info = repo.tag(tag)
+    if info is None:
+        raise InputError(
+            f"no release {version!r} (no tag {tag})",
+            hint="list releases with `git tag --list`; fetch tags with `git fetch --tags`",
+        )
+    record = parse_message(info.message, tag)
+    if record.get("commit") != info.commit:
+        raise GateFailed(
+            f"tag {tag} points at {info.commit[:12]}, but its release record says "
+            f"{str(record.get('commit'))[:12]}: the tag was moved",
+            hint="restore the tag, or cut a new release",
+        )
+    return tag, record, info.tagger
 
 
 def _need_reason(reason: str, action: str) -> None:
@@ -78,6 +86,13 @@ def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str 
     _need_reason(reason, "promote")
     settings = ctx.check_env(env)
     tag, record, tagger = ctx.release(version)
+    ok, detail = verify_tag(ctx.root or ctx.repo.root, tag, ctx.config.tag_prefix)
+    if not ok:
+        raise GateFailed(
+            f"release {tag} does not verify, so it is not promoted: {detail}",
+            hint=f"run `promptops verify {tag}`; restore the tag from a clone that has the original, or cut a "
+            "new release",
+        )
     if settings.get("requires_approval"):
         if not approved_by.strip():
             raise InputError(f"{env} requires an approval", hint="pass --approved-by NAME (not the release's author)")
@@ -85,11 +100,6 @@ def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str 
             raise InputError(f"{approved_by!r} made release {tag}; someone else must approve promoting it to {env}")
 
     def change(state: dict[str, Any]) -> tuple[dict[str, Any], Event]:
-        current = state["environments"].get(env, {})
-        stack = list(current.get("stack", []))
-        if stack and stack[-1]["version"] == tag:
-            raise InputError(f"{env} already runs {tag}")
-        stack = [*stack, _entry(tag, record)][-STACK_DEPTH:]
         event = Event(
             action="promote",
             environment=env,
@@ -98,11 +108,11 @@ def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str 
             reason=reason,
             version=tag,
             digest=str(record["digest"]),
+            release_commit=str(record["commit"]),
             approved_by=approved_by,
-            previous=current.get("version", ""),
+            previous=state["environments"].get(env, {}).get("version", ""),
         )
-        state["environments"][env] = {**stack[-1], "stack": stack, "by": ctx.who, "time": event.time}
-        return state, event
+        return apply(state, event), event
 
     return ctx.ledger.append(change)
 
@@ -130,33 +140,31 @@ def rollback(ctx: Context, env: str, reason: str, to: str | None = None, approve
         current = state["environments"].get(env)
         if not current:
             raise InputError(f"{env} runs no release yet; nothing to roll back")
-        stack = list(current["stack"])
+        stack = current["stack"]
         if target_record is None:
             if len(stack) < 2:
                 raise InputError(
                     f"{env} has run only {current['version']}; nothing earlier to roll back to",
                     hint="promote an earlier release explicitly, or pass --to VERSION",
                 )
-            stack.pop()
+            target = stack[-2]
         else:
             tag, record = target_record
-            if tag == current["version"]:
-                raise InputError(f"{env} already runs {tag}")
-            index = next((i for i, e in enumerate(stack) if e["version"] == tag), None)
-            stack = stack[: index + 1] if index is not None else [*stack, _entry(tag, record)]
+            ran = [e for e in stack[:-1] if e["version"] == tag]
+            target = ran[-1] if ran else {"version": tag, "digest": record["digest"], "commit": record["commit"]}
         event = Event(
             action="rollback",
             environment=env,
             by=ctx.who,
             time=now(),
             reason=reason,
-            version=stack[-1]["version"],
-            digest=stack[-1]["digest"],
+            version=target["version"],
+            digest=str(target["digest"]),
+            release_commit=str(target["commit"]),
             previous=current["version"],
             approved_by=approved_by,
         )
-        state["environments"][env] = {**stack[-1], "stack": stack, "by": ctx.who, "time": event.time}
-        return state, event
+        return apply(state, event), event
 
     return ctx.ledger.append(change)
 
@@ -176,7 +184,7 @@ def _prompt_event(ctx: Context, action: str, env: str, prompt: str, reason: str,
     return Event(action=action, environment=env, by=ctx.who, time=now(), reason=reason, prompt=prompt, version=version)
 
 
-def kill(ctx: Context, prompt: str, env: str, reason: str) -> Event:
+def kill(ctx: Context, prompt: str, env: str, reason: str, allow_error: bool = False) -> Event:
     _need_reason(reason, "kill")
     ctx.check_env(env)
     state = ctx.ledger.state()
@@ -189,16 +197,31 @@ def kill(ctx: Context, prompt: str, env: str, reason: str) -> Event:
         raise InputError(
             f"release {current['version']} has no prompt {prompt!r}", hint=f"prompts: {', '.join(sorted(known))}"
         )
+    if not allow_error and not _has_fallback(ctx, record, prompt):
+        raise InputError(
+            f"{prompt!r} has no fallback in {current['version']}: killed, every call to it would fail",
+            hint="give the prompt a `fallback:` answer and release it, or pass --allow-error to kill it anyway "
+            "(applications then get a PromptKilled error instead of an answer)",
+        )
 
     def change(state: dict[str, Any]) -> tuple[dict[str, Any], Event]:
-        killed = state["killed"].setdefault(env, {})
-        if prompt in killed:
-            raise InputError(f"{prompt} is already killed in {env} ({killed[prompt]['reason']})")
         event = _prompt_event(ctx, "kill", env, prompt, reason, state)
-        killed[prompt] = {"reason": reason, "by": ctx.who, "time": event.time}
-        return state, event
+        return apply(state, event), event
 
     return ctx.ledger.append(change)
+
+
+def _has_fallback(ctx: Context, record: Mapping[str, Any], prompt: str) -> bool:
+    """Whether the released prompt (read from the release's commit) has a `fallback` answer."""
+    from ..loader import decode, parse_prompt
+    from ..workspace import GitSource
+
+    path = next(p for p in record["hashes"]["prompts"] if _id_of(p, ctx.config.prompts_dir) == prompt)
+    source = GitSource(ctx.root or ctx.repo.root, str(record["commit"]), ctx.repo)
+    data = source.read(path)
+    if data is None:
+        return False
+    return parse_prompt(prompt, path, decode(data, path)).fallback is not None
 
 
 def revive(ctx: Context, prompt: str, env: str, reason: str) -> Event:
@@ -206,11 +229,8 @@ def revive(ctx: Context, prompt: str, env: str, reason: str) -> Event:
     ctx.check_env(env)
 
     def change(state: dict[str, Any]) -> tuple[dict[str, Any], Event]:
-        killed = state["killed"].get(env, {})
-        if prompt not in killed:
-            raise InputError(f"{prompt} is not killed in {env}")
-        del killed[prompt]
-        return state, _prompt_event(ctx, "revive", env, prompt, reason, state)
+        event = _prompt_event(ctx, "revive", env, prompt, reason, state)
+        return apply(state, event), event
 
     return ctx.ledger.append(change)
 
@@ -244,6 +264,17 @@ def status(ctx: Context) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def ledger_warning(ctx: Context) -> str | None:
+    """A warning when the ledger does not replay (a state or event written by hand), else None."""
+    result = replay(ctx.ledger)
+    if result.broken is None:
+        return None
+    return (
+        f"the ledger does not replay: {result.broken}; what it says may be forged "
+        "(`promptops verify --ledger`; export refuses it)"
+    )
 
 
 def history(ctx: Context, env: str | None = None, prompt: str | None = None) -> list[Event]:

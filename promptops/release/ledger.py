@@ -15,13 +15,26 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..errors import GitError
-from ..git import GitRepo
+from ..errors import GitError, InputError
+from ..git import ChainCommit, GitRepo
+from ..workspace import CONFIG_FILE
+from .transitions import check_state
 
 STATE = "state.json"
 EVENT = "event.json"
 ACTIONS = ("promote", "rollback", "kill", "revive")
-TRAILERS = ("Action", "Environment", "Version", "Digest", "Prompt", "By", "Time", "Approved-by", "Reason")
+TRAILERS = (
+    "Action",
+    "Environment",
+    "Version",
+    "Digest",
+    "Release-commit",
+    "Prompt",
+    "By",
+    "Time",
+    "Approved-by",
+    "Reason",
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,7 @@ class Event:
     prompt: str = ""
     approved_by: str = ""
     previous: str = ""
+    release_commit: str = ""  # the commit the release (promote, rollback) was built from
     commit: str = field(default="", compare=False)  # the ledger commit, when read back
 
     def title(self) -> str:
@@ -50,6 +64,7 @@ class Event:
             "Environment": self.environment,
             "Version": self.version,
             "Digest": self.digest,
+            "Release-commit": self.release_commit,
             "Prompt": self.prompt,
             "By": self.by,
             "Time": self.time,
@@ -88,12 +103,20 @@ def parse_event(sha: str, message: str) -> Event | None:
         digest=values.get("Digest", ""),
         prompt=values.get("Prompt", ""),
         approved_by=values.get("Approved-by", ""),
+        release_commit=values.get("Release-commit", ""),
         commit=sha,
     )
 
 
 class Ledger:
     def __init__(self, repo: GitRepo, branch: str) -> None:
+        if not repo.valid_branch(branch):
+            raise InputError(
+                f"ledger_branch {branch!r} is not a valid git branch name",
+                file=CONFIG_FILE,
+                hint="use a name such as promptops/ledger: no spaces, `..`, `~`, `^`, `:`, `?`, `*`, `[` or "
+                "trailing `/` or `.lock` (see `git check-ref-format`)",
+            )
         self.repo = repo
         self.branch = branch
         self.ref = f"refs/heads/{branch}"
@@ -108,8 +131,20 @@ class Ledger:
         data = self.repo.show(f"{head}:{STATE}")
         if data is None:
             raise GitError(f"the ledger commit {head[:12]} has no {STATE}", hint=f"is {self.branch} a ledger branch?")
-        state: dict[str, Any] = json.loads(data)
-        return state
+        where = f"{self.branch}@{head[:12]}:{STATE}"
+        try:
+            parsed = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InputError(
+                f"the ledger state is not valid JSON: {exc}",
+                file=where,
+                hint="the ledger was edited by hand; `promptops verify --ledger` names the first bad commit",
+            ) from None
+        return check_state(parsed, where)
+
+    def chain(self) -> list[ChainCommit]:
+        """Every commit of the ledger, oldest first, with its signature status."""
+        return self.repo.chain(self.ref) if self.head() is not None else []
 
     def sync(self, remote: str) -> None:
         """Before writing an event that will be pushed: take in what `remote` has (a fast-forward)."""
@@ -166,7 +201,9 @@ class Ledger:
         return events
 
     def append(self, change: Callable[[dict[str, Any]], tuple[dict[str, Any], Event]], attempts: int = 25) -> Event:
-        """Apply `change` to the current state and commit the result, retrying when another writer won."""
+        """Apply `change` to the current state and commit the result, retrying when another writer won.
+        The commit is signed when git is set up to sign commits (`commit.gpgSign`)."""
+        sign = self.repo.config_flag("commit.gpgSign")
         for attempt in range(attempts):
             head = self.head()
             state, event = change(self.state(head))
@@ -176,7 +213,7 @@ class Ledger:
                     EVENT: self.repo.write_blob(_json(asdict(event) | {"commit": None})),
                 }
             )
-            commit = self.repo.commit_tree(tree, [head] if head else [], event.message())
+            commit = self.repo.commit_tree(tree, [head] if head else [], event.message(), sign=sign)
             if self.repo.compare_and_swap(self.ref, commit, head):
                 return Event(**(asdict(event) | {"commit": commit}))
             time.sleep(random.uniform(0.005, 0.05) * (1 + attempt / 5))

@@ -57,7 +57,51 @@ def parse_message(message: str, tag: str) -> dict[str, Any]:
             hint="releases are made with `promptops release`",
         )
     try:
-        record: dict[str, Any] = json.loads(message[start + len(BEGIN) : end])
-    except ValueError as exc:
-        raise InputError(f"tag {tag} has a damaged release record: {exc}") from None
-    return record
+        record: Any = json.loads(message[start + len(BEGIN) : end])
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"tag {tag} has a damaged release record: {exc}", hint=REWRITTEN) from None
+    problem = _shape_problem(record)
+    if problem:
+        raise InputError(f"tag {tag} has a damaged release record: {problem}", hint=REWRITTEN)
+    return dict(record)
+
+
+REWRITTEN = "the tag was rewritten by hand; restore it from a clone that has the original, or cut a new release"
+# What promptops reads from a record, and the JSON type each must have.
+SHAPE: dict[str, tuple[type, ...]] = {
+    "tag": (str,),
+    "commit": (str,),
+    "digest": (str,),
+    "hashes": (dict,),
+    "evidence": (dict, type(None)),
+    "notes": (list,),
+    "changed": (list,),
+}
+EVIDENCE = ("suites", "overrides")  # lists of objects
+
+
+def _shape_problem(record: Any) -> str:
+    if not isinstance(record, dict):
+        return f"expected a JSON object, found {type(record).__name__}"
+    for key, types in SHAPE.items():
+        if key in record and not isinstance(record[key], types):
+            return f"`{key}` should be {_names(types)}, found {type(record[key]).__name__}"
+    for key in ("tag", "commit", "digest"):
+        if key not in record:
+            return f"`{key}` is missing"
+    for key in EVIDENCE:
+        value = (record.get("evidence") or {}).get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            return f"`evidence.{key}` should be a list of objects"
+    for key in ("notes", "changed"):
+        if not all(isinstance(item, dict) for item in record.get(key, [])):
+            return f"`{key}` should be a list of objects"
+    for name, value in record.get("hashes", {}).items():
+        if not isinstance(value, dict):
+            return f"`hashes.{name}` should be an object"
+    return ""
+
+
+def _names(types: tuple[type, ...]) -> str:
+    words = {str: "a string", dict: "an object", list: "a list", type(None): "null"}
+    return " or ".join(words[t] for t in types)

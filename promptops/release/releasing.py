@@ -318,8 +318,8 @@ def bundle_at(root: Path, ref: str, prefix: str) -> dict[str, Any]:
         commit=commit,
         commit_time=repo.commit_time(commit),
         version=record["tag"] if record else None,
-        evidence=record["evidence"] if record else None,
-        notes=record["notes"] if record else None,
+        evidence=record.get("evidence") if record else None,
+        notes=record.get("notes") if record else None,
     )
 
 

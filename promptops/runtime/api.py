@@ -24,12 +24,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import PromptopsError, UnavailableError
+from ..errors import InputError, PromptopsError, UnavailableError
 from ..providers import Provider
 from ..redaction import Redactor
 from . import calls
 from .sources import ExportFile, LedgerEnvironment, Origin
-from .state import Served, build
+from .state import Served, Trust, build
 
 log = logging.getLogger("promptops.runtime")
 AnsweredBy = Literal["primary", "fallback", "kill-switch", "fallback-template"]
@@ -86,6 +86,7 @@ class Runtime:
         on_failure: Literal["fallback", "raise"],
         environ: Mapping[str, str],
         provider: Provider | None,
+        trust: Trust = Trust(),
     ) -> None:
         if on_failure not in ("fallback", "raise"):
             raise ValueError("on_failure is 'fallback' or 'raise'")
@@ -93,6 +94,7 @@ class Runtime:
         self.on_failure = on_failure
         self.environ = environ
         self.audit = audit
+        self.trust = trust
         self.last_error: str | None = None  # why the newest bundle was refused, while the last good one serves
         self._refused: Hashable = None
         self._provider = provider
@@ -150,7 +152,7 @@ class Runtime:
 
     def _build(self) -> tuple[Served, Redactor]:
         data, where = self.origin.read()
-        served = build(data, environment=self.origin.environment, origin=where)
+        served = build(data, environment=self.origin.environment, origin=where, trust=self.trust)
         named = [m.api_key_env for r in served.routes.values() for m in (r.model, *r.fallbacks) if m and m.api_key_env]
         return served, Redactor.from_config(served.redaction, self.environ, named)
 
@@ -358,6 +360,9 @@ def load(
     on_failure: Literal["fallback", "raise"] = "fallback",
     environ: Mapping[str, str] | None = None,
     provider: Provider | None = None,
+    require_signature: bool = False,
+    allowed_signers: str | Path | None = None,
+    hmac_key_env: str | None = None,
 ) -> Runtime:
     """Load what an environment runs and keep following it.
 
@@ -369,6 +374,8 @@ def load(
     in the working directory with a bundle file), an object with `append(record) -> id`, or False for none.
     `on_failure="raise"` raises when every model fails instead of answering with the prompt's fallback.
     `environ` is where API keys and the redaction key are read (default `os.environ`).
+    `require_signature` refuses a bundle that is not signed (`promptops export --sign`) by a key of
+    `allowed_signers` (an SSH allowed-signers file) or with the HMAC key in the variable `hmac_key_env`.
     """
     environ = os.environ if environ is None else environ
     if env is None and bundle is None:
@@ -376,9 +383,21 @@ def load(
     origin: Origin = (
         ExportFile(Path(bundle), env or "") if bundle is not None else LedgerEnvironment(Path(repo), str(env))
     )
+    key = environ.get(hmac_key_env, "").encode("utf-8") if hmac_key_env else b""
+    if hmac_key_env and not key:
+        raise InputError(
+            f"{hmac_key_env} is not set", hint=f"export {hmac_key_env}=<the HMAC key bundles are signed with>"
+        )
+    trust = Trust(require_signature, Path(allowed_signers) if allowed_signers else None, key or None)
     sink = _audit_sink(audit, origin)
     return Runtime(
-        origin, reload_interval=reload_interval, audit=sink, on_failure=on_failure, environ=environ, provider=provider
+        origin,
+        reload_interval=reload_interval,
+        audit=sink,
+        on_failure=on_failure,
+        environ=environ,
+        provider=provider,
+        trust=trust,
     )
 
 

@@ -57,13 +57,10 @@ class LedgerEnvironment:
     def __init__(self, root: Path, environment: str) -> None:
         from .. import loader
         from ..git import GitRepo
-        from ..release.environments import ENV_NAME
         from ..release.ledger import Ledger
         from ..workspace import TreeSource, discover_root
 
         self.environment = environment
-        if not ENV_NAME.match(environment):
-            raise InputError(f"{environment!r} is not a valid environment name")
         self.root = discover_root(root)
         self.repo = GitRepo(self.root)
         self.config = loader.load_config(TreeSource(self.root))
@@ -74,31 +71,10 @@ class LedgerEnvironment:
         return self.ledger.head()
 
     def read(self) -> tuple[bytes, str]:
-        from ..release.bundle import canonical, with_kill_switch
-        from ..release.releasing import bundle_at
+        from ..release.exporting import export_document
 
         head = self.ledger.head()
-        state = self.ledger.state(head)
-        current = state["environments"].get(self.environment)
-        if not current:
-            raise InputError(
-                f"{self.environment} runs no release yet",
-                hint=f"promote one: promptops promote VERSION --env {self.environment} --reason TEXT",
-            )
-        doc = self._bundles.get(current["digest"])
-        if doc is None:
-            doc = bundle_at(self.root, current["version"], self.config.tag_prefix)
-            if doc["digest"] != current["digest"]:
-                from ..errors import GateFailed
-
-                raise GateFailed(
-                    f"{current['version']} now builds {doc['digest']}, but {self.environment} was promoted with "
-                    f"{current['digest']}: the release tag was moved or rewritten",
-                    hint=f"run `promptops verify {current['version']}`",
-                )
-            self._bundles[current["digest"]] = doc
-            while len(self._bundles) > KEEP_BUNDLES:  # the oldest goes first
-                del self._bundles[next(iter(self._bundles))]
-        killed = state.get("killed", {}).get(self.environment, {})
-        where = f"{self.environment} on {self.config.ledger_branch} ({str(head)[:12]})"
-        return canonical(with_kill_switch(doc, killed)), where
+        data = export_document(self.root, self.config, self.environment, bundles=self._bundles)
+        while len(self._bundles) > KEEP_BUNDLES:  # the oldest goes first
+            del self._bundles[next(iter(self._bundles))]
+        return data, f"{self.environment} on {self.config.ledger_branch} ({str(head)[:12]})"

@@ -11,9 +11,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import GateFailed, InputError
+from ..errors import GateFailed, InputError, PromptopsError
 from ..model import Config, Message, ModelSpec, Partial, Prompt, ResolvedRoute, Routing, Snapshot
 
 if TYPE_CHECKING:
@@ -88,14 +89,34 @@ class Served:
         return self.renderer.render_text(prompt, prompt.fallback, values, f"the fallback of {prompt.id!r}")
 
 
-def build(data: bytes, *, environment: str, origin: str) -> Served:
-    """Verify a bundle's bytes (canonical form, digest, kill-list seal) and make it servable."""
+@dataclass(frozen=True)
+class Trust:
+    """What a bundle must carry to be served: a signature (`require`), checked with these keys."""
+
+    require: bool = False
+    allowed_signers: Path | None = None
+    hmac_key: bytes | None = field(default=None, repr=False)
+
+
+def build(data: bytes, *, environment: str, origin: str, trust: Trust = Trust()) -> Served:
+    """Verify a bundle's bytes (canonical form, digest, kill-list seal, signature) and make it servable."""
+    from .. import signing
     from ..release.bundle import verify_bytes
 
     ok, found = verify_bytes(data)
     if not ok:
         raise GateFailed(f"{origin}: refused: {found}", hint="export the environment again, or roll back")
+    try:
+        signing.check(data, allowed_signers=trust.allowed_signers, hmac_key=trust.hmac_key, require=trust.require)
+    except PromptopsError as exc:
+        exc.message = f"{origin}: refused: {exc.message}"
+        raise
     doc = json.loads(data)
+    if environment and doc.get("environment") not in (None, environment):
+        raise GateFailed(
+            f"{origin}: refused: the file is the export of {doc.get('environment')!r}, not of {environment!r}",
+            hint=f"deploy the export of {environment}",
+        )
     try:
         prompts = {pid: _prompt(pid, entry) for pid, entry in doc["prompts"].items()}
         routes = {pid: _route(pid, entry["routing"]) for pid, entry in doc["prompts"].items()}
