@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "support-bot"
 VARS = {"customer_question": "Can I return it? Mail me at ada@example.com", "order_total": 89.5,
         "days_since_delivery": 12, "region": "us", "customer_name": "Ada"}  # fmt: skip
+# The example routes to OpenAI and Anthropic models: keys must be there, or the runtime (rightly) skips the models.
+KEYS = {"OPENAI_API_KEY": "not-a-real-key-0", "ANTHROPIC_API_KEY": "not-a-real-key-1"}
 GIT_ENV = {"GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.test", "GIT_COMMITTER_NAME": "Bench",
            "GIT_COMMITTER_EMAIL": "bench@example.test", "GIT_CONFIG_NOSYSTEM": "1"}  # fmt: skip
 
@@ -97,7 +99,9 @@ def per_call(root: Path, tmp: Path, calls: int) -> None:
         ("audit, fsync batch", AuditLog(tmp / "audit-batch", fsync="batch")),
         ("audit, fsync always", AuditLog(tmp / "audit-always", fsync="always")),
     ]:
-        rt = promptops.load(bundle=bundle, env="staging", audit=audit, reload_interval=None, provider=Instant())
+        rt = promptops.load(
+            bundle=bundle, env="staging", audit=audit, reload_interval=None, provider=Instant(), environ=KEYS
+        )
 
         async def go(n: int, runtime: promptops.Runtime = rt) -> list[float]:
             spent = []
@@ -125,7 +129,9 @@ def audit_processes() -> None:
 
 def reload_latency(root: Path, tmp: Path, interval: float) -> None:
     cli = (sys.executable, "-m", "promptops")
-    with promptops.load(env="staging", repo=root, audit=False, reload_interval=interval, provider=Instant()) as rt:
+    with promptops.load(
+        env="staging", repo=root, audit=False, reload_interval=interval, provider=Instant(), environ=KEYS
+    ) as rt:
         before = rt.version
         sh(*cli, "rollback", "--env", "staging", "--reason", "bench", cwd=root)
         done = time.perf_counter()
@@ -137,7 +143,9 @@ def reload_latency(root: Path, tmp: Path, interval: float) -> None:
     sh(*cli, "export", "--env", "staging", "-o", str(older), cwd=root)
     sh(*cli, "promote", "0.1.1", "--env", "staging", "--reason", "b", cwd=root)
     sh(*cli, "export", "--env", "staging", "-o", str(bundle), cwd=root)
-    with promptops.load(bundle=bundle, env="staging", audit=False, reload_interval=interval, provider=Instant()) as rt:
+    with promptops.load(
+        bundle=bundle, env="staging", audit=False, reload_interval=interval, provider=Instant(), environ=KEYS
+    ) as rt:
         before = rt.version
         os.replace(older, bundle)
         done = time.perf_counter()

@@ -135,7 +135,7 @@ def secret_detectors() -> tuple[Detector, ...]:
                 and cls.__name__ not in SKIPPED_LIBRARY_DETECTORS
             ):
                 for n, pattern in enumerate(cls().denylist):
-                    name = re.sub(r"(?<!^)(?=[A-Z])", "-", cls.__name__.removesuffix("Detector")).lower()
+                    name = re.sub(r"[^a-z0-9]+", "-", str(cls.secret_type).lower()).strip("-")
                     found[f"{name}-{n}"] = Detector(name, f"a {cls.secret_type}", pattern)
     return OWN_SECRET_DETECTORS + tuple(found[k] for k in sorted(found))
 
@@ -188,7 +188,28 @@ def _cut_key(text: str, key: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=16)
+def _union(detectors: tuple[Detector, ...]) -> re.Pattern[str] | None:
+    """One pattern matching wherever any detector might: most text holds nothing, and one search says so."""
+    parts = []
+    for detector in detectors:
+        text, flags = detector.pattern.pattern, detector.pattern.flags
+        inline = re.match(r"\(\?([aiLmsux]+)\)", text)
+        letters = set(inline.group(1)) if inline else set()
+        text = text[inline.end() :] if inline else text
+        letters |= {c for flag, c in ((re.I, "i"), (re.X, "x"), (re.S, "s"), (re.M, "m")) if flags & flag}
+        parts.append(f"(?{''.join(sorted(letters))}:{text})" if letters else f"(?:{text})")
+    try:
+        return re.compile("|".join(parts))
+    except re.error:  # a pattern that cannot be combined: every detector then runs on its own
+        return None
+
+
 def _replace(text: str, detectors: Iterable[Detector], replacement: Callable[[str, str], str]) -> str:
+    detectors = tuple(detectors)
+    union = _union(detectors)
+    if union is not None and union.search(text) is None:
+        return text
     spans: list[tuple[int, int, str]] = []
     for detector in detectors:
         for start, end in detector.spans(text):
@@ -297,8 +318,8 @@ class Redactor:
             return None
         if isinstance(data, str):
             return self.text(data, kind)
-        if isinstance(data, Mapping):
-            return {str(self.text(str(k), kind)): self.value(v, kind) for k, v in data.items()}
+        if isinstance(data, Mapping):  # keys are variable names: only the values can hold personal data
+            return {str(k): self.value(v, kind) for k, v in data.items()}
         if isinstance(data, (list, tuple)):
             return [self.value(v, kind) for v in data]
         return data
