@@ -1,0 +1,93 @@
+"""Templates that try to hang, exhaust memory or crash promptops: each is refused with exit 2 naming the
+file and line, within the render budget, in render, lint and eval."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import MINIMAL
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+def prompt(body: str) -> str:
+    """MINIMAL's greet prompt with `body` on line 9."""
+    return "---\ndescription: greets\nowner: '@team'\ninputs:\n  name:\n    type: string\n---\nuser:\n" + body + "\n"
+
+
+def repo(make_repo: Callable[..., Path], body: str) -> Path:
+    return make_repo({**MINIMAL, "prompts/greet.prompt": prompt(body)}, use_git=False)
+
+
+def refused(result: tuple[int, str, str], *words: str) -> str:
+    code, out, err = result
+    assert code == 2, out + err
+    assert "prompts/greet.prompt:" in err, err
+    assert "Traceback" not in out + err and "internal error" not in err
+    for word in words:
+        assert word in err, err
+    return err
+
+
+# Each would hang for minutes, or allocate gigabytes, before the budget.
+RUNAWAYS = {
+    "nested loops": "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "nested loops with output": "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+    "printf width": "{{ '%3000000000s' % 1 }}",
+    "printf star width": "{{ '%*s' % (3000000000, 1) }}",
+    "format width": "{{ '{:>3000000000}'.format(1) }}",
+    "nested format width": "{{ '{:{}}'.format(1, 3000000000) }}",
+    "string repeat": "{{ 'x' * 3000000000 }}",
+    "list repeat": "{{ ([1] * 3000000000)|length }}",
+    "center filter": "{{ 'x'|center(3000000000) }}",
+    "ljust method": "{{ 'ab'.ljust(3000000000) }}",
+    "batch fill": "{{ [1]|batch(3000000000, 0)|list }}",
+    "replace blow-up": "{{ ('x' * 1000)|replace('', 'y' * 10000) }}",
+    "format filter": "{{ '%3000000000d'|format(1) }}",
+    "huge power": "{{ (2 ** 100000) ** 100000 }}",
+}
+
+
+@pytest.mark.parametrize("body", list(RUNAWAYS.values()), ids=list(RUNAWAYS))
+def test_a_runaway_template_is_stopped_by_the_budget(cli: Cli, make_repo: Callable[..., Path], body: str) -> None:
+    root = repo(make_repo, body)
+    started = time.monotonic()
+    refused(cli("render", "greet", "--var", "name=x", "--repo", root))
+    assert time.monotonic() - started < 30
+
+
+BROKEN = {
+    "{{ name|nosuch }}": "unknown filter 'nosuch'",
+    "{{ name|uper }}": "did you mean 'upper'?",
+    "{{ name is nosuchtest }}": "unknown test 'nosuchtest'",
+    "{{ name|truncate(-5) }}": "expected length >= 3",
+}
+
+
+@pytest.mark.parametrize("body", list(BROKEN), ids=list(BROKEN.values()))
+def test_a_broken_filter_is_an_input_error_in_render_and_eval(
+    cli: Cli, make_repo: Callable[..., Path], body: str
+) -> None:
+    root = repo(make_repo, body)
+    refused(cli("render", "greet", "--var", "name=abcdef", "--repo", root), BROKEN[body])
+    code, out, err = cli("eval", "--replay", "--repo", root)
+    assert code == 2, out + err
+    assert "internal error" not in err and "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("body", ["{{ name|nosuch }}", "{{ name is nosuchtest }}"])
+def test_lint_reports_an_unknown_filter_with_its_line(cli: Cli, make_repo: Callable[..., Path], body: str) -> None:
+    code, out, err = cli("lint", "--repo", repo(make_repo, body))
+    assert code == 1, out + err
+    assert "prompts/greet.prompt:9" in out + err
+    assert "internal error" not in err
+
+
+def test_the_budget_leaves_ordinary_loops_alone(cli: Cli, make_repo: Callable[..., Path]) -> None:
+    body = "{% for x in [1, 2, 3] %}{{ loop.index }}/{{ loop.length }}{{ ',' if not loop.last }}{% endfor %} {{ name|upper }}"
+    code, out, err = cli("render", "greet", "--var", "name=ada", "--repo", repo(make_repo, body))
+    assert code == 0, err
+    assert "1/3,2/3,3/3 ADA" in out
