@@ -166,13 +166,15 @@ def load_config(source: Source) -> Config:
     raw = source.read(CONFIG_FILE)
     if raw is None or (len(raw) < MAX_FILE_BYTES and not raw.strip()):
         return Config(path=CONFIG_FILE if raw is not None else "")
-    data, _ = load_yaml(source, CONFIG_FILE, "config")
+    data, lines = load_yaml(source, CONFIG_FILE, "config")
     paths = data.get("paths", {})
+    for key, value in paths.items():
+        _rel_dir(value, yamltext.line_for(lines, ("paths", key)))
     return Config(
         project=data.get("project", ""),
         prompts_dir=_rel_dir(paths.get("prompts", "prompts")),
         evals_dir=_rel_dir(paths.get("evals", "evals")),
-        routing_file=paths.get("routing", "routing.yaml"),
+        routing_file=_rel_dir(paths.get("routing", "routing.yaml")),
         tag_prefix=data.get("tag_prefix", "v"),
         ledger_branch=data.get("ledger_branch", "promptops/ledger"),
         environments=data.get("environments", {}),
@@ -183,10 +185,15 @@ def load_config(source: Source) -> Config:
     )
 
 
-def _rel_dir(value: str) -> str:
+def _rel_dir(value: str, line: int | None = None) -> str:
     parts = PurePosixPath(value).parts
     if PurePosixPath(value).is_absolute() or ".." in parts:
-        raise InputError(f"path {value!r} must be inside the repository", file=CONFIG_FILE)
+        raise InputError(
+            f"path {value!r} must be inside the repository",
+            file=CONFIG_FILE,
+            line=line,
+            hint="give a path relative to the repository root, without '..'",
+        )
     return "/".join(p for p in parts if p != ".")
 
 

@@ -66,7 +66,11 @@ class TreeSource:
     def _safe(self, rel: str) -> Path:
         path = (self.root / rel).resolve()
         if path != self.root and self.root not in path.parents:
-            raise InputError(f"{rel} points outside the repository", hint="use paths inside the repository")
+            raise InputError(
+                "points outside the repository (a symbolic link or an absolute path?)",
+                file=rel,
+                hint="promptops reads only files inside the repository: copy the file in instead of linking it",
+            )
         return path
 
     def list_dir(self, prefix: str) -> list[str]:

@@ -11,7 +11,7 @@ import typer
 if TYPE_CHECKING:
     from ..model import EvalReport
 
-from .common import RepoOption, err_console, open_project, out_console, write_out
+from .common import RepoOption, err_console, note, open_project, out_console, write_out
 
 REPORT_FORMATS = {".json": "json", ".xml": "junit", ".md": "markdown"}
 
@@ -97,7 +97,12 @@ def eval_suites(
         raise InputError(f"unknown --routes {routes!r}", hint="use primary or all")
     if fmt not in (None, "json", "junit", "markdown"):
         raise InputError(f"unknown format {fmt!r}", hint="use json, junit or markdown")
-    root, source, snapshot = open_project(repo)
+    root, source, snapshot = open_project(repo, strict=True)
+    if not snapshot.suites:
+        raise InputError(
+            f"nothing to evaluate: no eval suites under {snapshot.config.evals_dir or 'the repository root'}/",
+            hint="add a suite such as evals/NAME.yaml with `prompt:` and `cases:` (see `promptops schema eval`)",
+        )
     defaults = snapshot.config.eval_defaults
     options = Options(
         concurrency=concurrency or int(defaults.get("concurrency", 8)),
@@ -119,6 +124,8 @@ def eval_suites(
     progress = _Progress()
     evaluation = Evaluation(root, source, snapshot, settings, dict(os.environ), on_result=progress.advance)
     head, base = evaluation.prepare()
+    if changed_since and not head:
+        note(f"no eval suite is affected by changes since {changed_since}; nothing to run")
     progress.start(evaluation.total)
     try:
         report = evaluation.run(head, base)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import hashlib
 import json
 import time
@@ -85,14 +86,22 @@ def _plan_id(tasks: Sequence[Task]) -> str:
 
 
 def _fail_on_problems(snapshot: Snapshot, suites: Sequence[Suite]) -> None:
-    """Errors never pass: a suite file that failed to load, or a duplicate case id, stops the run."""
-    paths = {s.path for s in suites} | {f"{snapshot.config.evals_dir}/{d}" for s in suites for d in s.datasets}
-    paths |= {snapshot.routing.path, "promptops.yaml"}  # a broken routing file would pass as "no model serves"
+    """Errors never pass: any file that failed to load (a suite, dataset, prompt, partial, the routing file or
+    promptops.yaml, whichever suites run) stops the run with lint's message, as does a suite whose prompt
+    does not exist. A broken prompt may be the one a suite meant; a broken routing file would pass as
+    "no model serves"."""
     for p in snapshot.problems:
-        if p.severity == "error" and (
-            p.file in paths or (p.file.startswith(snapshot.config.evals_dir + "/") and p.rule == "invalid-file")
-        ):
-            raise InputError(p.message, file=p.file, line=p.line or None, hint=p.hint or None)
+        if p.severity == "error":
+            raise InputError(p.message, file=p.file or None, line=p.line or None, hint=p.hint or None)
+    for suite in suites:
+        if suite.prompt not in snapshot.prompts:
+            close = difflib.get_close_matches(suite.prompt, list(snapshot.prompts), n=1)
+            raise InputError(
+                f"suite targets unknown prompt {suite.prompt!r}",
+                file=suite.path,
+                line=suite.line_of("prompt"),
+                hint=f"did you mean {close[0]!r}?" if close else "run `promptops list` to see the prompt ids",
+            )
 
 
 class Evaluation:
