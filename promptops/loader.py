@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -60,7 +61,33 @@ def schema_names() -> list[str]:
 def _validator(name: str) -> Any:
     import jsonschema
 
-    return jsonschema.Draft202012Validator(schema(name))
+    return finite_validator(jsonschema.Draft202012Validator)(schema(name))
+
+
+def finite_validator(base: Any) -> Any:
+    """A validator class whose `number` excludes NaN and the infinities (JSON has neither; YAML does)."""
+    from jsonschema import validators
+
+    def is_number(checker: Any, value: Any) -> bool:
+        return base.TYPE_CHECKER.is_type(value, "number") and (not isinstance(value, float) or math.isfinite(value))
+
+    return validators.extend(base, type_checker=base.TYPE_CHECKER.redefine("number", is_number))
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (numbers must be finite)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON: NaN, Infinity and numbers too large for a float are refused (ValueError)."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
 
 
 def decode(data: bytes, file: str, limit: int = MAX_FILE_BYTES) -> str:
@@ -465,7 +492,7 @@ def load_dataset(source: Source, path: str) -> list[Case]:
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    rows.append((n, json.loads(line)))
+                    rows.append((n, parse_json(line)))
                 except json.JSONDecodeError as exc:
                     raise InputError(
                         f"invalid JSON at column {exc.colno}: {exc.msg}",
@@ -527,7 +554,7 @@ def validate_assertion(raw: Any, path: str, line: int) -> None:
     import jsonschema
 
     sub = {**schema("eval")["$defs"]["assertion"]}
-    errors = list(jsonschema.Draft202012Validator(sub).iter_errors(raw))
+    errors = list(finite_validator(jsonschema.Draft202012Validator)(sub).iter_errors(raw))
     if errors:
         raise InputError(
             f"invalid assertion: {errors[0].message}",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import InputError
-from ..loader import decode
+from ..loader import decode, parse_json
 from ..providers import Completion
 from ..secrets_scan import redact_secrets
 from ..workspace import Source, atomic_write
@@ -32,7 +32,7 @@ def read_all(source: Source, evals_dir: str) -> dict[str, Completion]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = parse_json(line)
                 found[row["key"]] = Completion(
                     text=row["text"],
                     prompt_tokens=int(row.get("prompt_tokens", 0)),
@@ -61,7 +61,7 @@ def write(root: Path, evals_dir: str, recorded: Sequence[Recorded], secrets: Seq
         if path.exists():
             for line in path.read_text("utf-8").splitlines():
                 if line.strip():
-                    row = json.loads(line)
+                    row = parse_json(line)
                     rows[row["key"]] = row
         for r in items:
             c = r.completion
