@@ -505,14 +505,7 @@ def load_dataset(source: Source, path: str) -> list[Case]:
                         f"invalid JSON: {exc}", file=path, line=n, hint="each line must hold one JSON object"
                     ) from None
     elif path.endswith(".csv"):
-        try:
-            reader = csv.DictReader(io.StringIO(text, newline=""))
-            rows = [(reader.line_num, dict(row)) for row in reader]
-        except csv.Error as exc:
-            raise InputError(f"invalid CSV: {exc}", file=path) from None
-        if any(None in row for _, row in rows):
-            bad = next(n for n, row in rows if None in row)
-            raise InputError("row has more fields than the header", file=path, line=bad)
+        rows = _csv_rows(text, path)
     elif path.endswith((".yaml", ".yml")):
         data, lines = yamltext.parse(text, path)
         if not isinstance(data, list):
@@ -521,6 +514,36 @@ def load_dataset(source: Source, path: str) -> list[Case]:
     else:
         raise InputError("unknown dataset format", file=path, hint="use .jsonl, .csv or .yaml")
     return [_row_case(row, path, line, f"{stem}-{i + 1}") for i, (line, row) in enumerate(rows)]
+
+
+def _csv_rows(text: str, path: str) -> list[tuple[int, Any]]:
+    """Rows with the line each starts on. Strict: an unclosed quote is an error at the line that opened it,
+    not a last field that silently swallows the rest of the file."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    rows: list[tuple[int, Any]] = []
+    start = 1
+    try:
+        for fields in reader:
+            line, start = start, reader.line_num + 1
+            if not fields:
+                continue
+            if header is None:
+                header = fields
+            elif len(fields) > len(header):
+                raise InputError("row has more fields than the header", file=path, line=line)
+            else:
+                rows.append((line, {k: fields[i] if i < len(fields) else None for i, k in enumerate(header)}))
+    except csv.Error as exc:
+        if "end of data" in str(exc) or "EOF" in str(exc):
+            raise InputError(
+                "a quoted field opened on this line is never closed",
+                file=path,
+                line=start,
+                hint='close the quote; write a quote inside a quoted field as two ("")',
+            ) from None
+        raise InputError(f"invalid CSV: {exc}", file=path, line=start, hint="quote fields that hold commas") from None
+    return rows
 
 
 def _row_case(row: Any, path: str, line: int, default_id: str) -> Case:
