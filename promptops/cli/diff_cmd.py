@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import RepoOption, err_console, open_project, out_console, root_of, write_out
+from .common import RepoOption, err_console, note, open_project, out_console, root_of, write_out
 
 if TYPE_CHECKING:
     from ..diff import DiffReport
@@ -165,10 +165,10 @@ def _evaluate(
     )
     settings = Settings(suites=suites, baseline=base_sha, mode="replay" if replay else "live", options=options)
     err_console().print(f"evaluating {len(suites)} affected suite{'s' * (len(suites) != 1)} at BASE and HEAD …")
-    evaluation = Evaluation(root, source, snapshot, settings, dict(os.environ))
+    evaluation = Evaluation(root, source, snapshot, settings, dict(os.environ), on_warning=note)
     head_tasks, base_tasks = evaluation.prepare()
     result = evaluation.run(head_tasks, base_tasks)
-    store = Store(root / STATE_DIR / "promptops.sqlite")
+    store = Store(root / STATE_DIR / "promptops.sqlite", warn=note)
     try:
         runs = store.results(result.run_id)
     finally:

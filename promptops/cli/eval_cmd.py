@@ -122,7 +122,9 @@ def eval_suites(
         options=options,
     )
     progress = _Progress()
-    evaluation = Evaluation(root, source, snapshot, settings, dict(os.environ), on_result=progress.advance)
+    evaluation = Evaluation(
+        root, source, snapshot, settings, dict(os.environ), on_result=progress.advance, on_warning=note
+    )
     head, base = evaluation.prepare()
     if changed_since and not head:
         note(f"no eval suite is affected by changes since {changed_since}; nothing to run")

@@ -115,10 +115,12 @@ class Evaluation:
         settings: Settings,
         env: Mapping[str, str],
         on_result: Callable[[TaskResult], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.root, self.source, self.snapshot, self.settings = root, source, snapshot, settings
         self.env = env
         self.on_result = on_result
+        self.on_warning = on_warning
         self.base_snapshot: Snapshot | None = None
         self.total = 0
         # Every value that may be a key: those routing names, and the providers' conventional variables.
@@ -172,7 +174,7 @@ class Evaluation:
     def run(self, head: list[Task], base: list[Task]) -> EvalReport:
         started, t0 = _now(), time.perf_counter()
         s = self.settings
-        store = Store(self.root / STATE_DIR / "promptops.sqlite")
+        store = Store(self.root / STATE_DIR / "promptops.sqlite", warn=self.on_warning)
         # A recording is made of fresh answers, and a replay reads recordings only: neither reads the cache.
         options = replace(s.options, use_cache=s.options.use_cache and s.mode == "live", record=s.mode == "record")
         runner = Runner(
