@@ -82,3 +82,16 @@ def test_a_database_locked_past_the_budget_is_exit_3_with_what_to_do(
     finally:
         holder.rollback()
         holder.close()
+
+
+@pytest.mark.parametrize("line", ["not json", '{"key": "k", "text": "t", "cost": NaN}', "[1, 2]", '{"text": "no key"}'])
+def test_a_broken_recordings_line_stops_record_before_any_call(
+    cli: Cli, make_repo: Callable[..., Path], server: ProviderServer, line: str
+) -> None:
+    files = project(server.base_url, {"a": "yes a", "b": "yes b"})
+    files["evals/recordings/answer.jsonl"] = '{"key": "k0", "text": "fine"}\n' + line + "\n"
+    root = make_repo(files)
+    code, out, err = cli("eval", "--repo", root, "--record")
+    assert code == 2, out + err
+    assert "evals/recordings/answer.jsonl:2:" in err and "internal error" not in err
+    assert server.requests_received == 0
