@@ -149,7 +149,7 @@ def _evaluate(
 
     from ..diff import EvalDiff, affected_suites, eval_changes
     from ..evaluate.engine import STATE_DIR, Evaluation, Settings, exit_code
-    from ..evaluate.runner import Options
+    from ..evaluate.runner import MAX_RETRY_WAIT, Options
     from ..evaluate.store import Store
 
     root, source, snapshot = open_project(root)
@@ -162,6 +162,7 @@ def _evaluate(
         rpm=defaults.get("rpm"),
         max_cost=defaults.get("max_cost"),
         use_cache=not no_cache,
+        max_retry_wait=float(defaults.get("max_retry_wait", MAX_RETRY_WAIT)),
     )
     settings = Settings(suites=suites, baseline=base_sha, mode="replay" if replay else "live", options=options)
     err_console().print(f"evaluating {len(suites)} affected suite{'s' * (len(suites) != 1)} at BASE and HEAD …")

@@ -85,7 +85,7 @@ def eval_suites(
     """
     from ..errors import InputError
     from ..evaluate.engine import Evaluation, Settings, exit_code
-    from ..evaluate.runner import Options
+    from ..evaluate.runner import MAX_RETRY_WAIT, Options
 
     if record and replay:
         raise InputError("--record and --replay exclude each other")
@@ -109,6 +109,7 @@ def eval_suites(
         rpm=rpm or defaults.get("rpm"),
         max_cost=max_cost if max_cost is not None else defaults.get("max_cost"),
         use_cache=not no_cache,
+        max_retry_wait=float(defaults.get("max_retry_wait", MAX_RETRY_WAIT)),
     )
     settings = Settings(
         suites=ids or (),

@@ -188,6 +188,7 @@ class Evaluation:
             env=self.env,
             root=self.root,
             on_result=self.on_result,
+            on_wait=self.on_warning,
         )
         if (
             s.mode != "replay"
