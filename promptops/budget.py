@@ -45,12 +45,16 @@ class Clock:
 
 
 def compile_regex(pattern: str) -> Any:
-    """A compiled pattern of the `regex` engine. Raises ValueError (with the engine's reason) when invalid."""
+    """A compiled pattern of the `regex` engine. The standard library checks the syntax first, so what is
+    valid (and the message when it is not) is exactly Python's; raises ValueError when invalid."""
+    import re
+
     import regex
 
     try:
+        re.compile(pattern)
         return regex.compile(pattern)
-    except (regex.error, OverflowError, RecursionError, MemoryError, TypeError) as exc:
+    except (re.error, regex.error, OverflowError, RecursionError, MemoryError, TypeError) as exc:
         raise ValueError(str(exc) or type(exc).__name__) from None
 
 

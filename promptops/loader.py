@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import PurePosixPath
 from typing import Any
 
-from . import yamltext
+from . import validation, yamltext
 from .errors import InputError
 from .model import (
     FORMAT_VERSION,
@@ -61,17 +61,7 @@ def schema_names() -> list[str]:
 def _validator(name: str) -> Any:
     import jsonschema
 
-    return finite_validator(jsonschema.Draft202012Validator)(schema(name))
-
-
-def finite_validator(base: Any) -> Any:
-    """A validator class whose `number` excludes NaN and the infinities (JSON has neither; YAML does)."""
-    from jsonschema import validators
-
-    def is_number(checker: Any, value: Any) -> bool:
-        return base.TYPE_CHECKER.is_type(value, "number") and (not isinstance(value, float) or math.isfinite(value))
-
-    return validators.extend(base, type_checker=base.TYPE_CHECKER.redefine("number", is_number))
+    return validation.validator_class(jsonschema.Draft202012Validator)(schema(name))
 
 
 def _no_constant(name: str) -> Any:
@@ -577,7 +567,7 @@ def validate_assertion(raw: Any, path: str, line: int) -> None:
     import jsonschema
 
     sub = {**schema("eval")["$defs"]["assertion"]}
-    errors = list(finite_validator(jsonschema.Draft202012Validator)(sub).iter_errors(raw))
+    errors = list(validation.validator_class(jsonschema.Draft202012Validator)(sub).iter_errors(raw))
     if errors:
         raise InputError(
             f"invalid assertion: {errors[0].message}",

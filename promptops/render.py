@@ -15,6 +15,7 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import SecurityError
 
+from . import validation
 from .budget import Clock, OverBudget
 from .errors import InputError
 from .model import ROLES, Message, Prompt, Snapshot
@@ -449,10 +450,12 @@ def input_problem(prompt: Prompt, values: Mapping[str, Any]) -> tuple[str, str] 
 
     try:
         error = jsonschema.exceptions.best_match(
-            jsonschema.Draft202012Validator(prompt.inputs_schema).iter_errors(dict(values))
+            validation.validator_class(jsonschema.Draft202012Validator)(prompt.inputs_schema).iter_errors(dict(values))
         )
     except Unresolvable as exc:
         return "", f"the inputs schema of {prompt.id!r} has a $ref that cannot be resolved: {exc}"
+    except OverBudget as exc:
+        return "", f"a `pattern` of the inputs schema of {prompt.id!r}: {exc}"
     if error is None:
         return None
     return ".".join(str(p) for p in error.absolute_path), error.message
