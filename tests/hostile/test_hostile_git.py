@@ -34,12 +34,5 @@ def test_a_command_that_needs_git_says_git_is_missing(
     assert code == 3, out + err
     assert "git is not installed" in err and "PATH" in err
     assert "internal error" not in err and "Traceback" not in out + err
-
-
-def test_commands_that_do_not_need_git_still_work_without_it(
-    cli: Cli, make_repo: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root = make_repo(dict(MINIMAL))
-    monkeypatch.setenv("PATH", str(tmp_path))
-    assert cli("lint", "--repo", root)[0] == 0
+    assert cli("lint", "--repo", root)[0] == 0  # what needs no git still works without it
     assert cli("render", "greet", "--var", "name=Ada", "--repo", root)[0] == 0
