@@ -144,7 +144,9 @@ class Evaluation:
             changed = affected_suites(self.base_snapshot, snap)
             suites = [x for x in suites if x.id in changed]
         _fail_on_problems(snap, suites)
-        if s.mode == "record":  # a recordings file `--record` could not merge into fails now, not after the calls
+        # Files read after the calls are checked before them: a broken one must not waste a run.
+        overrides_file.read_all(self.source, snap.config.evals_dir)
+        if s.mode == "record":  # `--replay` reads them all first anyway
             recordings.read_all(self.source, snap.config.evals_dir)
         head = plan(snap, suites, models=s.models, all_routes=s.all_routes, repeat=s.repeat)
         base: list[Task] = []

@@ -79,6 +79,8 @@ FILES = {
     "evals/rows.csv": s.csv_texts,
     "evals/rows.jsonl": s.json_lines,
     "evals/recordings/greet.jsonl": st.one_of(s.json_lines, s.texts),
+    "evals/overrides/greet.yaml": s.anything_like(s.dumped_yaml),
+    "evals/rows.yaml": s.anything_like(s.dumped_yaml),
 }
 
 
@@ -89,8 +91,18 @@ def test_no_generated_file_makes_eval_exit_4(change: tuple[str, str]) -> None:
     name, text = change
     root = Path(tempfile.mkdtemp(prefix="hostile-"))
     try:
-        files = {**MINIMAL, "evals/greet.yaml": MINIMAL["evals/greet.yaml"] + "datasets: [rows.csv, rows.jsonl]\n"}
-        files.update({"evals/rows.csv": "id,name\nb,Bo\n", "evals/rows.jsonl": '{"name": "Cy"}\n', name: text})
+        files = {
+            **MINIMAL,
+            "evals/greet.yaml": MINIMAL["evals/greet.yaml"] + "datasets: [rows.csv, rows.jsonl, rows.yaml]\n",
+        }
+        files.update(
+            {
+                "evals/rows.csv": "id,name\nb,Bo\n",
+                "evals/rows.jsonl": '{"name": "Cy"}\n',
+                "evals/rows.yaml": "- name: Di\n",
+            }
+        )
+        files[name] = text
         write_tree(root, files)
         for command in (["eval", "--replay"], ["lint"], ["render", "greet", "--var", "name=x"]):
             code = main([*command, "--repo", str(root)])

@@ -95,3 +95,15 @@ def test_a_broken_recordings_line_stops_record_before_any_call(
     assert code == 2, out + err
     assert "evals/recordings/answer.jsonl:2:" in err and "internal error" not in err
     assert server.requests_received == 0
+
+
+@pytest.mark.parametrize("text", ["{not: a list}\n", "- case: a\n  verdict: maybe\n", "- [1, 2]\n", "a: [\n"])
+def test_a_broken_overrides_file_stops_eval_before_any_call(
+    cli: Cli, make_repo: Callable[..., Path], server: ProviderServer, text: str
+) -> None:
+    files = project(server.base_url, {"a": "yes a"})
+    files["evals/overrides/answer.yaml"] = text
+    code, out, err = cli("eval", "--repo", make_repo(files))
+    assert code == 2, out + err
+    assert "evals/overrides/answer.yaml:" in err and "internal error" not in err
+    assert server.requests_received == 0
