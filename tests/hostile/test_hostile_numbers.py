@@ -78,3 +78,14 @@ def test_a_nan_threshold_that_got_through_is_a_weakened_gate() -> None:
     weakened = [c for _, c in report.changes() if c.weakened]
     assert any(c.field == "threshold" for c in weakened), report.changes()
     assert d.policy_failures(report, ["weakened-gate"])
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_non_finite_var_is_refused(cli: Cli, make_repo: Callable[..., Path], value: str) -> None:
+    prompt = MINIMAL["prompts/greet.prompt"].replace("inputs:\n", "inputs:\n  n:\n    type: number\n")
+    root = make_repo(
+        {**MINIMAL, "prompts/greet.prompt": prompt.replace("{{ name }}", "{{ name }} {{ n }}")}, use_git=False
+    )
+    code, out, err = cli("render", "greet", "--var", "name=Ada", "--var", f"n={value}", "--repo", root)
+    assert code == 2, out + err
+    assert "--var n" in err and "nan" not in out.lower()
