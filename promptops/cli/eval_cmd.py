@@ -80,8 +80,9 @@ def eval_suites(
 ) -> int:
     """Run eval suites: render each case, call the routed model (cached), check the answer, gate on thresholds.
 
-    Exit 0 when every suite meets its gates, 1 when one does not, 2 for bad input (including a missing
-    recording with --replay), 3 when provider errors remain after retries, 130 when interrupted.
+    Exit 0 when every suite meets its gates, 1 when one does not, 2 for bad input (a file that does
+    not load, no suites, a missing recording with --replay), 3 when provider errors remain after
+    retries or a provider asks to wait past eval.max_retry_wait, 130 when interrupted.
     """
     from ..errors import InputError
     from ..evaluate.engine import Evaluation, Settings, exit_code
