@@ -82,6 +82,8 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
             __self._sizes(len(owner), [n * owner.count("\t") for n in _ints(args)])
         elif isinstance(owner, str) and getattr(__obj, "__name__", "") == "replace":
             __self._replace(owner, args)
+        elif isinstance(owner, str) and getattr(__obj, "__name__", "") == "join" and args:
+            args = (__self._join(owner, args[0]), *args[1:])
         return __self._checked(super().call(__context, __obj, *args, **kwargs))
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
@@ -126,6 +128,9 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
             elif name == "replace":
                 text = next((a for a in args if isinstance(a, str)), "")
                 self._replace(text, [a for a in args if isinstance(a, (str, int))][1:])
+            elif name == "join" and len(args) > 1:  # (eval_ctx, value, d="", attribute=None)
+                separator = values[2] if len(values) > 2 and isinstance(values[2], str) else ""
+                args = (args[0], self._join(separator, args[1]), *args[2:])
             elif name == "indent":
                 width = max(_ints(values[1:2]), default=0)
                 lines = next((a.count("\n") + 1 for a in args if isinstance(a, str)), 1)
@@ -151,6 +156,14 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
                 self.clock.size(len(seq) * n)
         if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
             raise OverBudget("the product is too large a number")
+
+    def _join(self, separator: str, items: Any) -> Any:
+        """The items, as a list when they were an iterator, once the separators alone fit the budget."""
+        if not isinstance(items, (str, dict)) and not hasattr(items, "__len__"):
+            items = list(self._loop(items))
+        if hasattr(items, "__len__") and len(items) > 1:
+            self.clock.size(len(separator) * (len(items) - 1))
+        return items
 
     def _replace(self, text: str, args: Any) -> None:
         old, new = [*list(args), "", ""][:2]

@@ -9,6 +9,13 @@ from pathlib import Path
 
 import pytest
 from conftest import MINIMAL
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from promptops import loader
+from promptops.errors import InputError
+from promptops.render import Renderer
+from promptops.workspace import DictSource
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -48,6 +55,8 @@ RUNAWAYS = {
     "replace blow-up": "{{ ('x' * 1000)|replace('', 'y' * 10000) }}",
     "format filter": "{{ '%3000000000d'|format(1) }}",
     "huge power": "{{ (2 ** 100000) ** 100000 }}",
+    "join filter": "{% set s = 'x' * 1000000 %}{{ range(100000)|map('string')|join(s) }}",
+    "join method": "{% set s = 'x' * 1000000 %}{{ s.join(range(1000)|map('string')) }}",
 }
 
 
@@ -89,3 +98,41 @@ def test_lint_reports_an_unknown_filter_with_its_line(cli: Cli, make_repo: Calla
     assert code == 1, out + err
     assert "prompts/greet.prompt:9" in out + err
     assert "internal error" not in err
+
+
+SIZES = st.sampled_from([0, 1, 3, 1000, 100000, 3000000000])
+PIECES = st.one_of(
+    SIZES.map("{{{{ 'ab' * {} }}}}".format),
+    SIZES.map("{{{{ '%{}s' % 1 }}}}".format),
+    SIZES.map("{{{{ '{{:>{}}}'.format(1) }}}}".format),
+    SIZES.map("{{{{ 'x'|center({}) }}}}".format),
+    SIZES.map("{{{{ [0]|batch({}, 1)|list|length }}}}".format),
+    SIZES.map("{{{{ 'x'.rjust({}) }}}}".format),
+    SIZES.map("{{{{ range(100000)|map('string')|join('y' * {}) }}}}".format),
+    st.just("{{ name }}"),
+)
+
+
+@st.composite
+def templates(draw: st.DrawFn) -> str:
+    """Loops nested up to three deep over ranges of any size, around size-making expressions."""
+    body = "".join(draw(st.lists(PIECES, min_size=1, max_size=3)))
+    for size in draw(st.lists(st.sampled_from([1, 2, 10, 1000, 100000]), max_size=3)):
+        body = f"{{% for i in range({size}) %}}{body}{{% endfor %}}"
+    return body
+
+
+@settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(templates())
+def test_any_template_renders_or_is_refused_within_its_budget(body: str) -> None:
+    snapshot = loader.load(DictSource({**MINIMAL, "prompts/greet.prompt": prompt(body)}))
+    renderer = Renderer(snapshot)
+    renderer.clock.seconds = 0.5  # this test's budget: the property is that it holds, whatever it is
+    started = time.monotonic()
+    try:
+        messages = renderer.render("greet", {"name": "Ada"})
+    except InputError as exc:
+        assert exc.file == "prompts/greet.prompt" and exc.line
+    else:
+        assert sum(len(m.content) for m in messages) <= renderer.clock.chars
+    assert time.monotonic() - started < 5
