@@ -81,6 +81,9 @@ class TreeSource:
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             rel_dir = Path(dirpath).relative_to(self.root).as_posix()
+            for name in dirnames:  # os.walk does not enter linked directories: one leading out is an error
+                if (Path(dirpath) / name).is_symlink():
+                    self._safe(name if rel_dir == "." else f"{rel_dir}/{name}")
             for name in filenames:
                 found.append(name if rel_dir == "." else f"{rel_dir}/{name}")
         return sorted(found)

@@ -103,3 +103,13 @@ def test_an_unknown_lint_rule_id_is_an_error_naming_the_known_ids(cli: Cli, make
     assert code == 1, out + err
     assert "promptops.yaml:4" in out and "unknown rule id 'missing-eval'" in out
     assert "did you mean 'missing-evals'?" in out and "literal-secret" in out
+
+
+def test_a_directory_linked_outside_the_repository_stops_eval_and_lint(
+    cli: Cli, make_repo: Callable[..., Path], outside: Path
+) -> None:
+    (outside / "more.yaml").write_text(SUITE)
+    root = make_repo(dict(MINIMAL), use_git=False)
+    os.symlink(outside, root / "evals" / "shared")
+    stopped(cli("eval", "--replay", "--repo", root), "evals/shared", "outside the repository")
+    stopped(cli("lint", "--repo", root), "evals/shared", "outside the repository")
