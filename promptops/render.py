@@ -338,12 +338,13 @@ class Renderer:
     def _run(self, name: str, values: dict[str, Any], prompt: Prompt) -> str:
         try:
             template = self.env.get_template(name)
-        except jinja2.TemplateSyntaxError as exc:  # an unknown filter or test is found when compiling
-            f, line = self._error_location(exc, prompt.path, prompt.body_line)
+        except jinja2.TemplateSyntaxError as exc:  # what only compiling finds (problems() finds the rest first)
+            known = exc.name is not None and self.template_text(exc.name) is not None
+            path, start = self.file_of(exc.name) if known and exc.name else (prompt.path, prompt.body_line)
             raise RenderError(
                 f"prompt {prompt.id!r}: template error: {exc.message}",
-                file=exc.name and self.file_of(exc.name)[0] if exc.name and self.template_text(exc.name) else f,
-                line=line,
+                file=path,
+                line=(exc.lineno or 1) + start - 1,
                 rule="template-syntax",
             ) from None
         except (RecursionError, MemoryError, SyntaxError) as exc:
