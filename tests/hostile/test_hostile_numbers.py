@@ -89,3 +89,22 @@ def test_a_non_finite_var_is_refused(cli: Cli, make_repo: Callable[..., Path], v
     code, out, err = cli("render", "greet", "--var", "name=Ada", "--var", f"n={value}", "--repo", root)
     assert code == 2, out + err
     assert "--var n" in err and "nan" not in out.lower()
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity"])
+def test_report_merge_refuses_a_report_with_non_finite_numbers(cli: Cli, tmp_path: Path, bad: str) -> None:
+    import json
+    import re
+
+    from test_report_results import representative
+
+    from promptops.report.results import to_json
+
+    text = to_json(representative())
+    assert '"latency_ms":' in text
+    path = tmp_path / "shard.json"
+    path.write_text(re.sub(r'"latency_ms": [0-9.]+', f'"latency_ms": {bad}', text, count=1))
+    json.loads(path.read_text())  # Python's own reader takes it: the check is ours
+    code, out, err = cli("report", "merge", path)
+    assert code == 2, out + err
+    assert "shard.json" in err and bad in err
