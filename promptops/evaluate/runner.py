@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
+import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import checks
+from ..loader import parse_json
 from ..model import Message, ModelSpec, Prompt, Snapshot, TaskResult
 from ..providers import Completion, Provider, ProviderError, ProviderRequest
 from .plan import Task
@@ -305,8 +306,10 @@ class Runner:
         if calls is not None:
             calls.append(completion)
         try:
-            data = json.loads(completion.text)
+            data = parse_json(completion.text)
             score = float(data["score"])
+            if not math.isfinite(score):  # NaN would clamp to a full score below
+                raise ValueError("not a finite score")
         except (ValueError, KeyError, TypeError):
             raise ValueError(f"the judge did not answer with JSON holding a score: {completion.text[:120]!r}") from None
         return max(0.0, min(1.0, score)), str(data.get("reason", ""))

@@ -78,3 +78,25 @@ def test_no_fault_mix_makes_eval_exit_4_or_hang(
     assert code in (0, 1, 3), out + err
     assert "internal error" not in err and "Traceback" not in out + err
     assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize(
+    "answer", ['{"score": NaN, "reason": "x"}', '{"score": "nan"}', '{"score": Infinity}', '{"score": 1e999}']
+)
+def test_a_judge_answering_a_non_finite_score_never_passes(
+    cli: Cli, make_repo: Callable[..., Path], server: ProviderServer, answer: str
+) -> None:
+    from eval_fixtures import suite
+
+    def responder(messages: list[dict[str, str]], request: dict[str, object]) -> str:
+        grading = any("Rubric:" in str(m.get("content", "")) for m in messages)
+        return answer if grading else "a polite answer"
+
+    server.configure(responder=responder)
+    files = project(server.base_url, {"a": "yes"})
+    files["evals/answer.yaml"] = suite({"a": "yes"}).replace(
+        "      - {type: contains, value: yes}", "      - {type: llm-rubric, value: polite}"
+    )
+    code, out, err = cli("eval", "--repo", make_repo(files), "--no-cache")
+    assert code in (2, 3), out + err  # an error, never a pass (nor a fail the output did not earn)
+    assert "the judge did not answer with JSON holding a score" in out + err
