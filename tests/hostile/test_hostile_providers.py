@@ -3,6 +3,8 @@ run for an hour, a wait within the cap is announced, and no mix of faults makes 
 
 from __future__ import annotations
 
+import http.server
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -100,3 +102,42 @@ def test_a_judge_answering_a_non_finite_score_never_passes(
     code, out, err = cli("eval", "--repo", make_repo(files), "--no-cache")
     assert code in (2, 3), out + err  # an error, never a pass (nor a fail the output did not earn)
     assert "the judge did not answer with JSON holding a score" in out + err
+
+
+class _Fixed(http.server.BaseHTTPRequestHandler):
+    """Answers every POST with the class's `body` (status 200), whatever was asked."""
+
+    body = b""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+ODD_ANSWERS = {
+    "infinite tokens": '{"choices": [{"message": {"content": "yes"}}], "usage": {"prompt_tokens": Infinity}}',
+    "content a number": '{"choices": [{"message": {"content": 12}}]}',
+}
+
+
+@pytest.mark.parametrize("body", list(ODD_ANSWERS.values()), ids=list(ODD_ANSWERS))
+def test_an_odd_provider_answer_is_a_provider_error(cli: Cli, make_repo: Callable[..., Path], body: str) -> None:
+    handler = type("Handler", (_Fixed,), {"body": body.encode()})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        root = make_repo(project(f"http://127.0.0.1:{httpd.server_address[1]}/v1", {"a": "yes"}, retries=0))
+        code, out, err = cli("eval", "--repo", root, "--no-cache")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert code == 3, out + err
+    assert "unreadable answer" in err and "internal error" not in err
