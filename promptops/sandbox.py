@@ -25,6 +25,8 @@ _BRACE_SPEC = re.compile(r"\{[^{}]*:((?:[^{}]|\{[^{}]*\})*)\}")
 _DIGITS = re.compile(r"\d+")
 _PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill"})
 _SIZING_FILTERS = frozenset({"center", "indent", "batch", "slice"})  # an int argument sets the result's size
+MAX_JSON_DEPTH = 64  # as deep as a YAML file may nest: tojson's indent repeats up to this many times a line
+MAX_WRAPPED_LINES = 100_000
 
 
 def _dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
@@ -131,6 +133,12 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
             elif name == "join" and len(args) > 1:  # (eval_ctx, value, d="", attribute=None)
                 separator = values[2] if len(values) > 2 and isinstance(values[2], str) else ""
                 args = (args[0], self._join(separator, args[1]), *args[2:])
+            elif name == "sum" and len(args) > 1:  # (environment, iterable, attribute=None, start=0)
+                args = (args[0], self._summed(args[1]), *args[2:])
+            elif name == "wordwrap":
+                self._wordwrap(args, kwargs)
+            elif name == "tojson":
+                self._sizes(0, [n * MAX_JSON_DEPTH for n in _ints(values[2:])])
             elif name == "indent":
                 width = max(_ints(values[1:2]), default=0)
                 lines = next((a.count("\n") + 1 for a in args if isinstance(a, str)), 1)
@@ -156,6 +164,25 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
                 self.clock.size(len(seq) * n)
         if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
             raise OverBudget("the product is too large a number")
+
+    def _summed(self, items: Any) -> Iterator[Any]:
+        """sum's items, stopped once the lists or strings they add up to pass the budget."""
+        total = 0
+        for item in self._loop(items):
+            if isinstance(item, (str, list, tuple)):
+                total += len(item)
+                self.clock.size(total)
+            yield item
+
+    def _wordwrap(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """(environment, s, width=79, break_long_words=True, wrapstring=None): lines times the wrap string."""
+        text = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
+        width = kwargs.get("width", args[2] if len(args) > 2 else 79)
+        wrap = kwargs.get("wrapstring", args[4] if len(args) > 4 else None)
+        lines = len(text) // max(width, 1) + 1 if isinstance(width, int) else 1
+        if lines > MAX_WRAPPED_LINES:
+            raise OverBudget(f"wordwrap would make more than {MAX_WRAPPED_LINES:,} lines")
+        self.clock.size(len(text) + lines * (len(wrap) if isinstance(wrap, str) else 1))
 
     def _join(self, separator: str, items: Any) -> Any:
         """The items, as a list when they were an iterator, once the separators alone fit the budget."""

@@ -57,6 +57,9 @@ RUNAWAYS = {
     "huge power": "{{ (2 ** 100000) ** 100000 }}",
     "join filter": "{% set s = 'x' * 1000000 %}{{ range(100000)|map('string')|join(s) }}",
     "join method": "{% set s = 'x' * 1000000 %}{{ s.join(range(1000)|map('string')) }}",
+    "sum of lists": "{{ ([range(100000)|list] * 4000000)|sum(start=[])|length }}",
+    "tojson indent": "{{ {'a': [1, 2]}|tojson(indent=3000000000) }}",
+    "wordwrap": "{{ ('abcdefghij' * 300000)|wordwrap(1, wrapstring='x' * 1000) }}",
 }
 
 
