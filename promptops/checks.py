@@ -9,7 +9,7 @@ cut to about 120 characters.
   contains      `value` occurs in the output; `icontains` ignores case
   contains-any  at least one string of the list `value` occurs in the output (case-sensitive)
   contains-all  every string of the list `value` occurs; the score is the share found
-  regex         `re.search(value, output)` finds a match (inline flags such as `(?i)` work)
+  regex         `re.search(value, output)` finds a match (inline flags such as `(?i)` work), within 1 s
   starts-with   the output begins with `value`
   is-json       the output, without surrounding whitespace, is strict JSON (no NaN, no Infinity)
   json-schema   the output is JSON valid against the schema `value`, by default the prompt's `output` schema
@@ -51,6 +51,7 @@ from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import Any, cast
 
+from . import budget, validation
 from .model import Assertion, CheckResult, Prompt, Status
 
 SNIP = 120
@@ -210,11 +211,12 @@ def _threshold(a: Assertion, default: float) -> float:
     return float(t)
 
 
-def _regex(a: Assertion) -> re.Pattern[str]:
+def _regex(a: Assertion) -> Any:
+    """The pattern, compiled by the budgeted engine (the standard library's syntax)."""
     pattern = _text(a)
     try:
-        return re.compile(pattern)
-    except Exception as exc:  # re.error, or OverflowError and RecursionError for absurd patterns
+        return budget.compile_regex(pattern)
+    except ValueError as exc:
         raise _CannotRun(f"regex {_show(pattern)} does not compile: {exc}") from None
 
 
@@ -277,8 +279,9 @@ def _validator_for(schema_text: str) -> Any:
     if not isinstance(schema, (dict, bool)):
         raise _CannotRun(f"the schema must be a mapping, got {_kind(schema)}")
     try:
-        cls = validators.validator_for(schema, default=validators.Draft202012Validator)
-        cls.check_schema(schema)
+        base = validators.validator_for(schema, default=validators.Draft202012Validator)
+        base.check_schema(schema)
+        cls = validation.validator_class(base)
     except exceptions.SchemaError as exc:
         raise _CannotRun(f"not a valid JSON Schema: {_where(exc.absolute_path)}: {_snip(exc.message)}") from None
     except Exception as exc:  # a malformed `$schema` makes the lookup itself fail
@@ -349,7 +352,10 @@ def check_contains_all(a: Assertion, obs: Observation) -> Outcome:
 
 def check_regex(a: Assertion, obs: Observation) -> Outcome:
     pattern = _regex(a)
-    match = pattern.search(obs.output)
+    try:
+        match = budget.search(pattern, obs.output)
+    except budget.OverBudget as exc:
+        raise _CannotRun(f"{exc}; simplify the pattern") from None
     if match:
         return True, 1.0, f"matched {_show(match.group(0))} at character {match.start()}"
     return False, 0.0, f"no match for {_show(pattern.pattern)} in {_show(obs.output)}"
@@ -375,7 +381,10 @@ def check_json_schema(a: Assertion, obs: Observation) -> Outcome:
     data, why = _parse_json(obs.output)
     if why is not None:
         return _not_json(obs.output, why)
-    errors = list(validator.iter_errors(data))
+    try:
+        errors = list(validator.iter_errors(data))
+    except budget.OverBudget as exc:
+        raise _CannotRun(f"a `pattern` of the schema: {exc}") from None
     if not errors:
         return True, 1.0, "output matches the schema"
     from jsonschema.exceptions import best_match

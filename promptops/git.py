@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -116,6 +117,11 @@ class GitRepo:
             )
         self.root = top
         self.env = {k: v for k, v in os.environ.items() if k not in REDIRECTING}
+        if shutil.which("git", path=self.env.get("PATH")) is None:
+            raise GitError(
+                "git is not installed (no `git` on PATH), and this command needs it",
+                hint="install git, or add the directory holding it to PATH",
+            )
         # GIT_OPTIONAL_LOCKS=0: reading (git status) must not rewrite the user's index under an editor's feet.
         self.env.update(LC_ALL="C", LANGUAGE="C", GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0")
         self._repo: Any = None

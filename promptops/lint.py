@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
-from . import checks, loader, routing
+from . import checks, loader, routing, yamltext
 from .errors import InputError
 from .git import GitRepo, toplevel
 from .model import Finding, Prompt, Routing, Severity, Snapshot
 from .redaction import find_secrets
 from .render import Renderer, RenderError, input_problem
-from .workspace import GitSource, Source, TreeSource
+from .workspace import CONFIG_FILE, GitSource, Source, TreeSource
 
 
 @dataclass
@@ -463,7 +464,7 @@ def lint(source: Source, snapshot: Snapshot | None = None) -> list[Finding]:
     """Every finding for the project, in file and line order, with severities from promptops.yaml applied."""
     snap = snapshot or loader.load(source)
     ctx = Context(source=source, snapshot=snap, renderer=Renderer(snap))
-    findings: list[Finding] = []
+    findings: list[Finding] = list(unknown_rule_ids(source, snap))
     for rule in RULES:
         if rule.severity == "off" and snap.config.lint_rules.get(rule.id, "off") == "off":
             continue  # opt-in: it runs (and may read git history) only when promptops.yaml turns it on
@@ -478,3 +479,23 @@ def lint(source: Source, snapshot: Snapshot | None = None) -> list[Finding]:
             continue
         out.append(replace(finding, severity=level) if level in ("error", "warning") else finding)
     return sorted(set(out), key=lambda f: (f.file, f.line, f.rule, f.message))
+
+
+def unknown_rule_ids(source: Source, snap: Snapshot) -> Iterator[Finding]:
+    """`lint: rules:` in promptops.yaml naming a rule that does not exist: the setting would silently do
+    nothing (a misspelt `off` keeps the rule on), so it is an error naming the known ids."""
+    known = sorted({*RULE_DOCS, *(r.id for r in RULES)})
+    unknown = [name for name in snap.config.lint_rules if name not in known]
+    if not unknown:
+        return
+    raw = source.read(snap.config.path or CONFIG_FILE) or b""
+    _, lines = yamltext.parse(raw.decode("utf-8", "replace"), CONFIG_FILE)
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        yield _f(
+            "invalid-file",
+            f"lint.rules: unknown rule id {name!r}",
+            CONFIG_FILE,
+            yamltext.line_for(lines, ("lint", "rules", name)),
+            (f"did you mean {close[0]!r}? " if close else "") + f"known rule ids: {', '.join(known)}",
+        )

@@ -6,6 +6,7 @@ import csv
 import functools
 import io
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -13,7 +14,7 @@ from importlib import resources
 from pathlib import PurePosixPath
 from typing import Any
 
-from . import redaction, yamltext
+from . import redaction, validation, yamltext
 from .errors import InputError
 from .model import (
     FORMAT_VERSION,
@@ -61,7 +62,23 @@ def schema_names() -> list[str]:
 def _validator(name: str) -> Any:
     import jsonschema
 
-    return jsonschema.Draft202012Validator(schema(name))
+    return validation.validator_class(jsonschema.Draft202012Validator)(schema(name))
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (numbers must be finite)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON: NaN, Infinity and numbers too large for a float are refused (ValueError)."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
 
 
 def decode(data: bytes, file: str, limit: int = MAX_FILE_BYTES) -> str:
@@ -167,14 +184,16 @@ def load_config(source: Source) -> Config:
     raw = source.read(CONFIG_FILE)
     if raw is None or (len(raw) < MAX_FILE_BYTES and not raw.strip()):
         return Config(path=CONFIG_FILE if raw is not None else "")
-    data, _ = load_yaml(source, CONFIG_FILE, "config")
+    data, lines = load_yaml(source, CONFIG_FILE, "config")
     paths = data.get("paths", {})
     redaction.Settings.from_config(data.get("redaction", {}), CONFIG_FILE)  # bad patterns fail here, with the file
+    for key, value in paths.items():
+        _rel_dir(value, yamltext.line_for(lines, ("paths", key)))
     return Config(
         project=data.get("project", ""),
         prompts_dir=_rel_dir(paths.get("prompts", "prompts")),
         evals_dir=_rel_dir(paths.get("evals", "evals")),
-        routing_file=paths.get("routing", "routing.yaml"),
+        routing_file=_rel_dir(paths.get("routing", "routing.yaml")),
         tag_prefix=data.get("tag_prefix", "v"),
         ledger_branch=data.get("ledger_branch", "promptops/ledger"),
         environments=data.get("environments", {}),
@@ -186,10 +205,15 @@ def load_config(source: Source) -> Config:
     )
 
 
-def _rel_dir(value: str) -> str:
+def _rel_dir(value: str, line: int | None = None) -> str:
     parts = PurePosixPath(value).parts
     if PurePosixPath(value).is_absolute() or ".." in parts:
-        raise InputError(f"path {value!r} must be inside the repository", file=CONFIG_FILE)
+        raise InputError(
+            f"path {value!r} must be inside the repository",
+            file=CONFIG_FILE,
+            line=line,
+            hint="give a path relative to the repository root, without '..'",
+        )
     return "/".join(p for p in parts if p != ".")
 
 
@@ -461,7 +485,7 @@ def load_dataset(source: Source, path: str) -> list[Case]:
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    rows.append((n, json.loads(line)))
+                    rows.append((n, parse_json(line)))
                 except json.JSONDecodeError as exc:
                     raise InputError(
                         f"invalid JSON at column {exc.colno}: {exc.msg}",
@@ -474,14 +498,7 @@ def load_dataset(source: Source, path: str) -> list[Case]:
                         f"invalid JSON: {exc}", file=path, line=n, hint="each line must hold one JSON object"
                     ) from None
     elif path.endswith(".csv"):
-        try:
-            reader = csv.DictReader(io.StringIO(text, newline=""))
-            rows = [(reader.line_num, dict(row)) for row in reader]
-        except csv.Error as exc:
-            raise InputError(f"invalid CSV: {exc}", file=path) from None
-        if any(None in row for _, row in rows):
-            bad = next(n for n, row in rows if None in row)
-            raise InputError("row has more fields than the header", file=path, line=bad)
+        rows = _csv_rows(text, path)
     elif path.endswith((".yaml", ".yml")):
         data, lines = yamltext.parse(text, path)
         if not isinstance(data, list):
@@ -490,6 +507,36 @@ def load_dataset(source: Source, path: str) -> list[Case]:
     else:
         raise InputError("unknown dataset format", file=path, hint="use .jsonl, .csv or .yaml")
     return [_row_case(row, path, line, f"{stem}-{i + 1}") for i, (line, row) in enumerate(rows)]
+
+
+def _csv_rows(text: str, path: str) -> list[tuple[int, Any]]:
+    """Rows with the line each starts on. Strict: an unclosed quote is an error at the line that opened it,
+    not a last field that silently swallows the rest of the file."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    rows: list[tuple[int, Any]] = []
+    start = 1
+    try:
+        for fields in reader:
+            line, start = start, reader.line_num + 1
+            if not fields:
+                continue
+            if header is None:
+                header = fields
+            elif len(fields) > len(header):
+                raise InputError("row has more fields than the header", file=path, line=line)
+            else:
+                rows.append((line, {k: fields[i] if i < len(fields) else None for i, k in enumerate(header)}))
+    except csv.Error as exc:
+        if "end of data" in str(exc) or "EOF" in str(exc):
+            raise InputError(
+                "a quoted field opened on this line is never closed",
+                file=path,
+                line=start,
+                hint='close the quote; write a quote inside a quoted field as two ("")',
+            ) from None
+        raise InputError(f"invalid CSV: {exc}", file=path, line=start, hint="quote fields that hold commas") from None
+    return rows
 
 
 def _row_case(row: Any, path: str, line: int, default_id: str) -> Case:
@@ -523,7 +570,7 @@ def validate_assertion(raw: Any, path: str, line: int) -> None:
     import jsonschema
 
     sub = {**schema("eval")["$defs"]["assertion"]}
-    errors = list(jsonschema.Draft202012Validator(sub).iter_errors(raw))
+    errors = list(validation.validator_class(jsonschema.Draft202012Validator)(sub).iter_errors(raw))
     if errors:
         raise InputError(
             f"invalid assertion: {errors[0].message}",

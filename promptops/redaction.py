@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .budget import REGEX_SECONDS, compile_regex
 from .errors import InputError
 
 MODES = ("redact", "hash", "keep", "drop")
@@ -47,10 +48,13 @@ class Detector:
     label: str
     pattern: re.Pattern[str]
     valid: Callable[[str], bool] | None = None  # a check on the match beyond its shape (Luhn)
+    budgeted: bool = False  # a project's own pattern: run on the `regex` engine under a time budget
 
     def spans(self, text: str) -> Iterable[tuple[int, int]]:
         """Where the detector finds something: group 1 when the pattern has one (the secret inside its context)."""
-        for match in self.pattern.finditer(text):
+        pattern: Any = self.pattern  # a `regex` pattern when budgeted, which takes a timeout
+        matches = pattern.finditer(text, timeout=REGEX_SECONDS) if self.budgeted else pattern.finditer(text)
+        for match in matches:
             group = 1 if self.pattern.groups and match.group(1) is not None else 0
             if self.valid is None or self.valid(match.group(group)):
                 yield match.span(group)
@@ -207,12 +211,17 @@ def _union(detectors: tuple[Detector, ...]) -> re.Pattern[str] | None:
 
 def _replace(text: str, detectors: Iterable[Detector], replacement: Callable[[str, str], str]) -> str:
     detectors = tuple(detectors)
-    union = _union(detectors)
-    if union is not None and union.search(text) is None:
+    budgeted = tuple(d for d in detectors if d.budgeted)
+    union = _union(tuple(d for d in detectors if not d.budgeted))
+    if not budgeted and union is not None and union.search(text) is None:
         return text
     spans: list[tuple[int, int, str]] = []
     for detector in detectors:
-        for start, end in detector.spans(text):
+        try:
+            found = list(detector.spans(text))
+        except TimeoutError:  # a project pattern that runs away: nothing of the text can be vouched for
+            return placeholder("unscanned")
+        for start, end in found:
             if not any(s < end and start < e for s, e, _ in spans):
                 spans.append((start, end, detector.name))
     for start, end, kind in sorted(spans, reverse=True):
@@ -226,7 +235,7 @@ class Settings:
 
     modes: Mapping[str, str] = field(default_factory=lambda: dict.fromkeys(FIELDS, "keep"))
     detectors: tuple[str, ...] = tuple(PII_DETECTORS)
-    patterns: tuple[re.Pattern[str], ...] = ()
+    patterns: tuple[Any, ...] = ()  # compiled by the `regex` engine
     hmac_key_env: str | None = None
 
     @property
@@ -242,8 +251,8 @@ class Settings:
         patterns = []
         for text in section.get("patterns") or ():
             try:
-                patterns.append(re.compile(text))
-            except re.error as exc:
+                patterns.append(compile_regex(text))
+            except ValueError as exc:
                 raise InputError(
                     f"redaction pattern {text!r} is not a valid regular expression: {exc}",
                     file=file,
@@ -272,7 +281,7 @@ class Redactor:
         self.secrets = tuple(secrets)
         self.hmac_key = hmac_key
         self._detectors = tuple(PII_DETECTORS[name] for name in self.settings.detectors) + tuple(
-            Detector("pattern", "a project pattern", p) for p in self.settings.patterns
+            Detector("pattern", "a project pattern", p, budgeted=True) for p in self.settings.patterns
         )
 
     @classmethod

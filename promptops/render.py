@@ -1,4 +1,6 @@
-"""Sandboxed Jinja2 rendering, role markers, input checks and the include graph. The only jinja2 importer."""
+"""Sandboxed Jinja2 rendering, role markers, input checks and the include graph. With sandbox.py (the budgeted
+sandbox) the only jinja2 importers. Over 400 lines: the static analysis, rendering and error locations share
+the compiled-template state of one Renderer."""
 
 from __future__ import annotations
 
@@ -13,22 +15,16 @@ from typing import Any
 
 import jinja2
 from jinja2 import meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError, safe_range
+from jinja2.sandbox import SecurityError
 
+from . import validation
+from .budget import Clock, OverBudget
 from .errors import InputError
 from .model import ROLES, Message, Prompt, Snapshot
+from .sandbox import LOOP_FILTER, SAFE_GLOBALS, BudgetedSandbox
 
 MARKER = re.compile(r"^[ \t]*(" + "|".join(ROLES) + r"):[ \t]*\r?$", re.MULTILINE)
 FORBIDDEN_NAMES = frozenset({"self", "cycler", "joiner", "namespace", "lipsum"})
-
-
-def _dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
-    """`dict(...)` for templates. A function, not the type: `dict.update(x, ...)` must not reach the type's
-    unbound methods, which the immutable sandbox does not police."""
-    return dict(*args, **kwargs)
-
-
-SAFE_GLOBALS = {"range": safe_range, "dict": _dict}  # the sandbox's range, capped at MAX_RANGE items
 
 
 class RenderError(InputError):
@@ -79,7 +75,9 @@ class Renderer:
         self.snapshot = snapshot
         self._nonce = secrets.token_hex(8)
         self._sentinel = re.compile("\x1e" + self._nonce + r":(\w+)\x1e\n?")
-        self.env = ImmutableSandboxedEnvironment(
+        self.clock = Clock()
+        self.env = BudgetedSandbox(
+            self.clock,
             loader=_Loader(self),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
@@ -87,8 +85,6 @@ class Renderer:
             auto_reload=False,
             cache_size=-1,
         )
-        self.env.globals.clear()
-        self.env.globals.update(SAFE_GLOBALS)
         self._by_name: dict[str, Prompt] = {
             p.path[len(snapshot.config.prompts_dir) + 1 :] if snapshot.config.prompts_dir else p.path: p
             for p in snapshot.prompts.values()
@@ -147,6 +143,9 @@ class Renderer:
                 rule="template-syntax",
             )
             return info
+        info.error = self._unknown_filter(ast, file, first)
+        if info.error is not None:
+            return info
         undeclared = meta.find_undeclared_variables(ast)
         for node in ast.find_all(nodes.Name):
             line = node.lineno + first - 1
@@ -161,6 +160,25 @@ class Renderer:
             else:
                 info.dynamic_includes.append(inc.lineno + first - 1)
         return info
+
+    def _unknown_filter(self, ast: nodes.Template, file: str, first: int) -> RenderError | None:
+        """A filter or test name that does not exist (`{{ q|nosuch }}`), found before anything renders."""
+        for node in ast.find_all((nodes.Filter, nodes.Test)):
+            is_filter = isinstance(node, nodes.Filter)
+            known = self.env.filters if is_filter else self.env.tests
+            if node.name is None or node.name in known:
+                continue
+            names = [n for n in known if n != LOOP_FILTER]
+            close = difflib.get_close_matches(node.name, names, n=1)
+            kind = "filter" if is_filter else "test"
+            return RenderError(
+                f"unknown {kind} {node.name!r}",
+                file=file,
+                line=node.lineno + first - 1,
+                hint=f"did you mean {close[0]!r}?" if close else f"known {kind}s: {', '.join(sorted(names))}",
+                rule="template-syntax",
+            )
+        return None
 
     def closure(self, name: str) -> tuple[list[TemplateInfo], list[RenderError]]:
         """A template and everything it includes, transitively, with missing partials and cycles as errors."""
@@ -322,6 +340,15 @@ class Renderer:
     def _run(self, name: str, values: dict[str, Any], prompt: Prompt) -> str:
         try:
             template = self.env.get_template(name)
+        except jinja2.TemplateSyntaxError as exc:  # what only compiling finds (problems() finds the rest first)
+            known = exc.name is not None and self.template_text(exc.name) is not None
+            path, start = self.file_of(exc.name) if known and exc.name else (prompt.path, prompt.body_line)
+            raise RenderError(
+                f"prompt {prompt.id!r}: template error: {exc.message}",
+                file=path,
+                line=(exc.lineno or 1) + start - 1,
+                rule="template-syntax",
+            ) from None
         except (RecursionError, MemoryError, SyntaxError) as exc:
             # Python's own compiler limits (e.g. "too many statically nested blocks").
             why = exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__
@@ -335,8 +362,17 @@ class Renderer:
         return self._execute(template, values, prompt.path, prompt.body_line, f"prompt {prompt.id!r}")
 
     def _execute(self, template: jinja2.Template, values: dict[str, Any], file: str, first: int, what: str) -> str:
+        self.clock.start()
         try:
-            return template.render(values)
+            return self._collect(template.generate(values))
+        except OverBudget as exc:
+            f, line = self._error_location(exc, file, first)
+            raise RenderError(
+                f"{what}: {exc}; stopped",
+                file=f,
+                line=line,
+                hint="templates must render quickly and compactly: bound the loops and the sizes this line makes",
+            ) from None
         except jinja2.UndefinedError as exc:
             f, line = self._error_location(exc, file, first)
             raise RenderError(
@@ -358,9 +394,23 @@ class Renderer:
                 line=first,
                 hint="remove the recursion",
             ) from None
-        except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError, OverflowError) as exc:
+        except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError, AssertionError) as exc:
+            # A filter's own argument check (`truncate(-5)` asserts), or a bad operand.
             f, line = self._error_location(exc, file, first)
-            raise RenderError(f"{what}: template error: {exc}", file=f, line=line) from None
+            raise RenderError(f"{what}: template error: {exc or type(exc).__name__}", file=f, line=line) from None
+        finally:
+            self.clock.stop()
+
+    def _collect(self, chunks: Any) -> str:
+        """The output of a render, refused as soon as it grows past the budget."""
+        out: list[str] = []
+        size = 0
+        for chunk in chunks:
+            size += len(chunk)
+            self.clock.size(size)
+            self.clock.tick()
+            out.append(chunk)
+        return "".join(out)
 
     def _error_location(self, exc: BaseException, file: str, first: int) -> tuple[str, int]:
         tb = exc.__traceback__
@@ -403,10 +453,12 @@ def input_problem(prompt: Prompt, values: Mapping[str, Any]) -> tuple[str, str] 
 
     try:
         error = jsonschema.exceptions.best_match(
-            jsonschema.Draft202012Validator(prompt.inputs_schema).iter_errors(dict(values))
+            validation.validator_class(jsonschema.Draft202012Validator)(prompt.inputs_schema).iter_errors(dict(values))
         )
     except Unresolvable as exc:
         return "", f"the inputs schema of {prompt.id!r} has a $ref that cannot be resolved: {exc}"
+    except OverBudget as exc:
+        return "", f"a `pattern` of the inputs schema of {prompt.id!r}: {exc}"
     if error is None:
         return None
     return ".".join(str(p) for p in error.absolute_path), error.message

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from . import yamltext
 from .errors import InputError
-from .loader import decode, raise_problem
+from .loader import decode, parse_json, raise_problem
 from .model import Prompt, Snapshot
 
 
@@ -38,7 +37,7 @@ def parse_assignments(items: list[str], prompt: Prompt) -> dict[str, Any]:
             values[name] = raw
             continue
         try:
-            values[name] = json.loads(raw)
+            values[name] = parse_json(raw)
         except ValueError:
             raise InputError(
                 f"--var {name}: {raw!r} is not valid JSON for type {'/'.join(sorted(types))}",

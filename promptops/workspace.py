@@ -66,7 +66,11 @@ class TreeSource:
     def _safe(self, rel: str) -> Path:
         path = (self.root / rel).resolve()
         if path != self.root and self.root not in path.parents:
-            raise InputError(f"{rel} points outside the repository", hint="use paths inside the repository")
+            raise InputError(
+                "points outside the repository (a symbolic link or an absolute path?)",
+                file=rel,
+                hint="promptops reads only files inside the repository: copy the file in instead of linking it",
+            )
         return path
 
     def list_dir(self, prefix: str) -> list[str]:
@@ -77,6 +81,9 @@ class TreeSource:
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             rel_dir = Path(dirpath).relative_to(self.root).as_posix()
+            for name in dirnames:  # os.walk does not enter linked directories: one leading out is an error
+                if (Path(dirpath) / name).is_symlink():
+                    self._safe(name if rel_dir == "." else f"{rel_dir}/{name}")
             for name in filenames:
                 found.append(name if rel_dir == "." else f"{rel_dir}/{name}")
         return sorted(found)

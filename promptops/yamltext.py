@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -125,6 +126,13 @@ class _Builder:
                 node,
                 hint="remove the !! tag, or give a value of that type",
             ) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            # .nan compares false with everything (a gate that cannot fail); .inf is no timeout or weight.
+            raise self._fail(
+                f"{node.value!r} is not a finite number",
+                node,
+                hint="numbers must be finite: write a plain number (YAML .nan and .inf are refused)",
+            )
         if value is None or isinstance(value, (str, bool, int, float)):
             return value
         raise self._fail(

@@ -71,7 +71,7 @@ scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(10**20), max_value=10**20),
-    st.floats(allow_nan=False),
+    st.floats(allow_nan=False, allow_infinity=False),  # JSON numbers are finite
     st.text(max_size=20),
 )
 json_values = st.recursive(

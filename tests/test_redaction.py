@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,10 @@ def test_error_messages_at_the_command_line_never_show_a_key(make_repo, cli, mon
     assert code == 2
     assert "[REDACTED:secret]" in err
     assert token not in out + err
+
+
+def test_a_runaway_project_pattern_keeps_nothing_instead_of_hanging() -> None:
+    r = Redactor.from_config({"mode": "redact", "patterns": [r"^(a|aa)+$"]}, {})
+    started = time.monotonic()
+    assert r.text("a" * 60 + "!", "output") == "[REDACTED:unscanned]"
+    assert time.monotonic() - started < 10

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import RepoOption, err_console, open_project, out_console, root_of, write_out
+from .common import RepoOption, err_console, note, open_project, out_console, root_of, write_out
 
 if TYPE_CHECKING:
     from ..diff import DiffReport
@@ -149,7 +149,7 @@ def _evaluate(
 
     from ..diff import EvalDiff, affected_suites, eval_changes
     from ..evaluate.engine import STATE_DIR, Evaluation, Settings, exit_code
-    from ..evaluate.runner import Options
+    from ..evaluate.runner import MAX_RETRY_WAIT, Options
     from ..evaluate.store import Store
 
     root, source, snapshot = open_project(root)
@@ -162,13 +162,14 @@ def _evaluate(
         rpm=defaults.get("rpm"),
         max_cost=defaults.get("max_cost"),
         use_cache=not no_cache,
+        max_retry_wait=float(defaults.get("max_retry_wait", MAX_RETRY_WAIT)),
     )
     settings = Settings(suites=suites, baseline=base_sha, mode="replay" if replay else "live", options=options)
     err_console().print(f"evaluating {len(suites)} affected suite{'s' * (len(suites) != 1)} at BASE and HEAD …")
-    evaluation = Evaluation(root, source, snapshot, settings, dict(os.environ))
+    evaluation = Evaluation(root, source, snapshot, settings, dict(os.environ), on_warning=note)
     head_tasks, base_tasks = evaluation.prepare()
     result = evaluation.run(head_tasks, base_tasks)
-    store = Store(root / STATE_DIR / "promptops.sqlite")
+    store = Store(root / STATE_DIR / "promptops.sqlite", warn=note)
     try:
         runs = store.results(result.run_id)
     finally:

@@ -11,7 +11,7 @@ import typer
 if TYPE_CHECKING:
     from ..model import EvalReport
 
-from .common import RepoOption, err_console, open_project, out_console, write_out
+from .common import RepoOption, err_console, note, open_project, out_console, write_out
 
 REPORT_FORMATS = {".json": "json", ".xml": "junit", ".md": "markdown"}
 
@@ -80,12 +80,13 @@ def eval_suites(
 ) -> int:
     """Run eval suites: render each case, call the routed model (cached), check the answer, gate on thresholds.
 
-    Exit 0 when every suite meets its gates, 1 when one does not, 2 for bad input (including a missing
-    recording with --replay), 3 when provider errors remain after retries, 130 when interrupted.
+    Exit 0 when every suite meets its gates, 1 when one does not, 2 for bad input (a file that does
+    not load, no suites, a missing recording with --replay), 3 when provider errors remain after
+    retries or a provider asks to wait past eval.max_retry_wait, 130 when interrupted.
     """
     from ..errors import InputError
     from ..evaluate.engine import Evaluation, Settings, exit_code
-    from ..evaluate.runner import Options
+    from ..evaluate.runner import MAX_RETRY_WAIT, Options
 
     if record and replay:
         raise InputError("--record and --replay exclude each other")
@@ -97,13 +98,19 @@ def eval_suites(
         raise InputError(f"unknown --routes {routes!r}", hint="use primary or all")
     if fmt not in (None, "json", "junit", "markdown"):
         raise InputError(f"unknown format {fmt!r}", hint="use json, junit or markdown")
-    root, source, snapshot = open_project(repo)
+    root, source, snapshot = open_project(repo, strict=True)
+    if not snapshot.suites:
+        raise InputError(
+            f"nothing to evaluate: no eval suites under {snapshot.config.evals_dir or 'the repository root'}/",
+            hint="add a suite such as evals/NAME.yaml with `prompt:` and `cases:` (see `promptops schema eval`)",
+        )
     defaults = snapshot.config.eval_defaults
     options = Options(
         concurrency=concurrency or int(defaults.get("concurrency", 8)),
         rpm=rpm or defaults.get("rpm"),
         max_cost=max_cost if max_cost is not None else defaults.get("max_cost"),
         use_cache=not no_cache,
+        max_retry_wait=float(defaults.get("max_retry_wait", MAX_RETRY_WAIT)),
     )
     settings = Settings(
         suites=ids or (),
@@ -117,8 +124,12 @@ def eval_suites(
         options=options,
     )
     progress = _Progress()
-    evaluation = Evaluation(root, source, snapshot, settings, dict(os.environ), on_result=progress.advance)
+    evaluation = Evaluation(
+        root, source, snapshot, settings, dict(os.environ), on_result=progress.advance, on_warning=note
+    )
     head, base = evaluation.prepare()
+    if changed_since and not head:
+        note(f"no eval suite is affected by changes since {changed_since}; nothing to run")
     progress.start(evaluation.total)
     try:
         report = evaluation.run(head, base)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .common import RepoOption, err_console, open_project
+from .common import RepoOption, err_console, note, open_project
 
 
 def override(
@@ -39,7 +39,7 @@ def override(
         raise InputError(f"unknown eval suite {suite!r}", hint=f"known: {', '.join(sorted(snapshot.suites))}")
     if case not in {c.id for c in snapshot.suites[suite].cases}:
         raise InputError(f"suite {suite!r} has no case {case!r}", file=snapshot.suites[suite].path)
-    store = Store(root / STATE_DIR / "promptops.sqlite")
+    store = Store(root / STATE_DIR / "promptops.sqlite", warn=note)
     latest = store.latest_output(suite, case)
     store.close()
     if latest is None or latest.output is None:

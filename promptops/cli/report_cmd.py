@@ -30,19 +30,18 @@ def merge(
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="regression: exit 1 on any regressed case.")] = None,
 ) -> int:
     """Join shard reports and apply the same gates and exit codes as `promptops eval`."""
-    import json
-
     from rich.table import Table
 
     from ..errors import InputError
     from ..evaluate.engine import exit_code
     from ..evaluate.merge import merge as merge_reports
+    from ..loader import parse_json
     from ..report import results as writers
 
     loaded = []
     for path in reports:
         try:
-            loaded.append(writers.from_dict(json.loads(path.read_text("utf-8"))))
+            loaded.append(writers.from_dict(parse_json(path.read_text("utf-8"))))
         except OSError as exc:
             raise InputError(f"cannot read report: {exc.strerror}", file=str(path)) from None
         except (ValueError, TypeError, KeyError) as exc:

@@ -67,10 +67,20 @@ def _suite(old: Suite, new: Suite) -> SuiteDiff | None:
     )
 
 
+def _lowered(a: Any, b: Any) -> bool:
+    """b is a lower bar than a. Written as `not b >= a` so that a NaN (which compares false with
+    everything, and so disables a gate) always counts as lowered."""
+    return a is not None and (b is None or not b >= a)
+
+
+def _raised(a: Any, b: Any) -> bool:
+    return a is not None and (b is None or not b <= a)
+
+
 def _weaker_gate(name: str, a: Any, b: Any) -> str:
-    if name in ("threshold", "repeat", "min_consistency") and a is not None and (b is None or b < a):
+    if name in ("threshold", "repeat", "min_consistency") and _lowered(a, b):
         return f"{name} lowered from {a} to {b}" if b is not None else f"{name} {a} removed"
-    if name == "max_flaky" and a is not None and (b is None or b > a):
+    if name == "max_flaky" and _raised(a, b):
         return f"max_flaky raised from {a} to {b}" if b is not None else f"max_flaky {a} removed (no limit)"
     return ""
 
@@ -129,13 +139,13 @@ def _same_check(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 def _looser_check(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     notes = []
-    if a.get("threshold") is not None and (b.get("threshold") is None or b["threshold"] < a["threshold"]):
+    if _lowered(a.get("threshold"), b.get("threshold")):
         notes.append(f"{_label(a)}: threshold lowered from {a['threshold']} to {b.get('threshold')}")
     if a.get("fallback") and not b.get("fallback"):
         notes.append(f"{_label(a)}: no longer checks the kill-switch answer")
-    if a.get("min") is not None and (b.get("min") is None or b["min"] < a["min"]):
+    if _lowered(a.get("min"), b.get("min")):
         notes.append(f"{_label(a)}: min lowered from {a['min']} to {b.get('min')}")
-    if a.get("max") is not None and (b.get("max") is None or b["max"] > a["max"]):
+    if _raised(a.get("max"), b.get("max")):
         notes.append(f"{_label(a)}: max raised from {a['max']} to {b.get('max')}")
     return notes
 

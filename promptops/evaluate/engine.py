@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -83,14 +84,22 @@ def _plan_id(tasks: Sequence[Task]) -> str:
 
 
 def _fail_on_problems(snapshot: Snapshot, suites: Sequence[Suite]) -> None:
-    """Errors never pass: a suite file that failed to load, or a duplicate case id, stops the run."""
-    paths = {s.path for s in suites} | {f"{snapshot.config.evals_dir}/{d}" for s in suites for d in s.datasets}
-    paths |= {snapshot.routing.path, "promptops.yaml"}  # a broken routing file would pass as "no model serves"
+    """Errors never pass: any file that failed to load (a suite, dataset, prompt, partial, the routing file or
+    promptops.yaml, whichever suites run) stops the run with lint's message, as does a suite whose prompt
+    does not exist. A broken prompt may be the one a suite meant; a broken routing file would pass as
+    "no model serves"."""
     for p in snapshot.problems:
-        if p.severity == "error" and (
-            p.file in paths or (p.file.startswith(snapshot.config.evals_dir + "/") and p.rule == "invalid-file")
-        ):
-            raise InputError(p.message, file=p.file, line=p.line or None, hint=p.hint or None)
+        if p.severity == "error":
+            raise InputError(p.message, file=p.file or None, line=p.line or None, hint=p.hint or None)
+    for suite in suites:
+        if suite.prompt not in snapshot.prompts:
+            close = difflib.get_close_matches(suite.prompt, list(snapshot.prompts), n=1)
+            raise InputError(
+                f"suite targets unknown prompt {suite.prompt!r}",
+                file=suite.path,
+                line=suite.line_of("prompt"),
+                hint=f"did you mean {close[0]!r}?" if close else "run `promptops list` to see the prompt ids",
+            )
 
 
 class Evaluation:
@@ -104,10 +113,12 @@ class Evaluation:
         settings: Settings,
         env: Mapping[str, str],
         on_result: Callable[[TaskResult], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.root, self.source, self.snapshot, self.settings = root, source, snapshot, settings
         self.env = env
         self.on_result = on_result
+        self.on_warning = on_warning
         self.base_snapshot: Snapshot | None = None
         self.total = 0
         named = [m.api_key_env for m in snapshot.routing.models.values() if m.api_key_env]
@@ -122,6 +133,10 @@ class Evaluation:
             changed = affected_suites(self.base_snapshot, snap)
             suites = [x for x in suites if x.id in changed]
         _fail_on_problems(snap, suites)
+        # Files read after the calls are checked before them: a broken one must not waste a run.
+        overrides_file.read_all(self.source, snap.config.evals_dir)
+        if s.mode == "record":  # `--replay` reads them all first anyway
+            recordings.read_all(self.source, snap.config.evals_dir)
         head = plan(snap, suites, models=s.models, all_routes=s.all_routes, repeat=s.repeat)
         base: list[Task] = []
         if s.baseline:
@@ -152,7 +167,7 @@ class Evaluation:
     def run(self, head: list[Task], base: list[Task]) -> EvalReport:
         started, t0 = _now(), time.perf_counter()
         s = self.settings
-        store = Store(self.root / STATE_DIR / "promptops.sqlite")
+        store = Store(self.root / STATE_DIR / "promptops.sqlite", warn=self.on_warning)
         # A recording is made of fresh answers, and a replay reads recordings only: neither reads the cache.
         options = replace(s.options, use_cache=s.options.use_cache and s.mode == "live", record=s.mode == "record")
         runner = Runner(
@@ -164,6 +179,7 @@ class Evaluation:
             env=self.env,
             root=self.root,
             on_result=self.on_result,
+            on_wait=self.on_warning,
         )
         if (
             s.mode != "replay"

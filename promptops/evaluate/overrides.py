@@ -58,7 +58,9 @@ def record(root: Path, evals_dir: str, override: Override) -> str:
     path = root / rel
     rows = []
     if path.exists():
-        loaded = yaml.safe_load(path.read_text("utf-8")) or []
+        loaded, _ = yamltext.parse(decode(path.read_bytes(), rel), rel)
+        if not isinstance(loaded, list):
+            raise InputError("an overrides file holds a list of overrides", file=rel, line=1)
         rows = [r for r in loaded if isinstance(r, dict) and r.get("case") != override.case]
     rows.append(
         {

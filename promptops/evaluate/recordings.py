@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import InputError
-from ..loader import decode
+from ..loader import decode, parse_json
 from ..providers import Completion
 from ..redaction import Redactor
 from ..workspace import Source, atomic_write
@@ -22,7 +22,8 @@ def directory(evals_dir: str) -> str:
 
 
 def read_all(source: Source, evals_dir: str) -> dict[str, Completion]:
-    """Every recording of the project, by request key."""
+    """Every recording of the project, by request key. Checks every line: `--record` calls this before any
+    provider call, so a broken file is found before the calls it would waste."""
     found: dict[str, Completion] = {}
     for path in source.list_dir(directory(evals_dir)):
         if not path.endswith(".jsonl"):
@@ -32,7 +33,15 @@ def read_all(source: Source, evals_dir: str) -> dict[str, Completion]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = parse_json(line)
+                if (
+                    not isinstance(row, dict)
+                    or not isinstance(row.get("key"), str)
+                    or not isinstance(row.get("text"), str)
+                ):
+                    raise ValueError("each line must be an object with a string `key` and `text`")
+                if not isinstance(row.get("cost"), (int, float, type(None))) or isinstance(row.get("cost"), bool):
+                    raise ValueError("`cost` must be a number")
                 found[row["key"]] = Completion(
                     text=row["text"],
                     prompt_tokens=int(row.get("prompt_tokens", 0)),
@@ -59,10 +68,18 @@ def write(root: Path, evals_dir: str, recorded: Sequence[Recorded], redactor: Re
         path = root / rel
         rows: dict[str, dict[str, object]] = {}
         if path.exists():
-            for line in path.read_text("utf-8").splitlines():
+            for n, line in enumerate(path.read_text("utf-8", errors="replace").splitlines(), 1):
                 if line.strip():
-                    row = json.loads(line)
-                    rows[row["key"]] = row
+                    try:
+                        row = parse_json(line)
+                        rows[row["key"]] = row
+                    except (ValueError, KeyError, TypeError) as exc:
+                        raise InputError(
+                            f"invalid recording: {exc}",
+                            file=rel,
+                            line=n,
+                            hint="fix or delete this line, then re-record",
+                        ) from None
         for r in items:
             c = r.completion
             rows[r.key] = {

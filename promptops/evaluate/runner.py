@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
+import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import checks
+from ..loader import parse_json
 from ..model import Message, ModelSpec, Prompt, Snapshot, TaskResult
 from ..providers import Completion, Provider, ProviderError, ProviderRequest
 from ..redaction import Redactor
@@ -22,6 +23,8 @@ from .store import Store
 
 BACKOFF_BASE = 0.2
 BACKOFF_CAP = 20.0
+MAX_RETRY_WAIT = 60.0
+NOTICE_WAIT = 5.0  # waits at least this long are announced through on_wait
 JUDGE_SYSTEM = (
     "You grade an AI answer against a rubric. Reply with a JSON object only: "
     '{"score": <number from 0 to 1>, "reason": "<one sentence>"}. Score 1 means the answer fully meets the rubric.'
@@ -37,6 +40,7 @@ class Options:
     record: bool = False
     backoff_base: float = BACKOFF_BASE
     seed: int | None = None
+    max_retry_wait: float = MAX_RETRY_WAIT  # the longest Retry-After honoured; a longer one fails the task
 
 
 @dataclass
@@ -63,6 +67,7 @@ class Runner:
     env: Mapping[str, str] = field(default_factory=dict)
     root: Path | None = None
     on_result: Callable[[TaskResult], None] | None = None
+    on_wait: Callable[[str], None] | None = None
     spent: float = 0.0
     calls: int = 0
     recorded: list[Recorded] = field(default_factory=list)
@@ -198,7 +203,7 @@ class Runner:
                     if attempt:
                         exc.message = f"{exc.message} (after {attempt + 1} attempts)"
                     raise
-                await asyncio.sleep(self._backoff(attempt, exc.retry_after))
+                await self._wait(request.model, exc, self._backoff(attempt, exc.retry_after))
                 attempt += 1
         if self.store is not None and provider.name == "litellm":
             # Only live answers are cached: a recording or a fallback must never pass for a model's answer later.
@@ -242,6 +247,21 @@ class Runner:
         self._next_slot[model.name] = slot + interval
         if slot > now:
             await asyncio.sleep(slot - now)
+
+    async def _wait(self, model: ModelSpec, exc: ProviderError, seconds: float) -> None:
+        """Sleep before a retry; a provider asking for more than `max_retry_wait` fails the task instead of
+        silently holding the run for an hour."""
+        cap = self.options.max_retry_wait
+        if exc.retry_after is not None and exc.retry_after > cap:
+            exc.message = (
+                f"{exc.message}; the provider asked to wait {exc.retry_after:g} s before retrying, "
+                f"more than the {cap:g} s promptops waits"
+            )
+            exc.hint = "run again later, or raise `eval: {max_retry_wait: SECONDS}` in promptops.yaml"
+            raise exc
+        if seconds >= NOTICE_WAIT and self.on_wait is not None:
+            self.on_wait(f"{model.name}: {exc.kind.replace('_', ' ')}; waiting {seconds:.0f} s before retrying")
+        await asyncio.sleep(seconds)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -292,8 +312,10 @@ class Runner:
         if calls is not None:
             calls.append(completion)
         try:
-            data = json.loads(completion.text)
+            data = parse_json(completion.text)
             score = float(data["score"])
+            if not math.isfinite(score):  # NaN would clamp to a full score below
+                raise ValueError("not a finite score")
         except (ValueError, KeyError, TypeError):
             raise ValueError(f"the judge did not answer with JSON holding a score: {completion.text[:120]!r}") from None
         return max(0.0, min(1.0, score)), str(data.get("reason", ""))

@@ -5,17 +5,22 @@ Every write is its own transaction, so a run killed at any moment keeps everythi
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sqlite3
+import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from ..errors import InputError
+from ..errors import InputError, PromptopsError, UnavailableError
 from ..model import CheckResult, Override, TaskResult
 from ..providers import Completion
 
 SCHEMA_VERSION = 1
+_T = TypeVar("_T")
 MIGRATIONS = (
     """
     CREATE TABLE IF NOT EXISTS responses (
@@ -45,41 +50,124 @@ MIGRATIONS = (
 )
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+TABLES = {
+    "responses": {"key", "model", "completion", "created"},
+    "runs": {"run_id", "plan", "label", "started", "finished", "report"},
+    "results": {"run_id", "key", "suite", "case_id", "result"},
+}
+LOCK_HINT = "another promptops run (or a program reading .promptops/) holds it: let that finish, then run again"
+
+
+class _Foreign(sqlite3.DatabaseError):
+    """The file is an SQLite database, but not ours (or from a promptops that wrote another layout)."""
+
+
+def _is_locked(exc: sqlite3.Error) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout=5000")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA busy_timeout=5000")
         version = db.execute("PRAGMA user_version").fetchone()[0]
+        if not isinstance(version, int) or not 0 <= version <= len(MIGRATIONS):
+            raise _Foreign(f"schema version {version} is not one this promptops knows")
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             db.executescript(script)
             db.execute(f"PRAGMA user_version={number}")
+        for table, columns in TABLES.items():
+            found = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            if not columns <= found:
+                raise _Foreign(f"table {table!r} lacks {', '.join(sorted(columns - found))}")
         return db
-    except sqlite3.DatabaseError as exc:
+    except BaseException:
+        db.close()
+        raise
+
+
+def _move_aside(path: Path) -> Path:
+    """Keep a broken database for inspection, out of the way of a fresh one."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    aside = path.with_name(f"{path.name}.broken-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            os.replace(part, aside.with_name(aside.name + suffix))
+    return aside
+
+
+def _connect(path: Path, warn: Callable[[str], None]) -> sqlite3.Connection:
+    """Open (and migrate) the database. A broken or foreign one is moved aside, with a warning, and rebuilt:
+    a cache is never worth a failed run, and is never silently reused."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
         raise InputError(
-            f"cannot open the results database: {exc}",
-            file=str(path),
-            hint="delete the .promptops/ directory to start afresh",
+            f"cannot create the state directory: {exc.strerror or exc}",
+            file=str(path.parent),
+            hint=f"promptops keeps its cache in {path.parent.name}/, a directory: move the file of that name aside",
         ) from None
+    try:
+        try:
+            return _open(path)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and _is_locked(exc):
+                raise
+            aside = _move_aside(path)
+            warn(f"warning: {path} was unusable ({exc}); moved it to {aside.name} and started a new cache")
+            return _open(path)
+    except sqlite3.Error as exc:
+        raise _failure(exc, path) from None
+    except OSError as exc:
+        raise InputError(
+            f"cannot open the results database: {exc.strerror or exc}",
+            file=str(path),
+            hint="check that .promptops/ is writable",
+        ) from None
+
+
+def _failure(exc: sqlite3.Error, path: Path) -> PromptopsError:
+    if _is_locked(exc):
+        return UnavailableError(f"{path}: the results database stayed locked for more than 5 s", hint=LOCK_HINT)
+    return UnavailableError(
+        f"{path}: the results database failed: {exc}",
+        hint="move .promptops/promptops.sqlite aside (it holds only the cache and past results) and run again",
+    )
+
+
+def _guarded(method: Callable[..., _T]) -> Callable[..., _T]:
+    """SQLite errors during a run (a lock held too long, a disk that fills) become exit 3 with the fix."""
+
+    @functools.wraps(method)
+    def run(self: Store, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _failure(exc, self.path) from None
+
+    return run
 
 
 class Store:
     """The response cache and the results store, in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, warn: Callable[[str], None] | None = None) -> None:
         self.path = path
-        self.db = _connect(path)
+        self.db = _connect(path, warn or (lambda _: None))
 
     def close(self) -> None:
         self.db.close()
 
     # -- response cache --------------------------------------------------------------------------------------
+    @_guarded
     def get(self, key: str) -> Completion | None:
         row = self.db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
         return Completion(**json.loads(row[0])) if row else None
 
+    @_guarded
     def put(self, key: str, completion: Completion) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO responses (key, model, completion) VALUES (?, ?, ?)",
@@ -87,6 +175,7 @@ class Store:
         )
 
     # -- runs and results ------------------------------------------------------------------------------------
+    @_guarded
     def resumable(self, plan: str) -> str | None:
         """The unfinished run with the same plan, whose finished tasks a new run may reuse."""
         row = self.db.execute(
@@ -94,12 +183,14 @@ class Store:
         ).fetchone()
         return str(row[0]) if row else None
 
+    @_guarded
     def start(self, run_id: str, plan: str, label: str, started: str) -> None:
         self.db.execute(
             "INSERT OR IGNORE INTO runs (run_id, plan, label, started) VALUES (?, ?, ?, ?)",
             (run_id, plan, label, started),
         )
 
+    @_guarded
     def record(self, run_id: str, uid: str, result: TaskResult) -> None:
         """Keep one task's result; `uid` identifies the task (two cases may send the same request)."""
         self.db.execute(
@@ -107,13 +198,16 @@ class Store:
             (run_id, uid, result.suite, result.case, json.dumps(asdict(result))),
         )
 
+    @_guarded
     def results(self, run_id: str) -> dict[str, TaskResult]:
         rows = self.db.execute("SELECT key, result FROM results WHERE run_id = ?", (run_id,)).fetchall()
         return {key: task_result(json.loads(text)) for key, text in rows}
 
+    @_guarded
     def finish(self, run_id: str, finished: str, report: str | None) -> None:
         self.db.execute("UPDATE runs SET finished = ?, report = ? WHERE run_id = ?", (finished, report, run_id))
 
+    @_guarded
     def latest_output(self, suite: str, case: str) -> TaskResult | None:
         """The most recent result for a case, across runs (for overrides)."""
         row = self.db.execute(

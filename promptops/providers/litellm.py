@@ -417,9 +417,11 @@ def _parse(raw: bytes, route: _Route, started: float, key: str | None) -> Comple
     try:
         data = json.loads(raw)
         text = data["choices"][0]["message"].get("content") or ""
+        if not isinstance(text, str):
+            raise TypeError(f"the message content is {type(text).__name__}, not text")
         usage = data.get("usage") or {}
         prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-    except (ValueError, LookupError, TypeError, AttributeError) as exc:
+    except (ValueError, LookupError, TypeError, AttributeError, OverflowError) as exc:  # Infinity tokens overflow
         message = f"{route.label} sent an unreadable answer: {_first_line(exc)}"
         raise ProviderError("malformed", _scrub(message, key)) from exc
     return Completion(
