@@ -180,7 +180,7 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
         if value and len(value) >= MIN_SECRET:
             text = text.replace(value, placeholder("secret"))
             text = _cut_key(text, value)
-    return _replace(text, secret_detectors(), lambda kind, _value: placeholder(kind))
+    return _secrets().replace(text, lambda kind, _value: placeholder(kind))
 
 
 def _cut_key(text: str, key: str) -> str:
@@ -192,8 +192,7 @@ def _cut_key(text: str, key: str) -> str:
     return text
 
 
-@functools.lru_cache(maxsize=16)
-def _union(detectors: tuple[Detector, ...]) -> re.Pattern[str] | None:
+def _union(detectors: Iterable[Detector]) -> re.Pattern[str] | None:
     """One pattern matching wherever any detector might: most text holds nothing, and one search says so."""
     parts = []
     for detector in detectors:
@@ -204,29 +203,42 @@ def _union(detectors: tuple[Detector, ...]) -> re.Pattern[str] | None:
         letters |= {c for flag, c in ((re.I, "i"), (re.X, "x"), (re.S, "s"), (re.M, "m")) if flags & flag}
         parts.append(f"(?{''.join(sorted(letters))}:{text})" if letters else f"(?:{text})")
     try:
-        return re.compile("|".join(parts))
+        return re.compile("|".join(parts)) if parts else None
     except re.error:  # a pattern that cannot be combined: every detector then runs on its own
         return None
 
 
-def _replace(text: str, detectors: Iterable[Detector], replacement: Callable[[str, str], str]) -> str:
-    detectors = tuple(detectors)
-    budgeted = tuple(d for d in detectors if d.budgeted)
-    union = _union(tuple(d for d in detectors if not d.budgeted))
-    if not budgeted and union is not None and union.search(text) is None:
+class Scanner:
+    """A set of detectors, with the one search that tells most texts apart as holding nothing."""
+
+    def __init__(self, detectors: Iterable[Detector]) -> None:
+        self.detectors = tuple(detectors)
+        self.union = _union(d for d in self.detectors if not d.budgeted)
+
+    def replace(self, text: str, replacement: Callable[[str, str], str]) -> str:
+        """`text` with every span a detector finds replaced by `replacement(kind, value)`."""
+        detectors = self.detectors
+        if self.union is not None and self.union.search(text) is None:
+            detectors = tuple(d for d in self.detectors if d.budgeted)  # only the project's patterns may match
+            if not detectors:
+                return text
+        spans: list[tuple[int, int, str]] = []
+        for detector in detectors:
+            try:
+                found = list(detector.spans(text))
+            except TimeoutError:  # a project pattern that runs away: nothing of the text can be vouched for
+                return placeholder("unscanned")
+            for start, end in found:
+                if not any(s < end and start < e for s, e, _ in spans):
+                    spans.append((start, end, detector.name))
+        for start, end, kind in sorted(spans, reverse=True):
+            text = text[:start] + replacement(kind, text[start:end]) + text[end:]
         return text
-    spans: list[tuple[int, int, str]] = []
-    for detector in detectors:
-        try:
-            found = list(detector.spans(text))
-        except TimeoutError:  # a project pattern that runs away: nothing of the text can be vouched for
-            return placeholder("unscanned")
-        for start, end in found:
-            if not any(s < end and start < e for s, e, _ in spans):
-                spans.append((start, end, detector.name))
-    for start, end, kind in sorted(spans, reverse=True):
-        text = text[:start] + replacement(kind, text[start:end]) + text[end:]
-    return text
+
+
+@functools.lru_cache(maxsize=1)
+def _secrets() -> Scanner:
+    return Scanner(secret_detectors())
 
 
 @dataclass(frozen=True)
@@ -280,8 +292,9 @@ class Redactor:
         self.settings = settings or Settings()
         self.secrets = tuple(secrets)
         self.hmac_key = hmac_key
-        self._detectors = tuple(PII_DETECTORS[name] for name in self.settings.detectors) + tuple(
-            Detector("pattern", "a project pattern", p, budgeted=True) for p in self.settings.patterns
+        self._scanner = Scanner(
+            [PII_DETECTORS[name] for name in self.settings.detectors]
+            + [Detector("pattern", "a project pattern", p, budgeted=True) for p in self.settings.patterns]
         )
 
     @classmethod
@@ -316,9 +329,9 @@ class Redactor:
             return None
         value = scrub(value, self.secrets)
         if mode == "redact":
-            return _replace(value, self._detectors, lambda k, _v: placeholder(k))
+            return self._scanner.replace(value, lambda k, _v: placeholder(k))
         if mode == "hash":
-            return _replace(value, self._detectors, lambda k, v: f"[HMAC:{k}:{self.hmac(v)}]")
+            return self._scanner.replace(value, lambda k, v: f"[HMAC:{k}:{self.hmac(v)}]")
         return value
 
     def value(self, data: Any, kind: str = "inputs") -> Any:

@@ -90,6 +90,9 @@ class Renderer:
             for p in snapshot.prompts.values()
         }
         self._info: dict[str, TemplateInfo] = {}
+        # Compiled once per renderer: a runtime renders the same prompts and fallbacks on every call.
+        self._strings: dict[str, jinja2.Template] = {}
+        self._validators: dict[str, Any] = {}
 
     # -- template lookup -------------------------------------------------------------------------------------
     def template_text(self, name: str) -> str | None:
@@ -296,7 +299,9 @@ class Renderer:
                 line=prompt.line_of("inputs"),
                 hint=f"pass it with --var {missing[0]}=VALUE",
             )
-        problem = input_problem(prompt, values)
+        if prompt.id not in self._validators:
+            self._validators[prompt.id] = inputs_validator(prompt)
+        problem = input_problem(prompt, values, self._validators[prompt.id])
         if problem is not None:
             where, detail = problem
             raise InputError(
@@ -320,7 +325,7 @@ class Renderer:
     def render_text(self, prompt: Prompt, template: str, variables: Mapping[str, Any], what: str) -> str:
         """Render a template string (a fallback answer) in the same sandbox."""
         try:
-            compiled = self.env.from_string(template)
+            compiled = self._strings.get(template) or self._strings.setdefault(template, self.env.from_string(template))
         except (RecursionError, MemoryError, SyntaxError):
             raise RenderError(
                 f"{what}: template is too deeply nested",
@@ -444,17 +449,27 @@ class Renderer:
         return messages
 
 
-def input_problem(prompt: Prompt, values: Mapping[str, Any]) -> tuple[str, str] | None:
+def inputs_validator(prompt: Prompt) -> Any:
+    """The validator of a prompt's inputs schema (None when it declares no inputs)."""
+    if not prompt.inputs:
+        return None
+    import jsonschema
+
+    return validation.validator_class(jsonschema.Draft202012Validator)(prompt.inputs_schema)
+
+
+def input_problem(prompt: Prompt, values: Mapping[str, Any], validator: Any = None) -> tuple[str, str] | None:
     """(var path, what is wrong) when values do not fit the prompt's inputs schema, else None."""
     if not prompt.inputs:
         return None
     import jsonschema
     from referencing.exceptions import Unresolvable
 
+    validator = validator or inputs_validator(prompt)
     try:
-        error = jsonschema.exceptions.best_match(
-            validation.validator_class(jsonschema.Draft202012Validator)(prompt.inputs_schema).iter_errors(dict(values))
-        )
+        if validator.is_valid(dict(values)):
+            return None
+        error = jsonschema.exceptions.best_match(validator.iter_errors(dict(values)))
     except Unresolvable as exc:
         return "", f"the inputs schema of {prompt.id!r} has a $ref that cannot be resolved: {exc}"
     except OverBudget as exc:
