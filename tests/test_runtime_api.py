@@ -366,3 +366,25 @@ def test_a_runtime_that_requires_a_signature_refuses_unsigned_and_forged_bundles
     monkeypatch.setenv("BUNDLE_HMAC", "another-key-entirely-9876543210")
     with pytest.raises(GateFailed, match="refused"):
         promptops.load(bundle=signed, **trust)
+
+
+def test_calls_become_opentelemetry_spans_with_the_genai_attributes(project: Path, server: ProviderServer) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)  # the application's own set-up; promptops only asks for a tracer
+    with promptops.load(env="staging", repo=project, reload_interval=None, audit=False) as rt:
+        result = rt.run("answer", {"question": "ada@example.com"})
+    [span] = [s for s in exporter.get_finished_spans() if s.attributes.get("promptops.prompt") == "answer"]
+    assert span.name == "chat openai/test-model"
+    assert span.attributes["gen_ai.operation.name"] == "chat"
+    assert span.attributes["gen_ai.request.model"] == "openai/test-model"
+    assert span.attributes["gen_ai.usage.output_tokens"] == result.completion_tokens
+    assert span.attributes["promptops.answered_by"] == "primary"
+    assert span.attributes["promptops.release"] == "v0.1.1"
+    assert all("ada@example.com" not in str(v) for v in span.attributes.values())

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from ..errors import InputError, PromptopsError, UnavailableError
 from ..providers import Provider
 from ..redaction import Redactor
-from . import calls
+from . import calls, telemetry
 from .sources import ExportFile, LedgerEnvironment, Origin
 from .state import Served, Trust, build
 
@@ -300,14 +300,16 @@ class Runtime:
         model: str | None = None,
         usage: tuple[int, int, float | None] = (0, 0, None),
     ) -> str | None:
-        if self.audit is None:
+        traced = telemetry.tracer() is not None
+        if self.audit is None and not traced:
             return None
+        latency = calls.elapsed_ms(started)
         record = {
             **base,
             "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "model": model,
             "answered_by": answered_by,
-            "latency_ms": calls.elapsed_ms(started),
+            "latency_ms": latency,
             "prompt_tokens": usage[0],
             "completion_tokens": usage[1],
             "cost": usage[2],
@@ -316,7 +318,10 @@ class Runtime:
             "inputs": redactor.value(dict(values), "inputs"),
             "output": redactor.text(text, "output") if text is not None else None,
         }
-        record_id: str = self.audit.append(record)
+        record_id: str | None = self.audit.append(record) if self.audit is not None else None
+        if traced:
+            ended = time.time_ns()
+            telemetry.emit(record, record_id=record_id, started_ns=ended - int(latency * 1e6), ended_ns=ended)
         return record_id
 
     def _calls_loop(self) -> asyncio.AbstractEventLoop:
