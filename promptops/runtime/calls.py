@@ -69,9 +69,7 @@ async def answer(
 ) -> Answer:
     """The first good answer along the chain; every failure is appended to `attempts`."""
     for position, model in enumerate(chain):
-        if model.api_key_env and not keys.get(model.api_key_env):
-            attempts.append(Attempt(model.name, "auth", f"{model.api_key_env} is not set"))
-            continue
+        # A key the environment lacks is the provider's to refuse (litellm: an `auth` error naming the variable).
         request = ProviderRequest(
             model=model,
             messages=tuple(messages),
