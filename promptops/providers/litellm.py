@@ -196,6 +196,13 @@ class LitellmProvider:
         await _litellm()
 
     async def complete(self, request: ProviderRequest) -> Completion:
+        variable = request.model.api_key_env
+        if variable and not (request.api_key or self.env.get(variable)):  # said before paying for the import
+            raise ProviderError(
+                "auth",
+                f"{variable} is not set (the API key of model {request.model.model!r})",
+                hint=f"export {variable}=...",
+            )
         litellm = await _litellm()
         route = self._route(litellm, request.model.model, request.model.api_base)
         guard_endpoint(route.label, route.provider, request.model.api_base)
@@ -228,15 +235,8 @@ class LitellmProvider:
         provider's default variable from the process environment whenever `api_key` is None.
         """
         variable = request.model.api_key_env
-        if request.api_key or variable:
-            key = request.api_key or (self.env.get(variable) if variable else None)
-            if not key:
-                raise ProviderError(
-                    "auth",
-                    f"{variable} is not set (the API key of model {route.label!r})",
-                    hint=f"export {variable}=...",
-                )
-            return key
+        if request.api_key or variable:  # `complete` has made sure that a named variable is set
+            return request.api_key or self.env.get(str(variable))
         return None if request.model.api_base else self.env.get(f"{route.provider.upper()}_API_KEY")
 
     def _route(self, litellm: Any, model: str, api_base: str | None) -> _Route:
