@@ -32,6 +32,7 @@ from .model import (
     Suite,
 )
 from .redaction import scrub
+from .wording import count
 from .workspace import CONFIG_FILE, Source
 
 PROMPT_EXTENSIONS = (".prompt", ".txt", ".md", ".j2", ".jinja", ".jinja2")
@@ -114,7 +115,7 @@ def validate(name: str, data: Any, file: str, lines: dict[yamltext.Path, int]) -
         return
     located = sorted(((_locate(e, lines), e) for e in errors), key=lambda t: (t[0][0], t[0][1]))
     (line, message), _ = located[0]
-    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    more = f" (and {count(len(errors) - 1, 'more problem')})" if len(errors) > 1 else ""
     raise InputError(
         scrub(message) + more,
         file=file,

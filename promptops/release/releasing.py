@@ -13,6 +13,7 @@ from ..errors import GateFailed, GitError, InputError, Interrupted, UnavailableE
 from ..git import GitRepo
 from ..lint import lint
 from ..model import EvalReport, Finding, Snapshot
+from ..wording import count
 from ..workspace import GitSource
 from . import bundle as bundles
 from .record import parse_message, render_message
@@ -192,7 +193,7 @@ def plan_release(root: Path, config_prefix: str, request: Request) -> Plan:
     if errors:
         first = errors[0]
         raise GateFailed(
-            f"lint found {len(errors)} error{'s' * (len(errors) != 1)}; first: {first.where}: {first.message}",
+            f"lint found {count(len(errors), 'error')}; first: {first.where}: {first.message}",
             hint="run `promptops lint` and fix them",
         )
     history = released(repo.tags(f"{config_prefix}*"), config_prefix)

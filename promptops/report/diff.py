@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..wording import count, percent
+
 MARKER = "<!-- promptops-diff -->"
 MARKDOWN_LIMIT = 65_000  # GitHub refuses comments over 65,536 characters; leave room for a wrapper
 BLOCK_CHARS = 6_000  # one prompt's or suite's details in Markdown
@@ -50,14 +52,6 @@ def _value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.1%}".replace(".0%", "%")
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' * (n != 1)}"
-
-
 def _flags(change: Mapping[str, Any]) -> list[str]:
     out = ["breaking"] * change["breaking"] + ["weakened gate"] * change["weakened"]
     return out
@@ -93,10 +87,10 @@ def _head_line(doc: Doc) -> str:
     s = doc["summary"]
     counts = s["prompts"]
     total = sum(counts.values())
-    parts = [f"{_plural(total, 'prompt')} changed ({len(s['behaviour_affecting'])} behaviour-affecting)"]
-    parts += [_plural(s["partials"], "partial")] if s["partials"] else []
-    parts += [_plural(s["routing"], "routing edit")] if s["routing"] else []
-    parts += [_plural(s["suites"], "eval suite")] if s["suites"] else []
+    parts = [f"{count(total, 'prompt')} changed ({len(s['behaviour_affecting'])} behaviour-affecting)"]
+    parts += [count(s["partials"], "partial")] if s["partials"] else []
+    parts += [count(s["routing"], "routing edit")] if s["routing"] else []
+    parts += [count(s["suites"], "eval suite")] if s["suites"] else []
     parts.append(f"version bump: {s['bump'] or 'none'}")
     return ", ".join(parts)
 
@@ -181,7 +175,7 @@ def _text_prompts(doc: Doc) -> list[str]:
             out += _indent(["template:", *_indent(_cut(p["template_diff"].split("\n"), TEXT_DIFF_LINES), 2)], 6)
         if p["rendered_cases"]:
             changed = len(p["rendered"])
-            out.append(f"      rendered: {changed} of {_plural(p['rendered_cases'], 'eval case')} changed")
+            out.append(f"      rendered: {changed} of {count(p['rendered_cases'], 'eval case')} changed")
             for names, case in _groups(p["rendered"]):
                 out.append("        " + ", ".join(names) + ":")
                 out += _indent(_cut(_case_lines(case), TEXT_DIFF_LINES), 10)
@@ -192,7 +186,7 @@ def _text_partials(doc: Doc) -> list[str]:
     out = []
     for part in doc["partials"]:
         names = ", ".join(part["reaches"][:LISTED]) + (" …" if len(part["reaches"]) > LISTED else "")
-        reach = f"reaches {_plural(len(part['reaches']), 'prompt')}" + (f": {names}" if names else "")
+        reach = f"reaches {count(len(part['reaches']), 'prompt')}" + (f": {names}" if names else "")
         out.append(f"  {STATUS[part['status']]} {part['name']}  ({reach})")
         out += _indent(_cut(part["diff"].split("\n"), TEXT_DIFF_LINES), 6) if part["diff"] else []
     return out
@@ -232,8 +226,8 @@ def _text_eval(doc: Doc) -> str:
         gate = "gate passed" if s["gate_passed"] else "GATE FAILED"
         classes = ", ".join(f"{s['classes'][k]} {k}" for k in EVAL_CLASSES if s["classes"].get(k))
         out.append(
-            f"  {s['suite']}: {_pct(s['base_pass_rate'])} → {_pct(s['head_pass_rate'])} "
-            f"(threshold {_pct(s['threshold'])}, {gate})" + (f"; {classes}" if classes else "")
+            f"  {s['suite']}: {percent(s['base_pass_rate'])} → {percent(s['head_pass_rate'])} "
+            f"(threshold {percent(s['threshold'])}, {gate})" + (f"; {classes}" if classes else "")
         )
     for c in ev["cases"]:
         target = c["model"] if c["variant"] == "primary" else f"{c['model']}/{c['variant']}"
@@ -245,7 +239,7 @@ def _text_eval(doc: Doc) -> str:
         if c["output_diff"]:
             out += _indent(_cut(c["output_diff"].split("\n"), TEXT_DIFF_LINES), 6)
     if ev["errors"]:
-        out.append(f"  {_plural(ev['errors'], 'case')} ended in error")
+        out.append(f"  {count(ev['errors'], 'case')} ended in error")
     if ev["interrupted"]:
         out.append("  interrupted: the results are partial")
     return "\n".join(_visible(line) for line in out) + "\n"
@@ -383,7 +377,7 @@ def _md_summary(doc: Doc) -> str:
     if ev is not None and ev["cases"]:
         regressed = sum(c["change"] == "regressed" for c in ev["cases"])
         fixed = sum(c["change"] == "fixed" for c in ev["cases"])
-        lines += ["", f"**Eval**: {_plural(regressed, 'regressed case')}, {fixed} fixed (details below)"]
+        lines += ["", f"**Eval**: {count(regressed, 'regressed case')}, {fixed} fixed (details below)"]
     return "\n".join(lines)
 
 
@@ -416,7 +410,7 @@ def _md_prompt(p: Mapping[str, Any]) -> str:
     if p["template_diff"]:
         body += ["", "**Template**", "", _md_block(p["template_diff"])]
     if p["rendered_cases"]:
-        body += ["", f"**Rendered**: {len(p['rendered'])} of {_plural(p['rendered_cases'], 'eval case')} changed"]
+        body += ["", f"**Rendered**: {len(p['rendered'])} of {count(p['rendered_cases'], 'eval case')} changed"]
         for names, case in _groups(p["rendered"]):
             shown = ", ".join(_md_code(n) for n in names[:5]) + (
                 f" and {len(names) - 5} more" if len(names) > 5 else ""
@@ -428,14 +422,14 @@ def _md_prompt(p: Mapping[str, Any]) -> str:
 def _md_partial(part: Mapping[str, Any]) -> str:
     reach = _md_list([_md_code(p) for p in part["reaches"]]) or "no prompt"
     name = html.escape(_visible(part["name"]))
-    count = _plural(len(part["reaches"]), "prompt")
-    summary = f"{ICON[part['status']]} <code>{name}</code> · {part['status']} · reaches {count}"
+    reaches = count(len(part["reaches"]), "prompt")
+    summary = f"{ICON[part['status']]} <code>{name}</code> · {part['status']} · reaches {reaches}"
     body = [f"Reaches: {reach}"] + (["", _md_block(part["diff"])] if part["diff"] else [])
     return _details(summary, body)
 
 
 def _md_routing(doc: Doc) -> str:
-    summary = f"⚙️ routing · {_plural(len(doc['routing']), 'edit')} (the effect on each prompt is under Prompts)"
+    summary = f"⚙️ routing · {count(len(doc['routing']), 'edit')} (the effect on each prompt is under Prompts)"
     return _details(summary, _md_changes(doc["routing"], lambda c: True))
 
 
@@ -466,12 +460,12 @@ def _md_eval(doc: Doc) -> list[str]:
         classes = ", ".join(f"{s['classes'][k]} {k}" for k in EVAL_CLASSES if s["classes"].get(k))
         gate = "✅ pass" if s["gate_passed"] else "❌ fail"
         lines.append(
-            f"| {_md_code(s['suite'])} | {_pct(s['base_pass_rate'])} | {_pct(s['head_pass_rate'])} | "
-            f"{_pct(s['threshold'])} | {gate} | {_md_text(classes)} |"
+            f"| {_md_code(s['suite'])} | {percent(s['base_pass_rate'])} | {percent(s['head_pass_rate'])} | "
+            f"{percent(s['threshold'])} | {gate} | {_md_text(classes)} |"
         )
     notes = []
     if ev["errors"]:
-        notes.append(f"⚠️ {_plural(ev['errors'], 'case')} ended in error")
+        notes.append(f"⚠️ {count(ev['errors'], 'case')} ended in error")
     if ev["interrupted"]:
         notes.append("⚠️ interrupted: the results are partial")
     blocks = ["\n".join(lines + (["", *notes] if notes else []))]

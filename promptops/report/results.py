@@ -24,6 +24,7 @@ from typing import Any
 from .. import __version__
 from ..errors import InputError
 from ..model import CaseSummary, CheckResult, EvalReport, Override, SuiteSummary, TaskResult
+from ..wording import count, percent
 from .findings import workflow_escape
 
 FORMAT_VERSION = 1
@@ -216,16 +217,12 @@ def _truncate(text: str, limit: int, unit: str = "characters") -> str:
     return text if len(text) <= limit else text[:limit] + f"\n… [truncated: {len(text):,} characters in all]"
 
 
-def _pct(x: float) -> str:
-    return f"{x:.1%}".replace(".0%", "%")
-
-
 def _ratio(x: float) -> str:
     return f"{x:.4f}".rstrip("0").rstrip(".")
 
 
 def _runs_passed(c: CaseSummary) -> str:
-    return f"{c.passed_runs} of {c.runs} run{'s' * (c.runs != 1)} passed"
+    return f"{c.passed_runs} of {count(c.runs, 'run')} passed"
 
 
 def _case_notes(c: CaseSummary) -> str:
@@ -282,8 +279,8 @@ def summary_rows(report: EvalReport) -> list[list[str]]:
             str(s.passed),
             str(s.failed),
             str(s.errors),
-            f"{_pct(s.pass_rate)} / {_pct(s.threshold)}",
-            _pct(s.consistency) + (f" (min {_pct(s.min_consistency)})" if s.min_consistency is not None else ""),
+            f"{percent(s.pass_rate)} / {percent(s.threshold)}",
+            percent(s.consistency) + (f" (min {percent(s.min_consistency)})" if s.min_consistency is not None else ""),
             str(s.flaky) + (f" (max {s.max_flaky})" if s.max_flaky is not None else ""),
             f"{s.prompt_tokens + s.completion_tokens:,}",
             f"${s.cost:.4f}",
@@ -500,12 +497,12 @@ def _md_head(report: EvalReport) -> str:
     facts += [f"shard {_md_code(report.shard)}"] if report.shard else []
     facts.append(f"{_md_text(report.started)} → {_md_text(report.finished)}")
     totals = _totals(report)
-    count = (
-        f"{totals['suites']} suite{'s' * (totals['suites'] != 1)}, {totals['cases']} cases: {totals['passed']} passed, "
-        f"{totals['failed']} failed, {totals['errors']} error{'s' * (totals['errors'] != 1)} · "
+    tally = (
+        f"{count(totals['suites'], 'suite')}, {totals['cases']} cases: {totals['passed']} passed, "
+        f"{totals['failed']} failed, {count(totals['errors'], 'error')} · "
         f"{totals['tokens']:,} tokens · ${totals['cost']:.4f}"
     )
-    return "\n\n".join([title, " · ".join(facts), count])
+    return "\n\n".join([title, " · ".join(facts), tally])
 
 
 def _md_table(report: EvalReport) -> str:
@@ -525,7 +522,7 @@ def _md_gates(report: EvalReport) -> str:
         return ""
     lines = ["**Gates failed**", ""]
     for s in failed:
-        reasons = "; ".join(s.gate_reasons) or f"pass rate {_pct(s.pass_rate)}, threshold {_pct(s.threshold)}"
+        reasons = "; ".join(s.gate_reasons) or f"pass rate {percent(s.pass_rate)}, threshold {percent(s.threshold)}"
         lines.append(f"- {_md_code(s.suite)}: {_md_text(reasons)}")
     return "\n".join(lines)
 
@@ -625,7 +622,7 @@ def github_annotations(report: EvalReport) -> str:
     lines = []
     for s in _sorted_suites(report):
         if not s.gate_passed:
-            reasons = "; ".join(s.gate_reasons) or f"pass rate {_pct(s.pass_rate)}, threshold {_pct(s.threshold)}"
+            reasons = "; ".join(s.gate_reasons) or f"pass rate {percent(s.pass_rate)}, threshold {percent(s.threshold)}"
             lines.append(_annotation(s.path, s.suite, f"gate failed: {reasons}"))
     for c in _failing(report):
         if c.verdict == "error":
