@@ -36,7 +36,7 @@ def merge(
     from ..errors import InputError
     from ..evaluate.engine import exit_code
     from ..evaluate.merge import merge as merge_reports
-    from ..loader import parse_json
+    from ..formats import parse_json
     from ..report import results as writers
 
     loaded = []
