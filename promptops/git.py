@@ -34,6 +34,7 @@ REDIRECTING = (
     "GIT_CEILING_DIRECTORIES",
 )
 ZERO = "0" * 40
+PATH_LOG_FORMAT = "--format=%x00%H%x1f%an%x1f%ae%x1f%aI%x1f%cI%x1f%B%x1f"
 
 
 def toplevel(path: Path) -> Path | None:
@@ -76,6 +77,16 @@ class LogEntry:
     @property
     def subject(self) -> str:
         return self.message.split("\n", 1)[0]
+
+
+@dataclass(frozen=True)
+class PathCommit:
+    """A commit that touched a path: its log entry, its commit date, and git's name-status rows for it
+    (`("M", path)`, `("R100", old, new)`, ...)."""
+
+    entry: LogEntry
+    committed: str
+    changes: tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -129,21 +140,22 @@ class GitRepo:
         self._git_dir: Path | None = None
 
     # -- running git -----------------------------------------------------------------------------------------
-    def run(self, *args: str, input: bytes | None = None, check: bool = True) -> str:
-        """Run one git command; a failure becomes GitError with the command and its stderr."""
-        done = subprocess.run(
+    def _git(self, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
             ["git", *args], cwd=self.root, env=self.env, input=input, capture_output=True, check=False
         )
+
+    def run(self, *args: str, input: bytes | None = None, check: bool = True) -> str:
+        """Run one git command; a failure becomes GitError with the command and its stderr. For this module's
+        methods: other modules ask git through a named method."""
+        done = self._git(*args, input=input)
         if check and done.returncode != 0:
             raise GitError("git command failed", command=" ".join(args), stderr=done.stderr.decode("utf-8", "replace"))
         return done.stdout.decode("utf-8", "replace").rstrip("\n")
 
     def ok(self, *args: str) -> bool:
         """Whether a git command succeeds (for questions such as `merge-base --is-ancestor`)."""
-        return (
-            subprocess.run(["git", *args], cwd=self.root, env=self.env, capture_output=True, check=False).returncode
-            == 0
-        )
+        return self._git(*args).returncode == 0
 
     @property
     def git_dir(self) -> Path:
@@ -222,9 +234,7 @@ class GitRepo:
         if not wanted:
             return {}
         request = "".join(f"{s}\n" for s in wanted).encode("utf-8")
-        done = subprocess.run(
-            ["git", "cat-file", "--batch"], cwd=self.root, env=self.env, input=request, capture_output=True, check=False
-        )
+        done = self._git("cat-file", "--batch", input=request)
         if done.returncode != 0:
             raise GitError(
                 "cannot read objects from git",
@@ -286,6 +296,62 @@ class GitRepo:
             )
         return entries
 
+    def path_log(self, revs: Sequence[str], path: str, follow: bool = False) -> list[PathCommit]:
+        """The commits of `revs` touching `path`, newest first (date order), with renames detected (`-M`) and,
+        with `follow`, followed back across them (`git log --follow`)."""
+        args = ["-c", "core.quotePath=false", "log", PATH_LOG_FORMAT, "--date-order", "--name-status", "-M"]
+        out = self.run(*args, *(["--follow"] if follow else []), *revs, "--", path)
+        walked = []
+        for chunk in out.split("\x00")[1:]:
+            sha, author, email, authored, committed, message, rest = chunk.split("\x1f", 6)
+            rows = tuple(tuple(line.split("\t")) for line in rest.splitlines() if "\t" in line)
+            walked.append(PathCommit(LogEntry(sha, author, email, authored, message.strip()), committed, rows))
+        return walked
+
+    def paths_in_history(self, revs: Sequence[str], pathspec: str) -> list[str]:
+        """Every path under `pathspec` that a commit of `revs` touched, newest first, repeats kept."""
+        args = ("-c", "core.quotePath=false", "log", "--format=", "--name-only", "--no-renames")
+        return self.run(*args, *revs, "--", pathspec).splitlines()
+
+    def tree_paths(self, rev: str, pathspec: str) -> list[str]:
+        """The files under `pathspec` in the tree of `rev` (`git ls-tree -r --name-only`)."""
+        return self.run("-c", "core.quotePath=false", "ls-tree", "-r", "--name-only", rev, "--", pathspec).splitlines()
+
+    def parent_graph(self, tips: Sequence[str]) -> dict[str, list[str]]:
+        """{commit: its parents} for every commit reachable from `tips` (one `git rev-list --parents`)."""
+        graph: dict[str, list[str]] = {}
+        for line in self.run("rev-list", "--parents", *tips).splitlines():
+            sha, *parents = line.split()
+            graph[sha] = parents
+        return graph
+
+    def commit_messages(self, ref: str) -> list[tuple[str, str]]:
+        """(sha, full message) of every commit of `ref`, newest first."""
+        out = self.run("log", "--format=%x00%H%x1f%B", ref)
+        return [(sha, message) for sha, _, message in (c.partition("\x1f") for c in out.split("\x00")[1:])]
+
+    def merge_base(self, one: str, other: str) -> str | None:
+        """The best common ancestor of two commits, or None when they share no history (or one is missing)."""
+        return self.run("merge-base", one, other, check=False) or None
+
+    def name_status(self, base: str, head: str | None, pathspec: str) -> list[tuple[str, ...]]:
+        """What changed under `pathspec` from `base` to `head` (None: the working tree), renames detected:
+        `(status, path)` rows, `(status, old, new)` for a rename or copy (`git diff --name-status -M`)."""
+        args = ["diff", "--name-status", "-z", "-M", "--no-ext-diff", "--no-textconv", base]
+        tokens = self.run(*args, *([head] if head else []), "--", pathspec).split("\x00")
+        rows: list[tuple[str, ...]] = []
+        i = 0
+        while i < len(tokens) and tokens[i]:
+            width = 3 if tokens[i][0] in "RC" else 2
+            rows.append(tuple(tokens[i : i + width]))
+            i += width
+        return rows
+
+    def untracked(self, pathspec: str) -> list[str]:
+        """Files under `pathspec` git does not track, ignored ones left out."""
+        listed = self.run("ls-files", "-z", "--others", "--exclude-standard", "--", pathspec)
+        return [p for p in listed.split("\x00") if p]
+
     def commit_time(self, sha: str) -> str:
         return self.run("show", "-s", "--format=%cI", sha)
 
@@ -300,9 +366,24 @@ class GitRepo:
         return [line for line in out.splitlines() if line.strip()]
 
     # -- tags ------------------------------------------------------------------------------------------------
-    def tags(self, pattern: str) -> list[str]:
-        out = self.run("tag", "--list", pattern)
+    def tags(self, pattern: str, merged_into: str | None = None) -> list[str]:
+        """Tag names matching a glob; with `merged_into`, only the tags that commit contains."""
+        merged = ["--merged", merged_into] if merged_into else []
+        out = self.run("tag", *merged, "--list", pattern)
         return [t for t in out.splitlines() if t]
+
+    def tag_details(self, pattern: str) -> list[TagInfo]:
+        """Every tag under a ref glob (`refs/tags/v*`) with its commit, tagger, date and message (one git call);
+        a lightweight tag has no tagger, date or message."""
+        fields = ("%(refname:short)", "%(objectname)", "%(*objectname)", "%(taggername) %(taggeremail)")
+        out = self.run(
+            "for-each-ref", "--format=%00" + "%1f".join((*fields, "%(taggerdate:iso-strict)", "%(contents)")), pattern
+        )
+        found = []
+        for chunk in out.split("\x00")[1:]:
+            name, obj, peeled, tagger, date, message = chunk.split("\x1f", 5)
+            found.append(TagInfo(name, peeled or obj, tagger.strip(), date.strip(), message))
+        return found
 
     def tag(self, name: str) -> TagInfo | None:
         """An annotated tag: the commit it points at, who made it, when, and its message."""
@@ -324,9 +405,7 @@ class GitRepo:
         raw = self.read_objects([f"refs/tags/{name}"], kind="tag").get(f"refs/tags/{name}", b"")
         if not SIGNATURE_BLOCK.search(raw):
             return Signature("none")
-        done = subprocess.run(
-            ["git", "verify-tag", "--raw", f"refs/tags/{name}"], cwd=self.root, env=self.env, capture_output=True
-        )
+        done = self._git("verify-tag", "--raw", f"refs/tags/{name}")
         err = done.stderr.decode("utf-8", "replace")
         if done.returncode == 0:
             return Signature("good", _signer(err))
@@ -343,9 +422,7 @@ class GitRepo:
 
     def show(self, rev_path: str) -> bytes | None:
         """`git cat-file blob REV:PATH`, or None when it does not exist."""
-        done = subprocess.run(
-            ["git", "cat-file", "blob", rev_path], cwd=self.root, env=self.env, capture_output=True, check=False
-        )
+        done = self._git("cat-file", "blob", rev_path)
         return done.stdout if done.returncode == 0 else None
 
     def write_blob(self, data: bytes) -> str:
@@ -373,7 +450,11 @@ class GitRepo:
 
     def valid_branch(self, name: str) -> bool:
         """Whether `name` is a branch name git accepts (`git check-ref-format`)."""
-        return self.ok("check-ref-format", f"refs/heads/{name}")
+        return self.valid_ref(f"refs/heads/{name}")
+
+    def valid_ref(self, ref: str) -> bool:
+        """Whether `ref` (a full name, `refs/...`) is a name git accepts."""
+        return self.ok("check-ref-format", ref)
 
     def chain(self, ref: str) -> list[ChainCommit]:
         """The commits of `ref`, oldest first, with their parents, message and signature status; one `git log`
@@ -391,21 +472,28 @@ class GitRepo:
         return commits
 
     def compare_and_swap(self, ref: str, new: str, old: str | None) -> bool:
-        """Move `ref` to `new` only if it still points at `old` (None: only if it does not exist)."""
-        done = subprocess.run(
-            ["git", "update-ref", ref, new, old or ZERO], cwd=self.root, env=self.env, capture_output=True, check=False
+        """Move `ref` to `new` only if it still points at `old` (None: only if it does not exist).
+
+        False when the ref has moved (another writer won: read it again and retry). Any other refusal (a ref
+        name git rejects, a lock left by a git process that died, a full disk) is GitError with git's own
+        reason: retrying would not help, and "it moved" would be untrue. Whether the ref moved is read from
+        the ref itself, not from git's wording."""
+        done = self._git("update-ref", ref, new, old or ZERO)
+        if done.returncode == 0:
+            return True
+        if self.valid_ref(ref) and self.read_ref(ref) != old:
+            return False
+        raise GitError(
+            f"git refused to move {ref}",
+            command=f"update-ref {ref} {new} {old or ZERO}",
+            stderr=done.stderr.decode("utf-8", "replace"),
+            hint="git's reason is above; a stale `.lock` file is left by a git process that was killed: "
+            "remove it once no git command is running",
         )
-        return done.returncode == 0
 
     def push(self, remote: str, refspecs: Sequence[str]) -> None:
         """Push; a refusal becomes GitError quoting git's reason (e.g. `[rejected] (fetch first)`)."""
-        done = subprocess.run(
-            ["git", "push", "--porcelain", remote, *refspecs],
-            cwd=self.root,
-            env=self.env,
-            capture_output=True,
-            check=False,
-        )
+        done = self._git("push", "--porcelain", remote, *refspecs)
         if done.returncode == 0:
             return
         out, err = done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
@@ -425,9 +513,7 @@ class GitRepo:
         )
 
     def fetch(self, remote: str, refspec: str) -> None:
-        done = subprocess.run(
-            ["git", "fetch", "--quiet", remote, refspec], cwd=self.root, env=self.env, capture_output=True, check=False
-        )
+        done = self._git("fetch", "--quiet", remote, refspec)
         if done.returncode != 0:
             raise GitError(
                 f"cannot fetch from {remote}",

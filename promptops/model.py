@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
-RISKS = ("low", "medium", "high")
 ROLES = ("system", "user", "assistant", "developer")
 FORMAT_VERSION = 1
 

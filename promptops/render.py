@@ -244,6 +244,18 @@ class Renderer:
                 found.setdefault(var, (info.file, line))
         return found
 
+    def free_variables(self, source: str) -> list[str]:
+        """The variables a template string reads and does not set itself, in the order they appear; RenderError
+        when it does not parse."""
+        try:
+            ast = self.env.parse(source)
+        except (RecursionError, MemoryError):
+            raise RenderError("template is nested too deeply to parse") from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise RenderError(f"template syntax error: {exc.message}") from None
+        undeclared = meta.find_undeclared_variables(ast)
+        return list(dict.fromkeys(n.name for n in ast.find_all(nodes.Name) if n.name in undeclared))
+
     def problems(self, prompt: Prompt) -> list[RenderError]:
         """Everything that keeps a prompt from rendering, before any variable is given."""
         infos, errors = self.closure(self.name_of(prompt))
@@ -451,26 +463,17 @@ class Renderer:
 
 def inputs_validator(prompt: Prompt) -> Any:
     """The validator of a prompt's inputs schema (None when it declares no inputs)."""
-    if not prompt.inputs:
-        return None
-    import jsonschema
-
-    return validation.validator_class(jsonschema.Draft202012Validator)(prompt.inputs_schema)
+    return validation.validator(prompt.inputs_schema) if prompt.inputs else None
 
 
 def input_problem(prompt: Prompt, values: Mapping[str, Any], validator: Any = None) -> tuple[str, str] | None:
     """(var path, what is wrong) when values do not fit the prompt's inputs schema, else None."""
     if not prompt.inputs:
         return None
-    import jsonschema
-    from referencing.exceptions import Unresolvable
-
     validator = validator or inputs_validator(prompt)
     try:
-        if validator.is_valid(dict(values)):
-            return None
-        error = jsonschema.exceptions.best_match(validator.iter_errors(dict(values)))
-    except Unresolvable as exc:
+        error = validation.best_error(validator.iter_errors(dict(values)))
+    except validation.UnresolvableRef as exc:
         return "", f"the inputs schema of {prompt.id!r} has a $ref that cannot be resolved: {exc}"
     except OverBudget as exc:
         return "", f"a `pattern` of the inputs schema of {prompt.id!r}: {exc}"

@@ -2,14 +2,15 @@
 infinity, YAML does), and `pattern` / `patternProperties` run on the budgeted regex engine, so a schema
 written in a repository (an output or input schema) cannot hang a run with a catastrophic pattern.
 
-jsonschema is imported on first use, never at start-up.
+This is the home of jsonschema (imported on first use, never at start-up): the loader, the renderer and the
+checks validate through it, and an import-linter contract keeps jsonschema out of every other module.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from . import budget
@@ -61,3 +62,60 @@ def validator_class(base: Any = None) -> Any:
         validators={"pattern": _pattern, "patternProperties": _pattern_properties},
         type_checker=base.TYPE_CHECKER.redefine("number", is_number),
     )
+
+
+class InvalidSchema(ValueError):
+    """A JSON Schema that is not one: `path` is where in the schema (None when its `$schema` itself is bad)."""
+
+    def __init__(self, message: str, path: tuple[Any, ...] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+
+class UnresolvableRef(ValueError):
+    """A `$ref` in a schema that points nowhere."""
+
+
+def validator(schema: Any) -> Any:
+    """A Draft 2020-12 validator (with the rules above) for a schema already known to be valid."""
+    return validator_class()(schema)
+
+
+def schema_problem(schema: Any) -> str | None:
+    """Why `schema` is not a valid Draft 2020-12 JSON Schema, or None when it is."""
+    from jsonschema import Draft202012Validator, SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return str(exc.message)
+    return None
+
+
+def checked_validator(schema: Any) -> Any:
+    """A validator for a schema written by a user, of the draft its `$schema` names (2020-12 when none), with
+    format checking on; InvalidSchema when the schema is not valid."""
+    from jsonschema import exceptions, validators
+
+    try:
+        base = validators.validator_for(schema, default=validators.Draft202012Validator)
+        base.check_schema(schema)
+        cls = validator_class(base)
+    except exceptions.SchemaError as exc:
+        raise InvalidSchema(str(exc.message), tuple(exc.absolute_path)) from None
+    except Exception as exc:  # a malformed `$schema` makes the lookup itself fail
+        raise InvalidSchema(str(exc)) from None
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def best_error(errors: Iterable[Any]) -> Any:
+    """The most relevant of a validator's errors (jsonschema's `best_match`), None when there is none. A `$ref`
+    that cannot be resolved while validating becomes UnresolvableRef."""
+    from jsonschema.exceptions import best_match
+    from referencing.exceptions import Unresolvable
+
+    try:
+        return best_match(errors)
+    except Unresolvable as exc:
+        raise UnresolvableRef(str(exc)) from None

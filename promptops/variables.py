@@ -7,7 +7,8 @@ from typing import Any
 
 from . import yamltext
 from .errors import InputError
-from .loader import decode, parse_json, raise_problem
+from .formats import decode, parse_json
+from .loader import raise_problem
 from .model import Prompt, Snapshot
 
 

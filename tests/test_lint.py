@@ -150,11 +150,16 @@ def test_every_rule_id_has_a_case() -> None:
     """A new rule id in the package (lint findings, loader findings, render errors) needs a case above."""
     package = Path(__file__).parent.parent / "promptops"
     patterns = {
-        "lint.py": r'_f\(\s*"([a-z-]+)"',
+        "lint/*.py": r'make_finding\(\s*"([a-z-]+)"',
         "loader.py": r'Finding\(\s*"([a-z-]+)"',
         "render.py": r'rule="([a-z-]+)"',
     }
-    rules = {rule for name, rx in patterns.items() for rule in re.findall(rx, (package / name).read_text())}
+    rules = {
+        rule
+        for name, rx in patterns.items()
+        for path in sorted(package.glob(name))
+        for rule in re.findall(rx, path.read_text())
+    }
     assert "undeclared-variable" in rules
     assert rules - set(CASES) - {"change-reason"} == set()  # needs git history: cases in tests/test_trail.py
 

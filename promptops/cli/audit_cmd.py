@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .. import wording
 from . import EXIT_HELP
 from .common import RepoOption, err_console, note, open_project, root_of, write_out
 
@@ -64,7 +65,7 @@ def trail(
         write_out(text, output)
     counts = {kind: sum(r["type"] == kind for r in records) for kind in ("commit", "release")}
     err_console().print(
-        f"{len(records)} record{'s' * (len(records) != 1)} for {prompt or 'every prompt'}: {counts['commit']} "
+        f"{wording.count(len(records), 'record')} for {prompt or 'every prompt'}: {counts['commit']} "
         f"commits, {counts['release']} releases, {len(records) - sum(counts.values())} ledger events"
         + (f"; wrote {output}" if output else ""),
         markup=False,
@@ -132,7 +133,7 @@ def show(
         sys.stdout.write(line + "\n")
         count += 1
     sys.stdout.flush()
-    note(f"{count} record{'s' * (count != 1)} from {directory}")
+    note(f"{wording.count(count, 'record')} from {directory}")
     return 0
 
 
@@ -205,7 +206,7 @@ def describe_record(r: Mapping[str, Any]) -> str:
 
 
 def describe_chain(c: ChainReport) -> str:
-    segments = f"{len(c.segments)} segment{'s' * (len(c.segments) != 1)}"
+    segments = wording.count(len(c.segments), "segment")
     head = f"head seq {c.head_seq} {c.head_hash}" if c.records else "no intact record"
     lines = [f"{'ok' if c.ok else 'BROKEN':<6}  {c.instance}: {c.records} records in {segments}; {head}"]
     if c.broken is not None:
@@ -218,7 +219,7 @@ def describe_chain(c: ChainReport) -> str:
 def _broken_summary(broken: list[ChainReport]) -> str:
     first = broken[0].broken
     assert first is not None
-    more = f" (and {len(broken) - 1} more broken chain{'s' * (len(broken) != 2)})" if len(broken) > 1 else ""
+    more = f" (and {wording.count(len(broken) - 1, 'more broken chain')})" if len(broken) > 1 else ""
     return f"audit chain {broken[0].instance} is broken at {first.where}: {first.kind}: {first.message}{more}"
 
 
@@ -227,7 +228,7 @@ def _summary(report: Report) -> str:
         return f"no audit records under {report.path}"
     records = sum(c.records for c in report.chains)
     crashes = len(report.crashes)
-    text = f"audit log holds: {len(report.chains)} chain{'s' * (len(report.chains) != 1)}, {records} records"
+    text = f"audit log holds: {wording.count(len(report.chains), 'chain')}, {records} records"
     if crashes:
-        text += f"; {crashes} crash trace{'s' * (crashes != 1)} (writers stopped mid-append; not tampering)"
+        text += f"; {wording.count(crashes, 'crash trace')} (writers stopped mid-append; not tampering)"
     return text

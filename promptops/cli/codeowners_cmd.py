@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..wording import count
 from .common import RepoOption, err_console, open_project, write_out
 
 DEFAULT = Path(".github/CODEOWNERS")
@@ -50,7 +51,7 @@ def codeowners(
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the CODEOWNERS file: {exc}", file=shown) from None
     skipped = len(snapshot.prompts) - len(lines)
-    note = f" ({skipped} prompt{'s' * (skipped != 1)} without owner skipped)" if skipped else ""
+    note = f" ({count(skipped, 'prompt')} without owner skipped)" if skipped else ""
     if check:
         found = current_block(text, shown)
         if found != block(lines):

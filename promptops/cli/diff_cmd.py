@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..wording import count
 from .common import RepoOption, err_console, note, open_project, out_console, root_of, write_out
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ def diff(
     if errors:
         first = errors[0]
         console.print(
-            f"error: {len(errors)} eval case{'s' * (len(errors) != 1)} ended in error; first: "
+            f"error: {count(len(errors), 'eval case')} ended in error; first: "
             f"{first.suite} / {first.case} ({first.model}): {first.error}",
             markup=False,
         )
@@ -165,7 +166,7 @@ def _evaluate(
         max_retry_wait=float(defaults.get("max_retry_wait", MAX_RETRY_WAIT)),
     )
     settings = Settings(suites=suites, baseline=base_sha, mode="replay" if replay else "live", options=options)
-    err_console().print(f"evaluating {len(suites)} affected suite{'s' * (len(suites) != 1)} at BASE and HEAD …")
+    err_console().print(f"evaluating {count(len(suites), 'affected suite')} at BASE and HEAD …")
     evaluation = Evaluation(root, source, snapshot, settings, dict(os.environ), on_warning=note)
     head_tasks, base_tasks = evaluation.prepare()
     result = evaluation.run(head_tasks, base_tasks)

@@ -11,6 +11,7 @@ import typer
 if TYPE_CHECKING:
     from ..model import EvalReport
 
+from ..wording import count
 from .common import RepoOption, err_console, note, open_project, out_console, write_out
 
 REPORT_FORMATS = {".json": "json", ".xml": "junit", ".md": "markdown"}
@@ -193,7 +194,7 @@ def _explain(report: object, code: int) -> None:
     if errors:
         first = errors[0]
         console.print(
-            f"error: {len(errors)} task{'s' * (len(errors) != 1)} ended in error; first: "
+            f"error: {count(len(errors), 'task')} ended in error; first: "
             f"{first.suite}:{first.case} ({first.model}): {first.error}",
             markup=False,
         )

@@ -53,7 +53,8 @@ def release(
     minor or patch bump; a refusal leaves nothing behind.
     """
     from ..errors import InputError
-    from ..release.releasing import Request, apply_release, plan_release
+    from ..gates import plan_release
+    from ..release.releasing import Request, apply_release
 
     if skip_eval and reason is None:
         raise InputError("--skip-eval needs --reason TEXT", hint='e.g. --reason "provider outage; evals ran in #4521"')

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..wording import count
 from .common import err_console, out_console, write_out
 
 app = typer.Typer(help="Work with eval reports.", no_args_is_help=True)
@@ -35,7 +36,7 @@ def merge(
     from ..errors import InputError
     from ..evaluate.engine import exit_code
     from ..evaluate.merge import merge as merge_reports
-    from ..loader import parse_json
+    from ..formats import parse_json
     from ..report import results as writers
 
     loaded = []
@@ -62,7 +63,6 @@ def merge(
     out_console().print(table)
     code = exit_code(merged, fail_on_regression=fail_on == "regression")
     err_console().print(
-        f"merged {len(loaded)} report{'s' * (len(loaded) != 1)}: "
-        + ("all gates passed" if code == 0 else f"exit {code}")
+        f"merged {count(len(loaded), 'report')}: " + ("all gates passed" if code == 0 else f"exit {code}")
     )
     return code

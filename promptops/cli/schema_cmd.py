@@ -14,8 +14,8 @@ def schema(
     name: Annotated[str | None, typer.Argument(help="prompt, routing, eval or config; omit to list them.")] = None,
 ) -> int:
     """Print the JSON Schema of a file format (for editors and CI)."""
-    from ..loader import schema as load_schema
-    from ..loader import schema_names
+    from ..formats import schema as load_schema
+    from ..formats import schema_names
 
     if name is None:
         write_out("\n".join(schema_names()))

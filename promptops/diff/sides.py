@@ -52,7 +52,7 @@ def default_base(repo: GitRepo, head: str | None) -> tuple[str, str]:
         raise InputError(
             "the repository has no commits yet", hint="commit first, or name the base: `promptops diff BASE`"
         )
-    found = repo.run("merge-base", branch, target, check=False)
+    found = repo.merge_base(branch, target)
     name = branch.removeprefix("origin/")
     if not found:
         if shallow:
@@ -69,28 +69,20 @@ def default_base(repo: GitRepo, head: str | None) -> tuple[str, str]:
 
 def _status(repo: GitRepo, base: str, head: str | None, prefix: str) -> tuple[set[str], dict[str, str]]:
     """(changed paths, renames old -> new), relative to the project, from `git diff --name-status -M`."""
-    args = ["diff", "--name-status", "-z", "-M", "--no-ext-diff", "--no-textconv", base]
-    out = repo.run(*args, *([head] if head else []), "--", prefix or ".")
-    tokens = out.split("\x00")
     changed: set[str] = set()
     renames: dict[str, str] = {}
     n = len(prefix)
-    i = 0
-    while i < len(tokens) and tokens[i]:
-        status = tokens[i]
+    for status, *paths in repo.name_status(base, head, prefix or "."):
         if status[0] in "RC":
-            old, new = tokens[i + 1][n:], tokens[i + 2][n:]
+            old, new = paths[0][n:], paths[1][n:]
             changed |= {old, new} if status[0] == "R" else {new}
             if status[0] == "R":
                 renames[old] = new
-            i += 3
         else:
-            changed.add(tokens[i + 1][n:])
-            i += 2
+            changed.add(paths[0][n:])
     if head is None:
         # Untracked files are changes too; ignored ones are left out (they are the same on both sides).
-        listed = repo.run("ls-files", "-z", "--others", "--exclude-standard", "--", prefix or ".")
-        changed |= {p[n:] for p in listed.split("\x00") if p}
+        changed |= {p[n:] for p in repo.untracked(prefix or ".")}
     return changed, renames
 
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..model import Case, Suite
+from ..wording import count
 from .context import _broken, _Context
 from .contracts import _show
 from .model import CaseDiff, Change, SuiteDiff, _field_diff, _plain
@@ -25,7 +26,7 @@ def _suites(ctx: _Context, renames: Mapping[str, str]) -> Iterator[SuiteDiff]:
     for sid, old in base.items():
         if sid not in matched:
             if not _broken(ctx.head, old.path):
-                note = f"suite removed: its {len(old.cases)} case{'s' * (len(old.cases) != 1)} no longer run"
+                note = f"suite removed: its {count(len(old.cases), 'case')} no longer run"
                 change = Change("suite", sid, weakened=True, note=note)
                 out.append(SuiteDiff(sid, "removed", old.path, old.prompt, changes=(change,)))
             continue

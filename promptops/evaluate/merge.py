@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from ..errors import InputError
 from ..model import EvalReport, Suite, SuiteSummary
+from ..wording import plural
 from .summary import summarize_suite
 
 
@@ -34,7 +35,7 @@ def merge(reports: Sequence[EvalReport]) -> EvalReport:
         missing = [f"{k}/{total}" for k in range(1, total + 1) if f"{k}/{total}" not in seen]
         if missing:
             raise InputError(
-                f"shard{'s' * (len(missing) > 1)} {', '.join(missing)} missing from the merge",
+                f"{plural(len(missing), 'shard')} {', '.join(missing)} missing from the merge",
                 hint="pass the report of every shard",
             )
         if len(seen) != len(shards):

@@ -8,7 +8,7 @@ import yaml
 
 from .. import yamltext
 from ..errors import InputError
-from ..loader import decode
+from ..formats import decode
 from ..model import Override, Status
 from ..workspace import Source, atomic_write
 

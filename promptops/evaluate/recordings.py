@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import InputError
-from ..loader import decode, parse_json
+from ..formats import decode, parse_json
 from ..providers import Completion
 from ..redaction import Redactor
 from ..workspace import Source, atomic_write

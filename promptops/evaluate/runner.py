@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import checks
-from ..loader import parse_json
+from ..formats import parse_json
 from ..model import Message, ModelSpec, Prompt, Snapshot, TaskResult
 from ..providers import Completion, Provider, ProviderError, ProviderRequest
 from ..redaction import Redactor

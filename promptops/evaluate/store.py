@@ -19,7 +19,6 @@ from ..errors import InputError, PromptopsError, UnavailableError
 from ..model import CheckResult, Override, TaskResult
 from ..providers import Completion
 
-SCHEMA_VERSION = 1
 _T = TypeVar("_T")
 MIGRATIONS = (
     """

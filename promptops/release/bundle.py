@@ -48,20 +48,20 @@ def source_hashes(snapshot: Snapshot, source: Source) -> dict[str, str]:
 def content_hashes(snapshot: Snapshot, source: Source) -> dict[str, dict[str, str]]:
     """Hashes of the release's inputs: prompts, partials, routing, eval files and datasets, sources."""
 
-    def h(path: str) -> str:
+    def hash_of(path: str) -> str:
         data = source.read(path)
         return sha256(data) if data is not None else "missing"
 
-    evals = {s.path: h(s.path) for s in snapshot.suites.values()}
+    evals = {s.path: hash_of(s.path) for s in snapshot.suites.values()}
     datasets = {
-        f"{snapshot.config.evals_dir}/{d}": h(f"{snapshot.config.evals_dir}/{d}")
+        f"{snapshot.config.evals_dir}/{d}": hash_of(f"{snapshot.config.evals_dir}/{d}")
         for s in snapshot.suites.values()
         for d in s.datasets
     }
     return {
-        "prompts": {p.path: h(p.path) for p in sorted(snapshot.prompts.values(), key=lambda p: p.path)},
-        "partials": {p.path: h(p.path) for p in sorted(snapshot.partials.values(), key=lambda p: p.path)},
-        "routing": {snapshot.routing.path: h(snapshot.routing.path)},
+        "prompts": {p.path: hash_of(p.path) for p in sorted(snapshot.prompts.values(), key=lambda p: p.path)},
+        "partials": {p.path: hash_of(p.path) for p in sorted(snapshot.partials.values(), key=lambda p: p.path)},
+        "routing": {snapshot.routing.path: hash_of(snapshot.routing.path)},
         "evals": dict(sorted(evals.items())),
         "datasets": dict(sorted(datasets.items())),
         "sources": source_hashes(snapshot, source),

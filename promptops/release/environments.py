@@ -213,7 +213,8 @@ def kill(ctx: Context, prompt: str, env: str, reason: str, allow_error: bool = F
 
 def _has_fallback(ctx: Context, record: Mapping[str, Any], prompt: str) -> bool:
     """Whether the released prompt (read from the release's commit) has a `fallback` answer."""
-    from ..loader import decode, parse_prompt
+    from ..formats import decode
+    from ..loader import parse_prompt
     from ..workspace import GitSource
 
     path = next(p for p in record["hashes"]["prompts"] if _id_of(p, ctx.config.prompts_dir) == prompt)

@@ -177,8 +177,7 @@ class Ledger:
         try:
             self.repo.push(remote, [f"{self.ref}:{self.ref}"])
         except GitError as exc:
-            parent = self.repo.read_ref(f"{event.commit}^")
-            undone = parent is not None and self.repo.compare_and_swap(self.ref, parent, event.commit)
+            undone = self._take_back(event)
             raise GitError(
                 f"{exc.message}; the event ({event.title()}) was not published"
                 + (" and has been taken back locally" if undone else ""),
@@ -187,14 +186,20 @@ class Ledger:
                 else f"publish it with `git push {remote} {self.branch}` once the ledgers agree",
             ) from None
 
+    def _take_back(self, event: Event) -> bool:
+        """Move the ledger back to before `event` (its own, unpublished commit); False when that cannot be done."""
+        parent = self.repo.read_ref(f"{event.commit}^")
+        try:
+            return parent is not None and self.repo.compare_and_swap(self.ref, parent, event.commit)
+        except GitError:
+            return False  # the push failure is what the user must hear; the event simply stays local
+
     def events(self) -> list[Event]:
         """Every event, newest first."""
         if self.head() is None:
             return []
-        out = self.repo.run("log", "--format=%x00%H%x1f%B", self.ref)
         events = []
-        for chunk in out.split("\x00")[1:]:
-            sha, _, message = chunk.partition("\x1f")
+        for sha, message in self.repo.commit_messages(self.ref):
             event = parse_event(sha, message)
             if event is not None:
                 events.append(event)

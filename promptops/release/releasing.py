@@ -1,19 +1,22 @@
-"""`promptops release` and `promptops bundle`/`verify`: plan first (every check), then apply (one tag)."""
+"""`promptops release` and `promptops bundle`/`verify`: plan first (every check), then apply (one tag).
+
+The lint and eval gates are given by the caller (`Gates`): lint and evaluate are release's peers, not below
+it, so promptops/gates.py composes the three for the CLI."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import loader
 from ..digest import digest_of
-from ..errors import GateFailed, GitError, InputError, Interrupted, UnavailableError
+from ..errors import GateFailed, GitError, InputError
 from ..git import GitRepo
-from ..lint import lint
 from ..model import EvalReport, Finding, Snapshot
-from ..workspace import GitSource
+from ..wording import count
+from ..workspace import GitSource, Source
 from . import bundle as bundles
 from .record import parse_message, render_message
 from .versions import BUMPS, Version, parse, released, tag_name
@@ -29,6 +32,16 @@ class Request:
     skip_eval_reason: str | None = None
     replay: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Gates:
+    """What a release must pass before it is tagged. `lint` returns the findings of the project at the commit;
+    `evaluate` runs the gating evals (root, source, snapshot, replay, environment) and raises when they do not
+    pass (GateFailed, InputError, UnavailableError, Interrupted)."""
+
+    lint: Callable[[Source, Snapshot], list[Finding]]
+    evaluate: Callable[[Path, GitSource, Snapshot, bool, Mapping[str, str]], EvalReport]
 
 
 @dataclass
@@ -173,7 +186,7 @@ def choose_version(
     return version, part
 
 
-def plan_release(root: Path, config_prefix: str, request: Request) -> Plan:
+def plan_release(root: Path, config_prefix: str, request: Request, gates: Gates) -> Plan:
     """Check every precondition and compute the release; nothing is written."""
     repo = GitRepo(root)
     if not repo.has_commits():
@@ -187,12 +200,12 @@ def plan_release(root: Path, config_prefix: str, request: Request) -> Plan:
     commit = repo.resolve("HEAD")
     source = GitSource(root, commit, repo)
     snapshot = loader.load(source)
-    findings = lint(source, snapshot)
+    findings = gates.lint(source, snapshot)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         first = errors[0]
         raise GateFailed(
-            f"lint found {len(errors)} error{'s' * (len(errors) != 1)}; first: {first.where}: {first.message}",
+            f"lint found {count(len(errors), 'error')}; first: {first.where}: {first.message}",
             hint="run `promptops lint` and fix them",
         )
     history = released(repo.tags(f"{config_prefix}*"), config_prefix)
@@ -209,7 +222,7 @@ def plan_release(root: Path, config_prefix: str, request: Request) -> Plan:
         raise InputError(f"tag {tag} exists already", hint="pick another version")
     report: EvalReport | None = None
     if request.skip_eval_reason is None:
-        report = _run_evals(root, source, snapshot, request)
+        report = gates.evaluate(root, source, snapshot, request.replay, request.env)
     elif not request.skip_eval_reason.strip():
         raise InputError("--skip-eval needs --reason saying why the evals are skipped")
     mode = None if report is None else "replay" if request.replay else "live"
@@ -254,31 +267,6 @@ def plan_release(root: Path, config_prefix: str, request: Request) -> Plan:
         findings=findings,
         report=report,
     )
-
-
-def _run_evals(root: Path, source: GitSource, snapshot: Snapshot, request: Request) -> EvalReport:
-    from ..evaluate.engine import Evaluation, Settings, exit_code
-
-    evaluation = Evaluation(root, source, snapshot, Settings(mode="replay" if request.replay else "live"), request.env)
-    head, base = evaluation.prepare()
-    report = evaluation.run(head, base)
-    code = exit_code(report)
-    failing = [s for s in report.suites if not s.gate_passed]
-    detail = "; ".join(f"{s.suite}: {', '.join(s.gate_reasons)}" for s in failing[:3])
-    if code == 1:
-        raise GateFailed(
-            f"evals failed, so nothing was released: {detail}",
-            hint="fix the prompts, or use --skip-eval --reason TEXT to release anyway",
-        )
-    if code == 2:
-        raise InputError(f"the evals could not run: {detail}", hint="run `promptops eval` to see why")
-    if code == 3:
-        raise UnavailableError(
-            f"provider errors during the evals: {detail}", hint="retry, or use --replay with committed recordings"
-        )
-    if code == 130:
-        raise Interrupted("interrupted while the evals ran; nothing was released")
-    return report
 
 
 def apply_release(root: Path, plan: Plan, push: bool, remote: str = "origin") -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import GateFailed, InputError
 from ..git import ChainCommit
+from ..wording import count
 from .ledger import EVENT, STATE, Event, Ledger, _one_line, empty_state, parse_event
 from .transitions import apply, check_state
 
@@ -48,7 +49,7 @@ class Replay:
 
     def summary(self, branch: str) -> str:
         signed = f"{self.signed} signed" + (f", {self.unchecked} signed but not checkable" if self.unchecked else "")
-        commits = f"{self.commits} commit{'s' * (self.commits != 1)}"
+        commits = count(self.commits, "commit")
         return f"ledger {branch}: {commits} replay ({signed}, {self.unsigned} unsigned)"
 
 

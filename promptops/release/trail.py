@@ -5,7 +5,8 @@ Three histories meet here: the commits that changed the prompt file (with their 
 branch with every promote, rollback, kill and revive. Each becomes one record with a `type`, the `prompt` id
 and a `time`. The order is causal first (a release after the commits it ships, a promote after the release
 it promotes, each history in its own order) and by time between histories, so a skewed clock cannot put
-a promote before the release it names.
+a promote before the release it names. The histories are read from git in release/histories.py; this module
+turns them into records and orders them.
 """
 
 from __future__ import annotations
@@ -19,80 +20,25 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..git import GitRepo, LogEntry
-from ..loader import PROMPT_EXTENSIONS, is_partial, prompt_id_of
+from ..git import GitRepo
 from ..model import Config
+from .histories import (
+    History,
+    Layout,
+    Release,
+    Version,
+    all_histories,
+    contained_in_releases,
+    prompt_history,
+    release_tags,
+)
 from .ledger import Event, Ledger
-from .record import parse_message
-from .versions import released
-
-TYPES = ("commit", "release", "promote", "rollback", "kill", "revive")
-CHANGES = {"A": "added", "M": "modified", "T": "modified", "R": "renamed", "C": "copied", "D": "deleted"}
-LOG_FORMAT = "--format=%x00%H%x1f%an%x1f%ae%x1f%aI%x1f%cI%x1f%B%x1f"
-
-
-@dataclass(frozen=True)
-class Version:
-    """One commit's change to a prompt file. `path` is the path after the change (the removed one for a
-    deletion), relative to the repository root, as git names it."""
-
-    entry: LogEntry
-    committed: str
-    change: str
-    path: str
-    old_path: str = ""
-    position: int = 0  # in the walk, oldest first: the order of the commit chain
-
-
-@dataclass
-class History:
-    """The life of one prompt file across renames, oldest version first."""
-
-    versions: list[Version] = field(default_factory=list)
-
-    @property
-    def latest(self) -> Version:
-        return self.versions[-1]
-
-
-@dataclass(frozen=True)
-class Release:
-    tag: str
-    commit: str
-    tagger: str
-    time: str
-    record: dict[str, Any]
-
-
-@dataclass
-class _Layout:
-    """Where prompts live in the repository: `prefix` is the project's directory ("" at the root)."""
-
-    prefix: str
-    prompts_dir: str
-
-    @property
-    def pathspec(self) -> str:
-        return (self.prefix + self.prompts_dir).rstrip("/") or "."
-
-    def prompt_id(self, path: str) -> str | None:
-        """The prompt id of a repository path, or None when the path is not a prompt file."""
-        base = self.prefix + (self.prompts_dir + "/" if self.prompts_dir else "")
-        if not path.startswith(base):
-            return None
-        rel = path[len(base) :]
-        if not rel.endswith(PROMPT_EXTENSIONS) or is_partial(rel):
-            return None
-        return prompt_id_of(rel)
-
-    def project_path(self, path: str) -> str:
-        return path[len(self.prefix) :] if path.startswith(self.prefix) else path
 
 
 def trail(repo: GitRepo, root: Path, config: Config, prompt: str | None = None) -> list[dict[str, Any]]:
     """The audit trail of `prompt` (or of every prompt that ever existed when None), oldest first."""
     rel = root.resolve().relative_to(repo.root).as_posix()
-    layout = _Layout("" if rel == "." else rel + "/", config.prompts_dir)
+    layout = Layout("" if rel == "." else rel + "/", config.prompts_dir)
     if not repo.has_commits():
         if prompt is not None:
             raise InputError(f"unknown prompt {prompt!r}: the repository has no commits yet")
@@ -100,154 +46,12 @@ def trail(repo: GitRepo, root: Path, config: Config, prompt: str | None = None) 
     releases = release_tags(repo, config.tag_prefix)
     revs = sorted({"HEAD", *(r.commit for r in releases)})
     histories = [prompt_history(repo, revs, layout, prompt)] if prompt else all_histories(repo, revs, layout)
-    contained = _contained(repo, releases, {v.entry.sha for h in histories for v in h.versions})
+    contained = contained_in_releases(repo, releases, {v.entry.sha for h in histories for v in h.versions})
     events = list(reversed(Ledger(repo, config.ledger_branch).events()))
     nodes: list[_Node] = []
     for history in sorted(histories, key=lambda h: _current_id(h, layout)):
         nodes += _chain(history, layout, releases, contained, events)
     return [n.record for n in _ordered(nodes)]
-
-
-# -- reading git ---------------------------------------------------------------------------------------------
-
-
-def _walk(repo: GitRepo, revs: Sequence[str], path: str, follow: bool) -> list[tuple[LogEntry, str, list[list[str]]]]:
-    """(commit, commit date, name-status rows) of the commits touching `path`, newest first."""
-    args = ["-c", "core.quotePath=false", "log", LOG_FORMAT, "--date-order", "--name-status", "-M"]
-    out = repo.run(*args, *(["--follow"] if follow else []), *revs, "--", path)
-    walked = []
-    for chunk in out.split("\x00")[1:]:
-        sha, author, email, authored, committed, message, rest = chunk.split("\x1f", 6)
-        rows = [line.split("\t") for line in rest.splitlines() if "\t" in line]
-        walked.append((LogEntry(sha, author, email, authored, message.strip()), committed, rows))
-    return walked
-
-
-def _version(entry: LogEntry, committed: str, row: list[str], position: int) -> Version:
-    change = CHANGES.get(row[0][:1], "modified")
-    if len(row) >= 3:
-        return Version(entry, committed, change, row[2], row[1] if change == "renamed" else "", position)
-    return Version(entry, committed, change, row[1], "", position)
-
-
-def prompt_history(repo: GitRepo, revs: Sequence[str], layout: _Layout, prompt: str) -> History:
-    """Every version of one prompt, following renames (`git log --follow`)."""
-    path = _path_of(repo, revs, layout, prompt)
-    walked = _walk(repo, revs, path, follow=True)
-    history = History()
-    for position, (entry, committed, rows) in enumerate(reversed(walked)):
-        if rows:
-            history.versions.append(_version(entry, committed, rows[-1], position))
-    return history
-
-
-def _path_of(repo: GitRepo, revs: Sequence[str], layout: _Layout, prompt: str) -> str:
-    """The file of a prompt id: at HEAD, else the last path with that id in the history (a removed prompt)."""
-    at_head = repo.run("-c", "core.quotePath=false", "ls-tree", "-r", "--name-only", "HEAD", "--", layout.pathspec)
-    for path in at_head.splitlines():
-        if layout.prompt_id(path) == prompt:
-            return path
-    ever = repo.run(
-        "-c", "core.quotePath=false", "log", "--format=", "--name-only", "--no-renames", *revs, "--", layout.pathspec
-    )
-    for path in ever.splitlines():
-        if layout.prompt_id(path) == prompt:
-            return path
-    raise InputError(
-        f"unknown prompt {prompt!r}: no file under {layout.pathspec}/ has had that id in the history",
-        hint="run `promptops list` for the prompt ids; the trail needs the prompt committed",
-    )
-
-
-def all_histories(repo: GitRepo, revs: Sequence[str], layout: _Layout) -> list[History]:
-    """Every prompt file that ever existed, each across its renames, from one walk of the history.
-
-    Walking from the newest commit back, a rename `old -> new` means the file known as `new` was called
-    `old` before; an addition means nothing of that name existed before it.
-    """
-    walked = _walk(repo, revs, layout.pathspec, follow=False)
-    alias: dict[str, int] = {}
-    histories: list[History] = []
-
-    def ident(path: str) -> int:
-        if path not in alias:
-            alias[path] = len(histories)
-            histories.append(History())
-        return alias[path]
-
-    for age, (entry, committed, rows) in enumerate(walked):
-        position = len(walked) - 1 - age
-        for row in sorted(rows, key=lambda r: r[0].startswith("R")):  # renames last: a swap reuses a name
-            version = _version(entry, committed, row, position)
-            was_prompt = bool(version.old_path) and layout.prompt_id(version.old_path) is not None
-            if layout.prompt_id(version.path) is None:
-                if was_prompt:  # renamed away from prompts: for the old name, the end of its life
-                    gone = Version(entry, committed, "deleted", version.old_path, "", position)
-                    histories[ident(version.old_path)].versions.append(gone)
-                continue
-            if version.change == "renamed" and not was_prompt:
-                version = Version(entry, committed, "added", version.path, "", position)
-            key = ident(version.path)
-            histories[key].versions.append(version)
-            if version.change in ("added", "copied", "renamed"):
-                del alias[version.path]
-            if version.change == "renamed":
-                alias[version.old_path] = key
-    for history in histories:
-        history.versions.reverse()
-    return [h for h in histories if h.versions]
-
-
-def release_tags(repo: GitRepo, prefix: str) -> list[Release]:
-    """Every release (a semantic-version tag with a release record), oldest version first (one git call)."""
-    fields = ("%(refname:short)", "%(objectname)", "%(*objectname)", "%(taggername) %(taggeremail)")
-    out = repo.run(
-        "for-each-ref",
-        "--format=%00" + "%1f".join((*fields, "%(taggerdate:iso-strict)", "%(contents)")),
-        f"refs/tags/{prefix}*",
-    )
-    found: dict[str, Release] = {}
-    for chunk in out.split("\x00")[1:]:
-        name, obj, peeled, tagger, date, message = chunk.split("\x1f", 5)
-        try:
-            record = parse_message(message, name)
-        except InputError:
-            continue  # a tag that is not a promptops release
-        found[name] = Release(name, peeled or obj, tagger.strip(), date.strip(), record)
-    return [found[tag] for _, tag in released(list(found), prefix)]
-
-
-def _contained(repo: GitRepo, releases: Sequence[Release], wanted: set[str]) -> dict[str, set[str]]:
-    """For each release tag, which of the `wanted` commits its commit contains (one `rev-list` of the graph)."""
-    if not releases or not wanted:
-        return {r.tag: set() for r in releases}
-    parents: dict[str, list[str]] = {}
-    for line in repo.run("rev-list", "--parents", *sorted({r.commit for r in releases})).splitlines():
-        sha, *rest = line.split()
-        parents[sha] = rest
-    reach: dict[str, set[str]] = {}
-    for release in releases:
-        if release.commit not in reach:
-            reach[release.commit] = _reachable(release.commit, parents, wanted, reach)
-    return {r.tag: reach[r.commit] for r in releases}
-
-
-def _reachable(tip: str, parents: Mapping[str, list[str]], wanted: set[str], known: Mapping[str, set[str]]) -> set[str]:
-    hits: set[str] = set()
-    seen: set[str] = set()
-    stack = [tip]
-    while stack:
-        sha = stack.pop()
-        if sha in seen:
-            continue
-        seen.add(sha)
-        if sha in known:  # an earlier release below this one: its answer covers everything under it
-            hits |= known[sha]
-            continue
-        if sha in wanted:
-            hits.add(sha)
-        stack.extend(parents.get(sha, ()))
-    return hits
 
 
 # -- records -------------------------------------------------------------------------------------------------
@@ -261,7 +65,7 @@ class _Node:
     after: list[_Node] = field(default_factory=list)  # records that must come before this one
 
 
-def _current_id(history: History, layout: _Layout) -> str:
+def _current_id(history: History, layout: Layout) -> str:
     for version in reversed(history.versions):
         pid = layout.prompt_id(version.path)
         if pid is not None:
@@ -275,7 +79,7 @@ def _head(kind: str, prompt: str, time: str) -> dict[str, Any]:
 
 def _chain(
     history: History,
-    layout: _Layout,
+    layout: Layout,
     releases: Sequence[Release],
     contained: Mapping[str, set[str]],
     events: Sequence[Event],
@@ -309,7 +113,7 @@ def _chain(
 def _ledger_nodes(
     pid: str,
     history: History,
-    layout: _Layout,
+    layout: Layout,
     events: Sequence[Event],
     shipped: Mapping[str, Version | None],
     first: Mapping[str, str],
@@ -364,7 +168,7 @@ def _commit_record(pid: str, version: Version, release: str | None) -> dict[str,
 
 
 def _release_record(
-    pid: str, release: Release, version: Version | None, includes: Iterable[Version], layout: _Layout
+    pid: str, release: Release, version: Version | None, includes: Iterable[Version], layout: Layout
 ) -> dict[str, Any]:
     rec = release.record
     record = _head("release", pid, release.time or str(rec.get("commit_time", "")))

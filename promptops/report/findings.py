@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..model import Finding
+from ..wording import count
 
 FORMATS = ("text", "json", "github", "sarif")
 
@@ -14,7 +15,7 @@ FORMATS = ("text", "json", "github", "sarif")
 def summary(findings: Sequence[Finding]) -> str:
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
-    return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+    return f"{count(errors, 'error')}, {count(warnings, 'warning')}"
 
 
 def to_text(findings: Sequence[Finding]) -> str:

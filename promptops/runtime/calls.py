@@ -9,6 +9,7 @@ schema) hands the call to the next model in the chain.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 import time
@@ -106,6 +107,13 @@ async def _with_retries(provider: Provider, request: ProviderRequest, retries: i
             await asyncio.sleep(wait)
 
 
+@functools.lru_cache(maxsize=256)
+def _output_validator(schema_text: str) -> Any:
+    from .. import validation
+
+    return validation.validator(json.loads(schema_text))
+
+
 def check_output(prompt: Prompt, text: str) -> tuple[str | None, Any]:
     """(what is wrong, parsed answer): an answer must be JSON fitting the prompt's `output` schema, if it has one."""
     if prompt.output is None:
@@ -114,9 +122,14 @@ def check_output(prompt: Prompt, text: str) -> tuple[str | None, Any]:
         data = json.loads(text)
     except ValueError as exc:
         return f"the answer is not JSON: {exc}", None
-    import jsonschema
+    from .. import validation
+    from ..budget import OverBudget
 
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(dict(prompt.output)).iter_errors(data))
+    try:
+        validator = _output_validator(json.dumps(prompt.output, sort_keys=True))
+        error = validation.best_error(validator.iter_errors(data))
+    except (validation.UnresolvableRef, OverBudget) as exc:
+        return f"the answer could not be checked against the output schema: {exc}", None
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
         return f"the answer does not fit the output schema{f' at {where}' if where else ''}: {error.message}", None

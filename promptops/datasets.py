@@ -1,0 +1,149 @@
+"""Eval cases from dataset files (JSONL, CSV, YAML rows) and the assertions cases carry."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+from . import validation, yamltext
+from .errors import InputError
+from .formats import decode, kind_of, parse_json, schema
+from .model import (
+    Assertion,
+    Case,
+)
+from .workspace import Source
+
+MAX_DATASET_BYTES = 64 * 1024 * 1024
+
+
+def parse_assertion(raw: Mapping[str, Any], line: int) -> Assertion:
+    kind = str(raw["type"])
+    negate = kind.startswith("not-")
+    config = {k: v for k, v in raw.items() if k in ("path", "min", "max", "description")}
+    return Assertion(
+        type=kind[4:] if negate else kind,
+        value=raw.get("value"),
+        negate=negate,
+        weight=float(raw.get("weight", 1.0)),
+        threshold=raw.get("threshold"),
+        fallback=bool(raw.get("fallback", False)),
+        config=config,
+        line=line,
+    )
+
+
+def dataset_path(evals_dir: str, ds: str, suite_path: str, line: int) -> str:
+    parts = PurePosixPath(ds).parts
+    if PurePosixPath(ds).is_absolute() or ".." in parts:
+        raise InputError(f"dataset path {ds!r} must stay inside {evals_dir}/", file=suite_path, line=line)
+    return f"{evals_dir}/{ds}" if evals_dir else ds
+
+
+def load_dataset(source: Source, path: str) -> list[Case]:
+    """Rows of a JSONL, CSV or YAML dataset as cases. Each row: id?, description?, vars or flat vars, assert?"""
+    raw = source.read(path)
+    if raw is None:
+        raise InputError("dataset file not found", file=path, hint="check the path under `datasets:`")
+    text = decode(raw, path, MAX_DATASET_BYTES)
+    stem = PurePosixPath(path).stem
+    rows: list[tuple[int, Any]] = []
+    if path.endswith(".jsonl"):
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append((n, parse_json(line)))
+                except json.JSONDecodeError as exc:
+                    raise InputError(
+                        f"invalid JSON at column {exc.colno}: {exc.msg}",
+                        file=path,
+                        line=n,
+                        hint="each line must hold one JSON object",
+                    ) from None
+                except (ValueError, RecursionError) as exc:
+                    raise InputError(
+                        f"invalid JSON: {exc}", file=path, line=n, hint="each line must hold one JSON object"
+                    ) from None
+    elif path.endswith(".csv"):
+        rows = _csv_rows(text, path)
+    elif path.endswith((".yaml", ".yml")):
+        data, lines = yamltext.parse(text, path)
+        if not isinstance(data, list):
+            raise InputError("a YAML dataset must be a list of rows", file=path, line=1)
+        rows = [(yamltext.line_for(lines, (i,)), row) for i, row in enumerate(data)]
+    else:
+        raise InputError("unknown dataset format", file=path, hint="use .jsonl, .csv or .yaml")
+    return [_row_case(row, path, line, f"{stem}-{i + 1}") for i, (line, row) in enumerate(rows)]
+
+
+def _csv_rows(text: str, path: str) -> list[tuple[int, Any]]:
+    """Rows with the line each starts on. Strict: an unclosed quote is an error at the line that opened it,
+    not a last field that silently swallows the rest of the file."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    rows: list[tuple[int, Any]] = []
+    start = 1
+    try:
+        for fields in reader:
+            line, start = start, reader.line_num + 1
+            if not fields:
+                continue
+            if header is None:
+                header = fields
+            elif len(fields) > len(header):
+                raise InputError("row has more fields than the header", file=path, line=line)
+            else:
+                rows.append((line, {k: fields[i] if i < len(fields) else None for i, k in enumerate(header)}))
+    except csv.Error as exc:
+        if "end of data" in str(exc) or "EOF" in str(exc):
+            raise InputError(
+                "a quoted field opened on this line is never closed",
+                file=path,
+                line=start,
+                hint='close the quote; write a quote inside a quoted field as two ("")',
+            ) from None
+        raise InputError(f"invalid CSV: {exc}", file=path, line=start, hint="quote fields that hold commas") from None
+    return rows
+
+
+def _row_case(row: Any, path: str, line: int, default_id: str) -> Case:
+    if not isinstance(row, dict):
+        raise InputError(f"a dataset row must be an object, got {kind_of(row)}", file=path, line=line)
+    case_id = str(row.get("id") or default_id)
+    if "vars" in row:
+        if not isinstance(row["vars"], dict):
+            raise InputError("`vars` must be an object", file=path, line=line)
+        variables = row["vars"]
+    else:
+        variables = {k: v for k, v in row.items() if k not in ("id", "description", "assert")}
+    asserts = row.get("assert", [])
+    if not isinstance(asserts, list):
+        raise InputError("`assert` must be a list", file=path, line=line)
+    checked = []
+    for a in asserts:
+        validate_assertion(a, path, line)
+        checked.append(parse_assertion(a, line))
+    return Case(
+        id=case_id,
+        vars=variables,
+        asserts=tuple(checked),
+        description=str(row.get("description", "")),
+        file=path,
+        line=line,
+    )
+
+
+def validate_assertion(raw: Any, path: str, line: int) -> None:
+    sub = {**schema("eval")["$defs"]["assertion"]}
+    errors = list(validation.validator(sub).iter_errors(raw))
+    if errors:
+        raise InputError(
+            f"invalid assertion: {errors[0].message}",
+            file=path,
+            line=line,
+            hint="see `promptops schema eval` ($defs.assertion)",
+        )

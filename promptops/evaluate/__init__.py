@@ -1,0 +1,1 @@
+"""Evaluation: planning the tasks, running them (async, bounded), the cache, the results store, summaries."""

@@ -1,0 +1,177 @@
+"""What every eval results writer shares: the columns of the summary, runs grouped by case, totals, and
+untrusted text (what a model wrote) made visible and cut to size: control characters are shown as `\\xNN`, never
+passed to a terminal, an XML file or a pull request comment."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..model import CaseSummary, EvalReport, Override, SuiteSummary, TaskResult
+from ..wording import count, percent
+
+BASELINE_CLASSES = ("regressed", "fixed", "still-failing", "flaky", "new", "removed", "unchanged")
+SUMMARY_HEADER = (
+    "suite", "cases", "passed", "failed", "errors", "pass rate", "consistency", "flaky", "tokens", "cost", "time",
+    "gate",
+)  # fmt: skip
+JUNIT_OUTPUT_BYTES = 4096
+MARKDOWN_OUTPUT_CHARS = 1500
+TEXT_OUTPUT_CHARS = 1000
+RUNS_SHOWN = 3  # failed runs detailed per case in Markdown; the rest are counted
+CASES_LISTED = 20  # case names per baseline class in Markdown
+
+CaseKey = tuple[str, str, str, str]
+
+
+def totals(report: EvalReport) -> dict[str, Any]:
+    suites = report.suites
+    prompt, completion = sum(s.prompt_tokens for s in suites), sum(s.completion_tokens for s in suites)
+    return {
+        "suites": len(suites),
+        "cases": sum(s.cases for s in suites),
+        "passed": sum(s.passed for s in suites),
+        "failed": sum(s.failed for s in suites),
+        "errors": sum(s.errors for s in suites),
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "tokens": prompt + completion,
+        "cost": math.fsum(s.cost for s in suites),
+    }
+
+
+# -- grouping ------------------------------------------------------------------------------------------------
+
+
+def case_key(c: CaseSummary | TaskResult) -> CaseKey:
+    return (c.suite, c.case, c.model, c.variant)
+
+
+def result_key(r: TaskResult) -> tuple[str, str, str, str, int, str]:
+    return (*case_key(r), r.repeat, r.key)
+
+
+def sorted_suites(report: EvalReport) -> list[SuiteSummary]:
+    return sorted(report.suites, key=lambda s: s.suite)
+
+
+def runs_by_case(report: EvalReport) -> dict[CaseKey, list[TaskResult]]:
+    runs: dict[CaseKey, list[TaskResult]] = defaultdict(list)
+    for r in sorted(report.results, key=result_key):
+        runs[case_key(r)].append(r)
+    return runs
+
+
+def case_names(report: EvalReport) -> Callable[[CaseSummary], str]:
+    """Case id, plus [model/variant] where the report holds the case for more than one of them."""
+    counts = Counter((c.suite, c.case) for c in report.cases)
+    return lambda c: f"{c.case} [{c.model}/{c.variant}]" if counts[(c.suite, c.case)] > 1 else c.case
+
+
+def failing_cases(report: EvalReport) -> list[CaseSummary]:
+    return [c for c in sorted(report.cases, key=case_key) if c.verdict != "pass"]
+
+
+def target_of(c: CaseSummary | TaskResult) -> str:
+    return c.model if c.variant == "primary" else f"{c.model}/{c.variant}"
+
+
+# -- text helpers --------------------------------------------------------------------------------------------
+
+# Not legal in XML 1.0, or able to move a terminal's cursor: C0 but tab and newline, DEL, C1, surrogates.
+INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def visible(text: str) -> str:
+    def escape(m: re.Match[str]) -> str:
+        code = ord(m.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return INVISIBLE.sub(escape, text.replace("\r\n", "\n"))
+
+
+def truncate(text: str, limit: int, unit: str = "characters") -> str:
+    """At most `limit` characters (or UTF-8 bytes), saying how much was cut."""
+    if unit == "bytes":
+        data = text.encode("utf-8", "surrogatepass")
+        if len(data) <= limit:
+            return text
+        return data[:limit].decode("utf-8", "ignore") + f"\n… [truncated: {len(data):,} bytes in all]"
+    return text if len(text) <= limit else text[:limit] + f"\n… [truncated: {len(text):,} characters in all]"
+
+
+def ratio(x: float) -> str:
+    return f"{x:.4f}".rstrip("0").rstrip(".")
+
+
+def runs_passed(c: CaseSummary) -> str:
+    return f"{c.passed_runs} of {count(c.runs, 'run')} passed"
+
+
+def case_notes(c: CaseSummary) -> str:
+    notes = [c.verdict, runs_passed(c)] + ["flaky"] * c.flaky + ([c.baseline] if c.baseline else [])
+    return ", ".join(notes)
+
+
+def override_line(o: Override) -> str:
+    return f"override: {o.verdict} by {o.author} at {o.time}: {o.reason}"
+
+
+def run_lines(runs: Sequence[TaskResult], output_limit: int, unit: str = "characters") -> list[str]:
+    """Plain lines for every run that did not pass: errors, failed checks, the output, any override."""
+    lines: list[str] = []
+    for r in runs:
+        if r.status == "pass":
+            continue
+        lines.append(f"run {r.repeat}: {r.status} (score {ratio(r.score)})")
+        if r.error:
+            lines.append(f"  error{f' ({r.error_kind})' if r.error_kind else ''}: {r.error}")
+        for check in r.checks:
+            if check.error:
+                lines.append(f"  - {check.label}: could not run: {check.reason}")
+            elif not check.passed:
+                lines.append(f"  - {check.label}: {check.reason}")
+        if r.output is not None:
+            lines.append("  output:")
+            lines += ["    " + line for line in visible(truncate(r.output, output_limit, unit)).split("\n")]
+        if r.override:
+            lines.append("  " + override_line(r.override))
+    return [visible(line) for line in lines]
+
+
+def failure_message(runs: Sequence[TaskResult], verdict: str) -> str:
+    """One line for a JUnit message attribute or an annotation: the distinct reasons, first ones first."""
+    if verdict == "error":
+        reasons = [r.error for r in runs if r.error]
+        reasons += [f"{c.label}: {c.reason}" for r in runs for c in r.checks if c.error]
+    else:
+        reasons = [f"{c.label}: {c.reason}" for r in runs for c in r.checks if not c.passed and not c.error]
+    text = "; ".join(dict.fromkeys(" ".join(reason.split()) for reason in reasons)) or verdict
+    return truncate(text, 500)
+
+
+# -- summary table -------------------------------------------------------------------------------------------
+
+
+def summary_rows(report: EvalReport) -> list[list[str]]:
+    """One row of SUMMARY_HEADER per suite, as display strings."""
+    return [
+        [
+            s.suite,
+            str(s.cases),
+            str(s.passed),
+            str(s.failed),
+            str(s.errors),
+            f"{percent(s.pass_rate)} / {percent(s.threshold)}",
+            percent(s.consistency) + (f" (min {percent(s.min_consistency)})" if s.min_consistency is not None else ""),
+            str(s.flaky) + (f" (max {s.max_flaky})" if s.max_flaky is not None else ""),
+            f"{s.prompt_tokens + s.completion_tokens:,}",
+            f"${s.cost:.4f}",
+            f"{s.duration_s:.1f} s",
+            "pass" if s.gate_passed else "fail",
+        ]
+        for s in sorted_suites(report)
+    ]

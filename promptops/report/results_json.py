@@ -1,0 +1,115 @@
+"""Eval results as JSON, and back: from_dict reads what to_dict wrote, for `promptops report merge`; it
+ignores keys it does not know, so validate a file against the `results` schema first where strictness matters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, fields, is_dataclass
+from typing import Any
+
+from .. import __version__
+from ..errors import InputError
+from ..model import CaseSummary, CheckResult, EvalReport, Override, SuiteSummary, TaskResult
+from .cases import case_key, result_key, sorted_suites, totals
+
+FORMAT_VERSION = 1
+Convert = Callable[[Any, str], Any]
+
+
+# -- JSON ----------------------------------------------------------------------------------------------------
+
+
+def to_dict(report: EvalReport) -> dict[str, Any]:
+    """The results document of the published schema (schemas/results.json); lists sorted, checks in order."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "promptops_version": __version__,
+        "run_id": report.run_id,
+        "project": report.project,
+        "label": report.label,
+        "started": report.started,
+        "finished": report.finished,
+        "baseline": report.baseline,
+        "shard": report.shard,
+        "interrupted": report.interrupted,
+        "passed": report.passed,
+        "totals": totals(report),
+        "suites": [_plain(s) for s in sorted_suites(report)],
+        "cases": [_plain(c) for c in sorted(report.cases, key=case_key)],
+        "results": [_plain(r) for r in sorted(report.results, key=result_key)],
+    }
+
+
+def to_json(report: EvalReport) -> str:
+    return json.dumps(to_dict(report), indent=2)
+
+
+def from_dict(data: Any) -> EvalReport:
+    """The inverse of to_dict, for `report merge`. Derived keys (passed, totals) are recomputed, not read.
+
+    Types are the schema's business (validate against `results` first); this names what is missing.
+    """
+    if not isinstance(data, Mapping):
+        raise InputError("an eval results document must be a JSON object")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise InputError(
+            f"unsupported eval results format_version {data.get('format_version')!r}",
+            hint=f"promptops {__version__} reads format_version {FORMAT_VERSION}; re-run the eval with this version",
+        )
+
+    def many(cls: type, convert: Mapping[str, Convert] | None = None) -> Convert:
+        def build(value: Any, at: str) -> tuple[Any, ...]:
+            return tuple(_build(cls, item, f"{at}[{i}]", convert) for i, item in enumerate(_list(value, at)))
+
+        return build
+
+    def override(value: Any, at: str) -> Override | None:
+        return None if value is None else _build(Override, value, at)
+
+    def strings(value: Any, at: str) -> tuple[Any, ...]:
+        return tuple(_list(value, at))
+
+    report: EvalReport = _build(
+        EvalReport,
+        data,
+        "",
+        {
+            "suites": many(SuiteSummary, {"gate_reasons": strings}),
+            "cases": many(CaseSummary),
+            "results": many(TaskResult, {"checks": many(CheckResult), "override": override}),
+        },
+    )
+    return report
+
+
+def _plain(obj: Any) -> Any:
+    """A dataclass as JSON-ready data: fields in declaration order, tuples as lists."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, (tuple, list)):
+        return [_plain(item) for item in obj]
+    return obj
+
+
+def _build(cls: Any, data: Any, at: str, convert: Mapping[str, Convert] | None = None) -> Any:
+    where = at or "the document"
+    if not isinstance(data, Mapping):
+        raise InputError(f"eval results: {where} must be an object")
+    required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise InputError(f"eval results: {where} has no {', '.join(missing)}")
+    convert = convert or {}
+    kwargs = {}
+    for f in fields(cls):
+        if f.name in data:
+            value = data[f.name]
+            kwargs[f.name] = convert[f.name](value, f"{at}.{f.name}" if at else f.name) if f.name in convert else value
+    return cls(**kwargs)
+
+
+def _list(value: Any, at: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InputError(f"eval results: {at} must be a list")
+    return value
