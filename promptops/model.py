@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -233,6 +233,16 @@ class Snapshot:
 # -- evaluation results --------------------------------------------------------------------------------------
 
 Status = Literal["pass", "fail", "error"]
+
+
+def verdict_of(statuses: Iterable[str]) -> Status:
+    """A case's verdict over its runs: error when any run ended in error, pass when every run passed, else fail.
+
+    The one rule behind an eval's case summaries and `diff --eval`'s baseline verdicts."""
+    seen = list(statuses)
+    if "error" in seen:
+        return "error"
+    return "pass" if seen and all(s == "pass" for s in seen) else "fail"
 
 
 @dataclass(frozen=True)

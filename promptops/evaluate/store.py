@@ -20,6 +20,8 @@ from ..model import CheckResult, Override, TaskResult
 from ..providers import Completion
 
 SCHEMA_VERSION = 1
+STATE_DIR = ".promptops"  # under the project root; never released (see release.releasing.check_clean)
+STATE_FILE = f"{STATE_DIR}/promptops.sqlite"  # the response cache and the results of every run
 _T = TypeVar("_T")
 MIGRATIONS = (
     """

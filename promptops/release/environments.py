@@ -40,6 +40,24 @@ class Context:
         return release_of(self.repo, self.config, version)
 
 
+def open_context(root: Path, config: Config, sync_from: str | None = None) -> Context:
+    """What a ledger command acts in: the repository of the project at `root`, its ledger, and who you are.
+    With `sync_from` (a remote), the remote's ledger is taken in first, before an event that will be pushed."""
+    repo = GitRepo(root)
+    who = repo.identity()
+    if not who:
+        raise InputError("git has no identity for you", hint="git config user.name and user.email")
+    ctx = Context(repo=repo, config=config, ledger=Ledger(repo, config.ledger_branch), who=who, root=root)
+    if sync_from is not None:
+        ctx.ledger.sync(sync_from)
+    return ctx
+
+
+def publish(ctx: Context, event: Event, remote: str) -> None:
+    """Push the ledger with `event` on it; a refused push takes the event back (see `Ledger.publish`)."""
+    ctx.ledger.publish(remote, event)
+
+
 def check_env(config: Config, env: str) -> Mapping[str, Any]:
     """The settings of a known, well-named environment."""
     if not ENV_NAME.match(env):

@@ -258,10 +258,11 @@ def plan_release(root: Path, config_prefix: str, request: Request) -> Plan:
 
 def _run_evals(root: Path, source: GitSource, snapshot: Snapshot, request: Request) -> EvalReport:
     from ..evaluate.engine import Evaluation, Settings, exit_code
+    from ..evaluate.runner import Options
 
-    evaluation = Evaluation(root, source, snapshot, Settings(mode="replay" if request.replay else "live"), request.env)
-    head, base = evaluation.prepare()
-    report = evaluation.run(head, base)
+    options = Options.from_config(snapshot.config.eval_defaults)
+    settings = Settings(mode="replay" if request.replay else "live", options=options)
+    report = Evaluation(root, source, snapshot, settings, request.env).plan().run().report
     code = exit_code(report)
     failing = [s for s in report.suites if not s.gate_passed]
     detail = "; ".join(f"{s.suite}: {', '.join(s.gate_reasons)}" for s in failing[:3])
