@@ -136,7 +136,7 @@ def _against_ledger(repo: GitRepo, config: Config, doc: dict[str, Any], verdict:
     if result.broken is not None:
         verdict.problems.append(f"the ledger does not replay: {result.broken}")
         return
-    current = result.state["environments"].get(env)
+    current = result.state.environments.get(env)
     if not current:
         verdict.problems.append(f"the ledger says {env} runs no release")
         return
@@ -144,7 +144,7 @@ def _against_ledger(repo: GitRepo, config: Config, doc: dict[str, Any], verdict:
         verdict.problems.append(
             f"{env} runs {current['version']} ({current['digest']}), the file is {doc.get('version')} ({doc['digest']})"
         )
-    killed = result.state["killed"].get(env, {})
+    killed = result.state.killed_in(env)
     if doc.get("kill_switch") != killed:
         verdict.problems.append(
             f"the kill list differs from the ledger's for {env}: the file kills {_names(doc.get('kill_switch'))}, "

@@ -1,0 +1,197 @@
+"""The use cases below the CLI, called as a Python caller calls them (no typer): the shared eval options, the
+engine's outcome, `diff --eval` as `review()`, the one case-verdict rule, and the typed ledger state."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import MINIMAL, git
+from eval_fixtures import ANSWER_PROMPT, project
+from hypothesis import given
+from hypothesis import strategies as st
+
+from promptops.diff import eval_changes
+from promptops.evaluate.runner import MAX_RETRY_WAIT, Options
+from promptops.evaluate.summary import pair, summarize_cases
+from promptops.git import GitRepo
+from promptops.model import EvalReport, TaskResult, verdict_of
+from promptops.release.ledger import STATE, Event, Ledger, LedgerState, _json
+from promptops.release.transitions import apply, empty_state
+
+# -- Options.from_config ---------------------------------------------------------------------------------------
+
+
+def test_options_take_the_command_line_first_then_the_eval_defaults_of_promptops_yaml() -> None:
+    defaults = {"concurrency": 3, "rpm": 60, "max_cost": 2.5, "max_retry_wait": 7}
+    from_file = Options.from_config(defaults)
+    assert (from_file.concurrency, from_file.rpm, from_file.max_cost, from_file.max_retry_wait) == (3, 60, 2.5, 7.0)
+    given_ = Options.from_config(defaults, concurrency=9, rpm=5, max_cost=0.0, use_cache=False)
+    assert (given_.concurrency, given_.rpm, given_.max_cost, given_.use_cache) == (9, 5, 0.0, False)
+    bare = Options.from_config({})
+    assert (bare.concurrency, bare.rpm, bare.max_cost, bare.max_retry_wait, bare.use_cache) == (
+        8,
+        None,
+        None,
+        MAX_RETRY_WAIT,
+        True,
+    )
+
+
+# -- the engine's outcome and review() -------------------------------------------------------------------------
+
+
+def _regressing_change(root: Path) -> None:
+    (root / "prompts" / "answer.prompt").write_text(
+        ANSWER_PROMPT.replace("REPLY: {{ answer }}", "REPLY: {{ answer | replace('yes b', 'no b') }}")
+    )
+
+
+@pytest.mark.usefixtures("api_key")
+def test_review_returns_the_paired_eval_of_a_change_without_the_command_line(make_repo, server) -> None:
+    from promptops.review import EvalRequest, review
+
+    root = make_repo(project(server.base_url, {"a": "yes a", "b": "yes b"}))
+    _regressing_change(root)
+    notes: list[str] = []
+    result = review(root, "HEAD", None, dict(os.environ), EvalRequest(), on_note=notes.append)
+    assert result.eval_code == 1  # the working tree fails its gate; --fail-on decides what the command exits with
+    assert result.report.eval is not None
+    (case,) = result.report.eval.cases
+    assert (case.case, case.change, case.base_verdict, case.head_verdict) == ("b", "regressed", "pass", "fail")
+    assert notes == ["evaluating 1 affected suite at BASE and HEAD …"]
+    plain = review(root, "HEAD", None, {})
+    assert plain.eval_code == 0 and plain.report.eval is None and plain.report.changed
+
+
+@pytest.mark.usefixtures("api_key")
+def test_the_engine_returns_the_baseline_runs_it_kept_in_the_results_store(make_repo, server) -> None:
+    from promptops import loader
+    from promptops.evaluate.engine import Evaluation, Settings
+    from promptops.evaluate.store import STATE_FILE, Store
+    from promptops.workspace import open_source
+
+    root = make_repo(project(server.base_url, {"a": "yes a", "b": "yes b"}))
+    _regressing_change(root)
+    source = open_source(root)
+    planned = Evaluation(root, source, loader.load(source), Settings(baseline="HEAD"), dict(os.environ)).plan()
+    assert (len(planned.head), len(planned.base), planned.total) == (2, 2, 4)
+    outcome = planned.run()
+    assert {(r.case, r.status) for r in outcome.base_results} == {("a", "pass"), ("b", "pass")}
+    assert {(r.case, r.status) for r in outcome.report.results} == {("a", "pass"), ("b", "fail")}
+    store = Store(root / STATE_FILE)
+    try:
+        stored = store.results(outcome.report.run_id)
+    finally:
+        store.close()
+    assert sorted(outcome.base_results, key=lambda r: r.case) == sorted(
+        (stored[t.uid] for t in planned.base), key=lambda r: r.case
+    )
+
+
+# -- one case-verdict rule -------------------------------------------------------------------------------------
+
+
+def _result(case: str, status: str, repeat: int) -> TaskResult:
+    return TaskResult("s", case, repeat, "m", "primary", "k", status, output=f"{case} {status}")  # type: ignore[arg-type]
+
+
+@given(st.lists(st.sampled_from(["pass", "fail", "error"]), min_size=1, max_size=6))
+def test_an_eval_and_diff_eval_give_a_case_the_same_verdict(statuses: list[str]) -> None:
+    base = [_result("c", s, i) for i, s in enumerate(statuses)]
+    head = [_result("c", "pass", 0)]
+    (summary,) = summarize_cases(base)
+    paired, _ = pair(summarize_cases(base), summarize_cases(head))
+    report = EvalReport("r", "p", "working tree", "t0", "t1", (), tuple(paired), tuple(head), baseline="HEAD")
+    shown = [c.base_verdict for c in eval_changes(report, base).cases]
+    expected = "error" if "error" in statuses else "pass" if set(statuses) == {"pass"} else "fail"
+    assert verdict_of(statuses) == summary.verdict == expected
+    assert shown in ([], [expected])  # an unchanged case that still passes is not listed
+    assert shown or expected == "pass"
+
+
+# -- LedgerState -----------------------------------------------------------------------------------------------
+
+# A state.json as promptops has always written it: a promote, a second promote, a rollback, a kill.
+EXISTING_STATE = b"""{
+  "environments": {
+    "production": {
+      "by": "Ada Tester <ada@example.com>",
+      "commit": "1111111111111111111111111111111111111111",
+      "digest": "sha256:aaaa",
+      "stack": [
+        {
+          "commit": "1111111111111111111111111111111111111111",
+          "digest": "sha256:aaaa",
+          "version": "v1.0.0"
+        }
+      ],
+      "time": "2026-01-03T00:00:00Z",
+      "version": "v1.0.0"
+    }
+  },
+  "format_version": 1,
+  "killed": {
+    "production": {
+      "support/refund": {
+        "by": "Ada Tester <ada@example.com>",
+        "reason": "quotes the old policy",
+        "time": "2026-01-04T00:00:00Z"
+      }
+    }
+  }
+}
+"""
+
+
+def test_an_existing_state_json_reads_and_is_written_back_byte_for_byte(make_repo) -> None:
+    root = make_repo(dict(MINIMAL))
+    repo = GitRepo(root)
+    tree = repo.write_tree({STATE: repo.write_blob(EXISTING_STATE)})
+    head = repo.commit_tree(tree, [], "an existing ledger commit\n")
+    git(root, "update-ref", "refs/heads/promptops/ledger", head)
+    state = Ledger(repo, "promptops/ledger").state()
+    assert state.version("production") == "v1.0.0" and state.version("staging") == ""
+    assert list(state.killed_in("production")) == ["support/refund"] and state.killed_in("staging") == {}
+    assert state.format_version == 1
+    assert _json(state.as_dict()) == EXISTING_STATE
+    revived = apply(state, Event("revive", "production", "B <b@x>", "t", "fixed", "v1.0.0", prompt="support/refund"))
+    assert revived.killed_in("production") == {} and _json(state.as_dict()) == EXISTING_STATE  # state unchanged
+
+
+def test_a_state_keeps_keys_it_does_not_know_and_an_absent_format_version() -> None:
+    data = json.loads(EXISTING_STATE)
+    del data["format_version"]
+    data["note"] = {"written by": "a later version"}
+    state = LedgerState.read(data, "state.json")
+    assert state.format_version is None and state.as_dict() == data
+    assert empty_state().as_dict() == {"format_version": 1, "environments": {}, "killed": {}}
+
+
+names = st.text("abcz-/", min_size=1, max_size=6)
+strings = st.text("abc:<>@ 0", max_size=8)
+entries = st.fixed_dictionaries({"version": strings, "digest": strings, "commit": strings})
+currents = st.builds(
+    lambda e, stack, by, time: {**e, "stack": stack, "by": by, "time": time},
+    entries,
+    st.lists(entries, max_size=3),
+    strings,
+    strings,
+)
+kills = st.fixed_dictionaries({"reason": strings, "by": strings, "time": strings})
+states = st.fixed_dictionaries(
+    {
+        "environments": st.dictionaries(names, currents, max_size=3),
+        "killed": st.dictionaries(names, st.dictionaries(names, kills, max_size=2), max_size=3),
+    },
+    optional={"format_version": st.just(1)},
+)
+
+
+@given(states)
+def test_every_well_formed_state_reads_and_writes_back_unchanged(data: dict) -> None:
+    state = LedgerState.read(data, "state.json")
+    assert state.as_dict() == data
+    assert LedgerState.read(json.loads(_json(state.as_dict())), "state.json") == state
