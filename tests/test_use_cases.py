@@ -195,3 +195,70 @@ def test_every_well_formed_state_reads_and_writes_back_unchanged(data: dict) -> 
     state = LedgerState.read(data, "state.json")
     assert state.as_dict() == data
     assert LedgerState.read(json.loads(_json(state.as_dict())), "state.json") == state
+
+
+# -- codeowners, override, report merge and the ledger context, without the command line ------------------------
+
+
+def test_codeowners_writes_then_checks_the_block_and_says_what_it_expected(make_repo) -> None:
+    from promptops import loader
+    from promptops.release.codeowners import BEGIN, OutOfDate, codeowners
+    from promptops.workspace import open_source
+
+    files = {**MINIMAL, "prompts/greet.prompt": "---\nowner: '@team'\n---\nHi\n"}
+    root = make_repo(files)
+    snapshot = loader.load(open_source(root))
+    target = Path(".github/CODEOWNERS")
+    with pytest.raises(OutOfDate, match="does not exist") as raised:
+        codeowners(root, snapshot, target, check=True)
+    assert raised.value.exit_code == 1 and "/prompts/greet.prompt @team" in raised.value.expected
+    done = codeowners(root, snapshot, target)
+    assert (done.shown, done.written, done.lines) == (".github/CODEOWNERS", True, 1)
+    assert (root / target).read_text().startswith(BEGIN)
+    again = codeowners(root, snapshot, target, check=True)
+    assert not again.written and codeowners(root, snapshot, target).written is False
+
+
+def test_an_override_needs_a_known_case_and_an_output_to_judge(make_repo) -> None:
+    from promptops import loader
+    from promptops.errors import InputError
+    from promptops.evaluate.overrides import judge
+    from promptops.workspace import open_source
+
+    root = make_repo(project("http://127.0.0.1:9", {"a": "yes a"}))
+    snapshot = loader.load(open_source(root))
+    with pytest.raises(InputError, match="must be pass or fail"):
+        judge(root, snapshot, "answer", "a", "maybe", "because")
+    with pytest.raises(InputError, match="unknown eval suite 'nope'"):
+        judge(root, snapshot, "nope", "a", "pass", "because")
+    with pytest.raises(InputError, match="no output of answer:a to judge yet"):
+        judge(root, snapshot, "answer", "a", "pass", "because")
+
+
+def test_report_merge_reads_each_shard_and_names_a_bad_one(tmp_path: Path) -> None:
+    from promptops.errors import InputError
+    from promptops.evaluate.merge import read_reports
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1]")
+    with pytest.raises(InputError, match="must be a JSON object") as raised:
+        read_reports([bad])
+    assert raised.value.file == str(bad)
+    with pytest.raises(InputError, match="cannot read report"):
+        read_reports([tmp_path / "missing.json"])
+
+
+def test_a_ledger_command_needs_a_git_identity(make_repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    from promptops.errors import InputError
+    from promptops.loader import load_config
+    from promptops.release.environments import open_context
+    from promptops.workspace import open_source
+
+    root = make_repo(dict(MINIMAL))
+    config = load_config(open_source(root))
+    assert open_context(root, config).who == "Ada Tester <ada@example.test>"
+    for name in ("GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL"):
+        monkeypatch.delenv(name)
+    git(root, "config", "user.useConfigOnly", "true")
+    with pytest.raises(InputError, match="git has no identity"):
+        open_context(root, config)

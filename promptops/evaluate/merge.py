@@ -76,6 +76,10 @@ def read_reports(paths: Iterable[Path]) -> list[EvalReport]:
             loaded.append(from_dict(parse_json(path.read_text("utf-8"))))
         except OSError as exc:
             raise InputError(f"cannot read report: {exc.strerror}", file=str(path)) from None
+        except InputError as exc:  # the document's own complaint, which does not know the file's name
+            if exc.file:
+                raise
+            raise InputError(exc.message, file=str(path), hint=exc.hint) from None
         except (ValueError, TypeError, KeyError) as exc:
             raise InputError(
                 f"not a promptops eval report: {exc}",
