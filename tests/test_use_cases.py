@@ -262,3 +262,19 @@ def test_a_ledger_command_needs_a_git_identity(make_repo, monkeypatch: pytest.Mo
     git(root, "config", "user.useConfigOnly", "true")
     with pytest.raises(InputError, match="git has no identity"):
         open_context(root, config)
+
+
+def test_the_signing_key_defaults_to_the_ssh_key_git_signs_with(make_repo, tmp_path: Path) -> None:
+    from promptops.errors import InputError
+    from promptops.release.keys import git_signing_key
+
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    with pytest.raises(InputError, match="--sign needs a key"):
+        git_signing_key(outside)
+    root = make_repo(dict(MINIMAL))
+    with pytest.raises(InputError, match="git is not set up to sign with an SSH key file"):
+        git_signing_key(root)
+    git(root, "config", "gpg.format", "ssh")
+    git(root, "config", "user.signingKey", "~/.ssh/id_ed25519")
+    assert git_signing_key(root) == Path("~/.ssh/id_ed25519").expanduser()
