@@ -278,3 +278,14 @@ def test_the_signing_key_defaults_to_the_ssh_key_git_signs_with(make_repo, tmp_p
     git(root, "config", "gpg.format", "ssh")
     git(root, "config", "user.signingKey", "~/.ssh/id_ed25519")
     assert git_signing_key(root) == Path("~/.ssh/id_ed25519").expanduser()
+
+
+@pytest.mark.usefixtures("api_key")
+def test_the_evals_that_gate_a_release_honour_the_eval_defaults_of_promptops_yaml(make_repo, cli, server) -> None:
+    files = project(server.base_url, {"a": "yes a"})
+    root = make_repo({**files, "promptops.yaml": "project: evaltest\neval: {max_cost: 0}\n"})
+    code, _, err = cli("release", "--repo", root)
+    assert code == 3 and "provider errors during the evals" in err, err  # the budget allows no call
+    assert git(root, "tag", "--list") == "" and server.requests_received == 0
+    root = make_repo(files)
+    assert cli("release", "--repo", root)[0] == 0
