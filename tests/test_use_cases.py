@@ -289,3 +289,16 @@ def test_the_evals_that_gate_a_release_honour_the_eval_defaults_of_promptops_yam
     assert git(root, "tag", "--list") == "" and server.requests_received == 0
     root = make_repo(files)
     assert cli("release", "--repo", root)[0] == 0
+
+
+def test_a_verify_target_is_a_file_or_else_a_release_tag(tmp_path: Path) -> None:
+    from promptops.errors import InputError
+    from promptops.release.verifying import read_target
+
+    bundle = tmp_path / "bundle.json"
+    bundle.write_bytes(b"{}")
+    assert read_target(str(bundle)) == b"{}"
+    assert read_target("v1.2.0") is None and read_target("refs/tags/v1.2.0") is None
+    for missing in (str(tmp_path / "gone.json"), "dist/bundle"):
+        with pytest.raises(InputError, match="no such bundle file"):
+            read_target(missing)

@@ -46,6 +46,19 @@ class Verdict:
         return not self.problems
 
 
+def read_target(target: str) -> bytes | None:
+    """The bytes of the bundle or export file `target` names, or None when it names a release tag."""
+    path = Path(target)
+    if path.is_file():
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read the bundle: {exc.strerror}", file=target) from None
+    if path.suffix == ".json" or "/" in target.replace("refs/tags/", "", 1):
+        raise InputError("no such bundle file", file=target, hint="pass a bundle file or a release tag")
+    return None
+
+
 def verify_file(data: bytes, root: Path | None, config: Config | None, env: str | None, keys: Keys) -> Verdict:
     """A bundle or export file: on its own, then (with `root`) against the release tag and the ledger."""
     ok, detail = verify_bytes(data)
