@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
@@ -193,6 +194,10 @@ class AuditSettings:
     dir: str = ".promptops/audit"  # relative to the project root, or absolute
     rotate_bytes: int = 64 * 1024 * 1024
     fsync: Literal["always", "batch"] = "batch"
+
+    def directory(self, root: Path) -> Path:
+        """The audit directory of the project at `root` (`dir` is taken from the root unless absolute)."""
+        return root / self.dir
 
 
 @dataclass(frozen=True)

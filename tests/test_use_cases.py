@@ -302,3 +302,11 @@ def test_a_verify_target_is_a_file_or_else_a_release_tag(tmp_path: Path) -> None
     for missing in (str(tmp_path / "gone.json"), "dist/bundle"):
         with pytest.raises(InputError, match="no such bundle file"):
             read_target(missing)
+
+
+def test_the_audit_directory_is_taken_from_the_project_root_unless_absolute(tmp_path: Path) -> None:
+    from promptops.model import AuditSettings
+
+    assert AuditSettings().directory(tmp_path) == tmp_path / ".promptops" / "audit"
+    assert AuditSettings(dir="logs/audit").directory(tmp_path) == tmp_path / "logs" / "audit"
+    assert AuditSettings(dir="/var/log/promptops").directory(tmp_path) == Path("/var/log/promptops")
