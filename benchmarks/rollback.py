@@ -143,7 +143,7 @@ def build_history(root: Path, releases: int, events: int) -> dict[str, float]:
         step += 1
         if kind in (0, 1, 4):  # production moves on (twice per cycle), staging once
             env = "staging" if kind == 1 else "production"
-            current = ctx.ledger.state()["environments"].get(env, {}).get("version")
+            current = ctx.ledger.state().version(env) or None
             tag = tags[(step // 2) % len(tags)]
             if tag == current:
                 tag = tags[(step // 2 + 1) % len(tags)]

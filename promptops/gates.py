@@ -22,10 +22,10 @@ def release_evals(
 ) -> EvalReport:
     """Run the evals at the release commit; a gate that does not pass is raised as the error it is."""
     from .evaluate.engine import Evaluation, Settings, exit_code
+    from .evaluate.runner import Options
 
-    evaluation = Evaluation(root, source, snapshot, Settings(mode="replay" if replay else "live"), env)
-    head, base = evaluation.prepare()
-    report = evaluation.run(head, base)
+    settings = Settings(mode="replay" if replay else "live", options=Options.from_config(snapshot.config.eval_defaults))
+    report = Evaluation(root, source, snapshot, settings, env).plan().run().report
     code = exit_code(report)
     failing = [s for s in report.suites if not s.gate_passed]
     detail = "; ".join(f"{s.suite}: {', '.join(s.gate_reasons)}" for s in failing[:3])

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
@@ -193,6 +194,10 @@ class AuditSettings:
     rotate_bytes: int = 64 * 1024 * 1024
     fsync: Literal["always", "batch"] = "batch"
 
+    def directory(self, root: Path) -> Path:
+        """The audit directory of the project at `root` (`dir` is taken from the root unless absolute)."""
+        return root / self.dir
+
 
 @dataclass(frozen=True)
 class Config:
@@ -232,6 +237,16 @@ class Snapshot:
 # -- evaluation results --------------------------------------------------------------------------------------
 
 Status = Literal["pass", "fail", "error"]
+
+
+def verdict_of(statuses: Iterable[str]) -> Status:
+    """A case's verdict over its runs: error when any run ended in error, pass when every run passed, else fail.
+
+    The one rule behind an eval's case summaries and `diff --eval`'s baseline verdicts."""
+    seen = list(statuses)
+    if "error" in seen:
+        return "error"
+    return "pass" if seen and all(s == "pass" for s in seen) else "fail"
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def test_apply_refuses_events_that_cannot_happen() -> None:
     with pytest.raises(InputError, match="unknown ledger action"):
         apply(state, Event("teleport", "prod", **base))
     promoted = apply(state, Event("promote", "prod", **base, version="v1", digest="d1", release_commit="c1"))
-    assert promoted["environments"]["prod"]["stack"] == [{"version": "v1", "digest": "d1", "commit": "c1"}]
+    assert promoted.environments["prod"]["stack"] == [{"version": "v1", "digest": "d1", "commit": "c1"}]
     assert state == empty_state()  # apply never changes its input
     with pytest.raises(InputError, match="says prod ran nothing, but it ran v1"):
         apply(promoted, Event("promote", "prod", **base, version="v2", digest="d2"))

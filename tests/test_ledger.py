@@ -8,6 +8,7 @@ import re
 import shlex
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from conftest import MINIMAL, commit, git
 from promptops.errors import GitError
 from promptops.git import GitRepo
 from promptops.release.bundle import canonical
-from promptops.release.ledger import Event, Ledger, parse_event
+from promptops.release.ledger import Event, Ledger, LedgerState, parse_event
 from promptops.release.record import parse_message
 
 SKIP = ("--skip-eval", "--reason", "ledger tests run no evals")
@@ -597,10 +598,10 @@ def event(action: str, env: str, version: str) -> Event:
 
 
 def promote_in_state(env: str, version: str):
-    def change(state: dict) -> tuple[dict, Event]:
+    def change(state: LedgerState) -> tuple[LedgerState, Event]:
         entry = {"version": version, "digest": "sha256:" + "0" * 64, "commit": "0" * 40}
-        state["environments"][env] = {**entry, "stack": [entry], "by": "t <t@x>", "time": "2026-01-01T00:00:00Z"}
-        return state, event("promote", env, version)
+        current = {**entry, "stack": [entry], "by": "t <t@x>", "time": "2026-01-01T00:00:00Z"}
+        return replace(state, environments={**state.environments, env: current}), event("promote", env, version)
 
     return change
 
@@ -610,8 +611,8 @@ def test_a_writer_that_lost_the_race_reapplies_its_event_on_the_new_head(make_re
     ledger = Ledger(GitRepo(root), "promptops/ledger")
     calls = []
 
-    def racing(state: dict) -> tuple[dict, Event]:
-        calls.append(dict(state["environments"]))
+    def racing(state: LedgerState) -> tuple[LedgerState, Event]:
+        calls.append(dict(state.environments))
         if len(calls) == 1:  # another writer commits between our read and our swap
             ledger.append(promote_in_state("staging", "v1"))
         return promote_in_state("production", "v2")(state)
@@ -619,7 +620,7 @@ def test_a_writer_that_lost_the_race_reapplies_its_event_on_the_new_head(make_re
     written = ledger.append(racing)
     assert [{env: e["version"] for env, e in c.items()} for c in calls] == [{}, {"staging": "v1"}]
     assert [e.environment for e in ledger.events()] == ["production", "staging"]
-    state = ledger.state()["environments"]
+    state = ledger.state().environments
     assert {env: e["version"] for env, e in state.items()} == {"staging": "v1", "production": "v2"}
     assert written.commit == ledger.head()
 
@@ -694,7 +695,7 @@ def check_round(repo: Path, n: int, fresh: bool, results: dict[str, tuple[int, s
     landed = [e.reason.rsplit(" ", 1)[1] for e in mine]
     assert sorted(landed) == sorted(name for name, (code, _) in results.items() if code == 0), (n, results, landed)
     assert len(events) == len(mine) + (0 if fresh else 1)
-    production = ledger.state(events[0].commit)["environments"]["production"]
+    production = ledger.state(events[0].commit).environments["production"]
     assert [entry["version"] for entry in production["stack"]] == (["v0.1.0"] if not fresh else []) + [
         e.version for e in reversed(mine)
     ]

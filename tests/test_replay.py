@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from promptops.errors import InputError
 from promptops.git import GitRepo
 from promptops.release.ledger import Event, Ledger
 from promptops.release.replay import replay
-from promptops.release.transitions import apply
+from promptops.release.transitions import LedgerState, apply
 
 LEDGER = "refs/heads/promptops/ledger"
 SKIP = ("--skip-eval", "--reason", "replay tests run no evals")
@@ -166,9 +165,9 @@ operations = st.lists(
 )
 
 
-def next_event(state: dict, action: str, env: str, n: int) -> Event | None:
+def next_event(state: LedgerState, action: str, env: str, n: int) -> Event | None:
     """A valid event of `action` in `state`, or None when it cannot happen there."""
-    current = state["environments"].get(env, {})
+    current = state.current(env)
     base = {"environment": env, "by": "Ada <a@x>", "time": f"2026-01-0{n + 1}T00:00:00Z", "reason": f"r{n}"}
     if action == "promote":
         version = f"v1.{n}.0"
@@ -197,7 +196,7 @@ def next_event(state: dict, action: str, env: str, n: int) -> Event | None:
     if not current:
         return None
     prompt = PROMPTS[n % 2]
-    killed = prompt in state["killed"].get(env, {})
+    killed = prompt in state.killed_in(env)
     if (action == "kill") == killed:
         return None
     return Event(action, **base, prompt=prompt, version=current["version"])
@@ -207,7 +206,7 @@ def build_ledger(ledger: Ledger, ops: list[tuple[str, str, int]]) -> int:
     written = 0
     for action, env, n in ops:
 
-        def change(state: dict, action: str = action, env: str = env, n: int = n) -> tuple[dict, Event]:
+        def change(state: LedgerState, action: str = action, env: str = env, n: int = n) -> tuple[LedgerState, Event]:
             event = next_event(state, action, env, n)
             if event is None:
                 raise InputError("cannot happen here")
@@ -282,4 +281,4 @@ def test_replay_and_the_commands_agree_on_a_rollback_past_a_repeated_release(mak
     state = json.loads(git(root, "show", f"{LEDGER}:state.json"))
     assert state["environments"]["production"]["version"] == "v0.1.1"
     assert cli("verify", "--ledger", "--repo", root)[0] == 0
-    assert asdict(replay(Ledger(GitRepo(root), "promptops/ledger")))["state"] == state
+    assert replay(Ledger(GitRepo(root), "promptops/ledger")).state.as_dict() == state

@@ -186,8 +186,7 @@ def audit_dir(repo: Path | None) -> Path:
     from ..workspace import open_source
 
     root = root_of(repo)
-    configured = Path(load_config(open_source(root)).audit.dir)
-    return configured if configured.is_absolute() else root / configured
+    return load_config(open_source(root)).audit.directory(root)
 
 
 def describe_record(r: Mapping[str, Any]) -> str:

@@ -129,24 +129,6 @@ def signed(data: bytes, root: Path, sign: bool, key: Path | None, hmac_env: str 
         return data
     if key is not None and hmac_env is not None:
         raise InputError("sign with --signing-key or with --hmac-env, not both")
-    from ..digest import canonical
-    from ..signing import sign as sign_doc
+    from ..release.keys import signed as with_signature
 
-    if key is None and hmac_env is None:
-        key = _git_signing_key(root)
-    return canonical(sign_doc(data, ssh_key=key, hmac_key=hmac_key(hmac_env)))
-
-
-def _git_signing_key(root: Path) -> Path:
-    """The SSH key git signs with (`gpg.format ssh`, `user.signingKey`)."""
-    from ..errors import InputError
-    from ..git import GitRepo, toplevel
-
-    hint = "pass --signing-key PATH or --hmac-env NAME, or set git's gpg.format to ssh and user.signingKey"
-    if toplevel(root) is None:
-        raise InputError("--sign needs a key", hint=hint)
-    repo = GitRepo(root)
-    key = repo.config_value("user.signingKey")
-    if repo.config_value("gpg.format") != "ssh" or not key or key.startswith("key::"):
-        raise InputError("--sign needs a key, and git is not set up to sign with an SSH key file", hint=hint)
-    return Path(key).expanduser()
+    return with_signature(data, root, ssh_key=key, hmac_key=hmac_key(hmac_env))

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from ..wording import count
-from .common import RepoOption, err_console, note, open_project, out_console, root_of, write_out
-
-if TYPE_CHECKING:
-    from ..diff import DiffReport
+from .common import RepoOption, err_console, note, out_console, root_of, write_out
 
 FORMATS = ("text", "markdown", "json")
 
@@ -65,10 +62,12 @@ def diff(
     2 for bad input (an unknown revision, a shallow clone missing BASE); 3 when --eval meets
     provider errors after retries; 130 when interrupted.
     """
-    from ..diff import FAIL_ON, as_dict, open_sides, policy_failures
-    from ..diff import diff as compare
+    import os
+
+    from ..diff import FAIL_ON, as_dict, policy_failures
     from ..errors import InputError
     from ..report import diff as writers
+    from ..review import EvalRequest, review
 
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
@@ -83,19 +82,9 @@ def diff(
             "--eval evaluates the working tree, so it takes no HEAD revision",
             hint=f"check {head} out, then run `promptops diff {base or 'BASE'} --eval`",
         )
-    root = root_of(repo)
-    sides = open_sides(root, base, head)
-    report = compare(
-        sides.base,
-        sides.head,
-        base_source=sides.base_source,
-        head_source=sides.head_source,
-        renames=sides.renames,
-        changed=sides.changed,
-    )
-    code = 0
-    if run_eval:
-        report, code = _evaluate(root, report, sides.base_sha, replay, concurrency, no_cache)
+    request = EvalRequest(replay=replay, concurrency=concurrency, use_cache=not no_cache) if run_eval else None
+    result = review(root_of(repo), base, head, dict(os.environ), request, on_note=note)
+    report, code = result.report, result.eval_code
     doc = as_dict(report)
     render = {"json": writers.to_json, "markdown": writers.to_markdown, "text": writers.to_text}[fmt]
     _emit(render(doc), output, fmt)
@@ -139,41 +128,3 @@ def _emit(text: str, output: Path | None, fmt: str) -> None:
         )  # fmt: skip
         styled.append(line, style=style)
     out_console().print(styled, end="")
-
-
-def _evaluate(
-    root: Path, report: DiffReport, base_sha: str, replay: bool, concurrency: int | None, no_cache: bool
-) -> tuple[DiffReport, int]:
-    """The paired baseline eval of the affected suites; the eval's exit code (1 is left to --fail-on)."""
-    import os
-    from dataclasses import replace
-
-    from ..diff import EvalDiff, affected_suites, eval_changes
-    from ..evaluate.engine import STATE_DIR, Evaluation, Settings, exit_code
-    from ..evaluate.runner import MAX_RETRY_WAIT, Options
-    from ..evaluate.store import Store
-
-    root, source, snapshot = open_project(root)
-    suites = affected_suites(report, snapshot)
-    if not suites:
-        return replace(report, eval=EvalDiff(skipped="No eval suite is affected by this change.")), 0
-    defaults = snapshot.config.eval_defaults
-    options = Options(
-        concurrency=concurrency or int(defaults.get("concurrency", 8)),
-        rpm=defaults.get("rpm"),
-        max_cost=defaults.get("max_cost"),
-        use_cache=not no_cache,
-        max_retry_wait=float(defaults.get("max_retry_wait", MAX_RETRY_WAIT)),
-    )
-    settings = Settings(suites=suites, baseline=base_sha, mode="replay" if replay else "live", options=options)
-    err_console().print(f"evaluating {count(len(suites), 'affected suite')} at BASE and HEAD …")
-    evaluation = Evaluation(root, source, snapshot, settings, dict(os.environ), on_warning=note)
-    head_tasks, base_tasks = evaluation.prepare()
-    result = evaluation.run(head_tasks, base_tasks)
-    store = Store(root / STATE_DIR / "promptops.sqlite", warn=note)
-    try:
-        runs = store.results(result.run_id)
-    finally:
-        store.close()
-    base_runs = [runs[t.uid] for t in base_tasks if t.uid in runs]
-    return replace(report, eval=eval_changes(result, base_runs)), exit_code(result)

@@ -20,8 +20,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from ..release.environments import Context
-    from ..release.ledger import Event
+    from ..release.environments import Context, Event
 
 EnvOption = Annotated[str, typer.Option("--env", "-e", help="The environment, e.g. production.")]
 PushOption = Annotated[bool, typer.Option("--push", help="Push the ledger branch to the remote afterwards.")]
@@ -29,27 +28,18 @@ RemoteOption = Annotated[str, typer.Option("--remote", help="The remote for --pu
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger (required).")]
 
 
-def _context(repo: Path | None, push: bool = False, remote: str = "origin") -> tuple[Context, Path]:
-    from ..errors import InputError
-    from ..git import GitRepo
-    from ..release.environments import Context
-    from ..release.ledger import Ledger
+def _context(repo: Path | None, push: bool = False, remote: str = "origin") -> Context:
+    from ..release.environments import open_context
 
     root, _, snapshot = open_project(repo)
-    git = GitRepo(root)
-    who = git.identity()
-    if not who:
-        raise InputError("git has no identity for you", hint="git config user.name and user.email")
-    ledger = Ledger(git, snapshot.config.ledger_branch)
-    ctx = Context(repo=git, config=snapshot.config, ledger=ledger, who=who, root=root)
-    if push:
-        ctx.ledger.sync(remote)  # take in what the remote has before adding to it
-    return ctx, root
+    return open_context(root, snapshot.config, sync_from=remote if push else None)
 
 
 def _done(ctx: Context, event: Event, push: bool, remote: str) -> int:
+    from ..release.environments import publish
+
     if push:
-        ctx.ledger.publish(remote, event)
+        publish(ctx, event, remote)
     err_console().print(f"{event.title()} (ledger {event.commit[:12]}){'; pushed' if push else ''}", markup=False)
     return 0
 
@@ -69,7 +59,7 @@ def promote(
     """Point an environment at a release (one ledger commit)."""
     from ..release.environments import promote as do
 
-    ctx, _ = _context(repo, push, remote)
+    ctx = _context(repo, push, remote)
     return _done(ctx, do(ctx, version, env, reason, approved_by), push, remote)
 
 
@@ -94,7 +84,7 @@ def rollback(
     """Point an environment back at the previous (or a named) release, at once and offline."""
     from ..release.environments import rollback as do
 
-    ctx, _ = _context(repo, push, remote)
+    ctx = _context(repo, push, remote)
     return _done(ctx, do(ctx, env, reason, to, approved_by), push, remote)
 
 
@@ -113,7 +103,7 @@ def kill(
     """Kill switch: the prompt answers with its deterministic fallback in that environment."""
     from ..release.environments import kill as do
 
-    ctx, _ = _context(repo, push, remote)
+    ctx = _context(repo, push, remote)
     return _done(ctx, do(ctx, prompt, env, reason, allow_error), push, remote)
 
 
@@ -128,7 +118,7 @@ def revive(
     """Turn the kill switch off again."""
     from ..release.environments import revive as do
 
-    ctx, _ = _context(repo, push, remote)
+    ctx = _context(repo, push, remote)
     return _done(ctx, do(ctx, prompt, env, reason), push, remote)
 
 
@@ -142,7 +132,7 @@ def status(
     from ..release.environments import ledger_warning
     from ..release.environments import status as rows_of
 
-    ctx, _ = _context(repo)
+    ctx = _context(repo)
     rows = rows_of(ctx)
     warning = ledger_warning(ctx)
     if warning:
@@ -179,7 +169,7 @@ def history(
 
     from ..release.environments import history as events_of
 
-    ctx, _ = _context(repo)
+    ctx = _context(repo)
     events = events_of(ctx, env, prompt)
     if fmt == "json":
         write_out("\n".join(json.dumps(asdict(e), sort_keys=True) for e in events))

@@ -87,7 +87,7 @@ def eval_suites(
     """
     from ..errors import InputError
     from ..evaluate.engine import Evaluation, Settings, exit_code
-    from ..evaluate.runner import MAX_RETRY_WAIT, Options
+    from ..evaluate.runner import Options
 
     if record and replay:
         raise InputError("--record and --replay exclude each other")
@@ -105,13 +105,8 @@ def eval_suites(
             f"nothing to evaluate: no eval suites under {snapshot.config.evals_dir or 'the repository root'}/",
             hint="add a suite such as evals/NAME.yaml with `prompt:` and `cases:` (see `promptops schema eval`)",
         )
-    defaults = snapshot.config.eval_defaults
-    options = Options(
-        concurrency=concurrency or int(defaults.get("concurrency", 8)),
-        rpm=rpm or defaults.get("rpm"),
-        max_cost=max_cost if max_cost is not None else defaults.get("max_cost"),
-        use_cache=not no_cache,
-        max_retry_wait=float(defaults.get("max_retry_wait", MAX_RETRY_WAIT)),
+    options = Options.from_config(
+        snapshot.config.eval_defaults, concurrency=concurrency, rpm=rpm, max_cost=max_cost, use_cache=not no_cache
     )
     settings = Settings(
         suites=ids or (),
@@ -128,12 +123,12 @@ def eval_suites(
     evaluation = Evaluation(
         root, source, snapshot, settings, dict(os.environ), on_result=progress.advance, on_warning=note
     )
-    head, base = evaluation.prepare()
-    if changed_since and not head:
+    planned = evaluation.plan()
+    if changed_since and not planned.head:
         note(f"no eval suite is affected by changes since {changed_since}; nothing to run")
-    progress.start(evaluation.total)
+    progress.start(planned.total)
     try:
-        report = evaluation.run(head, base)
+        report = planned.run().report
     finally:
         progress.stop()
     _emit(report, output or [], fmt)

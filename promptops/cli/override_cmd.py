@@ -21,48 +21,13 @@ def override(
 
     It applies only while the case's output is byte-identical to the one judged.
     """
-    from datetime import datetime, timezone
+    from ..evaluate.overrides import check_verdict, judge
 
-    from ..errors import InputError
-    from ..evaluate.engine import STATE_DIR
-    from ..evaluate.overrides import VERDICTS, record
-    from ..evaluate.store import Store
-    from ..git import identity
-    from ..model import Override
-
-    if verdict not in VERDICTS:
-        raise InputError(f"--verdict must be pass or fail, not {verdict!r}")
-    if not reason.strip():
-        raise InputError("--reason must say why", hint='e.g. --reason "correct: the policy changed on 1 May"')
+    check_verdict(verdict, reason)
     root, _, snapshot = open_project(repo)
-    if suite not in snapshot.suites:
-        raise InputError(f"unknown eval suite {suite!r}", hint=f"known: {', '.join(sorted(snapshot.suites))}")
-    if case not in {c.id for c in snapshot.suites[suite].cases}:
-        raise InputError(f"suite {suite!r} has no case {case!r}", file=snapshot.suites[suite].path)
-    store = Store(root / STATE_DIR / "promptops.sqlite", warn=note)
-    latest = store.latest_output(suite, case)
-    store.close()
-    if latest is None or latest.output is None:
-        raise InputError(f"no output of {suite}:{case} to judge yet", hint=f"run `promptops eval {suite}` first")
-    who = author or identity(root)
-    if not who:
-        raise InputError("who is deciding? set your git identity (git config user.name) or pass --author")
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    path = record(
-        root,
-        snapshot.config.evals_dir,
-        Override(
-            suite=suite,
-            case=case,
-            verdict="pass" if verdict == "pass" else "fail",
-            reason=reason.strip(),
-            author=who,
-            time=when,
-            output_hash=latest.output_hash,
-        ),
-    )
+    path, recorded = judge(root, snapshot, suite, case, verdict, reason, author, warn=note)
     err_console().print(
-        f"recorded {verdict} for {suite}:{case} in {path} (output {latest.output_hash[:12]}); "
+        f"recorded {recorded.verdict} for {suite}:{case} in {path} (output {recorded.output_hash[:12]}); "
         "commit it so reviewers see it"
     )
     return 0

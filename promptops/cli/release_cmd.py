@@ -164,19 +164,13 @@ def _verify_target(
     repo: Path | None,
 ) -> Verdict:
     from ..errors import InputError
-    from ..release.verifying import Keys, verify_file, verify_release
+    from ..release.verifying import Keys, read_target, verify_file, verify_release
 
-    path = Path(target)
-    if path.is_file():
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read the bundle: {exc.strerror}", file=target) from None
+    data = read_target(target)
+    if data is not None:
         keys = Keys(allowed_signers, hmac_key(hmac_env), require_signature)
         root, config = (None, None) if standalone else _project_here(repo)
         return verify_file(data, root, config, env, keys)
-    if path.suffix == ".json" or "/" in target.replace("refs/tags/", "", 1):
-        raise InputError("no such bundle file", file=target, hint="pass a bundle file or a release tag")
     if standalone or env is not None:
         raise InputError("--standalone and --env go with a file, not a release tag")
     root, _, snapshot = open_project(repo)

@@ -33,24 +33,12 @@ def merge(
     """Join shard reports and apply the same gates and exit codes as `promptops eval`."""
     from rich.table import Table
 
-    from ..errors import InputError
     from ..evaluate.engine import exit_code
     from ..evaluate.merge import merge as merge_reports
-    from ..formats import parse_json
+    from ..evaluate.merge import read_reports
     from ..report import results as writers
 
-    loaded = []
-    for path in reports:
-        try:
-            loaded.append(writers.from_dict(parse_json(path.read_text("utf-8"))))
-        except OSError as exc:
-            raise InputError(f"cannot read report: {exc.strerror}", file=str(path)) from None
-        except (ValueError, TypeError, KeyError) as exc:
-            raise InputError(
-                f"not a promptops eval report: {exc}",
-                file=str(path),
-                hint="pass files written by `promptops eval -o FILE.json`",
-            ) from None
+    loaded = read_reports(reports)
     merged = merge_reports(loaded)
     render = {".json": writers.to_json, ".xml": writers.to_junit, ".md": writers.to_markdown}
     for path in output or []:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
-from ..model import EvalReport, TaskResult
+from ..model import EvalReport, TaskResult, verdict_of
 from .model import EvalCase, EvalDiff, EvalSuite, _unified
 
 
@@ -18,10 +18,6 @@ def eval_changes(report: EvalReport, base_results: Iterable[TaskResult]) -> Eval
     head_first: dict[Key, TaskResult] = {}
     for r in sorted(report.results, key=lambda r: r.repeat):
         head_first.setdefault((r.suite, r.case, r.model, r.variant), r)
-
-    def verdict(runs: Sequence[TaskResult]) -> str:
-        statuses = {r.status for r in runs}
-        return "error" if "error" in statuses else "pass" if statuses == {"pass"} else "fail"
 
     suites = []
     for s in report.suites:
@@ -53,7 +49,7 @@ def eval_changes(report: EvalReport, base_results: Iterable[TaskResult]) -> Eval
             c.model,
             c.variant,
             c.baseline or "new",
-            verdict(base) if base else None,
+            verdict_of(r.status for r in base) if base else None,
             head_verdict,
             diff_text,
             error,

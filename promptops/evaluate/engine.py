@@ -22,10 +22,8 @@ from . import overrides as overrides_file
 from . import recordings
 from .plan import KILL_SWITCH, Task, plan, select_suites, shard
 from .runner import Options, Runner
-from .store import Store
+from .store import STATE_FILE, Store
 from .summary import apply_overrides, pair, summarize_cases, summarize_suite
-
-STATE_DIR = ".promptops"
 
 
 @dataclass
@@ -102,8 +100,16 @@ def _fail_on_problems(snapshot: Snapshot, suites: Sequence[Suite]) -> None:
             )
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a run produced: the report, and the baseline's own runs (a case-by-case comparison needs them)."""
+
+    report: EvalReport
+    base_results: tuple[TaskResult, ...] = ()
+
+
 class Evaluation:
-    """One eval run over a project root. Construct, then call `run()`."""
+    """One eval over a project root: `plan()` returns the tasks, whose `run()` makes the calls."""
 
     def __init__(
         self,
@@ -120,12 +126,11 @@ class Evaluation:
         self.on_result = on_result
         self.on_warning = on_warning
         self.base_snapshot: Snapshot | None = None
-        self.total = 0
         named = [m.api_key_env for m in snapshot.routing.models.values() if m.api_key_env]
         self.redactor = Redactor.from_config(snapshot.config.redaction, env, named)
 
-    def prepare(self) -> tuple[list[Task], list[Task]]:
-        """(head tasks, baseline tasks): planned, filtered by --changed-since and --shard."""
+    def plan(self) -> Planned:
+        """The tasks at HEAD and at the baseline, filtered by --changed-since and --shard; nothing is called yet."""
         s, snap = self.settings, self.snapshot
         suites = select_suites(snap, s.suites)
         if s.changed_since:
@@ -148,8 +153,7 @@ class Evaluation:
             ]
         if s.shard:
             head, base = shard(head, *s.shard), shard(base, *s.shard)
-        self.total = len(head) + len(base)
-        return head, base
+        return Planned(self, tuple(head), tuple(base))
 
     def _providers(self) -> Callable[[Task | None, ModelSpec], Provider]:
         mode = self.settings.mode
@@ -164,10 +168,10 @@ class Evaluation:
 
         return choose
 
-    def run(self, head: list[Task], base: list[Task]) -> EvalReport:
+    def _run(self, head: Sequence[Task], base: Sequence[Task]) -> Outcome:
         started, t0 = _now(), time.perf_counter()
         s = self.settings
-        store = Store(self.root / STATE_DIR / "promptops.sqlite", warn=self.on_warning)
+        store = Store(self.root / STATE_FILE, warn=self.on_warning)
         # A recording is made of fresh answers, and a replay reads recordings only: neither reads the cache.
         options = replace(s.options, use_cache=s.options.use_cache and s.mode == "live", record=s.mode == "record")
         runner = Runner(
@@ -183,11 +187,11 @@ class Evaluation:
         )
         if (
             s.mode != "replay"
-            and any(t.request is not None and t.model is not KILL_SWITCH for t in head + base)
-            and not (options.use_cache and all(store.get(t.key) for t in head + base if t.request))
+            and any(t.request is not None and t.model is not KILL_SWITCH for t in (*head, *base))
+            and not (options.use_cache and all(store.get(t.key) for t in (*head, *base) if t.request))
         ):
             _prefetch_litellm()
-        plan_id = _plan_id(head + base)
+        plan_id = _plan_id((*head, *base))
         run_id = store.resumable(plan_id) or digest.hex_of(f"{plan_id}{started}{time.time_ns()}")[:16]
         store.start(run_id, plan_id, self.snapshot.label, started)
         done = store.results(run_id)
@@ -209,10 +213,10 @@ class Evaluation:
 
             store.finish(run_id, _now(), to_json(report))
         store.close()
-        return report
+        return Outcome(report, tuple(base_results))
 
     async def _run_both(
-        self, runner: Runner, head: list[Task], base: list[Task], run_id: str, done: Mapping[str, TaskResult]
+        self, runner: Runner, head: Sequence[Task], base: Sequence[Task], run_id: str, done: Mapping[str, TaskResult]
     ) -> tuple[list[TaskResult], list[TaskResult]]:
         h, b = await asyncio.gather(runner.run(head, run_id, done), runner.run(base, run_id, done))
         return h, b
@@ -249,6 +253,23 @@ class Evaluation:
             interrupted=interrupted,
             shard=shard_label,
         )
+
+
+@dataclass(frozen=True)
+class Planned:
+    """An eval's planned tasks, made by `Evaluation.plan()`; `run()` calls the models and returns the outcome."""
+
+    evaluation: Evaluation
+    head: tuple[Task, ...]
+    base: tuple[Task, ...]
+
+    @property
+    def total(self) -> int:
+        return len(self.head) + len(self.base)
+
+    def run(self) -> Outcome:
+        """Run every task (resuming an interrupted run of the same plan), then summarise and gate."""
+        return self.evaluation._run(self.head, self.base)
 
 
 def _prefetch_litellm() -> None:

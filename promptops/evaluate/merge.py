@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from ..errors import InputError
+from ..formats import parse_json
 from ..model import EvalReport, Suite, SuiteSummary
 from ..wording import plural
 from .summary import summarize_suite
@@ -63,3 +65,26 @@ def merge(reports: Sequence[EvalReport]) -> EvalReport:
         interrupted=any(r.interrupted for r in reports),
         shard=None,
     )
+
+
+def read_reports(paths: Iterable[Path]) -> list[EvalReport]:
+    """The JSON reports of shards (`eval --shard K/N -o F.json`), each refused with its file when unreadable."""
+    from ..report.results import from_dict
+
+    loaded = []
+    for path in paths:
+        try:
+            loaded.append(from_dict(parse_json(path.read_text("utf-8"))))
+        except OSError as exc:
+            raise InputError(f"cannot read report: {exc.strerror}", file=str(path)) from None
+        except InputError as exc:  # the document's own complaint, which does not know the file's name
+            if exc.file:
+                raise
+            raise InputError(exc.message, file=str(path), hint=exc.hint) from None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise InputError(
+                f"not a promptops eval report: {exc}",
+                file=str(path),
+                hint="pass files written by `promptops eval -o FILE.json`",
+            ) from None
+    return loaded

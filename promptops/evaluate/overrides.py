@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
@@ -9,8 +11,10 @@ import yaml
 from .. import yamltext
 from ..errors import InputError
 from ..formats import decode
-from ..model import Override, Status
+from ..git import identity
+from ..model import Override, Snapshot, Status
 from ..workspace import Source, atomic_write
+from .store import STATE_FILE, Store
 
 DIRECTORY = "overrides"
 VERDICTS: tuple[Status, ...] = ("pass", "fail")
@@ -79,3 +83,51 @@ def record(root: Path, evals_dir: str, override: Override) -> str:
     )
     atomic_write(path, header + yaml.safe_dump(rows, sort_keys=False, allow_unicode=True, width=1000))
     return rel
+
+
+def check_verdict(verdict: str, reason: str) -> Status:
+    """The verdict, once it is pass or fail and comes with a reason."""
+    if verdict not in VERDICTS:
+        raise InputError(f"--verdict must be pass or fail, not {verdict!r}")
+    if not reason.strip():
+        raise InputError("--reason must say why", hint='e.g. --reason "correct: the policy changed on 1 May"')
+    return "pass" if verdict == "pass" else "fail"
+
+
+def judge(
+    root: Path,
+    snapshot: Snapshot,
+    suite: str,
+    case: str,
+    verdict: str,
+    reason: str,
+    author: str | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[str, Override]:
+    """`promptops override` as a function: record a verdict on the latest output of a case.
+
+    Returns the overrides file written (relative to `root`) and the override. `author` defaults to the git
+    identity; the output judged is the most recent one in the results store."""
+    status = check_verdict(verdict, reason)
+    if suite not in snapshot.suites:
+        raise InputError(f"unknown eval suite {suite!r}", hint=f"known: {', '.join(sorted(snapshot.suites))}")
+    if case not in {c.id for c in snapshot.suites[suite].cases}:
+        raise InputError(f"suite {suite!r} has no case {case!r}", file=snapshot.suites[suite].path)
+    store = Store(root / STATE_FILE, warn=warn)
+    latest = store.latest_output(suite, case)
+    store.close()
+    if latest is None or latest.output is None:
+        raise InputError(f"no output of {suite}:{case} to judge yet", hint=f"run `promptops eval {suite}` first")
+    who = author or identity(root)
+    if not who:
+        raise InputError("who is deciding? set your git identity (git config user.name) or pass --author")
+    override = Override(
+        suite=suite,
+        case=case,
+        verdict=status,
+        reason=reason.strip(),
+        author=who,
+        time=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        output_hash=latest.output_hash,
+    )
+    return record(root, snapshot.config.evals_dir, override), override

@@ -42,6 +42,27 @@ class Options:
     seed: int | None = None
     max_retry_wait: float = MAX_RETRY_WAIT  # the longest Retry-After honoured; a longer one fails the task
 
+    @classmethod
+    def from_config(
+        cls,
+        defaults: Mapping[str, Any],
+        *,
+        concurrency: int | None = None,
+        rpm: int | None = None,
+        max_cost: float | None = None,
+        use_cache: bool = True,
+    ) -> Options:
+        """The options of a run: what the command line gives, else the `eval:` defaults of promptops.yaml.
+
+        `eval`, `diff --eval` and the evals that gate a release all build their options here."""
+        return cls(
+            concurrency=concurrency or int(defaults.get("concurrency", 8)),
+            rpm=rpm or defaults.get("rpm"),
+            max_cost=max_cost if max_cost is not None else defaults.get("max_cost"),
+            use_cache=use_cache,
+            max_retry_wait=float(defaults.get("max_retry_wait", MAX_RETRY_WAIT)),
+        )
+
 
 @dataclass
 class Recorded:

@@ -19,6 +19,8 @@ from ..errors import InputError, PromptopsError, UnavailableError
 from ..model import CheckResult, Override, TaskResult
 from ..providers import Completion
 
+STATE_DIR = ".promptops"  # under the project root; never released (see release.releasing.check_clean)
+STATE_FILE = f"{STATE_DIR}/promptops.sqlite"  # the response cache and the results of every run
 _T = TypeVar("_T")
 MIGRATIONS = (
     """

@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from ..model import CaseSummary, Override, Status, Suite, SuiteSummary, TaskResult
+from ..model import CaseSummary, Override, Suite, SuiteSummary, TaskResult, verdict_of
 
 GroupKey = tuple[str, str, str, str]  # suite, case, model, variant
 
@@ -32,7 +32,7 @@ def summarize_cases(results: Sequence[TaskResult]) -> list[CaseSummary]:
         passed = statuses.count("pass")
         failed = statuses.count("fail")
         errors = statuses.count("error")
-        verdict: Status = "error" if errors else ("pass" if passed == len(runs) else "fail")
+        verdict = verdict_of(statuses)
         outputs = Counter(r.output_hash for r in runs if r.output is not None)
         agreement = (max(outputs.values()) / len(runs)) if outputs else 0.0
         summaries.append(

@@ -16,7 +16,7 @@ from .ledger import Event, Ledger
 from .record import parse_message
 from .releasing import verify_tag
 from .replay import replay
-from .transitions import apply
+from .transitions import LedgerState, apply
 
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -38,6 +38,24 @@ class Context:
 
     def release(self, version: str) -> tuple[str, dict[str, Any], str]:
         return release_of(self.repo, self.config, version)
+
+
+def open_context(root: Path, config: Config, sync_from: str | None = None) -> Context:
+    """What a ledger command acts in: the repository of the project at `root`, its ledger, and who you are.
+    With `sync_from` (a remote), the remote's ledger is taken in first, before an event that will be pushed."""
+    repo = GitRepo(root)
+    who = repo.identity()
+    if not who:
+        raise InputError("git has no identity for you", hint="git config user.name and user.email")
+    ctx = Context(repo=repo, config=config, ledger=Ledger(repo, config.ledger_branch), who=who, root=root)
+    if sync_from is not None:
+        ctx.ledger.sync(sync_from)
+    return ctx
+
+
+def publish(ctx: Context, event: Event, remote: str) -> None:
+    """Push the ledger with `event` on it; a refused push takes the event back (see `Ledger.publish`)."""
+    ctx.ledger.publish(remote, event)
 
 
 def check_env(config: Config, env: str) -> Mapping[str, Any]:
@@ -99,7 +117,7 @@ def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str 
         if _same_person(approved_by, tagger):
             raise InputError(f"{approved_by!r} made release {tag}; someone else must approve promoting it to {env}")
 
-    def change(state: dict[str, Any]) -> tuple[dict[str, Any], Event]:
+    def change(state: LedgerState) -> tuple[LedgerState, Event]:
         event = Event(
             action="promote",
             environment=env,
@@ -110,7 +128,7 @@ def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str 
             digest=str(record["digest"]),
             release_commit=str(record["commit"]),
             approved_by=approved_by,
-            previous=state["environments"].get(env, {}).get("version", ""),
+            previous=state.version(env),
         )
         return apply(state, event), event
 
@@ -136,8 +154,8 @@ def rollback(ctx: Context, env: str, reason: str, to: str | None = None, approve
                 hint="pass --approved-by NAME (not the release's author), or roll back to a release that ran there",
             )
 
-    def change(state: dict[str, Any]) -> tuple[dict[str, Any], Event]:
-        current = state["environments"].get(env)
+    def change(state: LedgerState) -> tuple[LedgerState, Event]:
+        current = state.environments.get(env)
         if not current:
             raise InputError(f"{env} runs no release yet; nothing to roll back")
         stack = current["stack"]
@@ -178,17 +196,17 @@ def prompt_ids(record: Mapping[str, Any], prompts_dir: str) -> set[str]:
     return {_id_of(path, prompts_dir) for path in record.get("hashes", {}).get("prompts", {})}
 
 
-def _prompt_event(ctx: Context, action: str, env: str, prompt: str, reason: str, state: dict[str, Any]) -> Event:
+def _prompt_event(ctx: Context, action: str, env: str, prompt: str, reason: str, state: LedgerState) -> Event:
     """A kill or revive, naming the release the environment runs."""
-    version = state["environments"].get(env, {}).get("version", "")
-    return Event(action=action, environment=env, by=ctx.who, time=now(), reason=reason, prompt=prompt, version=version)
+    return Event(
+        action=action, environment=env, by=ctx.who, time=now(), reason=reason, prompt=prompt, version=state.version(env)
+    )
 
 
 def kill(ctx: Context, prompt: str, env: str, reason: str, allow_error: bool = False) -> Event:
     _need_reason(reason, "kill")
     ctx.check_env(env)
-    state = ctx.ledger.state()
-    current = state["environments"].get(env)
+    current = ctx.ledger.state().environments.get(env)
     if not current:
         raise InputError(f"{env} runs no release; there is nothing to kill")
     _, record, _ = ctx.release(current["version"])
@@ -204,7 +222,7 @@ def kill(ctx: Context, prompt: str, env: str, reason: str, allow_error: bool = F
             "(applications then get a PromptKilled error instead of an answer)",
         )
 
-    def change(state: dict[str, Any]) -> tuple[dict[str, Any], Event]:
+    def change(state: LedgerState) -> tuple[LedgerState, Event]:
         event = _prompt_event(ctx, "kill", env, prompt, reason, state)
         return apply(state, event), event
 
@@ -229,7 +247,7 @@ def revive(ctx: Context, prompt: str, env: str, reason: str) -> Event:
     _need_reason(reason, "revive")
     ctx.check_env(env)
 
-    def change(state: dict[str, Any]) -> tuple[dict[str, Any], Event]:
+    def change(state: LedgerState) -> tuple[LedgerState, Event]:
         event = _prompt_event(ctx, "revive", env, prompt, reason, state)
         return apply(state, event), event
 
@@ -240,10 +258,10 @@ def status(ctx: Context) -> list[dict[str, Any]]:
     """Each environment: its release, digest, killed prompts, and the last change with who made it."""
     state = ctx.ledger.state()
     events = ctx.ledger.events()
-    names = sorted(set(ctx.config.environments) | set(state["environments"]) | set(state["killed"]))
+    names = sorted(set(ctx.config.environments) | set(state.environments) | set(state.killed))
     rows = []
     for env in names:
-        current = state["environments"].get(env, {})
+        current = state.current(env)
         last = next((e for e in events if e.environment == env), None)
         rows.append(
             {
@@ -251,7 +269,7 @@ def status(ctx: Context) -> list[dict[str, Any]]:
                 "version": current.get("version"),
                 "digest": current.get("digest"),
                 "commit": current.get("commit"),
-                "killed": {k: v for k, v in sorted(state["killed"].get(env, {}).items())},
+                "killed": {k: v for k, v in sorted(state.killed_in(env).items())},
                 "last_change": {
                     "action": last.action,
                     "title": last.title(),

@@ -33,7 +33,7 @@ def export_document(
     check_env(config, env)
     ledger = Ledger(GitRepo(root), config.ledger_branch)
     state = verified_state(ledger)
-    current = state["environments"].get(env)
+    current = state.environments.get(env)
     if not current:
         raise InputError(
             f"{env} runs no release yet", hint=f"promote one: promptops promote VERSION --env {env} --reason TEXT"
@@ -49,4 +49,4 @@ def export_document(
         )
     if bundles is not None:
         bundles[current["digest"]] = doc
-    return canonical(with_kill_switch(doc, state["killed"].get(env, {}), env))
+    return canonical(with_kill_switch(doc, state.killed_in(env), env))

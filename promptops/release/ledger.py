@@ -18,7 +18,9 @@ from typing import Any
 from ..errors import GitError, InputError
 from ..git import ChainCommit, GitRepo
 from ..workspace import CONFIG_FILE
-from .transitions import check_state
+from .transitions import LedgerState, empty_state
+
+__all__ = ["ACTIONS", "EVENT", "STATE", "Event", "Ledger", "LedgerState", "empty_state", "parse_event"]
 
 STATE = "state.json"
 EVENT = "event.json"
@@ -79,10 +81,6 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def empty_state() -> dict[str, Any]:
-    return {"format_version": 1, "environments": {}, "killed": {}}
-
-
 def parse_event(sha: str, message: str) -> Event | None:
     """An event from a ledger commit message (its trailer block), or None for a commit that is not one."""
     values: dict[str, str] = {}
@@ -124,7 +122,8 @@ class Ledger:
     def head(self) -> str | None:
         return self.repo.read_ref(self.ref)
 
-    def state(self, at: str | None = None) -> dict[str, Any]:
+    def state(self, at: str | None = None) -> LedgerState:
+        """The state at the ledger's head (or at the ledger commit `at`)."""
         head = at or self.head()
         if head is None:
             return empty_state()
@@ -140,7 +139,7 @@ class Ledger:
                 file=where,
                 hint="the ledger was edited by hand; `promptops verify --ledger` names the first bad commit",
             ) from None
-        return check_state(parsed, where)
+        return LedgerState.read(parsed, where)
 
     def chain(self) -> list[ChainCommit]:
         """Every commit of the ledger, oldest first, with its signature status."""
@@ -205,7 +204,7 @@ class Ledger:
                 events.append(event)
         return events
 
-    def append(self, change: Callable[[dict[str, Any]], tuple[dict[str, Any], Event]], attempts: int = 25) -> Event:
+    def append(self, change: Callable[[LedgerState], tuple[LedgerState, Event]], attempts: int = 25) -> Event:
         """Apply `change` to the current state and commit the result, retrying when another writer won.
         The commit is signed when git is set up to sign commits (`commit.gpgSign`)."""
         sign = self.repo.config_flag("commit.gpgSign")
@@ -214,7 +213,7 @@ class Ledger:
             state, event = change(self.state(head))
             tree = self.repo.write_tree(
                 {
-                    STATE: self.repo.write_blob(_json(state)),
+                    STATE: self.repo.write_blob(_json(state.as_dict())),
                     EVENT: self.repo.write_blob(_json(asdict(event) | {"commit": None})),
                 }
             )

@@ -17,7 +17,7 @@ from ..errors import GateFailed, InputError
 from ..git import ChainCommit
 from ..wording import count
 from .ledger import EVENT, STATE, Event, Ledger, _one_line, empty_state, parse_event
-from .transitions import apply, check_state
+from .transitions import LedgerState, apply, check_state
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Replay:
     commits: int
     signed: int  # commits whose signature git checked and found good
     unchecked: int  # signed, but git has no key to check them with
-    state: dict[str, Any]  # the state at the last commit that follows (the head's when nothing broke)
+    state: LedgerState  # the state at the last commit that follows (the head's when nothing broke)
     broken: Break | None = None
 
     @property
@@ -71,8 +71,8 @@ def replay(ledger: Ledger) -> Replay:
 
 
 def _step(
-    commit: ChainCommit, previous: str | None, state: dict[str, Any], blobs: dict[str, bytes], branch: str
-) -> dict[str, Any]:
+    commit: ChainCommit, previous: str | None, state: LedgerState, blobs: dict[str, bytes], branch: str
+) -> LedgerState:
     """The state `commit` records, once checked against `state` (the one before) and its event."""
     if commit.parents != ((previous,) if previous else ()):
         raise InputError("does not follow the commit before it (a merge, or a second root)")
@@ -85,7 +85,7 @@ def _step(
         current = claimed["environments"].get(event.environment, {})
         event = replace(event, release_commit=str(current.get("commit", "")))
     try:
-        expected = apply(state, event)
+        expected = apply(state, event).as_dict()
     except InputError as exc:
         raise InputError(f"records an event that cannot happen there: {exc.message}") from None
     if expected != claimed:
@@ -93,7 +93,7 @@ def _step(
             f"does not follow from the state before it and its event ({event.title()}): "
             + _difference(expected, claimed)
         )
-    return claimed
+    return LedgerState.read(claimed, STATE)
 
 
 def _json(data: bytes | None, name: str) -> Any:
@@ -132,7 +132,7 @@ def _difference(expected: Any, claimed: Any, path: str = "") -> str:
     return f"{path or 'the state'}: replaying gives {shown[0]}, the commit says {shown[1]}"
 
 
-def verified_state(ledger: Ledger) -> dict[str, Any]:
+def verified_state(ledger: Ledger) -> LedgerState:
     """The ledger's current state, refused (exit 1) when the chain does not replay: nothing acts on a state
     that may have been written by hand."""
     result = replay(ledger)

@@ -1,4 +1,5 @@
-"""What one ledger event does to the ledger's state, and the shape of a state read back from git.
+"""The ledger's state (`LedgerState`, what `state.json` holds), what one event does to it, and the shape of a
+state read back from git.
 
 `apply` is the only place a promote, rollback, kill or revive changes the state: the commands use it to
 write an event, and `replay` uses it to check that every state on the ledger follows from the one before
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
@@ -19,20 +21,74 @@ if TYPE_CHECKING:
 STACK_DEPTH = 50  # releases a plain `rollback` can step back through; `--to` reaches any release
 
 
+@dataclass(frozen=True)
+class LedgerState:
+    """Every environment's release (with the stack a rollback steps back through) and kill list, after an event.
+
+    `environments` maps an environment to {version, digest, commit, by, time, stack: [{version, digest,
+    commit}, ...]}; `killed` maps an environment to {prompt: {reason, by, time}}. Treat both as read-only:
+    `apply` returns a new state. `as_dict()` gives back exactly the JSON read (`format_version` and any key
+    this version does not know included), so a ledger written by any version still reads and replays."""
+
+    environments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    killed: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    format_version: Any = 1  # None: the key was absent
+    extra: Mapping[str, Any] = field(default_factory=dict)  # top-level keys this version does not know
+
+    @classmethod
+    def read(cls, data: Any, where: str) -> LedgerState:
+        """The state in parsed `state.json`, or an InputError naming `where` when it is malformed."""
+        return cls._of(check_state(data, where))
+
+    @classmethod
+    def _of(cls, data: Mapping[str, Any]) -> LedgerState:
+        known = ("environments", "killed", "format_version")
+        return cls(
+            environments=data["environments"],
+            killed=data["killed"],
+            format_version=data.get("format_version"),
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON of `state.json` (a deep copy: changing it leaves the state as it was)."""
+        data: dict[str, Any] = {"environments": self.environments, "killed": self.killed, **self.extra}
+        if self.format_version is not None:
+            data["format_version"] = self.format_version
+        return copy.deepcopy(data)
+
+    def current(self, env: str) -> Mapping[str, Any]:
+        """What `env` runs ({} when nothing)."""
+        return self.environments.get(env, {})
+
+    def version(self, env: str) -> str:
+        """The release `env` runs ("" when none)."""
+        return str(self.current(env).get("version", ""))
+
+    def killed_in(self, env: str) -> Mapping[str, Mapping[str, str]]:
+        """The prompts killed in `env`, with why, by whom and when."""
+        return self.killed.get(env, {})
+
+
+def empty_state() -> LedgerState:
+    """The state before the first event."""
+    return LedgerState()
+
+
 def entry(event: Event) -> dict[str, str]:
     return {"version": event.version, "digest": event.digest, "commit": event.release_commit}
 
 
-def apply(state: Mapping[str, Any], event: Event) -> dict[str, Any]:
+def apply(state: LedgerState, event: Event) -> LedgerState:
     """The state after `event`; an InputError when the event cannot happen in `state`."""
     if event.action not in ("promote", "rollback", "kill", "revive"):
         raise InputError(f"unknown ledger action {event.action!r}")
-    new = copy.deepcopy(dict(state))
+    new = state.as_dict()
     env = event.environment
     current = new["environments"].get(env, {})
     if event.action in ("promote", "rollback"):
         new["environments"][env] = _moved(current, event)
-        return new
+        return LedgerState._of(new)
     killed = new["killed"].setdefault(env, {}) if event.action == "kill" else new["killed"].get(env, {})
     if event.action == "kill" and not current:
         raise InputError(f"{env} runs no release; there is nothing to kill")
@@ -46,7 +102,7 @@ def apply(state: Mapping[str, Any], event: Event) -> dict[str, Any]:
         killed[event.prompt] = {"reason": event.reason, "by": event.by, "time": event.time}
     else:
         del killed[event.prompt]
-    return new
+    return LedgerState._of(new)
 
 
 def _moved(current: Mapping[str, Any], event: Event) -> dict[str, Any]:

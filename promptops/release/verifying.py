@@ -46,6 +46,19 @@ class Verdict:
         return not self.problems
 
 
+def read_target(target: str) -> bytes | None:
+    """The bytes of the bundle or export file `target` names, or None when it names a release tag."""
+    path = Path(target)
+    if path.is_file():
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read the bundle: {exc.strerror}", file=target) from None
+    if path.suffix == ".json" or "/" in target.replace("refs/tags/", "", 1):
+        raise InputError("no such bundle file", file=target, hint="pass a bundle file or a release tag")
+    return None
+
+
 def verify_file(data: bytes, root: Path | None, config: Config | None, env: str | None, keys: Keys) -> Verdict:
     """A bundle or export file: on its own, then (with `root`) against the release tag and the ledger."""
     ok, detail = verify_bytes(data)
@@ -136,7 +149,7 @@ def _against_ledger(repo: GitRepo, config: Config, doc: dict[str, Any], verdict:
     if result.broken is not None:
         verdict.problems.append(f"the ledger does not replay: {result.broken}")
         return
-    current = result.state["environments"].get(env)
+    current = result.state.environments.get(env)
     if not current:
         verdict.problems.append(f"the ledger says {env} runs no release")
         return
@@ -144,7 +157,7 @@ def _against_ledger(repo: GitRepo, config: Config, doc: dict[str, Any], verdict:
         verdict.problems.append(
             f"{env} runs {current['version']} ({current['digest']}), the file is {doc.get('version')} ({doc['digest']})"
         )
-    killed = result.state["killed"].get(env, {})
+    killed = result.state.killed_in(env)
     if doc.get("kill_switch") != killed:
         verdict.problems.append(
             f"the kill list differs from the ledger's for {env}: the file kills {_names(doc.get('kill_switch'))}, "

@@ -417,5 +417,5 @@ def _audit_sink(audit: Any, origin: Origin) -> Any:
         return AuditLog(Path(audit))
     if isinstance(origin, LedgerEnvironment):
         settings = origin.config.audit
-        return AuditLog(origin.root / settings.dir, rotate_bytes=settings.rotate_bytes, fsync=settings.fsync)
+        return AuditLog(settings.directory(origin.root), rotate_bytes=settings.rotate_bytes, fsync=settings.fsync)
     return AuditLog(Path(".promptops") / "audit")
