@@ -57,10 +57,10 @@ def promote(
     repo: RepoOption = None,
 ) -> int:
     """Point an environment at a release (one ledger commit)."""
-    from ..release.environments import promote as do
+    from ..release.environments import promote as promote_env
 
     ctx = _context(repo, push, remote)
-    return _done(ctx, do(ctx, version, env, reason, approved_by), push, remote)
+    return _done(ctx, promote_env(ctx, version, env, reason, approved_by), push, remote)
 
 
 def rollback(
@@ -82,10 +82,10 @@ def rollback(
     repo: RepoOption = None,
 ) -> int:
     """Point an environment back at the previous (or a named) release, at once and offline."""
-    from ..release.environments import rollback as do
+    from ..release.environments import rollback as rollback_env
 
     ctx = _context(repo, push, remote)
-    return _done(ctx, do(ctx, env, reason, to, approved_by), push, remote)
+    return _done(ctx, rollback_env(ctx, env, reason, to, approved_by), push, remote)
 
 
 def kill(
@@ -101,10 +101,10 @@ def kill(
     repo: RepoOption = None,
 ) -> int:
     """Kill switch: the prompt answers with its deterministic fallback in that environment."""
-    from ..release.environments import kill as do
+    from ..release.environments import kill as kill_env
 
     ctx = _context(repo, push, remote)
-    return _done(ctx, do(ctx, prompt, env, reason, allow_error), push, remote)
+    return _done(ctx, kill_env(ctx, prompt, env, reason, allow_error), push, remote)
 
 
 def revive(
@@ -116,10 +116,10 @@ def revive(
     repo: RepoOption = None,
 ) -> int:
     """Turn the kill switch off again."""
-    from ..release.environments import revive as do
+    from ..release.environments import revive as revive_env
 
     ctx = _context(repo, push, remote)
-    return _done(ctx, do(ctx, prompt, env, reason), push, remote)
+    return _done(ctx, revive_env(ctx, prompt, env, reason), push, remote)
 
 
 def status(
@@ -130,10 +130,10 @@ def status(
     from rich.table import Table
 
     from ..release.environments import ledger_warning
-    from ..release.environments import status as rows_of
+    from ..release.environments import status as environment_rows
 
     ctx = _context(repo)
-    rows = rows_of(ctx)
+    rows = environment_rows(ctx)
     warning = ledger_warning(ctx)
     if warning:
         err_console().print(f"warning: {warning}", markup=False)
@@ -167,10 +167,10 @@ def history(
     """The deployment history from the ledger: every promote, rollback, kill and revive, newest first."""
     from dataclasses import asdict
 
-    from ..release.environments import history as events_of
+    from ..release.environments import history as ledger_events
 
     ctx = _context(repo)
-    events = events_of(ctx, env, prompt)
+    events = ledger_events(ctx, env, prompt)
     if fmt == "json":
         write_out("\n".join(json.dumps(asdict(e), sort_keys=True) for e in events))
         return 0

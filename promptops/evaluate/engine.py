@@ -155,7 +155,7 @@ class Evaluation:
             head, base = shard(head, *s.shard), shard(base, *s.shard)
         return Planned(self, tuple(head), tuple(base))
 
-    def _providers(self) -> Callable[[Task | None, ModelSpec], Provider]:
+    def _providers(self) -> Callable[[ModelSpec], Provider]:
         mode = self.settings.mode
         fallback = get_provider("fallback")()
         if mode == "replay":
@@ -163,10 +163,10 @@ class Evaluation:
         else:
             live = get_provider("litellm")(env=self.env)
 
-        def choose(task: Task | None, model: ModelSpec) -> Provider:
+        def provider_of(model: ModelSpec) -> Provider:
             return fallback if model is KILL_SWITCH or model.name == KILL_SWITCH.name else live
 
-        return choose
+        return provider_of
 
     def _run(self, head: Sequence[Task], base: Sequence[Task]) -> Outcome:
         started, t0 = _now(), time.perf_counter()

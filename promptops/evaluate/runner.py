@@ -78,11 +78,11 @@ class Recorded:
 
 @dataclass
 class Runner:
-    """Runs the tasks of one eval. Providers are chosen per task by `provider_for`."""
+    """Runs the tasks of one eval. Providers are chosen per model by `provider_for`."""
 
     snapshot: Snapshot
     store: Store | None
-    provider_for: Callable[[Task | None, ModelSpec], Provider]
+    provider_for: Callable[[ModelSpec], Provider]
     options: Options
     redactor: Redactor = field(default_factory=Redactor)
     env: Mapping[str, str] = field(default_factory=dict)
@@ -211,7 +211,7 @@ class Runner:
 
     async def _fetch(self, request: ProviderRequest, retries: int, task: Task | None) -> Completion:
         key = request.key()
-        provider = self.provider_for(task, request.model)
+        provider = self.provider_for(request.model)
         if provider.name == "litellm":
             request = replace(request, api_key=self._api_key(request.model))
         attempt = 0

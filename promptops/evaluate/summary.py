@@ -58,16 +58,16 @@ def summarize_cases(results: Sequence[TaskResult]) -> list[CaseSummary]:
 def summarize_suite(
     suite: Suite, cases: Sequence[CaseSummary], results: Sequence[TaskResult], duration_s: float
 ) -> SuiteSummary:
-    mine = [c for c in cases if c.suite == suite.id]
+    of_suite = [c for c in cases if c.suite == suite.id]
     runs = [r for r in results if r.suite == suite.id]
-    total_runs = sum(c.runs for c in mine)
-    passed_runs = sum(c.passed_runs for c in mine)
+    total_runs = sum(c.runs for c in of_suite)
+    passed_runs = sum(c.passed_runs for c in of_suite)
     pass_rate = passed_runs / total_runs if total_runs else 0.0
-    flaky = sum(c.flaky for c in mine)
-    consistency = (1 - flaky / len(mine)) if mine else 1.0
-    errors = sum(c.verdict == "error" for c in mine)
+    flaky = sum(c.flaky for c in of_suite)
+    consistency = (1 - flaky / len(of_suite)) if of_suite else 1.0
+    errors = sum(c.verdict == "error" for c in of_suite)
     reasons = []
-    if not mine:
+    if not of_suite:
         reasons.append("no cases ran")
     if pass_rate + 1e-9 < suite.threshold:
         reasons.append(f"pass rate {pass_rate:.0%} is below the threshold {suite.threshold:.0%}")
@@ -81,9 +81,9 @@ def summarize_suite(
         suite=suite.id,
         prompt=suite.prompt,
         path=suite.path,
-        cases=len(mine),
-        passed=sum(c.verdict == "pass" for c in mine),
-        failed=sum(c.verdict == "fail" for c in mine),
+        cases=len(of_suite),
+        passed=sum(c.verdict == "pass" for c in of_suite),
+        failed=sum(c.verdict == "fail" for c in of_suite),
         errors=errors,
         pass_rate=round(pass_rate, 6),
         threshold=suite.threshold,
@@ -103,12 +103,10 @@ def summarize_suite(
 BASELINE_CLASSES = ("regressed", "fixed", "still-failing", "flaky", "unchanged", "new", "removed")
 
 
-def classify(base: CaseSummary | None, head: CaseSummary | None) -> str:
-    """How a case moved from the baseline to now."""
+def classify(base: CaseSummary | None, head: CaseSummary) -> str:
+    """How a case moved from the baseline to now (a case only the baseline had is `removed`: see `pair`)."""
     if base is None:
         return "new"
-    if head is None:
-        return "removed"
     if base.flaky or head.flaky:
         return "flaky"
     base_ok, head_ok = base.verdict == "pass", head.verdict == "pass"
