@@ -12,6 +12,7 @@ the renderer, and litellm loads on the first live call.
 
 from __future__ import annotations
 
-from .api import PromptKilled, Rendered, Result, Runtime, load
+from .api import Runtime, load
+from .results import PromptKilled, Rendered, Result
 
 __all__ = ["PromptKilled", "Rendered", "Result", "Runtime", "load"]

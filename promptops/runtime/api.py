@@ -19,59 +19,20 @@ import threading
 import time
 from collections.abc import Hashable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import InputError, PromptopsError, UnavailableError
+from ..errors import InputError, PromptopsError
 from ..providers import Provider
 from ..redaction import Redactor
 from . import calls, telemetry
+from .results import AnsweredBy, PromptKilled, Rendered, Result
 from .sources import ExportFile, LedgerEnvironment, Origin
 from .state import Served, Trust, build
 
 log = logging.getLogger("promptops.runtime")
-AnsweredBy = Literal["primary", "fallback", "kill-switch", "fallback-template"]
 DEFAULT_RELOAD = 3.0
-
-
-class PromptKilled(UnavailableError):
-    """A killed prompt with no fallback answer was called (it was killed with --allow-error). Exit 3."""
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """A prompt rendered for an application that calls the model itself."""
-
-    prompt: str
-    messages: list[dict[str, str]]
-    params: dict[str, Any]
-    route: dict[str, Any]
-    response_format: dict[str, Any] | None
-    killed: bool
-    version: str
-    digest: str
-
-
-@dataclass(frozen=True)
-class Result:
-    """One answer and how it came about."""
-
-    text: str
-    prompt: str
-    answered_by: AnsweredBy
-    model: str | None  # the model string that answered; None for the kill switch and the fallback template
-    data: Any = None  # the parsed JSON answer of a prompt with an output schema
-    latency_ms: float = 0.0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float | None = None
-    record_id: str | None = None
-    environment: str = ""
-    version: str = ""
-    digest: str = ""
-    errors: tuple[str, ...] = field(default=())  # why earlier models of the chain did not answer (redacted)
 
 
 class Runtime:
