@@ -156,7 +156,7 @@ def test_every_rule_id_has_a_case() -> None:
     }
     rules = {rule for name, rx in patterns.items() for rule in re.findall(rx, (package / name).read_text())}
     assert "undeclared-variable" in rules
-    assert rules - set(CASES) - {"change-reason"} == set()  # needs git history: cases in tests/test_trail.py
+    assert rules - set(CASES) - {"change-reason"} == set()  # needs git history: cases in tests/release/test_trail.py
 
 
 def test_literal_secret_is_never_in_the_finding() -> None:

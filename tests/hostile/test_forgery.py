@@ -13,7 +13,7 @@ import pytest
 from conftest import MINIMAL, commit, git
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_replay import LEDGER, ledger_files, write_commit
+from ledger_fixtures import LEDGER, ledger_files, write_commit
 from test_signing import keypair
 
 from promptops.cli import main
