@@ -6,10 +6,13 @@ import os
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from promptops import clock as promptops_clock
 
 if TYPE_CHECKING:
     from provider_server import ProviderServer
@@ -58,6 +61,46 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+class Clock:
+    """One test clock for what promptops dates (ledger events, through `promptops.clock`) and what git dates
+    (author and committer dates). It stands still at GIT_DATE unless the test sets it, advances it, or gives it
+    a `step` by which every reading moves it first."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.monkeypatch = monkeypatch
+        self.step = timedelta(0)
+        self.current = datetime.fromisoformat(GIT_DATE)
+
+    def read(self) -> datetime:
+        if self.step:
+            self.advance(self.step)
+        return self.current
+
+    def set(self, when: str, *, git: bool = True) -> None:
+        """Move to `when` (ISO 8601, `Z` allowed); git's dates follow unless `git` is off (a skewed clock)."""
+        self.current = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        for name in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE") if git else ():
+            self.monkeypatch.setenv(name, self.current.isoformat())
+
+    def advance(self, delta: timedelta = timedelta(minutes=1)) -> None:
+        self.set((self.current + delta).isoformat())
+
+    def stamp(self) -> str:
+        """The current time as promptops records it."""
+        return self.current.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    """Fixed time for the ledger and for git, installed through promptops' own clock seam and put back after."""
+    fixed = Clock(monkeypatch)
+    previous = promptops_clock.use(fixed.read)
+    try:
+        yield fixed
+    finally:
+        promptops_clock.use(previous)
 
 
 def git(cwd: Path, *args: str) -> str:
