@@ -16,6 +16,7 @@ from promptops import clock as promptops_clock
 
 if TYPE_CHECKING:
     from provider_server import ProviderServer
+    from scripted_provider import ScriptedProvider
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -202,3 +203,21 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> str:
 
     monkeypatch.setenv("PROMPTOPS_TEST_KEY", SECRET)
     return SECRET
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedProvider]:
+    """The engine's live provider replaced, through `providers.register`, by a scripted fake that records its
+    requests (tests/scripted_provider.py); the built-in goes back afterwards."""
+    from scripted_provider import ScriptedProvider
+
+    from promptops import providers
+
+    providers.names()  # the built-ins first, so the fake is not registered over by them
+    builtin = providers.get("litellm")
+    fake = ScriptedProvider()
+    providers.register("litellm", fake)
+    try:
+        yield fake
+    finally:
+        providers.register("litellm", builtin)
