@@ -5,6 +5,7 @@ milliseconds; the end-to-end tests over real HTTP (test_eval.py, test_eval_optio
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -148,9 +149,12 @@ def test_cases_sending_the_same_request_share_one_call_and_keep_their_own_result
     tree: Repo, scripted: ScriptedProvider
 ) -> None:
     scripted.delay = 0.01  # both cases in flight at once
-    report = evaluate(tree(project(URL, {"a": "yes", "b": "yes"})))
+    root = tree(project(URL, {"a": "yes", "b": "yes"}))
+    report = evaluate(root)
     assert len(scripted.calls) == 1
     assert sorted(r.case for r in report.results) == ["a", "b"] and exit_code(report) == 0
+    with sqlite3.connect(root / ".promptops" / "promptops.sqlite") as db:
+        assert sorted(row[0] for row in db.execute("SELECT case_id FROM results")) == ["a", "b"]
 
 
 def test_an_error_is_never_cached(tree: Repo, scripted: ScriptedProvider) -> None:
