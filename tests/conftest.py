@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
@@ -145,6 +146,27 @@ def make_repo(tmp_path: Path) -> MakeRepo:
         return root
 
     return build
+
+
+_BUILT: dict[str, Path] = {}
+
+
+@pytest.fixture
+def reuse(tmp_path: Path) -> Callable[[str, Callable[[], Path]], Path]:
+    """reuse(key, build) -> this test's own copy of the directory build() makes, built once per session.
+
+    For fixtures that are slow to make and the same every time (sealed git: fixed identity and dates; no port,
+    clock or random value in what they write). The copy keeps the directory's name, and no test sees another's.
+    """
+
+    def get(key: str, build: Callable[[], Path]) -> Path:
+        if key not in _BUILT:
+            _BUILT[key] = build()
+        dest = tmp_path / "reused" / _BUILT[key].name
+        shutil.copytree(_BUILT[key], dest, symlinks=True)
+        return dest
+
+    return get
 
 
 def commit(root: Path, files: dict[str, str | bytes | None], message: str = "change") -> str:
