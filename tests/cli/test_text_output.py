@@ -39,26 +39,31 @@ SKIP = ("--skip-eval", "--reason", "no provider in tests")
 
 
 @pytest.fixture
-def story(make_repo: Callable[..., Path], cli: Cli, clock: Clock) -> Path:
+def story(reuse, make_repo: Callable[..., Path], cli: Cli, clock: Clock) -> Path:
     """Two releases; staging and production promoted, production rolled back, greet killed there; qa untouched."""
-    clock.set("2026-03-01T09:00:00Z")
-    clock.step = timedelta(minutes=5)  # every ledger event five minutes after the step before
-    root = make_repo({**MINIMAL, "promptops.yaml": CONFIG.replace("  staging: {}\n", "  qa: {}\n  staging: {}\n")})
 
-    def ok(*args: str) -> None:
-        code, _, err = cli(*args, "--repo", root)
-        assert code == 0, err
+    def build() -> Path:
+        clock.set("2026-03-01T09:00:00Z")
+        clock.step = timedelta(minutes=5)  # every ledger event five minutes after the step before
+        config = CONFIG.replace("  staging: {}\n", "  qa: {}\n  staging: {}\n")
+        root = make_repo({**MINIMAL, "promptops.yaml": config})
 
-    ok("release", *SKIP)
-    clock.advance(timedelta(hours=1))
-    commit(root, {"prompts/shared/_tone.j2": "Be kind.\n"}, "kinder tone")
-    ok("release", *SKIP)
-    ok("promote", "v0.1.0", "--env", "production", "--reason", "first launch")
-    ok("promote", "v0.1.1", "--env", "staging", "--reason", "try the kinder tone")
-    ok("promote", "v0.1.1", "--env", "production", "--reason", "kinder tone tested on staging")
-    ok("rollback", "--env", "production", "--reason", "customers found it too chatty")
-    ok("kill", "greet", "--allow-error", "--env", "production", "--reason", "greet is off for the launch")
-    return root
+        def ok(*args: str) -> None:
+            code, _, err = cli(*args, "--repo", root)
+            assert code == 0, err
+
+        ok("release", *SKIP)
+        clock.advance(timedelta(hours=1))
+        commit(root, {"prompts/shared/_tone.j2": "Be kind.\n"}, "kinder tone")
+        ok("release", *SKIP)
+        ok("promote", "v0.1.0", "--env", "production", "--reason", "first launch")
+        ok("promote", "v0.1.1", "--env", "staging", "--reason", "try the kinder tone")
+        ok("promote", "v0.1.1", "--env", "production", "--reason", "kinder tone tested on staging")
+        ok("rollback", "--env", "production", "--reason", "customers found it too chatty")
+        ok("kill", "greet", "--allow-error", "--env", "production", "--reason", "greet is off for the launch")
+        return root
+
+    return reuse("text-output-story", build)
 
 
 def test_status_text(story: Path, cli: Cli) -> None:

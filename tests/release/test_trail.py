@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,46 +38,58 @@ def release(cli: Cli, root: Path) -> str:
 
 
 @pytest.fixture
-def story(make_repo: Callable[..., Path], cli: Cli, clock: Clock) -> Iterator[Path]:
+def story(reuse, make_repo: Callable[..., Path], cli: Cli, clock: Clock) -> Path:
     """refund: added, released, promoted, edited, renamed to support/refund, released, promoted, rolled
     back, killed and revived under its old id (the release production runs again); greet alongside."""
-    clock.set("2026-03-01T10:00:00Z")
-    clock.step = timedelta(minutes=1)  # every ledger event a minute after the step before
-    clock.advance()
-    root = make_repo(dict(MINIMAL), message="greet")
-    clock.advance()
-    commit(
-        root,
-        {"prompts/refund.prompt": REFUND, "evals/refund.yaml": REFUND_SUITE.format(id="refund")},
-        message("Add refunds", "Change-Reason: launch self-service refunds", "Approved-by: Bob <bob@example.test>"),
-    )
-    clock.advance()
-    assert release(cli, root) == "v0.1.0"
-    assert cli("promote", "v0.1.0", "--env", "production", "--reason", "first launch", "-C", root)[0] == 0
-    clock.advance()
-    commit(
-        root,
-        {"prompts/refund.prompt": REFUND.replace("You handle", "You kindly handle")},
-        message("Kinder refunds", "Change-Reason: complaints about tone"),
-    )
-    clock.advance()
-    (root / "prompts/support").mkdir()
-    git(root, "mv", "prompts/refund.prompt", "prompts/support/refund.prompt")
-    commit(
-        root,
-        {"evals/refund.yaml": REFUND_SUITE.format(id="support/refund")},
-        message(
-            "Move refunds under support", "Change-Reason: group by team", "Approved-by: Carol <carol@example.test>"
-        ),
-    )
-    clock.advance()
-    second = release(cli, root)
-    assert cli("promote", "--reason", "test", second, "--env", "production", "--approved-by", "Dan", "-C", root)[0] == 0
-    assert cli("rollback", "--env", "production", "--reason", "refund bot too kind", "-C", root)[0] == 0
-    assert cli("kill", "refund", "--allow-error", "--env", "production", "--reason", "wrong policy", "-C", root)[0] == 0
-    assert cli("kill", "greet", "--allow-error", "--env", "production", "--reason", "greet is off", "-C", root)[0] == 0
-    assert cli("revive", "refund", "--env", "production", "--reason", "policy fixed", "-C", root)[0] == 0
-    yield root
+
+    def build() -> Path:
+        clock.set("2026-03-01T10:00:00Z")
+        clock.step = timedelta(minutes=1)  # every ledger event a minute after the step before
+        clock.advance()
+        root = make_repo(dict(MINIMAL), message="greet")
+        clock.advance()
+        commit(
+            root,
+            {"prompts/refund.prompt": REFUND, "evals/refund.yaml": REFUND_SUITE.format(id="refund")},
+            message("Add refunds", "Change-Reason: launch self-service refunds", "Approved-by: Bob <bob@example.test>"),
+        )
+        clock.advance()
+        assert release(cli, root) == "v0.1.0"
+        assert cli("promote", "v0.1.0", "--env", "production", "--reason", "first launch", "-C", root)[0] == 0
+        clock.advance()
+        commit(
+            root,
+            {"prompts/refund.prompt": REFUND.replace("You handle", "You kindly handle")},
+            message("Kinder refunds", "Change-Reason: complaints about tone"),
+        )
+        clock.advance()
+        (root / "prompts/support").mkdir()
+        git(root, "mv", "prompts/refund.prompt", "prompts/support/refund.prompt")
+        commit(
+            root,
+            {"evals/refund.yaml": REFUND_SUITE.format(id="support/refund")},
+            message(
+                "Move refunds under support", "Change-Reason: group by team", "Approved-by: Carol <carol@example.test>"
+            ),
+        )
+        clock.advance()
+        second = release(cli, root)
+        assert (
+            cli("promote", "--reason", "test", second, "--env", "production", "--approved-by", "Dan", "-C", root)[0]
+            == 0
+        )
+        assert cli("rollback", "--env", "production", "--reason", "refund bot too kind", "-C", root)[0] == 0
+        assert (
+            cli("kill", "refund", "--allow-error", "--env", "production", "--reason", "wrong policy", "-C", root)[0]
+            == 0
+        )
+        assert (
+            cli("kill", "greet", "--allow-error", "--env", "production", "--reason", "greet is off", "-C", root)[0] == 0
+        )
+        assert cli("revive", "refund", "--env", "production", "--reason", "policy fixed", "-C", root)[0] == 0
+        return root
+
+    return reuse("trail-story", build)
 
 
 def records(cli: Cli, root: Path, *args: str) -> list[dict[str, object]]:
