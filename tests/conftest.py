@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from promptops import clock as promptops_clock
+
 if TYPE_CHECKING:
     from provider_server import ProviderServer
+    from scripted_provider import ScriptedProvider
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -60,6 +65,46 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+class Clock:
+    """One test clock for what promptops dates (ledger events, through `promptops.clock`) and what git dates
+    (author and committer dates). It stands still at GIT_DATE unless the test sets it, advances it, or gives it
+    a `step` by which every reading moves it first."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.monkeypatch = monkeypatch
+        self.step = timedelta(0)
+        self.current = datetime.fromisoformat(GIT_DATE)
+
+    def read(self) -> datetime:
+        if self.step:
+            self.advance(self.step)
+        return self.current
+
+    def set(self, when: str, *, git: bool = True) -> None:
+        """Move to `when` (ISO 8601, `Z` allowed); git's dates follow unless `git` is off (a skewed clock)."""
+        self.current = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        for name in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE") if git else ():
+            self.monkeypatch.setenv(name, self.current.isoformat())
+
+    def advance(self, delta: timedelta = timedelta(minutes=1)) -> None:
+        self.set((self.current + delta).isoformat())
+
+    def stamp(self) -> str:
+        """The current time as promptops records it."""
+        return self.current.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    """Fixed time for the ledger and for git, installed through promptops' own clock seam and put back after."""
+    fixed = Clock(monkeypatch)
+    previous = promptops_clock.use(fixed.read)
+    try:
+        yield fixed
+    finally:
+        promptops_clock.use(previous)
+
+
 def git(cwd: Path, *args: str) -> str:
     """Run the real git binary in a test repository."""
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
@@ -101,6 +146,27 @@ def make_repo(tmp_path: Path) -> MakeRepo:
         return root
 
     return build
+
+
+_BUILT: dict[str, Path] = {}
+
+
+@pytest.fixture
+def reuse(tmp_path: Path) -> Callable[[str, Callable[[], Path]], Path]:
+    """reuse(key, build) -> this test's own copy of the directory build() makes, built once per session.
+
+    For fixtures that are slow to make and the same every time (sealed git: fixed identity and dates; no port,
+    clock or random value in what they write). The copy keeps the directory's name, and no test sees another's.
+    """
+
+    def get(key: str, build: Callable[[], Path]) -> Path:
+        if key not in _BUILT:
+            _BUILT[key] = build()
+        dest = tmp_path / "reused" / _BUILT[key].name
+        shutil.copytree(_BUILT[key], dest, symlinks=True)
+        return dest
+
+    return get
 
 
 def commit(root: Path, files: dict[str, str | bytes | None], message: str = "change") -> str:
@@ -159,3 +225,21 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> str:
 
     monkeypatch.setenv("PROMPTOPS_TEST_KEY", SECRET)
     return SECRET
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedProvider]:
+    """The engine's live provider replaced, through `providers.register`, by a scripted fake that records its
+    requests (tests/scripted_provider.py); the built-in goes back afterwards."""
+    from scripted_provider import ScriptedProvider
+
+    from promptops import providers
+
+    providers.names()  # the built-ins first, so the fake is not registered over by them
+    builtin = providers.get("litellm")
+    fake = ScriptedProvider()
+    providers.register("litellm", fake)
+    try:
+        yield fake
+    finally:
+        providers.register("litellm", builtin)

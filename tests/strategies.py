@@ -7,6 +7,7 @@ Pieces, from small to large:
   literals, variable_values         plain text for a body; hostile values for a variable
   sections, bodies                  prompt bodies: role markers, `{{ var }}` uses, literal text
   projects                          small valid projects as {path: text} for DictSource
+  repositories                      projects with partials, pinned documents and routes, for git and bundles
   messy_projects                    the same with some files replaced by anything
 """
 
@@ -281,6 +282,48 @@ def projects(draw: st.DrawFn) -> dict[str, str]:
             for n in range(draw(st.integers(min_value=1, max_value=2)))
         ]
         files[f"evals/{pid}.yaml"] = dump({"prompt": pid, "cases": cases})
+    return files
+
+
+repository_names = st.from_regex(r"[a-z][a-z0-9]{0,5}", fullmatch=True).filter(lambda n: n not in RESERVED)
+REPOSITORY_MODELS = {"fast": "openai/gpt-4o-mini", "slow": "openai/gpt-4o", "local": "ollama/llama3.1"}
+
+
+@st.composite
+def repositories(draw: st.DrawFn) -> dict[str, str | bytes | None]:
+    """A small project as {path: text}: prompts (some including partials or pinning documents), partials, routes."""
+    partials = draw(st.dictionaries(repository_names, literals, max_size=2))
+    ids = draw(st.lists(repository_names, min_size=1, max_size=3, unique=True))
+    files: dict[str, str | bytes | None] = {"promptops.yaml": f"project: {draw(repository_names)}\n"}
+    for name, text in partials.items():
+        files[f"prompts/shared/_{name}.j2"] = text + "\n"
+    docs = draw(st.dictionaries(repository_names, literals, max_size=2))
+    for name, text in docs.items():
+        files[f"docs/{name}.md"] = text + "\n"
+    routes = {}
+    for pid in ids:
+        body = draw(bodies())
+        includes = draw(st.lists(st.sampled_from(sorted(partials)), max_size=2)) if partials else []
+        text = prompt_file(body)
+        if docs and draw(st.booleans()):
+            text = text.replace("---\n", "---\nsources: ['docs/*.md']\n", 1)
+        if includes:
+            head, sep, rest = text.rpartition("---\n")
+            lines = "".join(f'{{% include "shared/_{p}.j2" %}}\n' for p in includes)
+            text = head + sep + lines + rest
+        files[f"prompts/{pid}.prompt"] = text
+        if draw(st.booleans()):
+            routes[pid] = {
+                "model": draw(st.sampled_from(sorted(REPOSITORY_MODELS))),
+                "fallbacks": draw(st.lists(st.sampled_from(sorted(REPOSITORY_MODELS)), max_size=2, unique=True)),
+                "params": {"temperature": draw(st.sampled_from([0, 0.5, 1]))},
+            }
+    routing = {
+        "defaults": {"model": "fast", "params": {"max_tokens": draw(st.integers(1, 4096))}},
+        "models": {k: {"model": v} for k, v in REPOSITORY_MODELS.items()},
+        "routes": routes,
+    }
+    files["routing.yaml"] = dump(routing)
     return files
 
 

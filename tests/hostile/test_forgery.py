@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from conftest import MINIMAL, commit, git
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_replay import LEDGER, ledger_files, write_commit
+from ledger_fixtures import LEDGER, ledger_files, write_commit
 from test_signing import keypair
 
 from promptops.cli import main
@@ -27,21 +28,28 @@ CONFIG = "project: t\nenvironments:\n  staging: {}\n  production: {}\n"
 
 
 @pytest.fixture
-def world(make_repo, cli, tmp_path: Path) -> dict[str, Path]:
+def world(reuse, make_repo, cli, tmp_path: Path) -> dict[str, Path]:
     """Two releases; production runs v0.1.0 with greet killed; its export and the v0.1.0 bundle as files."""
-    root = make_repo({**MINIMAL, "promptops.yaml": CONFIG})
-    assert cli("release", "--repo", root, *SKIP)[0] == 0
-    commit(root, {"prompts/shared/_tone.j2": "Be kind.\n"}, "tone")
-    assert cli("release", "--repo", root, *SKIP)[0] == 0
-    assert cli("promote", "v0.1.0", "--env", "production", "--reason", "first", "--repo", root)[0] == 0
-    assert (
-        cli("kill", "greet", "--allow-error", "--env", "production", "--reason", "leaks the policy", "--repo", root)[0]
-        == 0
-    )
-    files = {"root": root, "bundle": tmp_path / "v0.1.0.json", "export": tmp_path / "production.json"}
-    assert cli("bundle", "--ref", "v0.1.0", "-o", files["bundle"], "--repo", root)[0] == 0
-    assert cli("export", "--env", "production", "-o", files["export"], "--repo", root)[0] == 0
-    return files
+
+    def build() -> Path:
+        home = tmp_path / "world"
+        home.mkdir()
+        root = make_repo({**MINIMAL, "promptops.yaml": CONFIG})
+        assert cli("release", "--repo", root, *SKIP)[0] == 0
+        commit(root, {"prompts/shared/_tone.j2": "Be kind.\n"}, "tone")
+        assert cli("release", "--repo", root, *SKIP)[0] == 0
+        assert cli("promote", "v0.1.0", "--env", "production", "--reason", "first", "--repo", root)[0] == 0
+        killed = cli(
+            "kill", "greet", "--allow-error", "--env", "production", "--reason", "leaks the policy", "--repo", root
+        )
+        assert killed[0] == 0
+        assert cli("bundle", "--ref", "v0.1.0", "-o", home / "v0.1.0.json", "--repo", root)[0] == 0
+        assert cli("export", "--env", "production", "-o", home / "production.json", "--repo", root)[0] == 0
+        shutil.move(root, home / "repo")
+        return home
+
+    home = reuse("forgery-world", build)
+    return {"root": home / "repo", "bundle": home / "v0.1.0.json", "export": home / "production.json"}
 
 
 def resealed(doc: dict) -> bytes:

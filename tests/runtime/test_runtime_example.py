@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLE, git
 
-APP = Path(__file__).resolve().parent.parent / "examples" / "runtime-app" / "answer_desk.py"
+APP = Path(__file__).resolve().parents[2] / "examples" / "runtime-app" / "answer_desk.py"
 SKIP = ("--skip-eval", "--reason", "drill")
 
 
@@ -33,7 +33,7 @@ def answers(*args: str | Path, cwd: Path) -> list[list[str]]:
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(APP.parent.parent.parent)},
+        env={**os.environ, "PYTHONPATH": str(APP.parents[2])},
         timeout=120,
         check=False,
     )

@@ -41,8 +41,8 @@ def build_releases(make_repo, cli, config: str = CONFIG) -> Path:
 
 
 @pytest.fixture
-def repo(make_repo, cli) -> Path:
-    return build_releases(make_repo, cli)
+def repo(reuse, make_repo, cli) -> Path:
+    return reuse("ledger-releases", lambda: build_releases(make_repo, cli))
 
 
 def run(cli, root: Path, *args: str | Path) -> tuple[int, str, str]:

@@ -21,49 +21,6 @@ from promptops.release.record import parse_message, render_message
 
 SKIP = ("--skip-eval", "--reason", "bundle tests run no evals")
 
-# -- generated repositories ----------------------------------------------------------------------------------
-
-names = st.from_regex(r"[a-z][a-z0-9]{0,5}", fullmatch=True).filter(lambda n: n not in s.RESERVED)
-MODELS = {"fast": "openai/gpt-4o-mini", "slow": "openai/gpt-4o", "local": "ollama/llama3.1"}
-
-
-@st.composite
-def repositories(draw: st.DrawFn) -> dict[str, str | bytes | None]:
-    """A small project as {path: text}: prompts (some including partials or pinning documents), partials, routes."""
-    partials = draw(st.dictionaries(names, s.literals, max_size=2))
-    ids = draw(st.lists(names, min_size=1, max_size=3, unique=True))
-    files: dict[str, str | bytes | None] = {"promptops.yaml": f"project: {draw(names)}\n"}
-    for name, text in partials.items():
-        files[f"prompts/shared/_{name}.j2"] = text + "\n"
-    docs = draw(st.dictionaries(names, s.literals, max_size=2))
-    for name, text in docs.items():
-        files[f"docs/{name}.md"] = text + "\n"
-    routes = {}
-    for pid in ids:
-        body = draw(s.bodies())
-        includes = draw(st.lists(st.sampled_from(sorted(partials)), max_size=2)) if partials else []
-        text = s.prompt_file(body)
-        if docs and draw(st.booleans()):
-            text = text.replace("---\n", "---\nsources: ['docs/*.md']\n", 1)
-        if includes:
-            head, sep, rest = text.rpartition("---\n")
-            lines = "".join(f'{{% include "shared/_{p}.j2" %}}\n' for p in includes)
-            text = head + sep + lines + rest
-        files[f"prompts/{pid}.prompt"] = text
-        if draw(st.booleans()):
-            routes[pid] = {
-                "model": draw(st.sampled_from(sorted(MODELS))),
-                "fallbacks": draw(st.lists(st.sampled_from(sorted(MODELS)), max_size=2, unique=True)),
-                "params": {"temperature": draw(st.sampled_from([0, 0.5, 1]))},
-            }
-    routing = {
-        "defaults": {"model": "fast", "params": {"max_tokens": draw(st.integers(1, 4096))}},
-        "models": {k: {"model": v} for k, v in MODELS.items()},
-        "routes": routes,
-    }
-    files["routing.yaml"] = s.dump(routing)
-    return files
-
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[bytes]:
     """In-process, like the `cli` fixture, but usable inside a Hypothesis test (no function-scoped fixture)."""
@@ -74,7 +31,7 @@ def run_cli(*args: str | Path) -> subprocess.CompletedProcess[bytes]:
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(files=repositories())
+@given(files=s.repositories())
 def test_the_same_commit_gives_byte_identical_bundles_on_different_clones(files: dict) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         origin = Path(tmp) / "origin"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from conftest import MINIMAL, git, write_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ledger_fixtures import LEDGER, ledger_files, write_commit
 from test_signing import keypair
 
 from promptops.errors import InputError
@@ -19,38 +19,8 @@ from promptops.release.ledger import Event, Ledger
 from promptops.release.replay import replay
 from promptops.release.transitions import LedgerState, apply
 
-LEDGER = "refs/heads/promptops/ledger"
 SKIP = ("--skip-eval", "--reason", "replay tests run no evals")
 CONFIG = "project: t\nenvironments:\n  staging: {}\n  production: {}\n"
-
-
-def write_commit(root: Path, state: object, event: dict, message: str, parent: str | None) -> str:
-    """A ledger commit made by hand with git plumbing, as a forger would, moved onto the ledger ref."""
-
-    def run(*args: str, data: bytes | None = None) -> str:
-        done = subprocess.run(["git", *args], cwd=root, input=data, capture_output=True, check=True)
-        return done.stdout.decode().strip()
-
-    blobs = {
-        name: run("hash-object", "-w", "--stdin", data=content)
-        for name, content in (
-            ("state.json", (json.dumps(state, indent=2, sort_keys=True) + "\n").encode()),
-            ("event.json", (json.dumps(event, indent=2, sort_keys=True) + "\n").encode()),
-        )
-    }
-    tree = run("mktree", data="".join(f"100644 blob {sha}\t{name}\n" for name, sha in sorted(blobs.items())).encode())
-    commit = run("commit-tree", tree, *(["-p", parent] if parent else []), "-F", "-", data=message.encode())
-    run("update-ref", LEDGER, commit)
-    return commit
-
-
-def ledger_files(root: Path, rev: str = LEDGER) -> tuple[dict, dict, str]:
-    """(state, event, message) of a ledger commit."""
-    return (
-        json.loads(git(root, "show", f"{rev}:state.json")),
-        json.loads(git(root, "show", f"{rev}:event.json")),
-        git(root, "log", "-1", "--format=%B", rev) + "\n",
-    )
 
 
 @pytest.fixture

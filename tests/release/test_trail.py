@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL, commit, git
+from conftest import MINIMAL, Clock, commit, git
 
 from promptops import git as git_seam
 from promptops.lint import lint
@@ -26,28 +27,6 @@ REFUND_SUITE = (
 )
 
 
-class Clock:
-    """Every step of the story one minute after the last: git dates and the ledger's clock."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.minute = 0
-        self.monkeypatch = monkeypatch
-        monkeypatch.setattr("promptops.release.environments.now", self.now)
-        self.tick()
-
-    def stamp(self) -> str:
-        return f"2026-03-01T10:{self.minute:02d}:00Z"
-
-    def tick(self) -> None:
-        self.minute += 1
-        for name in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
-            self.monkeypatch.setenv(name, self.stamp().replace("Z", "+00:00"))
-
-    def now(self) -> str:
-        self.tick()
-        return self.stamp()
-
-
 def message(subject: str, *trailers: str) -> str:
     return subject + ("\n\n" + "\n".join(trailers) if trailers else "")
 
@@ -59,44 +38,58 @@ def release(cli: Cli, root: Path) -> str:
 
 
 @pytest.fixture
-def story(make_repo: Callable[..., Path], cli: Cli, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def story(reuse, make_repo: Callable[..., Path], cli: Cli, clock: Clock) -> Path:
     """refund: added, released, promoted, edited, renamed to support/refund, released, promoted, rolled
     back, killed and revived under its old id (the release production runs again); greet alongside."""
-    clock = Clock(monkeypatch)
-    root = make_repo(dict(MINIMAL), message="greet")
-    clock.tick()
-    commit(
-        root,
-        {"prompts/refund.prompt": REFUND, "evals/refund.yaml": REFUND_SUITE.format(id="refund")},
-        message("Add refunds", "Change-Reason: launch self-service refunds", "Approved-by: Bob <bob@example.test>"),
-    )
-    clock.tick()
-    assert release(cli, root) == "v0.1.0"
-    assert cli("promote", "v0.1.0", "--env", "production", "--reason", "first launch", "-C", root)[0] == 0
-    clock.tick()
-    commit(
-        root,
-        {"prompts/refund.prompt": REFUND.replace("You handle", "You kindly handle")},
-        message("Kinder refunds", "Change-Reason: complaints about tone"),
-    )
-    clock.tick()
-    (root / "prompts/support").mkdir()
-    git(root, "mv", "prompts/refund.prompt", "prompts/support/refund.prompt")
-    commit(
-        root,
-        {"evals/refund.yaml": REFUND_SUITE.format(id="support/refund")},
-        message(
-            "Move refunds under support", "Change-Reason: group by team", "Approved-by: Carol <carol@example.test>"
-        ),
-    )
-    clock.tick()
-    second = release(cli, root)
-    assert cli("promote", "--reason", "test", second, "--env", "production", "--approved-by", "Dan", "-C", root)[0] == 0
-    assert cli("rollback", "--env", "production", "--reason", "refund bot too kind", "-C", root)[0] == 0
-    assert cli("kill", "refund", "--allow-error", "--env", "production", "--reason", "wrong policy", "-C", root)[0] == 0
-    assert cli("kill", "greet", "--allow-error", "--env", "production", "--reason", "greet is off", "-C", root)[0] == 0
-    assert cli("revive", "refund", "--env", "production", "--reason", "policy fixed", "-C", root)[0] == 0
-    yield root
+
+    def build() -> Path:
+        clock.set("2026-03-01T10:00:00Z")
+        clock.step = timedelta(minutes=1)  # every ledger event a minute after the step before
+        clock.advance()
+        root = make_repo(dict(MINIMAL), message="greet")
+        clock.advance()
+        commit(
+            root,
+            {"prompts/refund.prompt": REFUND, "evals/refund.yaml": REFUND_SUITE.format(id="refund")},
+            message("Add refunds", "Change-Reason: launch self-service refunds", "Approved-by: Bob <bob@example.test>"),
+        )
+        clock.advance()
+        assert release(cli, root) == "v0.1.0"
+        assert cli("promote", "v0.1.0", "--env", "production", "--reason", "first launch", "-C", root)[0] == 0
+        clock.advance()
+        commit(
+            root,
+            {"prompts/refund.prompt": REFUND.replace("You handle", "You kindly handle")},
+            message("Kinder refunds", "Change-Reason: complaints about tone"),
+        )
+        clock.advance()
+        (root / "prompts/support").mkdir()
+        git(root, "mv", "prompts/refund.prompt", "prompts/support/refund.prompt")
+        commit(
+            root,
+            {"evals/refund.yaml": REFUND_SUITE.format(id="support/refund")},
+            message(
+                "Move refunds under support", "Change-Reason: group by team", "Approved-by: Carol <carol@example.test>"
+            ),
+        )
+        clock.advance()
+        second = release(cli, root)
+        assert (
+            cli("promote", "--reason", "test", second, "--env", "production", "--approved-by", "Dan", "-C", root)[0]
+            == 0
+        )
+        assert cli("rollback", "--env", "production", "--reason", "refund bot too kind", "-C", root)[0] == 0
+        assert (
+            cli("kill", "refund", "--allow-error", "--env", "production", "--reason", "wrong policy", "-C", root)[0]
+            == 0
+        )
+        assert (
+            cli("kill", "greet", "--allow-error", "--env", "production", "--reason", "greet is off", "-C", root)[0] == 0
+        )
+        assert cli("revive", "refund", "--env", "production", "--reason", "policy fixed", "-C", root)[0] == 0
+        return root
+
+    return reuse("trail-story", build)
 
 
 def records(cli: Cli, root: Path, *args: str) -> list[dict[str, object]]:
@@ -207,11 +200,11 @@ def test_trail_of_a_removed_prompt_and_of_a_project_in_a_subdirectory(make_repo:
 
 
 def test_a_skewed_clock_cannot_put_a_promote_before_its_release(
-    make_repo: Callable[..., Path], cli: Cli, monkeypatch: pytest.MonkeyPatch
+    make_repo: Callable[..., Path], cli: Cli, clock: Clock
 ) -> None:
     root = make_repo(dict(MINIMAL))
     assert release(cli, root) == "v0.1.0"
-    monkeypatch.setattr("promptops.release.environments.now", lambda: "2020-01-01T00:00:00Z")
+    clock.set("2020-01-01T00:00:00Z", git=False)  # the ledger's clock is skewed, git's is not
     assert cli("promote", "--reason", "test", "v0.1.0", "--env", "staging", "-C", root)[0] == 0
     trail = records(cli, root, "greet")
     assert [r["type"] for r in trail] == ["commit", "release", "promote"]

@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - if tests/ ever becomes a package
         default_answer,
     )
 
-SERVER_SCRIPT = Path(__file__).with_name("provider_server.py")
+SERVER_SCRIPT = Path(__file__).resolve().parent.parent / "provider_server.py"
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 

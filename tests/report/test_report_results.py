@@ -36,7 +36,7 @@ from promptops.report.results import (
     to_text_failures,
 )
 
-XSD = Path(__file__).parent / "data" / "junit" / "JUnit.xsd"
+XSD = Path(__file__).resolve().parent.parent / "data" / "junit" / "JUnit.xsd"
 NASTY = "unicode ✓ façade 日本語 🚀\n\x00\x07\x1b[31mred\x1b[0m\x7f\x85\r\n\ufffe ]]> <b>&amp;</b> ``` | %0A ::"
 
 
