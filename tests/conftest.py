@@ -169,6 +169,18 @@ def reuse(tmp_path: Path) -> Callable[[str, Callable[[], Path]], Path]:
     return get
 
 
+def retag(root: Path, tag: str, message: str, target: str | None = None) -> None:
+    """Rewrite an annotated tag by hand, as a forger would: `message` verbatim, on `target` (default: where it is)."""
+    target = target or git(root, "rev-parse", f"{tag}^{{commit}}")
+    subprocess.run(
+        ["git", "tag", "-f", "-a", "--cleanup=verbatim", "-F", "-", tag, target],
+        cwd=root,
+        input=message.encode(),
+        capture_output=True,
+        check=True,
+    )
+
+
 def commit(root: Path, files: dict[str, str | bytes | None], message: str = "change") -> str:
     write_tree(root, files)
     git(root, "add", "-A")

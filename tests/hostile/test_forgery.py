@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL, commit, git
+from conftest import MINIMAL, commit, git, retag
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ledger_fixtures import LEDGER, ledger_files, write_commit
@@ -163,17 +163,6 @@ def test_an_export_that_the_ledger_has_moved_past(world, cli) -> None:
 
 def tag_message(root: Path, tag: str) -> str:
     return git(root, "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}")
-
-
-def retag(root: Path, tag: str, message: str) -> None:
-    target = git(root, "rev-parse", f"{tag}^{{commit}}")
-    subprocess.run(
-        ["git", "tag", "-f", "-a", "--cleanup=verbatim", "-F", "-", tag, target],
-        cwd=root,
-        input=message.encode(),
-        capture_output=True,
-        check=True,
-    )
 
 
 def test_promote_refuses_a_release_whose_record_does_not_match_its_bundle(world, cli) -> None:

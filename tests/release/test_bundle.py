@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import strategies as s
-from conftest import MINIMAL, commit, git, write_tree
+from conftest import MINIMAL, commit, git, retag, write_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -180,16 +180,6 @@ def tag_message(root: Path, tag: str) -> str:
     return git(root, "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}")
 
 
-def retag(root: Path, tag: str, target: str, message: str) -> None:
-    subprocess.run(
-        ["git", "tag", "-f", "-a", "--cleanup=verbatim", "-F", "-", tag, target],
-        cwd=root,
-        input=message.encode(),
-        capture_output=True,
-        check=True,
-    )
-
-
 def test_moving_a_release_tag_makes_verify_exit_1(make_repo, cli) -> None:
     root = make_repo(dict(MINIMAL))
     first = git(root, "rev-parse", "HEAD")
@@ -212,7 +202,7 @@ def test_a_tag_whose_recorded_digest_was_edited_fails_verify(make_repo, cli) -> 
     record = parse_message(tag_message(root, "v0.1.0"), "v0.1.0")
     real = record["digest"]
     record["digest"] = "sha256:" + "0" * 64
-    retag(root, "v0.1.0", "HEAD", render_message(record))
+    retag(root, "v0.1.0", render_message(record), "HEAD")
     code, _, err = cli("verify", "v0.1.0", "--repo", root)
     assert code == 1
     assert "digest mismatch" in err and real in err
@@ -228,10 +218,10 @@ def test_a_rewritten_tag_with_a_forged_record_is_caught_by_export(make_repo, cli
     # The forger rewrites the record so that it is self-consistent for the other commit.
     record = parse_message(tag_message(root, "v0.1.0"), "v0.1.0")
     record["commit"] = other
-    retag(root, "v0.1.0", other, render_message(record))
+    retag(root, "v0.1.0", render_message(record), other)
     code, rebuilt, _ = cli("bundle", "--repo", root, "--ref", "v0.1.0")
     record["digest"] = json.loads(rebuilt)["digest"]
-    retag(root, "v0.1.0", other, render_message(record))
+    retag(root, "v0.1.0", render_message(record), other)
     assert cli("verify", "v0.1.0", "--repo", root)[0] == 0  # the tag alone is consistent: no ledger to compare
     code, out, err = cli("export", "--env", "production", "--repo", root)
     assert code == 1
