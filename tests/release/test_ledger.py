@@ -243,28 +243,18 @@ def test_export_after_a_rollback_is_the_earlier_release_plus_the_environment(rep
     assert cli("verify", target)[0] == 0
 
 
+def promote_in_a_process(repo: Path, tag: str) -> None:
+    """`python -m promptops promote TAG --env production`, as its own process."""
+    args = ["promote", "--reason", "test", tag, "--env", "production", "--repo", str(repo)]
+    subprocess.run([sys.executable, "-m", "promptops", *args], check=True, capture_output=True)
+
+
 def test_rollback_runs_offline(repo: Path, tmp_path: Path) -> None:
     """A real `python -m promptops rollback` with every git command traced: none of them talks to a remote."""
     git(repo, "remote", "add", "origin", str(tmp_path / "unreachable.git"))
     env = {**os.environ, "GIT_TRACE": str(tmp_path / "trace"), "GIT_TRACE_SETUP": "0"}
     for tag in TAGS[:2]:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "promptops",
-                "promote",
-                "--reason",
-                "test",
-                tag,
-                "--env",
-                "production",
-                "--repo",
-                str(repo),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        promote_in_a_process(repo, tag)
     done = subprocess.run(
         [sys.executable, "-m", "promptops", "rollback", "--reason", "test", "--env", "production", "--repo", str(repo)],
         env=env,
@@ -719,23 +709,7 @@ def test_two_processes_promoting_at_the_same_moment_lose_no_event(repo: Path, tm
     then two more as two plain `python -m promptops promote` started together: both events land in some
     order, or one exits 3 with a retry hint; none is lost. Even rounds race to create the ledger branch, odd
     rounds to extend it."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "promptops",
-            "promote",
-            "--reason",
-            "test",
-            "v0.1.0",
-            "--env",
-            "production",
-            "--repo",
-            str(repo),
-        ],
-        capture_output=True,
-        check=True,
-    )
+    promote_in_a_process(repo, "v0.1.0")
     base = git(repo, "rev-parse", LEDGER)
     landed = []
     forker = subprocess.Popen(
