@@ -192,6 +192,9 @@ def _cut_key(text: str, key: str) -> str:
     return text
 
 
+_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
+
+
 def _union(detectors: Iterable[Detector]) -> re.Pattern[str] | None:
     """One pattern matching wherever any detector might: most text holds nothing, and one search says so."""
     parts = []
@@ -209,17 +212,21 @@ def _union(detectors: Iterable[Detector]) -> re.Pattern[str] | None:
 
 
 class Scanner:
-    """A set of detectors, with the one search that tells most texts apart as holding nothing."""
+    """A set of detectors, with the one search that tells most texts apart as holding nothing.
+
+    Detectors that cannot join that search always run on their own: the project's patterns (they need the
+    time budget of the `regex` engine) and any pattern with a back-reference (its group numbers would shift)."""
 
     def __init__(self, detectors: Iterable[Detector]) -> None:
         self.detectors = tuple(detectors)
-        self.union = _union(d for d in self.detectors if not d.budgeted)
+        self.alone = tuple(d for d in self.detectors if d.budgeted or _BACKREF.search(d.pattern.pattern))
+        self.union = _union(d for d in self.detectors if d not in self.alone)
 
     def replace(self, text: str, replacement: Callable[[str, str], str]) -> str:
         """`text` with every span a detector finds replaced by `replacement(kind, value)`."""
         detectors = self.detectors
         if self.union is not None and self.union.search(text) is None:
-            detectors = tuple(d for d in self.detectors if d.budgeted)  # only the project's patterns may match
+            detectors = self.alone  # nothing else can match
             if not detectors:
                 return text
         spans: list[tuple[int, int, str]] = []

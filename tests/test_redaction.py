@@ -166,3 +166,24 @@ def test_a_runaway_project_pattern_keeps_nothing_instead_of_hanging() -> None:
     started = time.monotonic()
     assert r.text("a" * 60 + "!", "output") == "[REDACTED:unscanned]"
     assert time.monotonic() - started < 10
+
+
+FRAGMENTS = [
+    "sk_live_" + "a1B2c3D4e5F6g7H8i9J0k1L2", "glpat-abcdefghij0123456789", "AKIAABCDEFGHIJKLMNOP",
+    "api_key = 'abc123def456ghi789'", "https://user:pa55word@example.com/x", "xoxb-123456789012-abcdefABCDEF",
+    "bob@example.com", "4111 1111 1111 1111", "+44 20 7946 0958", "ORD-123456", "Bearer abcdefghijklmnopqrstuvwx",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+]  # fmt: skip
+
+
+@given(st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=30)), max_size=8).map(" ".join))
+@settings(max_examples=150, deadline=None)
+def test_the_combined_pre_search_never_lets_through_what_a_detector_finds(text: str) -> None:
+    from promptops.redaction import PII_DETECTORS, Scanner, secret_detectors
+
+    for detectors in (secret_detectors(), tuple(PII_DETECTORS.values())):
+        fast = Scanner(detectors)
+        thorough = Scanner(detectors)
+        thorough.union = None  # every detector runs on every text
+        mark = lambda kind, _value: f"<{kind}>"  # noqa: E731
+        assert fast.replace(text, mark) == thorough.replace(text, mark)
