@@ -10,6 +10,19 @@ from .. import digest
 from ..errors import InputError, UnavailableError
 from ..model import Message, ModelSpec
 
+# Where a call goes and with which credentials is set by routing.yaml's `api_base` and `api_key_env`, never by a
+# parameter: litellm would take any of these from `params` and send the environment's key along. The schemas of
+# routing.yaml and prompt files refuse them too (tests keep the two lists equal).
+ENDPOINT_PARAMS = frozenset(
+    {"model", "messages", "api_base", "base_url", "api_key", "api_version", "custom_llm_provider", "organization",
+     "headers", "extra_headers", "timeout", "num_retries", "stream", "stream_options", "azure_ad_token",
+     "azure_ad_token_provider", "azure_username", "azure_password", "tenant_id", "client_id", "client_secret",
+     "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_profile_name", "aws_role_name",
+     "aws_web_identity_token", "aws_bedrock_runtime_endpoint", "aws_region_name", "vertex_credentials",
+     "vertex_project", "vertex_location", "api_key_env", "litellm_params", "client", "proxy", "mock_response",
+     "input_cost_per_token", "output_cost_per_token", "deployment_id", "user_api_key"}
+)  # fmt: skip
+
 # Kinds of provider failure. Retryable kinds are retried with backoff; the rest fail the task at once.
 RETRYABLE = frozenset({"rate_limit", "timeout", "server", "connection", "malformed"})
 KINDS = RETRYABLE | {"auth", "bad_request", "context_window", "not_found", "budget", "replay_miss"}

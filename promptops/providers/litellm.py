@@ -55,7 +55,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .. import redaction
-from . import RETRYABLE, Completion, ProviderError, ProviderRequest
+from . import ENDPOINT_PARAMS, RETRYABLE, Completion, ProviderError, ProviderRequest
 
 if TYPE_CHECKING:
     import aiohttp
@@ -207,6 +207,13 @@ class LitellmProvider:
         route = self._route(litellm, request.model.model, request.model.api_base)
         guard_endpoint(route.label, route.provider, request.model.api_base)
         key = self._api_key(request, route)
+        refused = sorted(set(request.params) & ENDPOINT_PARAMS)
+        if refused:
+            raise ProviderError(
+                "bad_request",
+                f"parameter {refused[0]!r} of {request.model.name!r} would choose the endpoint or the credentials",
+                hint="set api_base and api_key_env on the model in routing.yaml",
+            )
         params = {k: v for k, v in request.params.items() if k not in RESERVED}
         url = route.url if self.direct and params.keys() <= DIRECT_PARAMS else None
         try:

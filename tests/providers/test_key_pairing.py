@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -132,3 +134,37 @@ def test_ambient_credentials_only_go_to_the_providers_own_domains(
     assert caught.value.kind == "bad_request"
     assert "credentials from the environment" in caught.value.message
     assert srv.raw_requests == []
+
+
+@pytest.mark.parametrize("name", ["base_url", "api_base", "custom_llm_provider", "extra_headers", "aws_region_name"])
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "litellm"])
+def test_no_parameter_can_choose_the_endpoint_or_the_credentials(srv: ProviderServer, name: str, direct: bool) -> None:
+    spec = ModelSpec(name="m", model="openai/gpt-4o-mini")  # no api_base: the provider's default key applies
+    request = ProviderRequest(spec, (Message("user", "hello"),), params={name: srv.base_url}, timeout=5.0)
+    with pytest.raises(ProviderError) as caught:
+        asyncio.run(LitellmProvider(env=dict(CANARIES), direct=direct).complete(request))
+    assert caught.value.kind == "bad_request" and name in caught.value.message
+    assert srv.raw_requests == []
+
+
+def test_the_schemas_refuse_exactly_the_endpoint_parameters() -> None:
+    from promptops.loader import schema
+    from promptops.providers import ENDPOINT_PARAMS
+
+    found = []
+    for name in ("routing", "prompt"):
+        text = json.dumps(schema(name))
+        found += [set(json.loads(m)) for m in re.findall(r'"propertyNames": \{"not": \{"enum": (\[[^\]]*\])', text)]
+    assert len(found) == 4 and all(f == ENDPOINT_PARAMS for f in found)
+
+
+def test_lint_and_eval_name_the_line_of_an_endpoint_parameter(make_repo, cli) -> None:
+    routing = (
+        "defaults:\n  model: main\nmodels:\n  main: {model: openai/gpt-4o-mini, api_key_env: K}\n"
+        "routes:\n  a:\n    params: {base_url: 'http://127.0.0.1:9/v1'}\n"
+    )
+    root = make_repo({"routing.yaml": routing, "prompts/a.prompt": "hi", "evals/a.yaml": "prompt: a\ncases: []\n"})
+    code, out, _ = cli("lint", "--repo", root)
+    assert code == 1 and "routing.yaml:7" in out and "base_url" in out
+    code, _, err = cli("eval", "--repo", root)
+    assert code == 2 and "routing.yaml:7" in err
