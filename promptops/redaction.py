@@ -51,13 +51,13 @@ class Detector:
     budgeted: bool = False  # a project's own pattern: run on the `regex` engine under a time budget
 
     def spans(self, text: str) -> Iterable[tuple[int, int]]:
-        """Where the detector finds something: group 1 when the pattern has one (the secret inside its context)."""
+        """Where the detector finds something: the whole match. (A pattern's groups are not trusted to hold the
+        secret: some capture only a token's prefix, and removing the prefix would leave the token.)"""
         pattern: Any = self.pattern  # a `regex` pattern when budgeted, which takes a timeout
         matches = pattern.finditer(text, timeout=REGEX_SECONDS) if self.budgeted else pattern.finditer(text)
         for match in matches:
-            group = 1 if self.pattern.groups and match.group(1) is not None else 0
-            if self.valid is None or self.valid(match.group(group)):
-                yield match.span(group)
+            if self.valid is None or self.valid(match.group(0)):
+                yield match.span(0)
 
 
 def _luhn(number: str) -> bool:
@@ -341,16 +341,24 @@ class Redactor:
             return self._scanner.replace(value, lambda k, v: f"[HMAC:{k}:{self.hmac(v)}]")
         return value
 
-    def value(self, data: Any, kind: str = "inputs") -> Any:
-        """A JSON value with every string in it redacted as `text` does (keys of mappings included)."""
+    def value(self, data: Any, kind: str = "inputs", *, top: bool = True) -> Any:
+        """A JSON value with every string and number in it redacted as `text` does, and the keys of nested
+        mappings (the top level's keys are variable names). A number that holds something to remove becomes the
+        text that replaces it."""
         if self.settings.modes.get(kind) == "drop":
             return None
         if isinstance(data, str):
             return self.text(data, kind)
-        if isinstance(data, Mapping):  # keys are variable names: only the values can hold personal data
-            return {str(k): self.value(v, kind) for k, v in data.items()}
+        if isinstance(data, (int, float)) and not isinstance(data, bool):
+            kept = self.text(str(data), kind)
+            return data if kept == str(data) else kept
+        if isinstance(data, Mapping):
+            return {
+                (str(k) if top else str(self.text(str(k), kind))): self.value(v, kind, top=False)
+                for k, v in data.items()
+            }
         if isinstance(data, (list, tuple)):
-            return [self.value(v, kind) for v in data]
+            return [self.value(v, kind, top=False) for v in data]
         return data
 
     def error(self, message: str) -> str:

@@ -187,3 +187,19 @@ def test_the_combined_pre_search_never_lets_through_what_a_detector_finds(text: 
         thorough.union = None  # every detector runs on every text
         mark = lambda kind, _value: f"<{kind}>"  # noqa: E731
         assert fast.replace(text, mark) == thorough.replace(text, mark)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["err: \nghp_" + "A1b2C3d4" * 5, "x=yglpat-abcdefghijklmnopqrstuvwxyz", "url https://ada:s3cr3tpassw0rd@host/x"],
+)
+def test_after_scrubbing_no_detector_finds_anything(text: str) -> None:
+    kept = scrub(text)
+    assert find_secrets(kept) == [], kept
+    assert "A1b2C3d4" not in kept and "abcdefghijklmnopqrstuvwxyz" not in kept and "s3cr3tpassw0rd" not in kept
+
+
+def test_numbers_and_nested_keys_are_redacted_too() -> None:
+    r = redactor("redact")
+    kept = r.value({"card": 4111111111111111, "n": 42, "nested": {"jane@example.com": "x", "ORD-123456": 1}})
+    assert kept == {"card": "[REDACTED:card]", "n": 42, "nested": {"[REDACTED:email]": "x", "[REDACTED:pattern]": 1}}
