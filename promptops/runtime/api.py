@@ -18,12 +18,14 @@ import os
 import threading
 import time
 from collections.abc import Hashable, Mapping
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import InputError, PromptopsError
+from .. import digest
+from ..errors import InputError, PromptopsError, UnavailableError
 from ..providers import Provider
 from ..redaction import Redactor
 from . import calls, telemetry
@@ -61,7 +63,9 @@ class Runtime:
         self._provider = provider
         self._lock = threading.Lock()  # one reload at a time; calls never take it
         self._seen: Hashable = origin.fingerprint()
-        self._served, self._redactor = self._build()
+        self._current: tuple[Served, Redactor] = self._build()  # swapped whole: one reference, one release
+        self._closed = False
+        self._loop_lock = threading.Lock()
         self._stop = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watcher: threading.Thread | None = None
@@ -74,23 +78,23 @@ class Runtime:
     # -- what is served ----------------------------------------------------------------------------------
     @property
     def served(self) -> Served:
-        return self._served
+        return self._current[0]
 
     @property
     def environment(self) -> str:
-        return self._served.environment
+        return self.served.environment
 
     @property
     def version(self) -> str:
-        return self._served.version
+        return self.served.version
 
     @property
     def digest(self) -> str:
-        return self._served.digest
+        return self.served.digest
 
     @property
     def killed(self) -> frozenset[str]:
-        return frozenset(self._served.killed)
+        return frozenset(self.served.killed)
 
     def refresh(self) -> bool:
         """Check the origin now; True when a new bundle was loaded."""
@@ -107,7 +111,7 @@ class Runtime:
                     )
                 self.last_error, self._refused = str(exc), seen
                 return False
-            self._served, self._redactor, self._seen, self.last_error = served, redactor, seen, None
+            self._current, self._seen, self.last_error = (served, redactor), seen, None
             log.info("promptops: %s now serves %s (%s)", served.environment, served.version, served.digest)
             return True
 
@@ -127,7 +131,7 @@ class Runtime:
     # -- rendering ---------------------------------------------------------------------------------------
     def render(self, prompt_id: str, variables: Mapping[str, Any] | None = None) -> Rendered:
         """The messages, parameters and resolved route of a prompt, for applications that call models themselves."""
-        served = self._served
+        served = self.served
         messages = served.render(prompt_id, variables or {})
         route = served.routes[prompt_id]
         return Rendered(
@@ -144,15 +148,21 @@ class Runtime:
     # -- running -----------------------------------------------------------------------------------------
     def run(self, prompt_id: str, variables: Mapping[str, Any] | None = None) -> Result:
         """`arun` for threaded code: waits for the answer."""
+        if self._closed:
+            raise UnavailableError("this runtime is closed", hint="load the environment again")
         future: Future[Result] = asyncio.run_coroutine_threadsafe(self.arun(prompt_id, variables), self._calls_loop())
-        return future.result()
+        try:
+            return future.result()
+        except CancelledError:
+            raise UnavailableError("the runtime was closed while the call ran", hint="load it again") from None
 
     async def arun(self, prompt_id: str, variables: Mapping[str, Any] | None = None) -> Result:
         """Render, call the routed model and its fallbacks, or answer with the fallback template; audit-logged."""
         started = time.perf_counter()
-        served = self._served  # this call keeps the release it started with
-        redactor = self._redactor
-        values = dict(variables or {})
+        if self._closed:
+            raise UnavailableError("this runtime is closed", hint="load the environment again")
+        served, redactor = self._current  # this call keeps the release (and its redaction) it started with
+        values = _json_values(variables)
         prompt = served.prompt(prompt_id)
         base = {"prompt": prompt_id, "environment": served.environment, "release": served.version}
         base["digest"] = served.digest
@@ -165,7 +175,8 @@ class Runtime:
                 self._record(base, values, None, "kill-switch", started, redactor, error=str(error))
                 raise error
             text = served.fallback_text(prompt, values)
-            return self._finish(base, values, text, "kill-switch", started, redactor)
+            data = calls.check_output(prompt, text)[1]
+            return self._finish(base, values, text, "kill-switch", started, redactor, data=data)
         messages = served.render(prompt_id, values)
         route = served.routes[prompt_id]
         chain = [m for m in (route.model, *route.fallbacks) if m is not None]
@@ -185,10 +196,13 @@ class Runtime:
         except calls.AllModelsFailed as exc:
             errors = tuple(redactor.error(f"{a.model}: {a.error}") for a in attempts)
             if self.on_failure == "raise" or prompt.fallback is None:
+                exc.message = redactor.error(exc.message)  # it may quote the answer: what is shown is redacted
+                exc.attempts = tuple(replace(a, error=redactor.error(a.error)) for a in exc.attempts)
                 self._record(base, values, None, "fallback-template", started, redactor, errors=errors, error=str(exc))
                 raise
             text = served.fallback_text(prompt, values)
-            return self._finish(base, values, text, "fallback-template", started, redactor, errors=errors)
+            data = calls.check_output(prompt, text)[1]
+            return self._finish(base, values, text, "fallback-template", started, redactor, errors=errors, data=data)
         errors = tuple(redactor.error(f"{a.model}: {a.error}") for a in attempts)
         c = answer.completion
         return self._finish(
@@ -286,7 +300,7 @@ class Runtime:
         return record_id
 
     def _calls_loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
+        with self._loop_lock:  # not the reload lock: a slow reload must not hold up calls
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 threading.Thread(target=loop.run_forever, name="promptops-calls", daemon=True).start()
@@ -295,10 +309,13 @@ class Runtime:
 
     # -- lifetime ----------------------------------------------------------------------------------------
     def close(self) -> None:
-        """Stop watching for reloads and close the connections of `run()` calls."""
+        """Stop watching for reloads, end the calls still running (their `run()` raises) and close connections."""
+        self._closed = True
         self._stop.set()
-        loop, self._loop = self._loop, None
+        with self._loop_lock:
+            loop, self._loop = self._loop, None
         if loop is not None:
+            asyncio.run_coroutine_threadsafe(_cancel_others(), loop).result(timeout=5)
             closer = getattr(self._provider, "aclose", None)
             if closer is not None:
                 asyncio.run_coroutine_threadsafe(closer(), loop).result(timeout=5)
@@ -314,6 +331,28 @@ class Runtime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+async def _cancel_others() -> None:
+    """Cancel every task of the running loop but this one."""
+    current = asyncio.current_task()
+    for task in asyncio.all_tasks():
+        if task is not current:
+            task.cancel()
+
+
+def _json_values(variables: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The variables of a call, refused before any model is called unless they are JSON values (the audit record
+    and the cache key are JSON)."""
+    values = dict(variables or {})
+    try:
+        digest.canonical_json(values)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"the variables must be JSON values (strings, numbers, booleans, null, lists, objects): {exc}",
+            hint="convert the value first, e.g. str() or float()",
+        ) from None
+    return values
 
 
 def load(

@@ -125,7 +125,8 @@ def build(data: bytes, *, environment: str, origin: str, trust: Trust = Trust())
             f"{origin}: not a bundle this version of promptops can serve ({type(exc).__name__}: {exc})",
             hint="export it with the same promptops version the application runs",
         ) from None
-    return Served(doc=doc, environment=environment, origin=origin, prompts=prompts, routes=routes)
+    label = environment or str(doc.get("environment") or "")  # an export names its environment
+    return Served(doc=doc, environment=label, origin=origin, prompts=prompts, routes=routes)
 
 
 def _prompt(prompt_id: str, entry: Mapping[str, Any]) -> Prompt:

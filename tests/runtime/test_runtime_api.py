@@ -54,8 +54,16 @@ JSON_PROMPT = (
 )
 
 
+TRIAGE_PROMPT = (
+    "---\ndescription: triage\ninputs:\n  text: {type: string}\n"
+    "output: {type: object, required: [category], properties: {category: {type: string}}}\n"
+    'fallback: \'{"category": "other"}\'\n---\nuser:\nREPLY: {{ text }}\n'
+)
+
+
 def files(base_url: str, version: str) -> dict[str, str | bytes | None]:
     return {
+        "prompts/triage.prompt": TRIAGE_PROMPT,
         "promptops.yaml": "project: rt\nenvironments:\n  staging: {}\n",
         "routing.yaml": routing(base_url),
         "prompts/answer.prompt": answer_prompt(version),
@@ -388,3 +396,64 @@ def test_calls_become_opentelemetry_spans_with_the_genai_attributes(project: Pat
     assert span.attributes["promptops.answered_by"] == "primary"
     assert span.attributes["promptops.release"] == "v0.1.1"
     assert all("ada@example.com" not in str(v) for v in span.attributes.values())
+
+
+def test_close_ends_a_call_in_flight_and_later_calls_are_refused(project: Path, server: ProviderServer) -> None:
+    from promptops.errors import UnavailableError
+
+    server.configure(latency=3.0)
+    rt = promptops.load(env="staging", repo=project, reload_interval=RELOAD, audit=False)
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            rt.run("answer", {"question": "q"})
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    time.sleep(0.5)  # the call is waiting for the model
+    rt.close()
+    worker.join(timeout=5)
+    assert not worker.is_alive() and isinstance(outcome[0], UnavailableError)
+    with pytest.raises(UnavailableError, match="closed"):
+        rt.run("answer", {"question": "q"})
+
+
+def test_an_error_raised_to_the_application_is_redacted(make_repo, cli, server: ProviderServer, api_key: str) -> None:
+    root = make_repo(
+        {
+            **files(server.base_url, "one"),
+            "promptops.yaml": "project: rt\nenvironments:\n  staging: {}\nredaction: {mode: redact}\n",
+        }
+    )
+    assert cli("release", "--repo", root, *SKIP)[0] == 0
+    assert cli("promote", "0.1.0", "--env", "staging", "--reason", "r", "--repo", root)[0] == 0
+    server.configure(responder=lambda messages, request: json.dumps("jane@example.com"))  # quoted by the schema error
+    rt = promptops.load(env="staging", repo=root, reload_interval=None, audit=False)
+    with rt, pytest.raises(ProviderError) as caught:
+        rt.run("structured", {"word": "x"})
+    shown = f"{caught.value} {[a.error for a in caught.value.attempts]}"  # type: ignore[attr-defined]
+    assert "jane@example.com" not in shown and "output schema" in shown
+
+
+def test_variables_that_are_not_json_are_refused_before_any_call(rt: Runtime, server: ProviderServer) -> None:
+    from decimal import Decimal
+
+    with pytest.raises(InputError, match="JSON values"):
+        rt.run("answer", {"question": Decimal("1.5")})
+    assert server.requests_received == 0
+
+
+def test_a_fallback_answer_of_a_prompt_with_an_output_schema_is_parsed(rt: Runtime, server: ProviderServer) -> None:
+    server.configure(faults="500")
+    result = rt.run("triage", {"text": "x"})
+    assert (result.answered_by, result.data) == ("fallback-template", {"category": "other"})
+
+
+def test_an_export_loaded_without_env_is_labelled_with_its_environment(project: Path, cli, tmp_path: Path) -> None:
+    bundle = tmp_path / "b.json"
+    export(cli, project, bundle)
+    with promptops.load(bundle=bundle, audit=False, reload_interval=None) as rt:
+        assert rt.environment == "staging" and rt.run("answer", {"question": "q"}).environment == "staging"
