@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,12 @@ if TYPE_CHECKING:
     from scripted_provider import ScriptedProvider
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+# Test modules have unique names across the folders and import each other's helpers by name (test_signing's
+# keys, test_report_results' representative report): every folder is importable whichever tests are selected.
+for _folder in sorted(Path(__file__).resolve().parent.iterdir()):
+    if _folder.is_dir() and any(_folder.glob("test_*.py")) and str(_folder) not in sys.path:
+        sys.path.append(str(_folder))
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "support-bot"
 GIT_DATE = "2026-01-01T00:00:00+00:00"

@@ -15,7 +15,7 @@ from ..model import Config
 from .ledger import Event, Ledger
 from .record import parse_message
 from .releasing import verify_tag
-from .replay import replay
+from .replay import replay, verified_state
 from .transitions import LedgerState, apply
 
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -100,17 +100,27 @@ def _need_reason(reason: str, action: str) -> None:
         )
 
 
-def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str = "") -> Event:
-    _need_reason(reason, "promote")
-    settings = ctx.check_env(env)
-    tag, record, tagger = ctx.release(version)
+def _writable(ctx: Context) -> None:
+    """Nothing is written on top of a ledger that does not replay: its state may have been forged."""
+    verified_state(ctx.ledger)
+
+
+def _verified_release(ctx: Context, tag: str, what: str) -> None:
     ok, detail = verify_tag(ctx.root or ctx.repo.root, tag, ctx.config.tag_prefix)
     if not ok:
         raise GateFailed(
-            f"release {tag} does not verify, so it is not promoted: {detail}",
+            f"release {tag} does not verify, so it is not {what}: {detail}",
             hint=f"run `promptops verify {tag}`; restore the tag from a clone that has the original, or cut a "
             "new release",
         )
+
+
+def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str = "") -> Event:
+    _need_reason(reason, "promote")
+    settings = ctx.check_env(env)
+    _writable(ctx)
+    tag, record, tagger = ctx.release(version)
+    _verified_release(ctx, tag, "promoted")
     if settings.get("requires_approval"):
         if not approved_by.strip():
             raise InputError(f"{env} requires an approval", hint="pass --approved-by NAME (not the release's author)")
@@ -138,6 +148,7 @@ def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str 
 def rollback(ctx: Context, env: str, reason: str, to: str | None = None, approved_by: str = "") -> Event:
     _need_reason(reason, "rollback")
     settings = ctx.check_env(env)
+    _writable(ctx)
     target_record: tuple[str, dict[str, Any]] | None = None
     if to is not None:
         tag, record, tagger = ctx.release(to)
@@ -153,6 +164,8 @@ def rollback(ctx: Context, env: str, reason: str, to: str | None = None, approve
                 f"{tag} never ran in {env}, which requires an approval",
                 hint="pass --approved-by NAME (not the release's author), or roll back to a release that ran there",
             )
+        if not ran_here:  # a release new to the environment is checked as a promote checks it
+            _verified_release(ctx, tag, "rolled back to")
 
     def change(state: LedgerState) -> tuple[LedgerState, Event]:
         current = state.environments.get(env)
@@ -206,7 +219,7 @@ def _prompt_event(ctx: Context, action: str, env: str, prompt: str, reason: str,
 def kill(ctx: Context, prompt: str, env: str, reason: str, allow_error: bool = False) -> Event:
     _need_reason(reason, "kill")
     ctx.check_env(env)
-    current = ctx.ledger.state().environments.get(env)
+    current = verified_state(ctx.ledger).environments.get(env)
     if not current:
         raise InputError(f"{env} runs no release; there is nothing to kill")
     _, record, _ = ctx.release(current["version"])
@@ -246,6 +259,7 @@ def _has_fallback(ctx: Context, record: Mapping[str, Any], prompt: str) -> bool:
 def revive(ctx: Context, prompt: str, env: str, reason: str) -> Event:
     _need_reason(reason, "revive")
     ctx.check_env(env)
+    _writable(ctx)
 
     def change(state: LedgerState) -> tuple[LedgerState, Event]:
         event = _prompt_event(ctx, "revive", env, prompt, reason, state)

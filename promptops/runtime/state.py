@@ -112,10 +112,11 @@ def build(data: bytes, *, environment: str, origin: str, trust: Trust = Trust())
         exc.message = f"{origin}: refused: {exc.message}"
         raise
     doc = json.loads(data)
-    if environment and doc.get("environment") not in (None, environment):
+    if environment and doc.get("environment") != environment:  # a stripped export would un-kill prompts
+        what = f"the export of {doc['environment']!r}" if doc.get("environment") else "not an environment's export"
         raise GateFailed(
-            f"{origin}: refused: the file is the export of {doc.get('environment')!r}, not of {environment!r}",
-            hint=f"deploy the export of {environment}",
+            f"{origin}: refused: the file is {what}, not the export of {environment!r}",
+            hint=f"deploy what `promptops export --env {environment}` writes",
         )
     try:
         prompts = {pid: _prompt(pid, entry) for pid, entry in doc["prompts"].items()}

@@ -19,6 +19,7 @@ from test_signing import keypair
 
 from promptops.cli import main
 from promptops.digest import canonical
+from promptops.errors import GateFailed
 from promptops.release.bundle import digest_of, kill_switch_digest
 from promptops.release.ledger import Event
 from promptops.release.record import parse_message, render_message
@@ -360,3 +361,47 @@ def test_a_promote_that_replays_but_names_a_digest_its_tag_does_not_record(world
     assert code == 1 and f"ledger commit {forged_commit[:12]}" in err and "names digest " + fake in err
     code, out, err = cli("export", "--env", "production", "--repo", root)
     assert code == 1 and out == ""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("promote", "v0.1.1", "--env", "production"),
+        ("rollback", "--env", "production"),
+        ("kill", "greet", "--allow-error", "--env", "staging"),
+        ("revive", "greet", "--env", "production"),
+    ],
+    ids=["promote", "rollback", "kill", "revive"],
+)
+def test_nothing_is_written_on_top_of_a_forged_ledger(world, cli, command: tuple[str, ...]) -> None:
+    root = world["root"]
+    state, event, message = ledger_files(root)
+    state["killed"] = {}  # the kill of greet quietly undone by hand, under the old message
+    forged_commit = write_commit(root, state, event, message, git(root, "rev-parse", f"{LEDGER}~1"))
+    code, _, err = cli(*command, "--reason", "incident", "--repo", root)
+    assert code == 1 and "refusing to act on a state that may be forged" in err
+    assert git(root, "rev-parse", LEDGER) == forged_commit
+
+
+def test_rollback_to_a_release_new_to_the_environment_checks_its_tag(world, cli) -> None:
+    root = world["root"]
+    record = parse_message(tag_message(root, "v0.1.1"), "v0.1.1")
+    record["digest"] = "sha256:" + "7" * 64
+    retag(root, "v0.1.1", render_message(record))
+    before = git(root, "rev-parse", LEDGER)
+    code, _, err = cli("rollback", "--env", "production", "--to", "v0.1.1", "--reason", "x", "--repo", root)
+    assert code == 1 and "does not verify" in err
+    assert git(root, "rev-parse", LEDGER) == before
+
+
+def test_the_runtime_refuses_an_export_stripped_of_its_environment(world) -> None:
+    import promptops
+
+    doc = json.loads(world["export"].read_bytes())
+    assert doc["kill_switch"]
+    for key in ("environment", "kill_switch", "kill_switch_digest"):
+        doc.pop(key, None)
+    stripped = world["export"].with_name("stripped.json")
+    stripped.write_bytes(resealed(doc))
+    with pytest.raises(GateFailed, match="not an environment's export"):
+        promptops.load(bundle=stripped, env="production", audit=False, reload_interval=None)
