@@ -195,3 +195,12 @@ def test_without_ssh_keygen_signing_says_what_to_install(
     monkeypatch.setenv("PATH", str(bin_dir))
     code, _, err = cli("bundle", "--sign", "--signing-key", keys[0], "--repo", released)
     assert code == 3 and "openssh-client" in err
+
+
+def test_a_key_to_check_with_means_a_signature_is_expected(released: Path, cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PROMPTOPS_SIGNING_KEY", HMAC_KEY)
+    unsigned = tmp_path / "unsigned.json"
+    assert cli("export", "--env", "production", "-o", unsigned, "--repo", released)[0] == 0
+    code, _, err = cli("verify", unsigned, "--hmac-env", "PROMPTOPS_SIGNING_KEY", "--standalone")
+    assert code == 1 and "not signed" in err
+    assert cli("verify", unsigned, "--standalone")[0] == 0  # no key, no expectation: checked on its own

@@ -168,7 +168,9 @@ def _verify_target(
 
     data = read_target(target)
     if data is not None:
-        keys = Keys(allowed_signers, hmac_key(hmac_env), require_signature)
+        # A key to check with says a signature is expected: an unsigned file must not slip past it.
+        expected = require_signature or allowed_signers is not None or hmac_env is not None
+        keys = Keys(allowed_signers, hmac_key(hmac_env), expected)
         root, config = (None, None) if standalone else _project_here(repo)
         return verify_file(data, root, config, env, keys)
     if standalone or env is not None:
