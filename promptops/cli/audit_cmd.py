@@ -11,7 +11,7 @@ import typer
 
 from .. import wording
 from . import EXIT_HELP
-from .common import RepoOption, err_console, note, open_project, root_of, write_out
+from .common import RepoOption, check_format, err_console, note, open_project, root_of, write_out
 
 if TYPE_CHECKING:
     from ..runtime.audit_verify import ChainReport, Report
@@ -49,12 +49,10 @@ def trail(
     promote, rollback, kill and revive on the ledger that touched it (who, when, why, approvals)."""
     import json
 
-    from ..errors import InputError
     from ..git import GitRepo
     from ..release.trail import trail as trail_of
 
-    if fmt not in FORMATS:
-        raise InputError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
+    check_format(fmt, FORMATS)
     root, _, snapshot = open_project(repo)
     records = trail_of(GitRepo(root), root, snapshot.config, prompt)
     if fmt == "jsonl":
@@ -120,11 +118,9 @@ def show(
     """
     import json
 
-    from ..errors import InputError
     from ..runtime.audit_verify import parse_time, read
 
-    if fmt not in LOG_FORMATS:
-        raise InputError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(LOG_FORMATS)}")
+    check_format(fmt, LOG_FORMATS)
     floor = parse_time(since) if since is not None else None
     directory = path if path is not None else audit_dir(repo)
     count = 0
@@ -158,11 +154,10 @@ def verify_log(
     import json
     from dataclasses import asdict
 
-    from ..errors import GateFailed, InputError
+    from ..errors import GateFailed
     from ..runtime.audit_verify import verify
 
-    if fmt not in LOG_FORMATS:
-        raise InputError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(LOG_FORMATS)}")
+    check_format(fmt, LOG_FORMATS)
     directory = path if path is not None else audit_dir(repo)
     report = verify(directory)
     if fmt == "json":

@@ -132,3 +132,11 @@ def signed(data: bytes, root: Path, sign: bool, key: Path | None, hmac_env: str 
     from ..release.keys import signed as with_signature
 
     return with_signature(data, root, ssh_key=key, hmac_key=hmac_key(hmac_env))
+
+
+def check_format(fmt: str, formats: tuple[str, ...] | list[str]) -> None:
+    """A `--format` value this command knows, else a usage error (exit 2) listing the ones it does."""
+    if fmt not in formats:
+        from ..errors import InputError
+
+        raise InputError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(formats)}")

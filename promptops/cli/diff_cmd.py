@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..wording import count
-from .common import RepoOption, err_console, note, out_console, root_of, write_out
+from .common import RepoOption, check_format, err_console, note, out_console, root_of, write_out
 
 FORMATS = ("text", "markdown", "json")
 
@@ -69,8 +69,7 @@ def diff(
     from ..report import diff as writers
     from ..review import EvalRequest, review
 
-    if fmt not in FORMATS:
-        raise InputError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
+    check_format(fmt, FORMATS)
     policies = {p.strip() for item in fail_on or [] for p in item.split(",") if p.strip()}
     unknown = sorted(policies - set(FAIL_ON))
     if unknown:

@@ -13,6 +13,7 @@ from .common import (
     RepoOption,
     SigningKeyOption,
     SignOption,
+    check_format,
     err_console,
     open_project,
     out_console,
@@ -132,6 +133,7 @@ def status(
     from ..release.environments import ledger_warning
     from ..release.environments import status as environment_rows
 
+    check_format(fmt, ("text", "json"))
     ctx = _context(repo)
     rows = environment_rows(ctx)
     warning = ledger_warning(ctx)
@@ -169,6 +171,7 @@ def history(
 
     from ..release.environments import history as ledger_events
 
+    check_format(fmt, ("text", "json"))
     ctx = _context(repo)
     events = ledger_events(ctx, env, prompt)
     if fmt == "json":

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import RefOption, RepoOption, note, open_project, write_out
+from .common import RefOption, RepoOption, check_format, note, open_project, write_out
 
 
 def lint(
@@ -28,8 +28,7 @@ def lint(
     from ..lint import lint as run_lint
     from ..report import findings as report
 
-    if fmt not in report.FORMATS:
-        raise InputError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(report.FORMATS)}")
+    check_format(fmt, report.FORMATS)
     if path is not None and repo is not None and path.resolve() != repo.resolve():
         raise InputError("give the project directory once: either PATH or --repo")
     root, source, snapshot = open_project(path or repo, ref, report_all=True)

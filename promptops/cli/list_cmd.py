@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import RefOption, RepoOption, open_project, out_console, write_out
+from .common import RefOption, RepoOption, check_format, open_project, out_console, write_out
 
 
 def list_prompts(
@@ -19,10 +19,8 @@ def list_prompts(
     from rich.table import Table
 
     from ..catalog import catalog
-    from ..errors import InputError
 
-    if fmt not in ("text", "json"):
-        raise InputError(f"unknown format {fmt!r}", hint="use --format text or --format json")
+    check_format(fmt, ("text", "json"))
     root, _, snapshot = open_project(repo, ref, strict=True)
     entries = catalog(snapshot, root)
     if fmt == "json":

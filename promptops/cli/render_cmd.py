@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import RefOption, RepoOption, open_project, write_out
+from .common import RefOption, RepoOption, check_format, open_project, write_out
 
 
 def render(
@@ -23,12 +23,10 @@ def render(
     repo: RepoOption = None,
 ) -> int:
     """Render a prompt's messages, at the working tree or any git revision (--ref)."""
-    from ..errors import InputError
     from ..render import Renderer
     from ..variables import case_vars, parse_assignments, read_vars_file
 
-    if fmt not in ("text", "json"):
-        raise InputError(f"unknown format {fmt!r}", hint="use --format text or --format json")
+    check_format(fmt, ("text", "json"))
     _, _, snapshot = open_project(repo, ref)
     renderer = Renderer(snapshot)
     prompt = renderer.prompt(prompt_id)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import RepoOption, note, root_of, write_out
+from .common import RepoOption, check_format, note, root_of, write_out
 
 
 def run(
@@ -52,8 +52,7 @@ def run(
     from ..runtime import load
     from ..variables import parse_assignments, read_vars_file
 
-    if fmt not in ("text", "json"):
-        raise InputError(f"unknown format {fmt!r}", hint="use --format text or --format json")
+    check_format(fmt, ("text", "json"))
     if env is None and bundle is None:
         raise InputError("name what answers: --env ENV (the ledger) or --bundle FILE", hint="e.g. --env staging")
     where = root_of(repo) if bundle is None else Path.cwd()
