@@ -138,3 +138,12 @@ def test_help_golden(command: str, capsys: pytest.CaptureFixture[str], monkeypat
     out = capsys.readouterr().out
     assert "Exit codes" in out
     check_golden(f"help-{command or 'promptops'}.txt", "\n".join(line.rstrip() for line in out.splitlines()) + "\n")
+
+
+@pytest.mark.parametrize(
+    "command", [("status",), ("history",), ("list",), ("render", "greet"), ("lint",), ("diff",), ("audit", "show")]
+)
+def test_an_unknown_format_is_a_usage_error_listing_the_known_ones(make_repo, cli, command: tuple[str, ...]) -> None:
+    root = make_repo(dict(MINIMAL))
+    code, out, err = cli(*command, "--format", "yaml", "--repo", root)
+    assert code == 2 and "unknown format 'yaml'" in err and "use one of:" in err and out == ""
