@@ -318,17 +318,19 @@ def history(ctx: Context, env: str | None = None, prompt: str | None = None) -> 
         events = [
             e
             for e in events
-            if e.prompt == prompt or (e.action in ("promote", "rollback") and prompt in _prompts_of(ctx, e.version))
+            if e.prompt == prompt or (e.action in ("promote", "rollback") and _may_ship(ctx, e.version, prompt))
         ]
     return events
 
 
-def _prompts_of(ctx: Context, version: str) -> set[str]:
+def _may_ship(ctx: Context, version: str, prompt: str) -> bool:
+    """Whether a release ships the prompt; a release whose tag is gone or does not verify may have: its events
+    are kept (an audit must not lose events to a broken tag; `verify` says what is wrong with it)."""
     try:
         _, record, _ = ctx.release(version)
     except (InputError, GateFailed):
-        return set()
-    return prompt_ids(record, ctx.config.prompts_dir)
+        return True
+    return prompt in prompt_ids(record, ctx.config.prompts_dir)
 
 
 def _same_person(a: str, b: str) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL, commit, git
+from conftest import MINIMAL, commit, git, retag
 
 from promptops.errors import GitError
 from promptops.git import GitRepo
@@ -776,3 +776,10 @@ def test_every_ledger_event_needs_a_reason(repo: Path, cli, args: tuple[str, ...
     assert code == 2 and "needs a reason" in err
     code, _, err = run(cli, repo, *args[: args.index("--reason")])
     assert code == 2 and "--reason" in err
+
+
+def test_history_of_a_prompt_keeps_the_events_of_a_release_whose_tag_was_moved(repo: Path, cli) -> None:
+    assert run(cli, repo, "promote", "--reason", "test", "v0.1.0", "--env", "staging")[0] == 0
+    retag(repo, "v0.1.0", git(repo, "tag", "-l", "--format=%(contents)", "v0.1.0"), "v0.1.2")  # moved by hand
+    events = history(cli, repo, "--prompt", "greet")
+    assert [(e["action"], e["version"]) for e in events] == [("promote", "v0.1.0")]
