@@ -299,9 +299,9 @@ def test_a_verify_target_is_a_file_or_else_a_release_tag(tmp_path: Path) -> None
     bundle.write_bytes(b"{}")
     assert read_target(str(bundle)) == b"{}"
     assert read_target("v1.2.0") is None and read_target("refs/tags/v1.2.0") is None
-    for missing in (str(tmp_path / "gone.json"), "dist/bundle"):
-        with pytest.raises(InputError, match="no such bundle file"):
-            read_target(missing)
+    assert read_target("support-bot/v1.2.0") is None  # a tag prefix may hold a `/`
+    with pytest.raises(InputError, match="no such bundle file"):
+        read_target(str(tmp_path / "gone.json"))
 
 
 def test_the_audit_directory_is_taken_from_the_project_root_unless_absolute(tmp_path: Path) -> None:

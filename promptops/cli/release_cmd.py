@@ -176,7 +176,7 @@ def _verify_target(
     if standalone or env is not None:
         raise InputError("--standalone and --env go with a file, not a release tag")
     root, _, snapshot = open_project(repo)
-    return verify_release(root, snapshot.config, target, require_signature)
+    return verify_release(root, snapshot.config, target.removeprefix("refs/tags/"), require_signature)
 
 
 def _project_here(repo: Path | None) -> tuple[Path | None, Config | None]:

@@ -54,9 +54,9 @@ def read_target(target: str) -> bytes | None:
             return path.read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read the bundle: {exc.strerror}", file=target) from None
-    if path.suffix == ".json" or "/" in target.replace("refs/tags/", "", 1):
+    if path.suffix == ".json":
         raise InputError("no such bundle file", file=target, hint="pass a bundle file or a release tag")
-    return None
+    return None  # a tag; its name may hold a `/` (a tag_prefix such as `support-bot/v`)
 
 
 def verify_file(data: bytes, root: Path | None, config: Config | None, env: str | None, keys: Keys) -> Verdict:

@@ -241,3 +241,11 @@ def test_canonical_form_and_digest_leave_out_only_digest_and_kill_switch() -> No
 def test_verify_of_a_missing_bundle_file_is_an_input_error(cli, tmp_path) -> None:
     code, _, err = cli("verify", str(tmp_path / "nope.json"))
     assert code == 2 and "no such bundle file" in err
+
+
+def test_verify_a_release_tag_whose_prefix_holds_a_slash(make_repo, cli) -> None:
+    root = make_repo({**MINIMAL, "promptops.yaml": "project: t\ntag_prefix: support-bot/v\n"})
+    assert cli("release", "--repo", root, "--skip-eval", "--reason", "r")[0] == 0
+    for name in ("support-bot/v0.1.0", "refs/tags/support-bot/v0.1.0"):
+        code, out, err = cli("verify", name, "--repo", root)
+        assert code == 0, out + err
