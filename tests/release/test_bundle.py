@@ -156,17 +156,11 @@ def test_verify_an_unknown_tag_is_a_usage_error(make_repo, cli) -> None:
     assert "v9.9.9" in err and "hint:" in err
 
 
-def test_editing_the_kill_switch_of_an_exported_bundle_fails_verification(make_repo, cli, tmp_path: Path) -> None:
-    root = make_repo(dict(MINIMAL))
-    assert cli("release", "--repo", root, *SKIP)[0] == 0
-    assert cli("promote", "--reason", "test", "v0.1.0", "--env", "production", "--repo", root)[0] == 0
-    assert (
-        cli("kill", "greet", "--allow-error", "--env", "production", "--reason", "bad answers", "--repo", root)[0] == 0
-    )
-    exported = tmp_path / "production.json"
-    assert cli("export", "--env", "production", "-o", exported, "--repo", root)[0] == 0
-    data = exported.read_bytes()
-    assert cli("verify", exported)[0] == 0
+def test_editing_the_kill_switch_of_an_exported_bundle_fails_verification(
+    exported_with_a_kill: bytes, cli, tmp_path: Path
+) -> None:
+    data = exported_with_a_kill
+    assert cli("verify", tmp_path / "production.json")[0] == 0  # the file the fixture exported
     at = data.index(b'"kill_switch":{"greet"') + len(b'"kill_switch":{"gree')
     (tmp_path / "unkilled.json").write_bytes(edited(data, at, ord("u")))  # "greet" -> "greeu": not killed any more
     code, _, _ = cli("verify", tmp_path / "unkilled.json")
