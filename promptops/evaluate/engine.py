@@ -170,8 +170,14 @@ class Evaluation:
 
     def _run(self, head: Sequence[Task], base: Sequence[Task]) -> Outcome:
         started, t0 = _now(), time.perf_counter()
-        s = self.settings
         store = Store(self.root / STATE_FILE, warn=self.on_warning)
+        try:
+            return self._run_with(store, head, base, started, t0)
+        finally:
+            store.close()  # writes the results still pending, whatever stopped the run
+
+    def _run_with(self, store: Store, head: Sequence[Task], base: Sequence[Task], started: str, t0: float) -> Outcome:
+        s = self.settings
         # A recording is made of fresh answers, and a replay reads recordings only: neither reads the cache.
         options = replace(s.options, use_cache=s.options.use_cache and s.mode == "live", record=s.mode == "record")
         runner = Runner(
@@ -188,7 +194,7 @@ class Evaluation:
         if (
             s.mode != "replay"
             and any(t.request is not None and t.model is not KILL_SWITCH for t in (*head, *base))
-            and not (options.use_cache and all(store.get(t.key) for t in (*head, *base) if t.request))
+            and not (options.use_cache and _all_cached(store, (*head, *base)))
         ):
             _prefetch_litellm()
         plan_id = _plan_id((*head, *base))
@@ -212,7 +218,6 @@ class Evaluation:
             from ..report.results import to_json
 
             store.finish(run_id, _now(), to_json(report))
-        store.close()
         return Outcome(report, tuple(base_results))
 
     async def _run_both(
@@ -270,6 +275,12 @@ class Planned:
     def run(self) -> Outcome:
         """Run every task (resuming an interrupted run of the same plan), then summarise and gate."""
         return self.evaluation._run(self.head, self.base)
+
+
+def _all_cached(store: Store, tasks: Sequence[Task]) -> bool:
+    """Whether every request is answered by the cache, read in bulk (the runner then finds them in memory)."""
+    keys = {t.key for t in tasks if t.request}
+    return store.preload(keys) == len(keys)
 
 
 def _prefetch_litellm() -> None:

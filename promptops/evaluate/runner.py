@@ -4,6 +4,7 @@ jitter that honour Retry-After, a cost budget, the response cache, and a result 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
 import random
@@ -101,19 +102,43 @@ class Runner:
 
     # -- the public entry ------------------------------------------------------------------------------------
     async def run(self, tasks: Sequence[Task], run_id: str | None, done: Mapping[str, TaskResult]) -> list[TaskResult]:
-        """Results in task order; tasks already in `done` (a resumed run) are not run again."""
+        """Results in task order; tasks already in `done` (a resumed run) are not run again.
 
-        async def one(task: Task) -> TaskResult:
-            if task.uid in done:
-                return done[task.uid]
-            result = await self.run_task(task)
-            if self.store is not None and run_id is not None:
-                self.store.record(run_id, task.uid, result)
-            if self.on_result is not None:
-                self.on_result(result)
-            return result
+        A pool of workers takes the tasks in order (twice `concurrency` of them, so the calls in flight stay at
+        the bound while some workers check answers or wait on a shared request), rather than one coroutine per
+        task made up front; each result goes to the store as it ends."""
+        results: list[TaskResult | None] = [None] * len(tasks)
+        queue = iter(enumerate(tasks))
 
-        return list(await asyncio.gather(*(one(t) for t in tasks)))
+        async def worker() -> None:
+            for index, task in queue:  # one shared iterator: each worker takes the next task
+                if task.uid in done:
+                    results[index] = done[task.uid]
+                    continue
+                result = await self.run_task(task)
+                if self.store is not None and run_id is not None:
+                    self.store.record(run_id, task.uid, result)
+                if self.on_result is not None:
+                    self.on_result(result)
+                results[index] = result
+
+        workers = min(len(tasks), 2 * max(1, self.options.concurrency))
+        clock = asyncio.create_task(self._flush_clock()) if self.store is not None else None
+        try:
+            await asyncio.gather(*(worker() for _ in range(workers)))
+        finally:
+            if clock is not None:
+                clock.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await clock  # a write that failed on the clock raises here
+        return [r for r in results if r is not None]
+
+    async def _flush_clock(self) -> None:
+        """Write finished results that have waited a batch's time, even while no new result arrives."""
+        assert self.store is not None
+        while True:
+            await asyncio.sleep(self.store.batch_seconds / 2)
+            self.store.flush_due()
 
     async def run_task(self, task: Task) -> TaskResult:
         base = TaskResult(

@@ -1,17 +1,22 @@
 """SQLite under .promptops/: the content-addressed response cache and the results of every run.
 
-Every write is its own transaction, so a run killed at any moment keeps everything it had reported.
+Writes are batched: results and cached answers wait in memory and are written in one transaction once
+`BATCH_SIZE` of them are pending or the oldest has waited `BATCH_SECONDS` (the runner flushes on that clock
+even when no new result arrives). A run killed with kill -9 loses at most the batch in flight, whose tasks a
+resumed run makes again; everything written before is kept and not repeated. Reading the results of a run,
+finishing it and closing the store write what is pending first, so Ctrl-C loses nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +27,9 @@ from ..providers import Completion
 STATE_DIR = ".promptops"  # under the project root; never released (see release.releasing.check_clean)
 STATE_FILE = f"{STATE_DIR}/promptops.sqlite"  # the response cache and the results of every run
 _T = TypeVar("_T")
+BATCH_SIZE = 50  # results and answers written per transaction, at most
+BATCH_SECONDS = 0.25  # the longest a finished result waits in memory before it is written
+READ_CHUNK = 500  # keys per `IN (...)` query when the cache is read in bulk (SQLite's variable limit is 999+)
 MIGRATIONS = (
     """
     CREATE TABLE IF NOT EXISTS responses (
@@ -155,25 +163,91 @@ def _guarded(method: Callable[..., _T]) -> Callable[..., _T]:
 class Store:
     """The response cache and the results store, in one SQLite file."""
 
-    def __init__(self, path: Path, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        warn: Callable[[str], None] | None = None,
+        *,
+        batch_size: int = BATCH_SIZE,
+        batch_seconds: float = BATCH_SECONDS,
+    ) -> None:
         self.path = path
         self.db = _connect(path, warn or (lambda _: None))
+        self.batch_size = max(1, batch_size)
+        self.batch_seconds = batch_seconds
+        self._answers: dict[str, tuple[str, str, str]] = {}  # key -> row of `responses` not yet written
+        self._results: dict[tuple[str, str], tuple[str, str, str, str, str]] = {}  # likewise for `results`
+        self._oldest: float | None = None  # when the oldest pending row arrived (time.monotonic)
+        self._known: dict[str, Completion] = {}  # answers read in bulk or written by this process
 
     def close(self) -> None:
-        self.db.close()
+        try:
+            self.flush()
+        finally:
+            self.db.close()
+
+    # -- batched writes --------------------------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        return len(self._answers) + len(self._results)
+
+    @_guarded
+    def flush(self) -> None:
+        """Write every pending row in one transaction."""
+        if not self.pending:
+            return
+        answers, results = list(self._answers.values()), list(self._results.values())
+        with _transaction(self.db):
+            if answers:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO responses (key, model, completion) VALUES (?, ?, ?)", answers
+                )
+            if results:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO results (run_id, key, suite, case_id, result) VALUES (?, ?, ?, ?, ?)",
+                    results,
+                )
+        self._answers.clear()
+        self._results.clear()
+        self._oldest = None
+
+    def flush_due(self) -> None:
+        """Write the pending rows when the batch is full or its oldest row has waited long enough."""
+        if self._oldest is not None and (
+            self.pending >= self.batch_size or time.monotonic() - self._oldest >= self.batch_seconds
+        ):
+            self.flush()
+
+    def _queued(self) -> None:
+        if self._oldest is None:
+            self._oldest = time.monotonic()
+        self.flush_due()
 
     # -- response cache --------------------------------------------------------------------------------------
     @_guarded
     def get(self, key: str) -> Completion | None:
+        known = self._known.get(key)
+        if known is not None:
+            return known
         row = self.db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
         return Completion(**json.loads(row[0])) if row else None
 
     @_guarded
+    def preload(self, keys: Iterable[str]) -> int:
+        """Read the cached answers of `keys` in a few queries (a warm re-run makes one lookup per chunk, not
+        one per task); later `get`s of them are answered from memory. Returns how many were found."""
+        wanted = sorted(set(keys) - self._known.keys())
+        for start in range(0, len(wanted), READ_CHUNK):
+            chunk = wanted[start : start + READ_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for key, text in self.db.execute(f"SELECT key, completion FROM responses WHERE key IN ({marks})", chunk):
+                self._known[key] = Completion(**json.loads(text))
+        return sum(1 for k in set(keys) if k in self._known)
+
     def put(self, key: str, completion: Completion) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO responses (key, model, completion) VALUES (?, ?, ?)",
-            (key, completion.model, json.dumps(asdict(completion))),
-        )
+        self._known[key] = completion
+        self._answers[key] = (key, completion.model, json.dumps(plain(completion)))
+        self._queued()
 
     # -- runs and results ------------------------------------------------------------------------------------
     @_guarded
@@ -191,32 +265,62 @@ class Store:
             (run_id, plan, label, started),
         )
 
-    @_guarded
     def record(self, run_id: str, uid: str, result: TaskResult) -> None:
         """Keep one task's result; `uid` identifies the task (two cases may send the same request)."""
-        self.db.execute(
-            "INSERT OR REPLACE INTO results (run_id, key, suite, case_id, result) VALUES (?, ?, ?, ?, ?)",
-            (run_id, uid, result.suite, result.case, json.dumps(asdict(result))),
-        )
+        self._results[(run_id, uid)] = (run_id, uid, result.suite, result.case, json.dumps(plain(result)))
+        self._queued()
 
     @_guarded
     def results(self, run_id: str) -> dict[str, TaskResult]:
+        self.flush()
         rows = self.db.execute("SELECT key, result FROM results WHERE run_id = ?", (run_id,)).fetchall()
         return {key: task_result(json.loads(text)) for key, text in rows}
 
     @_guarded
     def finish(self, run_id: str, finished: str, report: str | None) -> None:
+        self.flush()
         self.db.execute("UPDATE runs SET finished = ?, report = ? WHERE run_id = ?", (finished, report, run_id))
 
     @_guarded
     def latest_output(self, suite: str, case: str) -> TaskResult | None:
         """The most recent result for a case, across runs (for overrides)."""
+        self.flush()
         row = self.db.execute(
             "SELECT r.result FROM results r JOIN runs u ON u.run_id = r.run_id WHERE r.suite = ? AND r.case_id = ? "
             "ORDER BY u.started DESC, r.rowid DESC LIMIT 1",
             (suite, case),
         ).fetchone()
         return task_result(json.loads(row[0])) if row else None
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def plain(obj: Any) -> dict[str, Any]:
+    """A result or completion as a dict of plain values, as `dataclasses.asdict` gives it (same keys, same
+    order) without its deep copy of every value: these objects are frozen and their values are never mutated."""
+    out: dict[str, Any] = {}
+    for name in _field_names(type(obj)):  # type: ignore[arg-type]
+        value = getattr(obj, name)
+        if isinstance(value, tuple) and value and hasattr(value[0], "__dataclass_fields__"):
+            value = [plain(v) for v in value]
+        elif hasattr(value, "__dataclass_fields__"):
+            value = plain(value)
+        out[name] = value
+    return out
 
 
 def task_result(data: dict[str, Any]) -> TaskResult:

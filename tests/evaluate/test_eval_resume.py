@@ -123,3 +123,32 @@ def test_ctrl_c_exits_130_keeps_partial_results_and_resumes(make_repo, cli, api_
         assert code == 0, err
         counts = requests_per_case(server)
         assert all(counts[c] == 1 for c in kept)
+
+
+def test_kill_9_during_batched_writes_with_no_cache_resends_no_written_case(make_repo, cli, api_key) -> None:
+    """Results reach the database a batch at a time: a kill -9 loses at most the batch in flight, and the
+    resumed run (with --no-cache, so only the stored results keep it from calling again) sends only the rest."""
+    from promptops.evaluate.store import BATCH_SIZE
+
+    with ProviderServer(latency=0.02) as server:
+        cases = {f"c{i:03d}": f"yes c{i:03d}" for i in range(4 * BATCH_SIZE)}
+        root = make_repo(project(server.base_url, cases))
+        command = [sys.executable, "-m", "promptops", "eval", "--repo", str(root), "-j", "8", "--no-cache"]
+        proc = subprocess.Popen(command, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while len(finished_cases(root)) < BATCH_SIZE and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        written = finished_cases(root)
+        sent_before = requests_per_case(server)
+        assert BATCH_SIZE <= len(written) < len(cases), "the run should have been killed midway"
+        lost = set(sent_before) - written
+        assert len(lost) <= BATCH_SIZE + 2 * 8, "more than the batch in flight (and the calls in flight) was lost"
+
+        code, _, err = cli(*command[3:])
+        assert code == 0, err
+        counts = requests_per_case(server)
+        assert all(counts[c] == 1 for c in written), {c: counts[c] for c in written if counts[c] != 1}
+        assert set(counts) == set(cases)
+        assert len(finished_cases(root)) == len(cases)

@@ -1,0 +1,95 @@
+"""The results store writes in batches: what a crash can lose is bounded, and nothing is lost on a clean stop."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+from promptops.evaluate.store import Store
+from promptops.model import CheckResult, TaskResult
+from promptops.providers import Completion
+
+
+def result(n: int) -> TaskResult:
+    return TaskResult(
+        suite="s",
+        case=f"c{n}",
+        repeat=0,
+        model="m",
+        variant="primary",
+        key=f"k{n}",
+        status="pass",
+        output=f"out {n}",
+        checks=(CheckResult(type="contains", passed=True, score=1.0, reason="found"),),
+        score=1.0,
+    )
+
+
+def on_disk(path: Path) -> tuple[int, int]:
+    """(results, cached answers) another process would see now."""
+    with sqlite3.connect(path) as db:
+        return (
+            db.execute("SELECT count(*) FROM results").fetchone()[0],
+            db.execute("SELECT count(*) FROM responses").fetchone()[0],
+        )
+
+
+def test_results_and_answers_are_written_one_batch_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "promptops.sqlite"
+    store = Store(path, batch_size=4, batch_seconds=3600)
+    store.start("r", "plan", "label", "2026-01-01T00:00:00Z")
+    for n in range(3):
+        store.record("r", f"u{n}", result(n))
+    assert on_disk(path) == (0, 0)  # a kill -9 now loses these three, and the run that resumes makes them again
+    store.put("k0", Completion(text="out 0", model="m"))
+    assert on_disk(path) == (3, 1)  # the fourth row filled the batch: all written in one transaction
+    store.record("r", "u3", result(3))
+    assert store.results("r").keys() == {"u0", "u1", "u2", "u3"}  # reading a run writes what is pending first
+    store.record("r", "u4", result(4))
+    store.close()  # so does closing the store
+    assert on_disk(path) == (5, 1)
+
+
+def test_a_result_waits_in_memory_at_most_the_batch_time(tmp_path: Path) -> None:
+    path = tmp_path / "promptops.sqlite"
+    store = Store(path, batch_size=1000, batch_seconds=0.05)
+    store.record("r", "u0", result(0))
+    store.flush_due()
+    assert on_disk(path) == (0, 0)
+    time.sleep(0.06)
+    store.flush_due()
+    assert on_disk(path) == (1, 0)
+    store.close()
+
+
+def test_a_stored_result_reads_back_equal_and_its_json_keeps_the_dataclass_layout(tmp_path: Path) -> None:
+    path = tmp_path / "promptops.sqlite"
+    store = Store(path)
+    store.record("r", "u0", result(0))
+    assert store.results("r") == {"u0": result(0)}
+    store.close()
+    with sqlite3.connect(path) as db:
+        text = db.execute("SELECT result FROM results").fetchone()[0]
+    data = json.loads(text)
+    assert list(data) == [
+        "suite", "case", "repeat", "model", "variant", "key", "status", "output", "error", "checks", "score",
+        "latency_ms", "prompt_tokens", "completion_tokens", "cost", "cached", "output_hash", "override", "error_kind",
+    ]  # fmt: skip
+    assert data["checks"] == [
+        {"type": "contains", "passed": True, "score": 1.0, "reason": "found", "weight": 1.0, "negate": False,
+         "error": False}
+    ]  # fmt: skip
+
+
+def test_a_warm_cache_is_read_in_bulk(tmp_path: Path) -> None:
+    path = tmp_path / "promptops.sqlite"
+    writer = Store(path)
+    for n in range(1200):  # more keys than one query takes
+        writer.put(f"k{n}", Completion(text=f"answer {n}", model="m", prompt_tokens=n))
+    writer.close()
+    reader = Store(path)
+    assert reader.preload([f"k{n}" for n in range(1300)]) == 1200
+    reader.db.close()  # every answer preloaded is served from memory from now on
+    assert reader.get("k1199") == Completion(text="answer 1199", model="m", prompt_tokens=1199)
