@@ -53,7 +53,13 @@ def diff(
     concurrency: Annotated[
         int | None, typer.Option("--concurrency", "-j", min=1, help="With --eval: calls in flight.")
     ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="With --eval: ignore the response cache.")] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="With --eval: call the models instead of reading the cache (which still gets the answers).",
+        ),
+    ] = False,
     repo: RepoOption = None,
 ) -> int:
     """Show what a change does to prompts, rendered messages, routing, eval suites and pinned sources.

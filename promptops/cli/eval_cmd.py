@@ -37,7 +37,14 @@ def eval_suites(
     max_cost: Annotated[
         float | None, typer.Option("--max-cost", min=0, help="Stop making calls past this cost.")
     ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore the response cache.")] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Call the models instead of answering from the response cache; the fresh answers still replace "
+            "the cached ones, so a later run reuses the newest.",
+        ),
+    ] = False,
     record: Annotated[bool, typer.Option("--record", help="Call the providers and write evals/recordings/.")] = False,
     replay: Annotated[
         bool, typer.Option("--replay", help="Answer only from evals/recordings/ (offline, no keys).")

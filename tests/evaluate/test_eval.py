@@ -80,6 +80,21 @@ def test_warm_rerun_makes_no_calls(make_repo, cli, server: ProviderServer) -> No
     assert server.requests_received == served + 10
 
 
+def test_no_cache_skips_reading_the_cache_but_its_fresh_answers_replace_the_cached_ones(
+    make_repo, cli, server: ProviderServer, tmp_path
+) -> None:
+    root = make_repo(project(server.base_url, {"c0": "yes 0"}))
+    assert run(cli, root)[0] == 0
+    server.configure(responder=lambda messages, request: "yes, newer")
+    report = tmp_path / "report.json"
+    assert run(cli, root, "--no-cache")[0] == 0
+    server.configure(responder=lambda messages, request: "never asked")
+    served = server.requests_received
+    assert run(cli, root, "-o", report)[0] == 0
+    assert server.requests_received == served  # answered from the cache, which --no-cache refreshed
+    assert [r["output"] for r in json.loads(report.read_text())["results"]] == ["yes, newer"]
+
+
 def test_mixed_faults_end_with_fault_free_verdicts(make_repo, cli, server: ProviderServer, tmp_path) -> None:
     cases = {f"c{i}": ("yes" if i % 3 else "no") + f" {i}" for i in range(30)}
     root = make_repo(project(server.base_url, cases, threshold=0.5, retries=8))
