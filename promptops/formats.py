@@ -43,6 +43,11 @@ def _validator(name: str) -> Any:
     return validation.validator(schema(name))
 
 
+@cache
+def _fast(name: str) -> validation.Check | None:
+    return validation.fast_check(schema(name))
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number (numbers must be finite)")
 
@@ -86,7 +91,12 @@ def decode(data: bytes, file: str, limit: int = MAX_FILE_BYTES) -> str:
 
 
 def validate(name: str, data: Any, file: str, lines: dict[yamltext.Path, int]) -> None:
-    """Check data against a published schema; the first error (in file order) is raised with its line."""
+    """Check data against a published schema; the first error (in file order) is raised with its line.
+
+    A compiled fast check passes the common case; jsonschema (imported on first need) finds and words errors."""
+    fast = _fast(name)
+    if fast is not None and fast(data):
+        return
     errors = list(_validator(name).iter_errors(data))
     if not errors:
         return
