@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
 
-from . import redaction, yamltext
+from . import yamltext
+from .config_file import load_config
 from .datasets import dataset_path, load_dataset, parse_assertion, validate_assertion
 from .errors import InputError
 from .formats import (
-    MAX_FILE_BYTES,
     decode,
     flat_lines,
     load_yaml,
@@ -24,7 +24,6 @@ from .formats import (
     validate,
 )
 from .model import (
-    AuditSettings,
     Case,
     Config,
     Finding,
@@ -72,46 +71,6 @@ __all__ = [
 
 SUITE_EXTENSIONS = (".yaml", ".yml")
 RESERVED_EVAL_DIRS = ("data", "recordings", "overrides")
-
-
-# -- promptops.yaml ------------------------------------------------------------------------------------------
-
-
-def load_config(source: Source) -> Config:
-    raw = source.read(CONFIG_FILE)
-    if raw is None or (len(raw) < MAX_FILE_BYTES and not raw.strip()):
-        return Config(path=CONFIG_FILE if raw is not None else "")
-    data, lines = load_yaml(source, CONFIG_FILE, "config")
-    paths = data.get("paths", {})
-    redaction.Settings.from_config(data.get("redaction", {}), CONFIG_FILE)  # bad patterns fail here, with the file
-    for key, value in paths.items():
-        _rel_dir(value, yamltext.line_for(lines, ("paths", key)))
-    return Config(
-        project=data.get("project", ""),
-        prompts_dir=_rel_dir(paths.get("prompts", "prompts")),
-        evals_dir=_rel_dir(paths.get("evals", "evals")),
-        routing_file=_rel_dir(paths.get("routing", "routing.yaml")),
-        tag_prefix=data.get("tag_prefix", "v"),
-        ledger_branch=data.get("ledger_branch", "promptops/ledger"),
-        environments=data.get("environments", {}),
-        redaction=data.get("redaction", {}),
-        eval_defaults=data.get("eval", {}),
-        lint_rules={k: "off" if v is False else v for k, v in data.get("lint", {}).get("rules", {}).items()},
-        audit=AuditSettings(**data.get("audit", {})),
-        path=CONFIG_FILE,
-    )
-
-
-def _rel_dir(value: str, line: int | None = None) -> str:
-    parts = PurePosixPath(value).parts
-    if PurePosixPath(value).is_absolute() or ".." in parts:
-        raise InputError(
-            f"path {value!r} must be inside the repository",
-            file=CONFIG_FILE,
-            line=line,
-            hint="give a path relative to the repository root, without '..'",
-        )
-    return "/".join(p for p in parts if p != ".")
 
 
 # -- routing.yaml --------------------------------------------------------------------------------------------

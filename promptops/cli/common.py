@@ -11,7 +11,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..model import Snapshot
+    from ..model import Config, Snapshot
     from ..workspace import Source
 
 RepoOption = Annotated[
@@ -70,6 +70,16 @@ def open_project(
     if not report_all:
         raise_problem(snapshot, None if strict else {CONFIG_FILE})
     return root, source, snapshot
+
+
+def open_config(repo: Path | None) -> tuple[Path, Config]:
+    """The project root and its promptops.yaml alone, for commands that need only the settings (the ledger's):
+    nothing else is loaded or validated, so neither the loader nor jsonschema is imported."""
+    from ..config_file import load_config
+    from ..workspace import TreeSource
+
+    root = root_of(repo)
+    return root, load_config(TreeSource(root))
 
 
 def note(text: str) -> None:

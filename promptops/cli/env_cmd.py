@@ -15,6 +15,7 @@ from .common import (
     SignOption,
     check_format,
     err_console,
+    open_config,
     open_project,
     out_console,
     write_out,
@@ -32,8 +33,8 @@ ReasonOption = Annotated[str, typer.Option("--reason", help="Why; recorded on th
 def _context(repo: Path | None, push: bool = False, remote: str = "origin") -> Context:
     from ..release.environments import open_context
 
-    root, _, snapshot = open_project(repo)
-    return open_context(root, snapshot.config, sync_from=remote if push else None)
+    root, config = open_config(repo)
+    return open_context(root, config, sync_from=remote if push else None)
 
 
 def _done(ctx: Context, event: Event, push: bool, remote: str) -> int:

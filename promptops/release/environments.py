@@ -14,7 +14,6 @@ from ..git import GitRepo
 from ..model import Config
 from .ledger import Event, Ledger
 from .record import parse_message
-from .releasing import verify_tag
 from .replay import replay, verified_state
 from .transitions import LedgerState, apply
 
@@ -106,6 +105,9 @@ def _writable(ctx: Context) -> None:
 
 
 def _verified_release(ctx: Context, tag: str, what: str) -> None:
+    # Rebuilding the bundle needs the whole loader: imported only by the commands that verify a release.
+    from .releasing import verify_tag
+
     ok, detail = verify_tag(ctx.root or ctx.repo.root, tag, ctx.config.tag_prefix)
     if not ok:
         raise GateFailed(
@@ -243,17 +245,21 @@ def kill(ctx: Context, prompt: str, env: str, reason: str, allow_error: bool = F
 
 
 def _has_fallback(ctx: Context, record: Mapping[str, Any], prompt: str) -> bool:
-    """Whether the released prompt (read from the release's commit) has a `fallback` answer."""
+    """Whether the released prompt (read from the release's commit) has a `fallback` answer. The file was
+    valid when it was released, so its frontmatter alone says so; the loader is not needed."""
+    from .. import yamltext
     from ..formats import decode
-    from ..loader import parse_prompt
+    from ..prompt_files import FRONTMATTER_EXTENSIONS, split_frontmatter
     from ..workspace import GitSource
 
     path = next(p for p in record["hashes"]["prompts"] if _id_of(p, ctx.config.prompts_dir) == prompt)
     source = GitSource(ctx.root or ctx.repo.root, str(record["commit"]), ctx.repo)
     data = source.read(path)
-    if data is None:
+    if data is None or not path.endswith(FRONTMATTER_EXTENSIONS):
         return False
-    return parse_prompt(prompt, path, decode(data, path)).fallback is not None
+    front, _, _ = split_frontmatter(decode(data, path), path)
+    parsed = yamltext.parse(front, path, first_line=2)[0] if front and front.strip() else None
+    return isinstance(parsed, dict) and parsed.get("fallback") is not None
 
 
 def revive(ctx: Context, prompt: str, env: str, reason: str) -> Event:

@@ -60,3 +60,43 @@ def test_importing_the_package_does_no_work() -> None:
         check=True,
     )
     assert done.stdout.strip() == "[]"
+
+
+LEDGER_PROBE = """
+import json, shlex, sys
+from promptops.cli import main
+seen = []
+for line in sys.argv[1:]:
+    code = main(shlex.split(line))
+    heavy = [m for m in ("jsonschema", "promptops.loader", "jinja2", "litellm") if m in sys.modules]
+    seen.append({"command": line.split()[0], "code": code, "heavy": heavy})
+print("\\n" + json.dumps(seen))
+"""
+
+
+def test_ledger_commands_read_only_the_settings(reuse, make_repo, cli) -> None:
+    """rollback, status, history, kill and revive read promptops.yaml and the ledger: they neither load the
+    project nor import jsonschema (an on-call engineer's rollback starts as fast as the interpreter allows)."""
+    from test_ledger import build_releases
+
+    root = reuse("ledger-releases", lambda: build_releases(make_repo, cli))
+    for tag in ("v0.1.0", "v0.1.1"):
+        code, _, err = cli("promote", tag, "--env", "production", "--reason", "r", "--repo", root)
+        assert code == 0, err
+    repo = f"--repo {root}"
+    commands = [
+        f"rollback --env production --reason incident {repo}",
+        f"status {repo}",
+        f"history --env production {repo}",
+        f"kill greet --env production --reason r {repo}",  # refused (no fallback), after reading the prompt
+        f"kill greet --env production --reason r --allow-error {repo}",
+        f"revive greet --env production --reason r {repo}",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", LEDGER_PROBE, *commands], capture_output=True, text=True, check=False, cwd=root
+    )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [(s["command"], s["code"]) for s in seen] == [
+        ("rollback", 0), ("status", 0), ("history", 0), ("kill", 2), ("kill", 0), ("revive", 0)
+    ]  # fmt: skip
+    assert [s["heavy"] for s in seen] == [[]] * len(commands), done.stderr
