@@ -336,9 +336,14 @@ class GitRepo:
 
     def name_status(self, base: str, head: str | None, pathspec: str) -> list[tuple[str, ...]]:
         """What changed under `pathspec` from `base` to `head` (None: the working tree), renames detected:
-        `(status, path)` rows, `(status, old, new)` for a rename or copy (`git diff --name-status -M`)."""
-        args = ["diff", "--name-status", "-z", "-M", "--no-ext-diff", "--no-textconv", base]
-        tokens = self.run(*args, *([head] if head else []), "--", pathspec).split("\x00")
+        `(status, path)` rows, `(status, old, new)` for a rename or copy. Two revisions are compared tree to
+        tree (`git diff-tree -r --name-status -M`: plumbing, no index or work tree read, no user diff config);
+        the working tree with `git diff --name-status -M`."""
+        if head:
+            args = ["diff-tree", "-r", "-z", "-M", "--name-status", "--no-commit-id", base, head]
+        else:
+            args = ["diff", "--name-status", "-z", "-M", "--no-ext-diff", "--no-textconv", base]
+        tokens = self.run(*args, "--", pathspec).split("\x00")
         rows: list[tuple[str, ...]] = []
         i = 0
         while i < len(tokens) and tokens[i]:

@@ -1,0 +1,66 @@
+"""Diff loads only what a change reaches: on generated repositories (real git), the scoped comparison that
+`open_sides` makes from git's list of changed files equals a full comparison of both sides loaded whole."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+from conftest import git, write_tree
+from hypothesis import HealthCheck, given, settings
+from test_diff_properties import projects
+
+from promptops import diff as d
+from promptops import loader
+from promptops.workspace import GitSource, Source, TreeSource
+
+_COUNTER = itertools.count()
+
+
+def full(base: Source, head: Source) -> dict[str, Any]:
+    report = d.diff(loader.load(base), loader.load(head), base_source=base, head_source=head)
+    return d.as_dict(report)
+
+
+def scoped(root: Path, base: str, head: str | None) -> dict[str, Any]:
+    sides = d.open_sides(root, base, head)
+    report = d.diff(
+        sides.base,
+        sides.head,
+        base_source=sides.base_source,
+        head_source=sides.head_source,
+        renames=sides.renames,
+        changed=sides.changed,
+    )
+    return d.as_dict(report)
+
+
+def essence(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in ("base", "head")}  # labels name the sides differently
+
+
+def replace_tree(root: Path, old: dict[str, str], new: dict[str, str]) -> None:
+    write_tree(root, {**dict.fromkeys(set(old) - set(new)), **new})
+
+
+@settings(max_examples=10, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(a=projects(), b=projects())
+def test_the_scoped_diff_equals_the_full_comparison(tmp_path: Path, a: dict[str, str], b: dict[str, str]) -> None:
+    root = tmp_path / f"repo{next(_COUNTER)}"
+    root.mkdir()
+    git(root, "init", "-q")
+    write_tree(root, a)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    base = git(root, "rev-parse", "HEAD")
+
+    replace_tree(root, a, b)  # HEAD is the working tree
+    expected = essence(full(GitSource(root, base), TreeSource(root)))
+    assert essence(scoped(root, base, None)) == expected
+
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "head", "--allow-empty")
+    head = git(root, "rev-parse", "HEAD")  # two revisions: compared tree to tree
+    assert essence(scoped(root, base, head)) == essence(full(GitSource(root, base), GitSource(root, head)))
+    assert essence(scoped(root, base, head)) == expected
