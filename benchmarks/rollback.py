@@ -110,10 +110,11 @@ def init_repo(root: Path, files: dict[str, str]) -> None:
 
 def build_history(root: Path, releases: int, events: int) -> dict[str, float]:
     from promptops import loader
+    from promptops.gates import plan_release
     from promptops.git import GitRepo
     from promptops.release import environments as envs
     from promptops.release.ledger import Ledger
-    from promptops.release.releasing import Request, apply_release, plan_release
+    from promptops.release.releasing import Request, apply_release
     from promptops.workspace import open_source
 
     files = {"promptops.yaml": CONFIG, "routing.yaml": ROUTING, "prompts/shared/_tone.j2": "Tone 0.\n"}
