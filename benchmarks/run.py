@@ -182,7 +182,10 @@ def diff_rows(tmp: Path, runs: int, bare: float) -> list[Row]:
 
 
 def ledger_rows(tmp: Path, runs: int, releases: int, events: int, bare: float) -> list[Row]:
-    from promptops.config_file import load_config
+    try:
+        from promptops.config_file import load_config
+    except ImportError:  # a promptops from before config_file.py, for a before/after comparison
+        from promptops.loader import load_config  # type: ignore[attr-defined,no-redef]
     from promptops.git import GitRepo
     from promptops.release import environments as envs
     from promptops.release.ledger import Ledger

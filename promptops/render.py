@@ -331,7 +331,7 @@ class Renderer:
         problems = self.problems(prompt)
         if problems:
             raise problems[0]
-        text = self._run(self.name_of(prompt), copy.deepcopy(values), prompt)  # a template never touches ours
+        text = self._run(self.name_of(prompt), _private(values), prompt)  # a template never touches ours
         return self._split(text, prompt)
 
     def render_text(self, prompt: Prompt, template: str, variables: Mapping[str, Any], what: str) -> str:
@@ -352,7 +352,7 @@ class Renderer:
                 line=prompt.line_of("fallback"),
                 rule="template-syntax",
             ) from None
-        return self._execute(compiled, copy.deepcopy(dict(variables)), prompt.path, prompt.line_of("fallback"), what)
+        return self._execute(compiled, _private(variables), prompt.path, prompt.line_of("fallback"), what)
 
     def _run(self, name: str, values: dict[str, Any], prompt: Prompt) -> str:
         try:
@@ -484,3 +484,14 @@ def input_problem(prompt: Prompt, values: Mapping[str, Any], validator: Any = No
 
 def _clean(text: str) -> str:
     return text.strip("\n").rstrip()
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _private(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The template's own copy of the variables: a plain dict when every value is immutable (most cases), a
+    deep copy only when a list or mapping could be reached from the template."""
+    if all(isinstance(v, _SCALARS) for v in values.values()):
+        return dict(values)
+    return copy.deepcopy(dict(values))
