@@ -93,6 +93,7 @@ class Renderer:
         # Compiled once per renderer: a runtime renders the same prompts and fallbacks on every call.
         self._strings: dict[str, jinja2.Template] = {}
         self._validators: dict[str, Any] = {}
+        self._fast: dict[str, validation.Check | None] = {}  # compiled checks of the inputs schemas
 
     # -- template lookup -------------------------------------------------------------------------------------
     def template_text(self, name: str) -> str | None:
@@ -311,6 +312,11 @@ class Renderer:
                 line=prompt.line_of("inputs"),
                 hint=f"pass it with --var {missing[0]}=VALUE",
             )
+        if prompt.id not in self._fast:
+            self._fast[prompt.id] = validation.fast_check(prompt.inputs_schema) if prompt.inputs else None
+        fast = self._fast[prompt.id]
+        if fast is not None and fast(values):
+            return values  # the common case: jsonschema is needed only to word what is wrong
         if prompt.id not in self._validators:
             self._validators[prompt.id] = inputs_validator(prompt)
         problem = input_problem(prompt, values, self._validators[prompt.id])

@@ -25,6 +25,7 @@ class _Loader(_Base):
 
 
 _BOOL = "tag:yaml.org,2002:bool"
+_STR = "tag:yaml.org,2002:str"
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:timestamp", _BOOL)]
     for first, resolvers in _Base.yaml_implicit_resolvers.items()
@@ -116,6 +117,8 @@ class _Builder:
         return self._scalar(node)
 
     def _scalar(self, node: yaml.Node) -> Any:
+        if node.tag == _STR and isinstance(node.value, str):
+            return node.value  # what the str constructor returns, without its dispatch (most scalars are text)
         try:
             value = self.loader.construct_object(node, deep=True)
         except yaml.YAMLError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -215,9 +216,10 @@ class Evaluation:
             recordings.write(self.root, self.snapshot.config.evals_dir, runner.recorded, self.redactor)
         report = self.report(head, head_results, base_results, started, time.perf_counter() - t0, interrupted, run_id)
         if not interrupted:
-            from ..report.results import to_json
+            from ..report.results import to_dict
 
-            store.finish(run_id, _now(), to_json(report))
+            # Kept for the record, never shown: compact JSON (C encoder), not the indented text of `-o`.
+            store.finish(run_id, _now(), json.dumps(to_dict(report)))
         return Outcome(report, tuple(base_results))
 
     async def _run_both(
