@@ -96,3 +96,51 @@ def test_an_invalid_assertion_is_still_worded_by_the_full_validator() -> None:
         validate_assertion({"type": "contains", "wieght": 2}, "evals/data/rows.jsonl", 7)
     assert caught.value.file == "evals/data/rows.jsonl" and caught.value.line == 7
     assert "wieght" in str(caught.value)
+
+
+# Schemas a prompt's author may write, from the keywords the fast path compiles.
+leaf_schemas = st.one_of(
+    st.builds(lambda t: {"type": t}, st.sampled_from(["string", "integer", "number", "boolean", "null", "array"])),
+    st.builds(
+        lambda ts: {"type": ts},
+        st.lists(st.sampled_from(["string", "integer", "null"]), min_size=1, max_size=2, unique=True),
+    ),
+    st.builds(lambda v: {"enum": v}, st.lists(scalars, min_size=1, max_size=3)),
+    st.builds(lambda v: {"const": v}, scalars),
+    st.builds(lambda n: {"type": "string", "minLength": n}, st.integers(0, 3)),
+    st.builds(lambda n: {"maxLength": n}, st.integers(0, 3)),
+    st.builds(lambda n: {"minimum": n}, st.integers(-2, 2) | st.floats(-2, 2)),
+    st.builds(lambda n: {"exclusiveMaximum": n}, st.integers(-2, 2)),
+    st.builds(lambda p: {"type": "string", "pattern": p}, st.sampled_from(["^a", "[0-9]+", "^$", "x|y"])),
+    st.builds(lambda u: {"type": "array", "uniqueItems": u}, st.booleans()),
+)
+user_schemas = st.recursive(
+    leaf_schemas,
+    lambda inner: st.one_of(
+        st.builds(
+            lambda props, required, extra: {
+                "type": "object",
+                "properties": props,
+                "required": sorted(set(required) & set(props)),
+                **({"additionalProperties": extra} if extra is not None else {}),
+            },
+            st.dictionaries(keys, inner, max_size=3),
+            st.lists(keys, max_size=2),
+            st.none() | st.booleans() | inner,
+        ),
+        st.builds(lambda s: {"type": "array", "items": s}, inner),
+        st.builds(lambda xs: {"anyOf": xs}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda xs: {"oneOf": xs}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda s: {"not": s}, inner),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(schema=user_schemas, value=values)
+def test_the_fast_check_of_an_inputs_schema_agrees_with_jsonschema(schema: dict[str, Any], value: Any) -> None:
+    assert validation.schema_problem(schema) is None
+    fast = validation.fast_check(schema)
+    assert fast is not None
+    assert fast(value) == validation.validator(schema).is_valid(value)
