@@ -160,11 +160,11 @@ def _eval_goal(n: int, wall: float, ideal: float) -> tuple[str, bool]:
 # -- diff, ledger, start-up ----------------------------------------------------------------------------------
 
 
-def bare_typer(tmp: Path, runs: int) -> float:
-    """The median wall time of a bare typer app's --help."""
+def bare_typer(tmp: Path, runs: int) -> tuple[float, float]:
+    """The median wall and CPU time of a bare typer app's --help."""
     app = tmp / "bare_typer_app.py"
     app.write_text(BARE_TYPER_APP)
-    return median_of([sys.executable, str(app), "--help"], runs)[0]
+    return median_of([sys.executable, str(app), "--help"], runs)
 
 
 def diff_rows(tmp: Path, runs: int, bare: float) -> list[Row]:
@@ -322,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"promptops {promptops.__version__}"
         )
         started = time.perf_counter()
-        bare = bare_typer(tmp, args.runs)
+        bare, bare_cpu = bare_typer(tmp, args.runs)
         rows: list[Row] = []
         if "eval" not in skip:
             rows += eval_rows(tmp)
@@ -333,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "startup" not in skip:
             rows += startup_rows(args.runs, bare)
         took = time.perf_counter() - started
-        print(f"bare typer app --help: {bare:.3f} s (median of {args.runs}); whole benchmark {took:.0f} s\n")
+        print(f"bare typer app --help: {bare:.3f} s, {bare_cpu:.2f} s CPU (median of {args.runs}); took {took:.0f} s\n")
         print_table(rows)
         print(
             "\nratio: measured / baseline. promptfoo is not installed here: its goals use the issue's promptfoo "
