@@ -2,6 +2,8 @@
 infinity, YAML does), and `pattern` / `patternProperties` run on the budgeted regex engine, so a schema
 written in a repository (an output or input schema) cannot hang a run with a catastrophic pattern.
 
+`fastcheck.py` below it compiles schemas into plain checks that pass valid data without jsonschema.
+
 This is the home of jsonschema (imported on first use, never at start-up): the loader, the renderer and the
 checks validate through it, and an import-linter contract keeps jsonschema out of every other module.
 """
@@ -10,24 +12,12 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from . import budget
-
-
-@functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> Any:
-    return budget.compile_regex(pattern)
-
-
-def _search(pattern: str, text: str) -> bool:
-    """True when the pattern matches; a pattern the engine refuses matches nothing (check_schema reports it)."""
-    try:
-        compiled = _compiled(pattern)
-    except ValueError:
-        return False
-    return budget.search(compiled, text) is not None
+from .fastcheck import Check as Check
+from .fastcheck import _plainly_valid, _search
+from .fastcheck import fast_check as fast_check
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
@@ -83,7 +73,10 @@ def validator(schema: Any) -> Any:
 
 
 def schema_problem(schema: Any) -> str | None:
-    """Why `schema` is not a valid Draft 2020-12 JSON Schema, or None when it is."""
+    """Why `schema` is not a valid Draft 2020-12 JSON Schema, or None when it is. A schema made only of the
+    common keywords, each with a value of the right kind, is valid without asking the metaschema."""
+    if _plainly_valid(schema, 0):
+        return None
     from jsonschema import Draft202012Validator, SchemaError
 
     try:
@@ -119,242 +112,3 @@ def best_error(errors: Iterable[Any]) -> Any:
         return best_match(errors)
     except Unresolvable as exc:
         raise UnresolvableRef(str(exc)) from None
-
-
-# -- the fast path -------------------------------------------------------------------------------------------
-# Most files are valid, and jsonschema's iter_errors costs tens of microseconds per object even then (a dataset
-# of thousands of rows pays it per assertion). `fast_check` compiles a schema once into plain Python checks
-# for the keywords our published schemas use; it answers only "valid" or "look closer", and the full validator
-# runs only on the second answer, to find the errors and word them. A schema with any other keyword gets no
-# fast check (None) and always takes the full path. Every compiled keyword answers exactly as jsonschema's
-# does, in both directions (`not` and `oneOf` turn a "no" into a "yes"); a property test holds them equal.
-
-Check = Callable[[Any], bool]
-_ANNOTATIONS = frozenset(
-    {"description", "title", "default", "examples", "$schema", "$id", "$comment", "$defs", "definitions", "deprecated"}
-)
-
-
-class _Unsupported(Exception):
-    """A keyword (or a `$ref`) the fast path does not know: the schema is left to jsonschema."""
-
-
-def fast_check(schema: Any, root: Any = None) -> Check | None:
-    """A compiled check that is True only for instances valid under `schema` (Draft 2020-12, finite numbers,
-    budgeted patterns, formats not asserted); False means "not known valid". None when the schema uses a
-    keyword this does not compile. Local `$ref`s resolve against `root` (default: the schema itself)."""
-    try:
-        return _compile(schema, schema if root is None else root, {})
-    except (_Unsupported, AttributeError, TypeError):  # a keyword we do not compile, or one of an odd shape
-        return None
-
-
-def _compile(schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    if schema is True or schema == {}:
-        return _anything
-    if schema is False:
-        return _nothing
-    if not isinstance(schema, dict):
-        raise _Unsupported(repr(schema))
-    checks = [
-        _KEYWORDS[key](value, schema, root, refs) if key in _KEYWORDS else _unsupported(key)
-        for key, value in schema.items()
-        if key not in _ANNOTATIONS
-    ]
-    if len(checks) == 1:
-        return checks[0]
-    return lambda v: all(c(v) for c in checks)
-
-
-def _anything(value: Any) -> bool:
-    return True
-
-
-def _nothing(value: Any) -> bool:
-    return False
-
-
-def _unsupported(key: str) -> Check:
-    raise _Unsupported(key)
-
-
-_TYPES: dict[str, Check] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "number": lambda v: not isinstance(v, bool) and (isinstance(v, int) or (isinstance(v, float) and math.isfinite(v))),
-    "integer": lambda v: not isinstance(v, bool) and (isinstance(v, int) or (isinstance(v, float) and v.is_integer())),
-}
-
-
-def _type(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    names = [value] if isinstance(value, str) else value
-    if not isinstance(names, list) or any(n not in _TYPES for n in names):
-        raise _Unsupported(f"type {value!r}")
-    tests = [_TYPES[n] for n in names]
-    return tests[0] if len(tests) == 1 else (lambda v: any(t(v) for t in tests))
-
-
-def _properties(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    props = {k: _compile(s, root, refs) for k, s in value.items()}
-    return lambda v: not isinstance(v, dict) or all(c(v[k]) for k, c in props.items() if k in v)
-
-
-def _additional(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    if "patternProperties" in schema:
-        raise _Unsupported("additionalProperties with patternProperties")
-    known = frozenset(schema.get("properties", ()))
-    if value is False:
-        return lambda v: not isinstance(v, dict) or known.issuperset(v)
-    rest = _compile(value, root, refs)
-    return lambda v: not isinstance(v, dict) or all(rest(x) for k, x in v.items() if k not in known)
-
-
-def _required(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    names = tuple(value)
-    return lambda v: not isinstance(v, dict) or all(n in v for n in names)
-
-
-def _enum(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    options = list(value)
-    return lambda v: any(_equal(v, o) for o in options)
-
-
-def _const(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    return lambda v: _equal(v, value)
-
-
-def _items(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    if "prefixItems" in schema:
-        raise _Unsupported("items with prefixItems")
-    each = _compile(value, root, refs)
-    return lambda v: not isinstance(v, list) or all(each(x) for x in v)
-
-
-def _bound(test: Callable[[Any, Any], bool], applies: Check) -> Callable[..., Check]:
-    def make(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _Unsupported(f"bound {value!r}")
-        return lambda v: not applies(v) or test(v, value)
-
-    return make
-
-
-def _is_num(v: Any) -> bool:
-    """What the bounds apply to: a `number` of our validator class (a finite one); -inf is not below 0."""
-    return _TYPES["number"](v)
-
-
-def _is_str(v: Any) -> bool:
-    return isinstance(v, str)
-
-
-def _is_list(v: Any) -> bool:
-    return isinstance(v, list)
-
-
-def _is_dict(v: Any) -> bool:
-    return isinstance(v, dict)
-
-
-def _pattern_check(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    if not isinstance(value, str):
-        raise _Unsupported("pattern")
-    return lambda v: not isinstance(v, str) or _search(value, v)
-
-
-def _property_names(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    names = _compile(value, root, refs)
-    return lambda v: not isinstance(v, dict) or all(names(k) for k in v)
-
-
-def _any_of(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    options = [_compile(s, root, refs) for s in value]
-    return lambda v: any(c(v) for c in options)
-
-
-def _one_of(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    options = [_compile(s, root, refs) for s in value]
-    return lambda v: sum(1 for c in options if c(v)) == 1
-
-
-def _all_of(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    options = [_compile(s, root, refs) for s in value]
-    return lambda v: all(c(v) for c in options)
-
-
-def _not(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    inner = _compile(value, root, refs)
-    return lambda v: not inner(v)
-
-
-def _unique(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    if value is not True:
-        return _anything
-    return lambda v: not isinstance(v, list) or all(not _equal(a, b) for i, a in enumerate(v) for b in v[i + 1 :])
-
-
-def _ref(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
-    """A local `$ref` (`#/...`), compiled once; a recursive one reaches its check through a cell."""
-    if not isinstance(value, str) or not value.startswith("#"):
-        raise _Unsupported(f"$ref {value!r}")
-    if value not in refs:
-        cell: list[Check] = []
-        refs[value] = cell
-        target = root
-        for part in value[1:].split("/")[1:] if value != "#" else ():
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(target, dict) or part not in target:
-                raise _Unsupported(f"$ref {value!r}")
-            target = target[part]
-        cell.append(_compile(target, root, refs))
-    cell = refs[value]
-    return lambda v: cell[0](v)
-
-
-def _equal(one: Any, two: Any) -> bool:
-    """jsonschema's equality for enum, const and uniqueItems: booleans are not numbers (1 is not true)."""
-    if one is two:
-        return True
-    if isinstance(one, bool) or isinstance(two, bool):
-        return one is two
-    if isinstance(one, str) or isinstance(two, str):
-        return one == two
-    if isinstance(one, list) and isinstance(two, list):
-        return len(one) == len(two) and all(_equal(a, b) for a, b in zip(one, two, strict=True))
-    if isinstance(one, dict) and isinstance(two, dict):
-        return one.keys() == two.keys() and all(_equal(one[k], two[k]) for k in one)
-    if isinstance(one, (list, dict)) or isinstance(two, (list, dict)):
-        return False
-    return bool(one == two)
-
-
-_KEYWORDS: dict[str, Callable[[Any, Any, Any, dict[str, list[Check]]], Check]] = {
-    "type": _type,
-    "properties": _properties,
-    "additionalProperties": _additional,
-    "required": _required,
-    "enum": _enum,
-    "const": _const,
-    "items": _items,
-    "minimum": _bound(lambda v, b: v >= b, _is_num),
-    "maximum": _bound(lambda v, b: v <= b, _is_num),
-    "exclusiveMinimum": _bound(lambda v, b: v > b, _is_num),
-    "exclusiveMaximum": _bound(lambda v, b: v < b, _is_num),
-    "minLength": _bound(lambda v, b: len(v) >= b, _is_str),
-    "maxLength": _bound(lambda v, b: len(v) <= b, _is_str),
-    "minItems": _bound(lambda v, b: len(v) >= b, _is_list),
-    "maxItems": _bound(lambda v, b: len(v) <= b, _is_list),
-    "minProperties": _bound(lambda v, b: len(v) >= b, _is_dict),
-    "maxProperties": _bound(lambda v, b: len(v) <= b, _is_dict),
-    "pattern": _pattern_check,
-    "propertyNames": _property_names,
-    "anyOf": _any_of,
-    "oneOf": _one_of,
-    "allOf": _all_of,
-    "not": _not,
-    "uniqueItems": _unique,
-    "$ref": _ref,
-}

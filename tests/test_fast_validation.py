@@ -144,3 +144,33 @@ def test_the_fast_check_of_an_inputs_schema_agrees_with_jsonschema(schema: dict[
     fast = validation.fast_check(schema)
     assert fast is not None
     assert fast(value) == validation.validator(schema).is_valid(value)
+
+
+KEYWORDS = [
+    "type", "enum", "const", "default", "description", "minimum", "maxLength", "minItems", "required",
+    "uniqueItems", "properties", "items", "additionalProperties", "not", "anyOf", "pattern", "format", "$ref",
+]  # fmt: skip
+odd_schemas = st.recursive(
+    st.booleans() | st.dictionaries(st.sampled_from(KEYWORDS), values, max_size=3),
+    lambda inner: st.dictionaries(st.sampled_from(KEYWORDS), inner | st.lists(inner, max_size=2), max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(schema=odd_schemas | user_schemas)
+def test_a_schema_taken_as_plainly_valid_passes_the_metaschema(schema: Any) -> None:
+    from jsonschema import Draft202012Validator
+
+    from promptops.fastcheck import _plainly_valid
+
+    if _plainly_valid(schema, 0):
+        Draft202012Validator.check_schema(schema)  # raises SchemaError if the shortcut was wrong
+
+
+@settings(max_examples=50, deadline=None)
+@given(schema=user_schemas)
+def test_a_common_inputs_schema_needs_no_metaschema(schema: Any) -> None:
+    from promptops.fastcheck import _plainly_valid
+
+    assert _plainly_valid(schema, 0)
