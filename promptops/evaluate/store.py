@@ -179,6 +179,7 @@ class Store:
         self._results: dict[tuple[str, str], tuple[str, str, str, str, str]] = {}  # likewise for `results`
         self._oldest: float | None = None  # when the oldest pending row arrived (time.monotonic)
         self._known: dict[str, Completion] = {}  # answers read in bulk or written by this process
+        self._absent: set[str] = set()  # keys a bulk read found no answer for (until this process writes one)
 
     def close(self) -> None:
         try:
@@ -227,7 +228,7 @@ class Store:
     @_guarded
     def get(self, key: str) -> Completion | None:
         known = self._known.get(key)
-        if known is not None:
+        if known is not None or key in self._absent:
             return known
         row = self.db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
         return Completion(**json.loads(row[0])) if row else None
@@ -242,6 +243,7 @@ class Store:
             marks = ",".join("?" * len(chunk))
             for key, text in self.db.execute(f"SELECT key, completion FROM responses WHERE key IN ({marks})", chunk):
                 self._known[key] = Completion(**json.loads(text))
+        self._absent.update(k for k in wanted if k not in self._known)  # a cold run asks again for none of them
         return sum(1 for k in set(keys) if k in self._known)
 
     def put(self, key: str, completion: Completion) -> None:

@@ -93,3 +93,4 @@ def test_a_warm_cache_is_read_in_bulk(tmp_path: Path) -> None:
     assert reader.preload([f"k{n}" for n in range(1300)]) == 1200
     reader.db.close()  # every answer preloaded is served from memory from now on
     assert reader.get("k1199") == Completion(text="answer 1199", model="m", prompt_tokens=1199)
+    assert reader.get("k1250") is None  # a key the bulk read did not find is not looked up again
