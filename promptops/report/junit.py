@@ -53,8 +53,30 @@ def to_junit(report: EvalReport, fail_on_regression: bool = False) -> str:
     for index, suite in enumerate(sorted(set(summaries) | set(cases))):
         judged = _Suite(report, summaries.get(suite), cases[suite], fail_on_regression)
         lines += _junit_suite(report, index, suite, judged, runs, name)
+    if report.interrupted and not summaries:
+        lines += _interrupted_suite(report, len(set(summaries) | set(cases)))
     lines.append("</testsuites>")
     return "\n".join(lines) + "\n"
+
+
+def _interrupted_suite(report: EvalReport, index: int) -> list[str]:
+    """An interrupted run that summarised no suite still has to read as failed."""
+    attrs = {
+        "name": "(run)", "package": report.project or "promptops", "id": index,
+        "timestamp": _timestamp(report.started), "hostname": "localhost",
+        "tests": 1, "failures": 0, "errors": 1, "skipped": 0, "time": _seconds(0),
+    }  # fmt: skip
+    message = "the run was interrupted; the results are partial"
+    return [
+        f"  <testsuite{_attrs(attrs)}>",
+        "    <properties/>",
+        f"    <testcase{_attrs({'name': 'interrupted', 'classname': '(run)', 'time': _seconds(0)})}>",
+        f"      <error{_attrs({'message': message, 'type': 'interrupted'})}>{message}</error>",
+        "    </testcase>",
+        "    <system-out/>",
+        "    <system-err/>",
+        "  </testsuite>",
+    ]
 
 
 class _Suite:
@@ -165,7 +187,11 @@ def _junit_case(c: CaseSummary, name: str, time: float, runs: Sequence[TaskResul
     message = failure_message(runs, c.verdict)
     if c.verdict == "fail" and not judged.counts_as_failure(c):
         message = truncate(f"failed, within the suite's gate: {message}", 500)
-        return [head + ">", f"      <skipped{_attrs({'message': message})}>{_xml_text(body)}</skipped>", "    </testcase>"]
+        return [
+            head + ">",
+            f"      <skipped{_attrs({'message': message})}>{_xml_text(body)}</skipped>",
+            "    </testcase>",
+        ]
     tag, kind = ("failure", "assertion") if c.verdict == "fail" else ("error", _error_type(runs))
     return [
         head + ">",
