@@ -16,12 +16,13 @@ def init(
         bool, typer.Option("--merge", help="Add promptops' lines to an existing .gitignore instead of refusing.")
     ] = False,
 ) -> int:
-    """Scaffold prompts/, routing.yaml, evals/ (with a sample recording), promptops.yaml and .gitignore, and at the
-    git root a GitHub workflow using the promptops action (lint, eval, PR diff), a pre-commit config, CODEOWNERS
-    and VS Code's yaml.schemas mapping.
+    """Scaffold a project and its CI loop: prompts, routing, evals, a workflow, pre-commit and editor settings.
 
-    In a monorepo's subdirectory the root files name the project's path; a root file that exists already is left
-    as it is and init prints what to add to it. Never overwrites a file.
+    The project directory gets prompts/, routing.yaml, evals/ (with a sample recording), promptops.yaml and
+    .gitignore; the git root gets a GitHub workflow using the promptops action (lint, eval, PR diff), the action,
+    a pre-commit config, CODEOWNERS and VS Code's yaml.schemas mapping. In a monorepo's subdirectory the root
+    files name the project's path; a root file that exists already is left as it is and init prints what to add
+    to it. Never overwrites a file.
     """
     from ..git import toplevel
     from ..scaffold import apply, plan

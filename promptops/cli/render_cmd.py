@@ -13,7 +13,7 @@ from .common import RefOption, RepoOption, check_format, open_project, write_out
 
 def render(
     prompt_id: Annotated[
-        str | None, typer.Argument(metavar="[ID]", help="The prompt id, e.g. support/refund.", show_default=False)
+        str | None, typer.Argument(metavar="ID", help="The prompt id, e.g. support/refund.", show_default=False)
     ] = None,
     var: Annotated[list[str] | None, typer.Option("--var", help="A variable as NAME=VALUE (repeatable).")] = None,
     vars_file: Annotated[
