@@ -121,6 +121,10 @@ def test_workflows_and_the_action_are_actionlint_and_zizmor_clean(repo: Path, cl
     for where in (ROOT, repo, mono):
         clean([actionlint, "-shellcheck", shellcheck], where)
         clean([zizmor, "--offline", "--no-progress", "."], where)
+    example = "examples/github-workflows/promptops-pr.yml"
+    clean([actionlint, "-shellcheck", shellcheck, example], ROOT)
+    clean([zizmor, "--offline", "--no-progress", example], ROOT)
+    assert f'PROMPTOPS_VERSION: "{__version__}"' in (ROOT / example).read_text()
     # actionlint reads workflows only: the action's own scripts go through shellcheck here.
     for step in yaml.safe_load(ACTION.read_text())["runs"]["steps"]:
         if "run" in step:
