@@ -4,7 +4,9 @@ text, and the counts of the JSON report."""
 
 from __future__ import annotations
 
+import html.parser
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -13,12 +15,14 @@ from typing import Any
 
 import pytest
 from conftest import EXAMPLE, commit
-from test_report_results import check, passing, run, suite_summary, summary
+from hypothesis import HealthCheck, given, settings
+from test_report_results import check, passing, reports, run, suite_summary, summary
 
 from promptops.model import EvalReport, Message
 from promptops.report.results import to_dict, to_html
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium (.ci/run installs it); another Chromium build can be named, e.g. Chrome on GitHub's runners.
+CHROMIUM = Path(os.environ.get("PROMPTOPS_TEST_CHROMIUM", "/usr/bin/chromium"))
 ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -140,3 +144,46 @@ def test_diff_html_is_quiet_and_shows_templates_as_text(browser: Any, make_repo,
     opened.quiet()
     assert opened.page.evaluate("window.__pwned") is None
     assert any("<script>window.__pwned = 3</script>" in t for t in opened.page.locator("pre").all_text_contents())
+
+
+class _Inert(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.handlers: list[str] = []
+        self.cases = 0
+        self.counts: dict[str, int] = {}
+        self.current: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        names = dict(attrs)
+        self.handlers += [name for name in names if name.startswith("on") or name in ("src", "href", "action")]
+        self.cases += "data-case" in names
+        self.current = names.get("data-count")
+
+    def handle_data(self, data: str) -> None:
+        if self.current:
+            self.counts[self.current] = int(data)
+            self.current = None
+
+
+ALLOWED = {"html", "head", "meta", "title", "link", "style", "body", "h1", "h2", "h4", "p", "span", "table", "thead",
+           "tbody", "tr", "th", "td", "details", "summary", "code", "pre", "div", "ul", "li", "label", "input", "script"}  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(reports())
+def test_any_report_gives_an_inert_page_with_its_counts(report: EvalReport) -> None:
+    """Whatever text a report holds, the page has only the tags and the one script promptops writes, no handler
+    or link (the favicon is data:), one case element per case, and the JSON report's totals."""
+    page = to_html(report)
+    parsed = _Inert()
+    parsed.feed(page)
+    assert parsed.tags <= ALLOWED and page.count("<script") == 1
+    assert parsed.handlers == ["href"]  # <link rel="icon" href="data:,">
+    assert parsed.cases == len(report.cases)
+    totals = to_dict(report)["totals"]
+    assert {k: parsed.counts[k] for k in ("suites", "cases", "passed", "failed", "errors")} == {
+        k: totals[k] for k in ("suites", "cases", "passed", "failed", "errors")
+    }
