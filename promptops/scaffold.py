@@ -158,7 +158,8 @@ def _leave_existing(top: Path, ci: dict[str, bytes]) -> list[str]:
         if path.read_bytes() == data:
             continue
         if rel.startswith(SCHEMA_DIR):
-            todo.append(f"{rel} differs from this promptops version's schema: refresh it with `promptops schema`")
+            name = Path(rel).stem
+            todo.append(f"{rel} differs from this version's: refresh it with `promptops schema {name} > {rel}`")
         else:
             todo.append(f"{rel} exists: add this to it by hand:\n{_indent(data.decode('utf-8'))}")
     return todo

@@ -196,7 +196,8 @@ def test_pre_commit_installs_the_hooks_from_a_clone_and_passes_on_a_fresh_init(r
     """`pre-commit try-repo` from a local clone, then `pre-commit run --all-files` with the scaffolded config
     pointed at that clone. pre-commit builds and installs promptops from the clone into its own environment, as for
     any user; its dependencies come from this test environment (PIP_NO_DEPS, and a sitecustomize that appends this
-    environment's site-packages after the hook environment's own), so no package index is needed."""
+    environment's site-packages after the hook environment's own), so no package index is needed. The hooks
+    print where promptops was imported from: the hook environment, not this one."""
     pre_commit = tool("pre-commit")
     clone = tmp_path / "promptops-clone"
     git(tmp_path, "clone", "-q", "--no-hardlinks", str(ROOT), str(clone))
@@ -211,7 +212,10 @@ def test_pre_commit_installs_the_hooks_from_a_clone_and_passes_on_a_fresh_init(r
     site_dir.mkdir()
     import sysconfig
 
-    (site_dir / "sitecustomize.py").write_text(f"import site\nsite.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+    # Appended to sys.path, not added as a site directory: no .pth file of this environment runs there (an
+    # editable install's finder would otherwise answer `import promptops` instead of the hook's own copy).
+    purelib = sysconfig.get_paths()["purelib"]
+    (site_dir / "sitecustomize.py").write_text(f"import sys\nsys.path.append({purelib!r})\n")
     # PIP_NO_BUILD_ISOLATION=0 is pip's spelling of --no-build-isolation: the hook environment builds promptops
     # with the setuptools virtualenv seeds it with.
     env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_NO_DEPS": "1", "PIP_NO_BUILD_ISOLATION": "0",
