@@ -196,8 +196,7 @@ def test_pre_commit_installs_the_hooks_from_a_clone_and_passes_on_a_fresh_init(r
     """`pre-commit try-repo` from a local clone, then `pre-commit run --all-files` with the scaffolded config
     pointed at that clone. pre-commit builds and installs promptops from the clone into its own environment, as for
     any user; its dependencies come from this test environment (PIP_NO_DEPS, and a sitecustomize that appends this
-    environment's site-packages after the hook environment's own), so no package index is needed. The hooks
-    print where promptops was imported from: the hook environment, not this one."""
+    environment's site-packages after the hook environment's own), so no package index is needed."""
     pre_commit = tool("pre-commit")
     clone = tmp_path / "promptops-clone"
     git(tmp_path, "clone", "-q", "--no-hardlinks", str(ROOT), str(clone))
@@ -225,6 +224,8 @@ def test_pre_commit_installs_the_hooks_from_a_clone_and_passes_on_a_fresh_init(r
         done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=300, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "Passed" in done.stdout and "Failed" not in done.stdout
+    installed = list((tmp_path / "pre-commit-home").glob("repo*/py_env-*/lib/python*/site-packages/promptops/cli"))
+    assert installed, "pre-commit did not install promptops into the hook environment"
 
 
 def test_render_check_names_each_case_that_does_not_render(make_repo, cli, minimal_files) -> None:
