@@ -168,6 +168,9 @@ def _emit(report: EvalReport, outputs: list[Path], fmt: str | None) -> None:
     for row in writers.summary_rows(report):
         table.add_row(*row)
     console.print(table)
+    notes = writers.to_text_notes(report)
+    if notes:
+        console.print(notes, markup=False)
     failures = writers.to_text_failures(report)
     if failures:
         console.print(failures, markup=False)
@@ -203,8 +206,10 @@ def _explain(report: object, code: int) -> None:
             markup=False,
         )
     verdict = {
-        0: "✓ all gates passed",
-        1: "✗ a gate failed",
+        0: "✓ all gates passed" if report.suites else "✓ nothing was evaluated",
+        1: "✗ incomplete: runs are missing, which is never a pass"
+        if any(s.incomplete for s in report.suites)
+        else "✗ a gate failed",
         2: "✗ bad input",
         3: "✗ provider errors",
         130: "partial results kept; run the same command to resume",

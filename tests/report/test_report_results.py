@@ -266,9 +266,12 @@ floats = st.floats(allow_nan=False, allow_infinity=False, width=64)
 shares = st.floats(min_value=0, max_value=1)
 counts = st.integers(min_value=0, max_value=10**6)
 amounts = st.floats(min_value=0, max_value=1e6)
-statuses = st.sampled_from(["pass", "fail", "error"])
-variants = st.one_of(st.sampled_from(["primary", "kill-switch"]), names.map(lambda n: f"fallback:{n}"))
-baselines = st.sampled_from([None, "regressed", "fixed", "still-failing", "flaky", "unchanged", "new", "removed"])
+statuses = st.sampled_from(["pass", "fail", "error", "unchecked"])
+variants = st.one_of(st.sampled_from(["primary", "kill-switch"]), st.integers(1, 12).map(lambda n: f"fallback:{n}"))
+baselines = st.sampled_from(
+    [None, "regressed", "fixed", "still-failing", "flaky", "unchecked", "unchanged", "new", "removed"]
+)
+cells = st.one_of(st.just({}), st.builds(lambda m: {"model": m}, names))
 stamps = st.one_of(
     st.datetimes(timezones=st.sampled_from([None, datetime.timezone.utc])).map(lambda d: d.isoformat()),
     nasty_texts,
@@ -280,7 +283,7 @@ checks = st.builds(
     negate=st.booleans(), error=st.booleans(),
 )  # fmt: skip
 overrides = st.builds(
-    Override, suite=names, case=names, verdict=statuses, reason=nasty_texts, author=nasty_texts, time=nasty_texts,
+    Override, suite=names, case=names, verdict=st.sampled_from(["pass", "fail"]), reason=nasty_texts, author=nasty_texts, time=nasty_texts,
     output_hash=nasty_texts,
 )  # fmt: skip
 task_results = st.builds(
@@ -293,13 +296,15 @@ task_results = st.builds(
 case_summaries = st.builds(
     CaseSummary, suite=names, case=names, model=nasty_texts, variant=variants, runs=counts, passed_runs=counts,
     failed_runs=counts, error_runs=counts, verdict=statuses, pass_all=st.booleans(), pass_any=st.booleans(),
-    agreement=shares, flaky=st.booleans(), baseline=baselines,
+    agreement=shares, flaky=st.booleans(), baseline=baselines, unchecked_runs=counts, axes=cells,
+    base_model=st.none() | nasty_texts, base_verdict=st.none() | statuses,
 )  # fmt: skip
 suite_summaries = st.builds(
     SuiteSummary, suite=names, prompt=nasty_texts, path=nasty_texts, cases=counts, passed=counts, failed=counts,
     errors=counts, pass_rate=shares, threshold=shares, consistency=shares, flaky=counts,
     min_consistency=st.none() | shares, max_flaky=st.none() | counts, prompt_tokens=counts, completion_tokens=counts,
     cost=amounts, duration_s=amounts, gate_passed=st.booleans(), gate_reasons=st.lists(nasty_texts, max_size=2).map(tuple),
+    axes=cells, unchecked=counts, missing_runs=st.integers(0, 3), overrides=counts,
 )  # fmt: skip
 
 
@@ -336,6 +341,9 @@ def reports(draw: st.DrawFn) -> EvalReport:
         baseline=draw(optional_texts),
         interrupted=draw(st.booleans()),
         shard=draw(optional_texts),
+        axes=draw(st.sampled_from([(), ("model",)])),
+        removed=tuple(draw(st.lists(st.builds(replace, case_summaries, baseline=st.just("removed")), max_size=2))),
+        base_suites=tuple(draw(st.lists(suite_summaries, max_size=2))),
     )
 
 
