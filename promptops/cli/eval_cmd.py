@@ -150,6 +150,7 @@ def _parse_shard(spec: str | None) -> tuple[int, int] | None:
 
 def _emit(report: EvalReport, outputs: list[Path], fmt: str | None) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     from ..report import results as writers
 
@@ -166,7 +167,7 @@ def _emit(report: EvalReport, outputs: list[Path], fmt: str | None) -> None:
     for column in writers.SUMMARY_HEADER:
         table.add_column(column, no_wrap=True)
     for row in writers.summary_rows(report):
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # text, never markup: "[model: x]", or a suite id
     console.print(table)
     notes = writers.to_text_notes(report)
     if notes:
