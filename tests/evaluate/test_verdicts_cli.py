@@ -5,7 +5,6 @@ pinned sources and datasets, and lint on a case that checks nothing."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
