@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from promptops import __version__
 from promptops.errors import InputError
-from promptops.loader import schema
 from promptops.evaluate.summary import summarize_cases, summarize_suite
+from promptops.loader import schema
 from promptops.model import CaseSummary, CheckResult, EvalReport, Override, Suite, SuiteSummary, TaskResult
 from promptops.report import results
 from promptops.report.results import (
