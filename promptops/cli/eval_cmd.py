@@ -25,7 +25,9 @@ def eval_suites(
     model: Annotated[
         list[str] | None,
         typer.Option(
-            "--model", help="Run against these named models instead of each prompt's route (repeatable: a matrix)."
+            "--model",
+            help="Run against these named models instead of each prompt's route (repeatable: a matrix, "
+            "with a row and a gate per suite and model).",
         ),
     ] = None,
     routes: Annotated[
@@ -46,7 +48,8 @@ def eval_suites(
         str | None,
         typer.Option(
             "--baseline",
-            help="Also run the cases at this git revision and classify every case (regressed, fixed, ...).",
+            help="Also run the cases at this git revision and classify every case (regressed, fixed, ...), "
+            "paired by suite, case and role, never by model name.",
         ),
     ] = None,
     fail_on: Annotated[
@@ -57,7 +60,8 @@ def eval_suites(
         str | None,
         typer.Option(
             "--changed-since",
-            help="Only suites whose prompt, partials, route or eval file changed since this revision.",
+            help="Only suites whose prompt, partials, route, eval file, datasets or pinned sources changed "
+            "since this revision.",
         ),
     ] = None,
     shard_spec: Annotated[
@@ -81,9 +85,13 @@ def eval_suites(
 ) -> int:
     """Run eval suites: render each case, call the routed model (cached), check the answer, gate on thresholds.
 
-    Exit 0 when every suite meets its gates, 1 when one does not, 2 for bad input (a file that does
-    not load, no suites, a missing recording with --replay), 3 when provider errors remain after
-    retries or a provider asks to wait past eval.max_retry_wait, 130 when interrupted.
+    A case with no assertion is unchecked (neither a pass nor a failure); a suite with runs missing is
+    incomplete, never a pass.
+
+    Exit 0 when every suite meets its gates, 1 when one does not (or is incomplete), 2 for bad
+    input (a file that does not load, no suites, a missing recording with --replay), 3 when provider
+    errors remain after retries or a provider asks to wait past eval.max_retry_wait, 130 when
+    interrupted.
     """
     from ..errors import InputError
     from ..evaluate.engine import Evaluation, Settings, exit_code
