@@ -214,11 +214,15 @@ def _explain(report: object, code: int) -> None:
             + "\n  hint: record them with `promptops eval --record` with the providers' keys set",
             markup=False,
         )
+    regressed = [c for c in report.cases if c.baseline == "regressed"]
+    failed = "✗ a gate failed"
+    if any(s.incomplete for s in report.suites):
+        failed = "✗ incomplete: runs are missing, which is never a pass"
+    elif report.passed and regressed:  # the gates held: --fail-on regression failed the run
+        failed = f"✗ {count(len(regressed), 'case')} regressed against {report.baseline}"
     verdict = {
         0: "✓ all gates passed" if report.suites else "✓ nothing was evaluated",
-        1: "✗ incomplete: runs are missing, which is never a pass"
-        if any(s.incomplete for s in report.suites)
-        else "✗ a gate failed",
+        1: failed,
         2: "✗ bad input",
         3: "✗ provider errors",
         130: "partial results kept; run the same command to resume",

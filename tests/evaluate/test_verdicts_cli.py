@@ -38,7 +38,7 @@ def test_a_branch_that_swaps_the_model_and_breaks_a_case_fails_eval_and_diff_nam
     code, out, err = cli("eval", "--repo", root, "--baseline", "HEAD~1", "--fail-on", "regression")
     assert code == 1, out + err
     assert "REGRESSED answer / b [main → backup]: pass → fail" in out
-    assert "removed" not in out and "new" not in out
+    assert "removed" not in out and "new" not in out and "✗ 1 case regressed against HEAD~1" in err
     code, out, err = cli("diff", "HEAD~1", "--repo", root, "--eval", "--fail-on", "regression")
     assert code == 1, out + err
     assert "regressed: answer / b [main → backup] pass → fail" in out
