@@ -153,6 +153,13 @@ class Evaluation:
     def plan(self) -> Planned:
         """The tasks at HEAD and at the baseline, filtered by --changed-since and --shard; nothing is called yet."""
         s, snap = self.settings, self.snapshot
+        if s.models and s.all_routes:
+            # A matrix has a row per model of the primary role; a drill's fallbacks and kill switch have no row.
+            raise InputError(
+                "--model (a matrix of primary models) and --routes all (a drill of each route's fallback chain) "
+                "do not combine",
+                hint="run the matrix and the fallback drill as two evals",
+            )
         suites = select_suites(snap, s.suites)
         if s.changed_since:
             since = open_source(self.root, s.changed_since)

@@ -1,9 +1,11 @@
 """From task results to verdicts: overrides, variance over repeats, suite gates and baseline classes.
 
 A case's identity is (suite, case, variant role, axes). The axes are the dimensions a run is split by: none for
-an ordinary run, `model` for a model matrix (`eval --model a --model b`). Another dimension (a prompt variant)
-is one more name in AXES, read from the result field of the same name. The model that served a case is not
-part of its identity otherwise, so a baseline pairs a case across a model swap and shows both models.
+an ordinary run, `model` for a model matrix (`eval --model a --model b`). Each dimension is read from the result
+field of the same name (`axes_of`), and the engine names the dimensions of a run (EvalReport.axes) and the cell
+of each planned task; another dimension (a prompt variant) is one more name there and one more result field.
+The model that served a case is not part of its identity otherwise, so a baseline pairs a case across a model
+swap and shows both models.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from dataclasses import replace
 
 from ..model import CaseSummary, Override, Suite, SuiteSummary, TaskResult, verdict_of
 
-AXES = ("model",)  # the dimensions a run may be split by, in the order rows show them
 Cell = tuple[tuple[str, str], ...]  # axis values, as a hashable key
 Identity = tuple[str, str, str, Cell]  # suite, case, variant role, cell
 RowKey = tuple[str, Cell]  # suite, cell

@@ -4,6 +4,7 @@ model) rows in a matrix, incomplete and resumed runs, unchecked cases, and the g
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from eval_fixtures import project, routing_for, suite
 from scripted_provider import ScriptedProvider, last_user
 from test_engine import FAST, URL, evaluate
 
+from promptops.errors import InputError
 from promptops.evaluate.engine import exit_code
 from promptops.evaluate.runner import output_hash
 from promptops.model import EvalReport
@@ -157,6 +159,7 @@ def test_an_interrupted_run_is_incomplete_never_a_pass_and_resumes_without_repea
 
     scripted.responder = stop_after_three
     partial = evaluate(root, options=replace(FAST, concurrency=1, use_cache=False))
+    gc.collect()  # the tasks the interrupt left behind are dropped now, while asyncio's log is captured
     (row,) = partial.suites
     assert partial.interrupted and row.gate == "incomplete" and not row.gate_passed
     assert row.missing_runs == 3 and row.pass_rate == 1.0 and exit_code(partial) == 130
@@ -224,3 +227,10 @@ def test_min_consistency_gates_on_the_share_of_steady_cases(
     report = evaluate(root, options=replace(FAST, concurrency=1))
     assert report.suites[0].consistency == 0.5 and exit_code(report) == code
     assert any("min_consistency" in r for r in report.suites[0].gate_reasons) == bool(code)
+
+
+def test_a_matrix_and_a_fallback_drill_do_not_combine(tmp_path: Path, scripted: ScriptedProvider) -> None:
+    write_tree(tmp_path, project(URL, {"a": "yes"}))
+    with pytest.raises(InputError, match="do not combine"):
+        evaluate(tmp_path, models=["main", "backup"], all_routes=True)
+    assert scripted.calls == []
