@@ -19,10 +19,11 @@ from test_engine import FAST, URL, evaluate
 
 from promptops.errors import InputError
 from promptops.evaluate.engine import exit_code
+from promptops.evaluate.merge import merge
 from promptops.evaluate.runner import output_hash
 from promptops.model import EvalReport
 from promptops.providers import ProviderRequest
-from promptops.report.results import summary_rows, to_json, to_junit, to_markdown, to_text_notes
+from promptops.report.results import from_dict, summary_rows, to_json, to_junit, to_markdown, to_text_notes
 
 Repo = Callable[..., Path]
 SWAPPED = routing_for(URL).replace("defaults:\n  model: main", "defaults:\n  model: backup", 1)
@@ -164,6 +165,8 @@ def test_an_interrupted_run_is_incomplete_never_a_pass_and_resumes_without_repea
     assert partial.interrupted and row.gate == "incomplete" and not row.gate_passed
     assert row.missing_runs == 3 and row.pass_rate == 1.0 and exit_code(partial) == 130
     assert "INCOMPLETE answer" in to_text_notes(partial)
+    (merged,) = merge([from_dict(json.loads(to_json(partial)))]).suites  # what `report merge` makes of it
+    assert merged.gate == "incomplete" and merged.missing_runs == 3
     scripted.responder = None
     resumed = evaluate(root, options=replace(FAST, concurrency=1, use_cache=False))
     assert len(scripted.calls) == 4 + 3  # the three finished cases were not asked again, even without the cache
