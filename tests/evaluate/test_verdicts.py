@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import commit, write_tree
 from eval_fixtures import project, routing_for, suite
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scripted_provider import ScriptedProvider, last_user
 from test_engine import FAST, URL, evaluate
 
@@ -21,7 +23,8 @@ from promptops.errors import InputError
 from promptops.evaluate.engine import exit_code
 from promptops.evaluate.merge import merge
 from promptops.evaluate.runner import output_hash
-from promptops.model import EvalReport
+from promptops.evaluate.summary import pair, summarize_cases, summarize_suite
+from promptops.model import EvalReport, Suite, TaskResult, verdict_of
 from promptops.providers import ProviderRequest
 from promptops.report.results import from_dict, summary_rows, to_json, to_junit, to_markdown, to_text_notes
 
@@ -237,3 +240,43 @@ def test_a_matrix_and_a_fallback_drill_do_not_combine(tmp_path: Path, scripted: 
     with pytest.raises(InputError, match="do not combine"):
         evaluate(tmp_path, models=["main", "backup"], all_routes=True)
     assert scripted.calls == []
+
+
+# -- properties of pairing -----------------------------------------------------------------------------------
+
+statuses = st.sampled_from(["pass", "fail", "error", "unchecked"])
+runs_of_a_side = st.dictionaries(
+    st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.sampled_from(["primary", "fallback:1"])),
+    st.tuples(st.sampled_from(["main", "backup"]), st.lists(statuses, min_size=1, max_size=3)),
+    max_size=6,
+)
+
+
+def side(runs: dict[tuple[str, str], tuple[str, list[str]]]) -> list[TaskResult]:
+    return [
+        TaskResult(suite="s", case=case, repeat=i, model=model, variant=variant, key=f"{case}{i}", status=status)  # type: ignore[arg-type]
+        for (case, variant), (model, statuses_) in runs.items()
+        for i, status in enumerate(statuses_)
+    ]
+
+
+@given(base=runs_of_a_side, head=runs_of_a_side)
+@settings(max_examples=60, deadline=None)
+def test_pairing_never_changes_heads_numbers_and_classifies_by_identity(base: dict, head: dict) -> None:
+    definition = Suite(id="s", path="evals/s.yaml", prompt="p", threshold=0.5)
+    head_results = side(head)
+    alone = summarize_cases(head_results)
+    paired, removed = pair(summarize_cases(side(base)), alone)
+    assert summarize_suite(definition, paired, head_results, 0) == summarize_suite(definition, alone, head_results, 0)
+    assert {(c.case, c.variant) for c in removed} == set(base) - set(head)
+    assert {(c.case, c.variant) for c in paired} == set(head)
+    for c in paired:
+        if (c.case, c.variant) not in base:
+            assert (c.baseline, c.base_model) == ("new", None)
+            continue
+        old = verdict_of(base[(c.case, c.variant)][1])
+        assert (c.base_model, c.base_verdict) == (base[(c.case, c.variant)][0], old)  # whatever model served it
+        if c.baseline == "regressed":
+            assert old == "pass" and c.verdict in ("fail", "error")
+        if old == "pass" and c.verdict in ("fail", "error"):
+            assert c.baseline in ("regressed", "flaky")
