@@ -82,16 +82,17 @@ def consistent_reports(draw: st.DrawFn) -> EvalReport:
     suites, cases, results = [], [], []
     for s in range(draw(st.integers(0, 3))):
         name = f"suite{s}"
-        members = []
+        members, tasks = [], []
         for c in range(draw(st.integers(1, 3))):
             status = draw(st.sampled_from(["pass", "fail", "error"]))
             kind = draw(ERROR_KINDS) if status == "error" else None
             task = run(name, f"c{c}", 1, status, error="boom" if kind else None, error_kind=kind)
             baseline = draw(st.sampled_from([None, "regressed", "fixed", "unchanged", "new"]))
             members.append(summary(name, f"c{c}", [task], baseline=baseline))
-            results.append(task)
+            tasks.append(task)
         cases += members
-        suites.append(suite_summary(name, members, gate_passed=draw(st.booleans())))
+        results += tasks
+        suites.append(suite_summary(name, members, tasks, gate_passed=draw(st.booleans())))
     return replace(
         passing(), suites=tuple(suites), cases=tuple(cases), results=tuple(results), interrupted=draw(st.booleans())
     )
@@ -114,8 +115,8 @@ def test_junit_suite_time_is_its_own_and_a_regression_fails_its_gate_case() -> N
     cases = [summary("slow", "a", slow[:1]), summary("slow", "b", slow[1:])]
     cases += [summary("fast", "a", fast[:1], baseline="regressed"), summary("fast", "b", fast[1:])]
     suites = (
-        suite_summary("slow", cases[:2], duration_s=6.0),
-        suite_summary("fast", cases[2:], duration_s=6.0, threshold=0.5),
+        suite_summary("slow", cases[:2], slow, duration_s=6.0),
+        suite_summary("fast", cases[2:], fast, duration_s=6.0, threshold=0.5),
     )
     report = replace(passing(), suites=suites, cases=tuple(cases), results=tuple(slow + fast))
     root = validate_junit(report)
@@ -160,8 +161,8 @@ def test_model_output_renders_as_code_in_github_markdown() -> None:
     bad = run("s", "c", 1, "fail", HOSTILE, error=None, checks=(check("contains", False, f"got {HOSTILE!r}"),))
     erred = run("s", "e", 1, "error", None, error=f"provider said: {HOSTILE}", error_kind="server", checks=())
     cases = (summary("s", "c", [bad]), summary("s", "e", [erred]))
-    report = replace(passing(), suites=(suite_summary("s", list(cases), gate_passed=False),), cases=cases,
-                     results=(bad, erred))  # fmt: skip
+    report = replace(passing(), suites=(suite_summary("s", list(cases), [bad, erred], gate_passed=False),),
+                     cases=cases, results=(bad, erred))  # fmt: skip
     rendered = cmarkgfm.github_flavored_markdown_to_html(to_markdown(report), options=Options.CMARK_OPT_UNSAFE)
     parsed = _Tags()
     parsed.feed(rendered)

@@ -87,7 +87,10 @@ def hostile_report() -> EvalReport:
         summary("t", "coin", flaky, baseline="flaky"),
         summary("t", "fine", [good]),
     )
-    suites = (suite_summary("s", list(cases[:2]), gate_passed=False), suite_summary("t", list(cases[2:])))
+    suites = (
+        suite_summary("s", list(cases[:2]), [bad, regressed], gate_passed=False),
+        suite_summary("t", list(cases[2:]), [*flaky, good]),
+    )
     return replace(passing(), suites=suites, cases=cases, results=(bad, regressed, *flaky, good), baseline="main")
 
 
