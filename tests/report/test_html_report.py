@@ -190,3 +190,21 @@ def test_any_report_gives_an_inert_page_with_its_counts(report: EvalReport) -> N
     assert {k: parsed.counts[k] for k in ("suites", "cases", "passed", "failed", "errors")} == {
         k: totals[k] for k in ("suites", "cases", "passed", "failed", "errors")
     }
+
+
+@pytest.mark.usefixtures("api_key")
+def test_diff_eval_html_filters_the_paired_cases(browser: Any, make_repo, cli, server, tmp_path: Path) -> None:
+    from eval_fixtures import ANSWER_PROMPT, project
+
+    root = make_repo(project(server.base_url, {"a": "yes a", "b": "yes b", "c": "<script>window.__pwned = 4</script>"}))
+    (root / "prompts" / "answer.prompt").write_text(
+        ANSWER_PROMPT.replace("REPLY: {{ answer }}", "REPLY: {{ answer | replace('yes b', 'no b') }} !")
+    )
+    path = tmp_path / "diff.html"
+    code, out, err = in_thread(cli, "diff", "HEAD", "--eval", "--repo", root, "--format", "html", "-o", path)
+    assert code == 0, out + err
+    opened = Opened(browser, path)
+    opened.quiet()
+    assert opened.page.evaluate("window.__pwned") is None
+    assert (opened.shown("regressed"), opened.shown("failed"), opened.shown("all")) == (1, 2, 3)
+    assert any("window.__pwned = 4" in t for t in opened.page.locator("pre").all_text_contents())
