@@ -181,11 +181,19 @@ def test_the_action_runs_the_commands_a_developer_runs(repo: Path, cli, tmp_path
     context["steps.setup.outputs.reports"] = outputs["reports"]
     assert run_step(steps["lint"], context, env, repo) == {"code": "0", "sarif": "true"}
     assert run_step(steps["eval"], context, env, repo) == {"code": "0"}
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "init")
+    prompt = repo / "prompts" / "example" / "greeting.prompt"  # a pull request that keeps the recorded answers
+    prompt.write_text(prompt.read_text().replace("Greets a new user", "Welcomes a new user"))
+    context["inputs.baseline || github.event.pull_request.base.sha"] = "HEAD"
+    assert run_step(steps["diff"], context, env, repo) == {"code": "0", "report": "true"}
     reports = runner_temp / "promptops-reports"
     assert sorted(p.name for p in reports.iterdir()) == [
-        "promptops-eval.html", "promptops-eval.json", "promptops-eval.xml", "promptops.sarif",
+        "promptops-diff.md", "promptops-eval.html", "promptops-eval.json", "promptops-eval.xml", "promptops.sarif",
     ]  # fmt: skip
-    assert "promptops eval passed" in (tmp_path / "summary.md").read_text()
+    summary = (tmp_path / "summary.md").read_text()
+    assert "promptops eval passed" in summary and "<!-- promptops-diff -->" in summary
+    assert "example/greeting" in (reports / "promptops-diff.md").read_text()
 
 
 # -- pre-commit ---------------------------------------------------------------------------------------------------
@@ -219,9 +227,20 @@ def test_pre_commit_installs_the_hooks_from_a_clone_and_passes_on_a_fresh_init(r
     # with the setuptools virtualenv seeds it with.
     env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_NO_DEPS": "1", "PIP_NO_BUILD_ISOLATION": "0",
            "PYTHONPATH": str(site_dir), "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}  # fmt: skip
-    for command in ([pre_commit, "try-repo", str(clone), "promptops-lint", "--all-files"],
-                    [pre_commit, "run", "--all-files"]):  # fmt: skip
-        done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=300, check=False)
+    # A monorepo's project, with the same hook repository and revision: pre-commit reuses the environment.
+    mono = tmp_path / "mono"
+    (mono / "apps" / "bot").mkdir(parents=True)
+    git(mono, "init", "-q")
+    init(cli, mono / "apps" / "bot")
+    (mono / ".pre-commit-config.yaml").write_text(
+        (mono / ".pre-commit-config.yaml").read_text().replace("https://github.com/promptops/promptops", str(clone))
+        .replace(f"rev: v{__version__}", f"rev: {head}")
+    )  # fmt: skip
+    git(mono, "add", "-A")
+    git(mono, "commit", "-q", "-m", "init")
+    for command, where in (([pre_commit, "try-repo", str(clone), "promptops-lint", "--all-files"], repo),
+                           ([pre_commit, "run", "--all-files"], repo), ([pre_commit, "run", "--all-files"], mono)):  # fmt: skip
+        done = subprocess.run(command, cwd=where, env=env, capture_output=True, text=True, timeout=300, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "Passed" in done.stdout and "Failed" not in done.stdout
     installed = list((tmp_path / "pre-commit-home").glob("repo*/py_env-*/lib/python*/site-packages/promptops/cli"))
