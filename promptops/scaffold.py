@@ -98,7 +98,10 @@ def _under(project: str, rel: str) -> str:
 
 
 def _slug(project: str) -> str:
-    return "root" if project == "." else "-".join(part for part in project.replace("_", "-").split("/") if part)
+    """The project's path as a file and group name: services/bot -> services-bot."""
+    import re
+
+    return "root" if project == "." else re.sub(r"[^A-Za-z0-9]+", "-", project).strip("-").lower() or "project"
 
 
 def _wire(ci: dict[str, bytes], project: str) -> dict[str, bytes]:
