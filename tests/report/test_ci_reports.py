@@ -31,10 +31,10 @@ SARIF_SCHEMA = Path(__file__).resolve().parent.parent / "data" / "sarif" / "sari
 
 def consumer_passes(xml: str) -> bool:
     """What a JUnit consumer decides: the build is green when no testcase has a failure or an error."""
-    from junitparser import Error, Failure, JUnitXml
+    from junitparser import Error, Failure, JUnitXml, TestSuite
 
     doc = JUnitXml.fromstring(xml)
-    suites = [doc] if doc._tag == "testsuite" else list(doc)
+    suites = [doc] if isinstance(doc, TestSuite) else list(doc)
     return not any(isinstance(r, Failure | Error) for s in suites for case in s for r in case.result)
 
 
