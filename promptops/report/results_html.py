@@ -40,6 +40,7 @@ def to_html(report: EvalReport, messages: Messages | None = None) -> str:
         f"<h2>Cases ({len(cases)})</h2>",
         filter_bar(len(cases)),
         *(_case(c, runs.get(case_key(c), []), (messages or {}).get(case_key(c), ())) for c in cases),
+        *_removed(report),
     ]
     title = "promptops eval" + (f": {report.project}" if report.project else "")
     return page(title, "\n".join(body), filters=True)
@@ -96,7 +97,9 @@ def _model_table(cases: Sequence[CaseSummary]) -> str:
 def _case(c: CaseSummary, runs: Sequence[TaskResult], messages: Sequence[Message]) -> str:
     tags = [f'<span class="tag {c.verdict}">{esc(c.verdict)}</span>']
     tags += ['<span class="tag flaky">flaky</span>'] if c.flaky else []
-    tags += [f'<span class="tag {esc(c.baseline)}">baseline: {esc(c.baseline)}</span>'] if c.baseline else []
+    if c.baseline:
+        was = f"{c.base_verdict or '-'}" + (f" on {c.base_model}" if c.base_model and c.base_model != c.model else "")
+        tags.append(f'<span class="tag {esc(c.baseline)}">{esc(c.baseline)}: baseline {esc(was)}</span>')
     attrs = (
         f'data-case="{esc(c.suite)} / {esc(c.case)}" data-verdict="{esc(c.verdict)}" '
         f'data-baseline="{esc(c.baseline or "")}" data-flaky="{"true" if c.flaky else "false"}"'
@@ -138,3 +141,17 @@ def _run(r: TaskResult) -> str:
     if r.output is not None:
         parts.append("<p>Output:</p>" + pre(r.output))
     return "\n".join(parts)
+
+
+def _removed(report: EvalReport) -> list[str]:
+    """Cases only the baseline had: listed with their verdict there, outside the filters (they have no run now)."""
+    if not report.removed:
+        return []
+    rows = [
+        [f"<code>{esc(c.suite)} / {esc(c.case)}</code>", esc(c.base_model or c.model), esc(c.base_verdict or c.verdict)]
+        for c in sorted(report.removed, key=case_key)
+    ]
+    return [
+        f"<h2>Removed since the baseline ({len(rows)})</h2>",
+        table(["case", "model", "verdict at the baseline"], rows),
+    ]

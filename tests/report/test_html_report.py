@@ -83,7 +83,7 @@ def hostile_report() -> EvalReport:
     good = run("t", "fine", 1, "pass")
     cases = (
         summary("s", "bad", [bad]),
-        summary("s", "was-fine", [regressed], baseline="regressed"),
+        summary("s", "was-fine", [regressed], baseline="regressed", base_verdict="pass"),
         summary("t", "coin", flaky, baseline="flaky"),
         summary("t", "fine", [good]),
     )
@@ -91,7 +91,10 @@ def hostile_report() -> EvalReport:
         suite_summary("s", list(cases[:2]), [bad, regressed], gate_passed=False),
         suite_summary("t", list(cases[2:]), [*flaky, good]),
     )
-    return replace(passing(), suites=suites, cases=cases, results=(bad, regressed, *flaky, good), baseline="main")
+    gone = summary("s", "gone", [run("s", "gone", 1, "pass")], baseline="removed", base_verdict="pass")
+    return replace(
+        passing(), suites=suites, cases=cases, results=(bad, regressed, *flaky, good), baseline="main", removed=(gone,)
+    )
 
 
 def test_the_eval_page_is_quiet_filters_work_and_model_output_is_text(browser: Any, tmp_path: Path) -> None:
@@ -111,6 +114,8 @@ def test_the_eval_page_is_quiet_filters_work_and_model_output_is_text(browser: A
         1,
         4,
     )
+    body = opened.page.inner_text("body")
+    assert "regressed: baseline pass" in body and "Removed since the baseline (1)" in body
     totals = to_dict(report)["totals"]
     assert {k: opened.count(k) for k in ("suites", "cases", "passed", "failed", "errors")} == {
         k: totals[k] for k in ("suites", "cases", "passed", "failed", "errors")
