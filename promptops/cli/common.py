@@ -82,6 +82,16 @@ def open_config(repo: Path | None) -> tuple[Path, Config]:
     return root, load_config(TreeSource(root))
 
 
+def repo_prefix(root: Path) -> str:
+    """The project's path from the git root ("" at the root), which GitHub annotations and SARIF paths need."""
+    from ..git import toplevel
+
+    top = toplevel(root)
+    if top is None or top == root.resolve():
+        return ""
+    return root.resolve().relative_to(top).as_posix() + "/"
+
+
 def note(text: str) -> None:
     """One plain line for people on stderr, without loading rich (lint and render stay fast)."""
     sys.stderr.write(text.rstrip("\n") + "\n")
