@@ -314,8 +314,7 @@ class Renderer:
             )
         if prompt.id not in self._fast:
             self._fast[prompt.id] = validation.fast_check(prompt.inputs_schema) if prompt.inputs else None
-        fast = self._fast[prompt.id]
-        if fast is not None and fast(values):
+        if self._passes_fast(prompt, values):
             return values  # the common case: jsonschema is needed only to word what is wrong
         if prompt.id not in self._validators:
             self._validators[prompt.id] = inputs_validator(prompt)
@@ -329,6 +328,15 @@ class Renderer:
                 hint="give a value that fits the prompt's inputs schema",
             )
         return values
+
+    def _passes_fast(self, prompt: Prompt, values: Mapping[str, Any]) -> bool:
+        """True when the compiled check of the inputs schema passes the values. A pattern over its time budget
+        is no pass: the full validator meets it again and reports it."""
+        fast = self._fast[prompt.id]
+        try:
+            return fast is not None and fast(values)
+        except OverBudget:
+            return False
 
     def render(self, prompt_id: str, variables: Mapping[str, Any]) -> list[Message]:
         """The messages of a prompt for the given variables."""
