@@ -9,6 +9,7 @@ import typer
 from .. import __version__
 from . import (
     EXIT_HELP,
+    approve_cmd,
     audit_cmd,
     codeowners_cmd,
     diff_cmd,
@@ -36,6 +37,7 @@ COMMANDS = (
     ("release", release_cmd.release),
     ("bundle", release_cmd.bundle),
     ("verify", release_cmd.verify),
+    ("approve", approve_cmd.approve),
     ("promote", env_cmd.promote),
     ("rollback", env_cmd.rollback),
     ("kill", env_cmd.kill),

@@ -22,6 +22,8 @@ from typing import Any
 from ..errors import InputError
 from ..git import GitRepo
 from ..model import Config
+from .approving import labels
+from .environments import Context
 from .histories import (
     History,
     Layout,
@@ -47,10 +49,15 @@ def trail(repo: GitRepo, root: Path, config: Config, prompt: str | None = None) 
     revs = sorted({"HEAD", *(r.commit for r in releases)})
     histories = [prompt_history(repo, revs, layout, prompt)] if prompt else all_histories(repo, revs, layout)
     contained = contained_in_releases(repo, releases, {v.entry.sha for h in histories for v in h.versions})
-    events = list(reversed(Ledger(repo, config.ledger_branch).events()))
+    ledger = Ledger(repo, config.ledger_branch)
+    events = list(reversed(ledger.events()))
+    marks = labels(Context(repo, config, ledger, who="", root=root), events)
     nodes: list[_Node] = []
     for history in sorted(histories, key=lambda h: _current_id(h, layout)):
         nodes += _chain(history, layout, releases, contained, events)
+    for node in nodes:
+        if "ledger" in node.record:
+            node.record["approval"] = marks.get(node.record["ledger"])
     return [n.record for n in _ordered(nodes)]
 
 
