@@ -211,3 +211,16 @@ def test_approve_without_approvers_or_key_says_what_to_set(make_repo, cli, peopl
     assert code == 2 and "production names no approvers" in err and "allowed_signers" in err
     code, _, err = run(cli, root, "approve", "v0.1.0", "--env", "production", "--reason", "ok")
     assert code == 2 and "--key" in err
+
+
+def test_codeowners_gives_the_approvers_file_to_its_owner_and_check_covers_it(repo, cli) -> None:
+    code, _, err = run(cli, repo, "codeowners")
+    assert code == 0, err
+    text = (repo / ".github/CODEOWNERS").read_text()
+    assert f"/{APPROVERS} @acme/release-managers" in text
+    (repo / "promptops.yaml").write_text(CONFIG.replace("@acme/release-managers", "@acme/security"))
+    code, out, _ = run(cli, repo, "codeowners", "--check")
+    assert code == 1 and f"/{APPROVERS} @acme/security" in out
+    (repo / "promptops.yaml").write_text(CONFIG.replace("    approvers_owner: '@acme/release-managers'\n", ""))
+    code, out, _ = run(cli, repo, "lint")
+    assert code == 1 and "approvers_owner" in out
