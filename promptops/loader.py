@@ -340,4 +340,5 @@ def load(source: Source) -> Snapshot:
         suites=suites,
         problems=tuple(problems),
         files=tuple(files),
+        read=source.read,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -229,6 +229,10 @@ class Snapshot:
     suites: Mapping[str, Suite]
     problems: tuple[Finding, ...] = ()
     files: tuple[str, ...] = ()
+    # Reads a file of the revision the snapshot was loaded from (the pinned documents `source()` returns).
+    read: Callable[[str], bytes | None] | None = field(default=None, compare=False, repr=False)
+    # path -> labelled sha256 each document must hash to (a release bundle's pins); None: whatever `read` gives.
+    pins: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
 
     def problems_in(self, path: str) -> tuple[Finding, ...]:
         return tuple(p for p in self.problems if p.file == path and p.severity == "error")

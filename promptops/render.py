@@ -17,13 +17,14 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import SecurityError
 
-from . import validation
+from . import pinned, validation
 from .budget import Clock, OverBudget
 from .errors import InputError
 from .model import ROLES, Message, Prompt, Snapshot
 from .sandbox import LOOP_FILTER, SAFE_GLOBALS, BudgetedSandbox
 
 MARKER = re.compile(r"^[ \t]*(" + "|".join(ROLES) + r"):[ \t]*\r?$", re.MULTILINE)
+SOURCE = "source"  # the template function that reads a pinned document (promptops.pinned)
 FORBIDDEN_NAMES = frozenset({"self", "cycler", "joiner", "namespace", "lipsum"})
 
 
@@ -85,6 +86,9 @@ class Renderer:
             auto_reload=False,
             cache_size=-1,
         )
+        read = snapshot.read
+        documents = pinned.Documents(read, snapshot.pins) if read is not None else None
+        self.env.globals[SOURCE] = pinned.source_function(documents)
         self._by_name: dict[str, Prompt] = {
             p.path[len(snapshot.config.prompts_dir) + 1 :] if snapshot.config.prompts_dir else p.path: p
             for p in snapshot.prompts.values()
@@ -154,7 +158,7 @@ class Renderer:
             line = node.lineno + first - 1
             if node.name in FORBIDDEN_NAMES:
                 info.forbidden.setdefault(node.name, line)
-            elif node.name in undeclared and node.name not in SAFE_GLOBALS:
+            elif node.name in undeclared and node.name not in SAFE_GLOBALS and node.name != SOURCE:
                 info.variables.setdefault(node.name, line)
         for inc in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
             target = getattr(inc, "template", None)
@@ -326,16 +330,29 @@ class Renderer:
 
     def render(self, prompt_id: str, variables: Mapping[str, Any]) -> list[Message]:
         """The messages of a prompt for the given variables."""
+        return self.render_traced(prompt_id, variables)[0]
+
+    def render_traced(self, prompt_id: str, variables: Mapping[str, Any]) -> tuple[list[Message], dict[str, str]]:
+        """The messages, and the pinned documents the render read through `source()` (path -> digest)."""
         prompt = self.prompt(prompt_id)
         values = self.check_inputs(prompt, variables)
         problems = self.problems(prompt)
         if problems:
             raise problems[0]
-        text = self._run(self.name_of(prompt), copy.deepcopy(values), prompt)  # a template never touches ours
-        return self._split(text, prompt)
+        with pinned.rendering(prompt) as used:
+            text = self._run(self.name_of(prompt), copy.deepcopy(values), prompt)  # a template never touches ours
+        return self._split(text, prompt), dict(used)
 
-    def render_text(self, prompt: Prompt, template: str, variables: Mapping[str, Any], what: str) -> str:
-        """Render a template string (a fallback answer) in the same sandbox."""
+    def render_text(
+        self,
+        prompt: Prompt,
+        template: str,
+        variables: Mapping[str, Any],
+        what: str,
+        used: dict[str, str] | None = None,
+    ) -> str:
+        """Render a template string (a fallback answer) in the same sandbox; the pinned documents it reads are
+        added to `used` (path -> digest) when given."""
         try:
             compiled = self._strings.get(template) or self._strings.setdefault(template, self.env.from_string(template))
         except (RecursionError, MemoryError, SyntaxError):
@@ -352,7 +369,13 @@ class Renderer:
                 line=prompt.line_of("fallback"),
                 rule="template-syntax",
             ) from None
-        return self._execute(compiled, copy.deepcopy(dict(variables)), prompt.path, prompt.line_of("fallback"), what)
+        with pinned.rendering(prompt) as read:
+            text = self._execute(
+                compiled, copy.deepcopy(dict(variables)), prompt.path, prompt.line_of("fallback"), what
+            )
+        if used is not None:
+            used.update(read)
+        return text
 
     def _run(self, name: str, values: dict[str, Any], prompt: Prompt) -> str:
         try:
@@ -390,6 +413,9 @@ class Renderer:
                 line=line,
                 hint="templates must render quickly and compactly: bound the loops and the sizes this line makes",
             ) from None
+        except pinned.SourceError as exc:  # where the template asked for the document
+            exc.file, exc.line = self._error_location(exc, file, first)
+            raise
         except jinja2.UndefinedError as exc:
             f, line = self._error_location(exc, file, first)
             raise RenderError(
