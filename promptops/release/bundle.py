@@ -49,12 +49,12 @@ def pinned_documents(pins: Mapping[str, str], source: Source) -> dict[str, str]:
     """The text of every pinned document, by its content hash: each content once, however many paths hold it.
     A document that is not UTF-8 text is left out (its hash stays pinned; `source()` refuses it anyway)."""
     out: dict[str, str] = {}
-    for path, digest in pins.items():
+    for path, pin in pins.items():
         data = source.read(path)
-        if data is None or digest in out:
+        if data is None or pin in out:
             continue
         try:
-            out[digest] = data.decode("utf-8")
+            out[pin] = data.decode("utf-8")
         except UnicodeDecodeError:
             continue
     return dict(sorted(out.items()))
