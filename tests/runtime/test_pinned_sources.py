@@ -45,6 +45,8 @@ def build(make_repo, cli) -> Path:
             "docs/refunds.md": POLICY,
             "docs/copy.md": POLICY,
             "docs/secret.txt": "not pinned\n",
+            "evals/answer.yaml": "prompt: answer\ncases:\n  - id: refund\n    vars: {question: q}\n"
+            "    assert:\n      - {type: contains, value: q}\n",
         }
     )
     assert cli("release", "--repo", root, *SKIP)[0] == 0
@@ -84,6 +86,17 @@ def test_render_reads_the_working_tree_and_any_revision(project, cli) -> None:
     assert code == 0 and "Refunds within 14 days." in out
     code, out, _ = cli("render", "answer", "--ref", "v0.1.0", "--var", "question=q", "-C", project)
     assert code == 0 and "Refunds within 30 days." in out
+
+
+def test_diff_shows_a_source_change_with_the_prompts_and_eval_cases_it_reaches(project, cli) -> None:
+    code, out, err = cli("diff", "v0.1.0", "HEAD", "--format", "json", "-C", project)
+    assert code == 0, err
+    prompts = {p["id"]: p for p in json.loads(out)["prompts"]}
+    assert set(prompts) == {"answer"}  # quote pins only docs/copy.md, which did not change
+    (change,) = [c for c in prompts["answer"]["changes"] if c["kind"] == "source"]
+    assert change["field"] == "docs/refunds.md" and change["behaviour"] is True
+    (case,) = prompts["answer"]["rendered"]
+    assert case["case"] == "refund" and "+Refunds within 14 days." in json.dumps(case)
 
 
 def test_source_refuses_a_document_the_prompt_does_not_list(make_repo, cli) -> None:
