@@ -356,7 +356,7 @@ def test_history_filters_by_environment_and_by_prompt(make_repo, cli) -> None:
     assert code == 2 and "unknown environment 'qa'" in err and "production, staging" in err
     code, _, err = run(cli, root, "history", "--prompt", "gret")
     assert code == 2 and "unknown prompt 'gret'" in err and "greet" in err
-    fresh = build_releases(make_repo, cli)
+    fresh = make_repo({**MINIMAL, "promptops.yaml": CONFIG})  # a declared environment with no events yet
     assert run(cli, fresh, "history", "--env", "production")[1].strip() == "no events yet"
 
 
