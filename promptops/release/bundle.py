@@ -104,8 +104,10 @@ def build(
     version: str | None,
     evidence: Mapping[str, Any] | None,
     notes: Sequence[Mapping[str, Any]] | None = None,
+    documents: bool = True,
 ) -> dict[str, Any]:
-    """The bundle of one commit, with its digest."""
+    """The bundle of one commit, with its digest; with `documents`, the text of its pinned sources (releases
+    recorded before bundles carried them are rebuilt without, so their digests still verify)."""
     renderer = Renderer(snapshot)
     prompts = {}
     for prompt in sorted(snapshot.prompts.values(), key=lambda p: p.id):
@@ -142,9 +144,9 @@ def build(
         "notes": list(notes or []),
         "kill_switch": {},
     }
-    documents = pinned_documents(doc["hashes"]["sources"], source)
-    if documents:  # the pinned documents travel with the release, so a runtime renders `source()` without git
-        doc["documents"] = documents
+    carried = pinned_documents(doc["hashes"]["sources"], source) if documents else {}
+    if carried:  # the pinned documents travel with the release, so a runtime renders `source()` without git
+        doc["documents"] = carried
     if snapshot.config.redaction:  # the reviewed redaction policy travels with the release, under its digest
         doc["redaction"] = dict(snapshot.config.redaction)
     doc["digest"] = digest_of(doc)

@@ -133,3 +133,20 @@ def test_a_document_is_served_only_at_its_pinned_hash(text: str, other: str) -> 
         else:
             with pytest.raises(promptops.errors.InputError, match="the release pinned"):
                 source("docs/a.md")
+
+
+def test_a_release_recorded_before_bundles_carried_documents_still_verifies(project, cli) -> None:
+    from conftest import git, retag
+
+    from promptops.release.bundle import digest_of
+
+    bundle = json.loads(cli("bundle", "--ref", "v0.1.0", "-C", project)[1])
+    del bundle["documents"]
+    old_digest = digest_of(bundle)  # what the release recorded when bundles did not carry documents
+    message = git(project, "tag", "-l", "--format=%(contents)", "v0.1.0")
+    old = message.replace(' "pinned_documents": true,\n', "").replace(bundle["digest"], old_digest)
+    assert old != message and '"pinned_documents"' not in old
+    retag(project, "v0.1.0", old + "\n")
+    code, out, err = cli("verify", "v0.1.0", "-C", project)
+    assert code == 0, out + err
+    assert "documents" not in json.loads(cli("bundle", "--ref", "v0.1.0", "-C", project)[1])
