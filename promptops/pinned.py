@@ -44,6 +44,12 @@ class Documents:
         if self.pins is not None and path not in self.pins:
             raise _error(prompt, f"source({path!r}): the release pins no such document", "release it with the file")
         data = self.read(path)
+        if data is None and self.pins is not None:
+            raise _error(
+                prompt,
+                f"source({path!r}): the bundle carries no copy of the document",
+                "cut a new release: bundles of releases made before documents travelled do not carry them",
+            )
         if data is None:
             raise _error(prompt, f"source({path!r}): no such file", "commit the document, or fix the path")
         digest = sha256(data)
