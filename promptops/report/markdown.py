@@ -95,6 +95,9 @@ def _md_head(report: EvalReport) -> str:
         title = "## ⚠️ promptops eval interrupted: the results are partial"
     else:
         title = "## ✅ promptops eval passed" if report.passed else "## ❌ promptops eval failed"
+        regressed = sum(c.baseline == "regressed" for c in report.cases)
+        if report.passed and regressed:  # the gates held; `--fail-on regression` fails the run all the same
+            title = f"## ⚠️ promptops eval gates passed, but {count(regressed, 'case')} regressed"
     facts = [f"**{_md_text(report.project)}**"] if report.project else []
     facts += [_md_code(report.label), f"run {_md_code(report.run_id)}"]
     facts += [f"baseline {_md_code(report.baseline)}"] if report.baseline else []
