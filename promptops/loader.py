@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from . import redaction, yamltext
-from .datasets import dataset_path, load_dataset, parse_assertion, validate_assertion
+from .datasets import dataset_path, load_dataset, parse_assertion, validate_assertion, with_transform
 from .errors import InputError
 from .formats import (
     MAX_FILE_BYTES,
@@ -168,6 +168,8 @@ def load_suite(source: Source, evals_dir: str, path: str) -> Suite:
     suite_id = str(PurePosixPath(path).relative_to(evals_dir).with_suffix(""))
     defaults = data.get("defaults", {})
     default_vars = defaults.get("vars", {})
+    default_transform = defaults.get("transform")
+    default_options = defaults.get("options", {})
     default_asserts = tuple(
         parse_assertion(a, yamltext.line_for(lines, ("defaults", "assert", i)))
         for i, a in enumerate(defaults.get("assert", []))
@@ -201,14 +203,16 @@ def load_suite(source: Source, evals_dir: str, path: str) -> Suite:
             parse_assertion(a, yamltext.line_for(lines, ("cases", i, "assert", j)))
             for j, a in enumerate(raw.get("assert", []))
         )
+        transform = raw.get("transform", default_transform)
         add(
             Case(
                 id=raw["id"],
                 vars={**default_vars, **raw.get("vars", {})},
-                asserts=default_asserts + asserts,
+                asserts=tuple(with_transform(a, transform) for a in default_asserts + asserts),
                 description=raw.get("description", ""),
                 file=path,
                 line=line,
+                options={**default_options, **raw.get("options", {})},
             )
         )
     for i, ds in enumerate(data.get("datasets", [])):
@@ -218,10 +222,11 @@ def load_suite(source: Source, evals_dir: str, path: str) -> Suite:
                 Case(
                     id=case.id,
                     vars={**default_vars, **case.vars},
-                    asserts=default_asserts + case.asserts,
+                    asserts=tuple(with_transform(a, default_transform) for a in default_asserts + case.asserts),
                     description=case.description,
                     file=case.file,
                     line=case.line,
+                    options=dict(default_options),
                 )
             )
     return Suite(

@@ -153,6 +153,7 @@ class Assertion:
     fallback: bool = False
     config: Mapping[str, Any] = field(default_factory=dict)
     line: int = 0
+    metric: str = ""  # the named score this assertion counts in, for the reports
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class Case:
     description: str = ""
     file: str = ""
     line: int = 0
+    options: Mapping[str, Any] = field(default_factory=dict)  # model, response_format, repeat
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,7 @@ class CheckResult:
     weight: float = 1.0
     negate: bool = False
     error: bool = False
+    metric: str = ""
 
     @property
     def label(self) -> str:

@@ -81,6 +81,18 @@ TABLE: list[Any] = [
     (A("contains-any", ["swap", "credit"]), "You may return it", {}, False, 0.0, 'none of ["swap", "credit"]'),
     (A("contains-all", ["14", "days"]), "within 14 days", {}, True, 1.0, "found all 2"),
     (A("contains-all", ["14", "days", "receipt"]), "within 14 days", {}, False, 2 / 3, 'missing 1 of 3: ["receipt"]'),
+    # icontains-any, icontains-all
+    (A("icontains-any", ["REFUND", "swap"]), "We refund", {}, True, 1.0, "found 'REFUND' (ignoring case)"),
+    (A("icontains-any", ["swap", "Credit"]), "We refund", {}, False, 0.0, 'none of ["swap", "Credit"]'),
+    (A("icontains-all", ["WE", "Refund"]), "we refund", {}, True, 1.0, "found all 2 (ignoring case)"),
+    (
+        A("icontains-all", ["we", "DAYS", "receipt"]),
+        "We refund in 14 days",
+        {},
+        False,
+        2 / 3,
+        'missing 1 of 3: ["receipt"]',
+    ),
     # regex
     (A("regex", r"\b14 days\b"), "within 14 days.", {}, True, 1.0, "matched '14 days' at character 7"),
     (A("regex", r"^\d+$"), "abc", {}, False, 0.0, "no match for"),
@@ -88,8 +100,14 @@ TABLE: list[Any] = [
     # starts-with
     (A("starts-with", "Hello"), "Hello there", {}, True, 1.0, "starts with 'Hello'"),
     (A("starts-with", "Hello"), " Hello there", {}, False, 0.0, "expected to start with 'Hello', got ' Hello"),
+    # ends-with
+    (A("ends-with", "thanks."), "Bye, thanks.", {}, True, 1.0, "ends with 'thanks.'"),
+    (A("ends-with", "thanks."), "Bye, thanks.\n", {}, False, 0.0, "expected to end with 'thanks.'"),
     # is-json
     (A("is-json"), '  {"a": 1}\n', {}, True, 1.0, "a mapping"),
+    (A("is-json", STATUS_SCHEMA), '{"status": "ok"}', {}, True, 1.0, "matches the schema"),
+    (A("is-json", STATUS_SCHEMA), '{"status": "maybe"}', {}, False, 0.0, "$.status: 'maybe' is not one"),
+    (A("is-json", STATUS_SCHEMA), "status: ok", {}, False, 0.0, "not JSON"),
     (A("is-json"), "42", {}, True, 1.0, "a number"),
     (A("is-json"), "{'a': 1}", {}, False, 0.0, "not JSON"),
     (A("is-json"), "NaN", {}, False, 0.0, "NaN is not JSON"),

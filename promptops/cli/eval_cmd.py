@@ -168,6 +168,14 @@ def _emit(report: EvalReport, outputs: list[Path], fmt: str | None) -> None:
     for row in writers.summary_rows(report):
         table.add_row(*row)
     console.print(table)
+    metrics = writers.metric_rows(report)
+    if metrics:
+        table = Table(box=None, pad_edge=False, header_style="bold", title="metrics", title_justify="left")
+        for column in writers.METRIC_HEADER:
+            table.add_column(column, no_wrap=True)
+        for row in metrics:
+            table.add_row(*row)
+        console.print(table)
     failures = writers.to_text_failures(report)
     if failures:
         console.print(failures, markup=False)

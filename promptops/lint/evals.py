@@ -38,6 +38,15 @@ def check_suites(ctx: Context) -> Iterator[Finding]:
         if not suite.cases:
             yield make_finding("empty-suite", "suite has no cases", suite.path, 1, "add cases or a dataset")
         for case in suite.cases:
+            model = case.options.get("model")
+            if model is not None and model not in ctx.snapshot.routing.models and routing_ok:
+                yield make_finding(
+                    "case-options",
+                    f"case {case.id!r}: options.model {model!r} is not a named model in {ctx.snapshot.routing.path}",
+                    case.file,
+                    case.line,
+                    f"known models: {', '.join(sorted(ctx.snapshot.routing.models)) or 'none'}",
+                )
             values = dict(case.vars)
             for name, spec in prompt.inputs.items():
                 if name not in values and isinstance(spec, dict) and "default" in spec:

@@ -26,13 +26,16 @@ from .cases import (
 from .findings import workflow_escape
 from .junit import to_junit
 from .markdown import to_markdown
+from .metrics import METRIC_HEADER, metric_rows
 from .results_json import FORMAT_VERSION, from_dict, to_dict, to_json
 
 __all__ = [
     "FORMAT_VERSION",
+    "METRIC_HEADER",
     "SUMMARY_HEADER",
     "from_dict",
     "github_annotations",
+    "metric_rows",
     "summary_rows",
     "to_dict",
     "to_json",

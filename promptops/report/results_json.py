@@ -12,6 +12,7 @@ from .. import __version__
 from ..errors import InputError
 from ..model import CaseSummary, CheckResult, EvalReport, Override, SuiteSummary, TaskResult
 from .cases import case_key, result_key, sorted_suites, totals
+from .metrics import metric_scores
 
 FORMAT_VERSION = 1
 Convert = Callable[[Any, str], Any]
@@ -38,6 +39,7 @@ def to_dict(report: EvalReport) -> dict[str, Any]:
         "suites": [_plain(s) for s in sorted_suites(report)],
         "cases": [_plain(c) for c in sorted(report.cases, key=case_key)],
         "results": [_plain(r) for r in sorted(report.results, key=result_key)],
+        "metrics": metric_scores(report),
     }
 
 

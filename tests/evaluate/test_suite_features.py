@@ -1,0 +1,181 @@
+"""Suite features through `promptops eval`, against the loopback provider: assertion values templated from the
+case's vars, transforms before assertions, named metrics in the reports, and per-case options."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from eval_fixtures import ANSWER_PROMPT, routing_for
+from provider_server import ProviderServer
+
+from promptops.loader import schema
+
+pytestmark = pytest.mark.usefixtures("api_key")
+
+PROMPT = ANSWER_PROMPT.replace("  answer: {type: string}\n", "  answer: {type: string}\n  label: {type: string}\n")
+PROMPT = PROMPT.replace("REPLY: {{ answer }}\n", "REPLY: {{ answer }}\n{# {{ label }} #}\n")
+
+
+def repo(make_repo, server: ProviderServer, suite: str) -> Path:
+    root: Path = make_repo(
+        {
+            "promptops.yaml": "project: features\n",
+            "routing.yaml": routing_for(server.base_url),
+            "prompts/answer.prompt": PROMPT,
+            "evals/answer.yaml": suite,
+        }
+    )
+    return root
+
+
+def verdicts(report: dict) -> dict[str, str]:
+    return {c["case"]: c["verdict"] for c in report["cases"]}
+
+
+def eval_json(cli, root: Path, tmp_path: Path, *args: str) -> tuple[int, dict, str]:
+    out = tmp_path / "report.json"
+    code, stdout, err = cli("eval", "--repo", root, "-o", out, *args)
+    report = json.loads(out.read_text())
+    jsonschema.validate(report, schema("results"))
+    return code, report, stdout + err
+
+
+SUITE_TEMPLATED = """prompt: answer
+threshold: 0.5
+defaults:
+  assert:
+    - {type: equals, value: "{{ label }}"}
+    - {type: icontains-any, value: ["{{ label | upper }}", "never"]}
+cases:
+  - id: right
+    vars: {answer: Paris, label: Paris}
+  - id: wrong
+    vars: {answer: Lyon, label: Paris}
+"""
+
+
+def test_assertion_values_are_rendered_from_the_case_vars(make_repo, cli, server: ProviderServer, tmp_path) -> None:
+    root = repo(make_repo, server, SUITE_TEMPLATED)
+    code, report, text = eval_json(cli, root, tmp_path)
+    assert code == 0, text
+    assert verdicts(report) == {"right": "pass", "wrong": "fail"}
+    wrong = next(r for r in report["results"] if r["case"] == "wrong")
+    assert "expected 'Paris', got 'Lyon'" in wrong["checks"][0]["reason"]
+
+
+def test_a_templated_value_naming_an_unknown_var_is_an_error_naming_the_case(
+    make_repo, cli, server: ProviderServer, tmp_path
+) -> None:
+    suite = "prompt: answer\ncases:\n  - id: a\n    vars: {answer: x, label: x}\n    assert:\n"
+    suite += "      - {type: equals, value: '{{ expected }}'}\n"
+    root = repo(make_repo, server, suite)
+    code, report, text = eval_json(cli, root, tmp_path)
+    assert code == 2, text
+    (result,) = report["results"]
+    assert result["status"] == "error" and "'expected' is undefined" in result["error"]
+    assert "case 'a'" in result["error"] and "evals/answer.yaml:6" in result["error"]
+    assert server.requests_received == 0
+
+
+SUITE_TRANSFORM = """prompt: answer
+defaults:
+  transform: strip
+cases:
+  - id: regex-group
+    vars: {answer: 'Verdict: POSITIVE (0.93)', label: x}
+    assert:
+      - type: equals
+        value: positive
+        transform: [{regex: 'Verdict: (\\w+)'}, lower]
+  - id: json-path-case
+    vars: {answer: '{"label": "spam", "score": 0.2}', label: x}
+    transform: {json-path: $.label}
+    assert:
+      - {type: equals, value: spam}
+      - {type: not-contains, value: score}
+  - id: no-match-fails-even-negated
+    vars: {answer: 'no verdict here', label: x}
+    assert:
+      - {type: not-equals, value: positive, transform: {regex: 'Verdict: (\\w+)'}}
+"""
+
+
+def test_transforms_turn_the_output_into_what_the_assertions_judge(
+    make_repo, cli, server: ProviderServer, tmp_path
+) -> None:
+    root = repo(make_repo, server, SUITE_TRANSFORM)
+    code, report, text = eval_json(cli, root, tmp_path)
+    assert code == 1, text
+    assert verdicts(report) == {"regex-group": "pass", "json-path-case": "pass", "no-match-fails-even-negated": "fail"}
+    failed = next(r for r in report["results"] if r["case"] == "no-match-fails-even-negated")
+    assert failed["status"] == "fail" and "found no match" in failed["checks"][0]["reason"]
+
+
+SUITE_METRICS = """prompt: answer
+threshold: 0
+cases:
+  - id: a
+    vars: {answer: 'yes, polite', label: x}
+    assert:
+      - {type: contains, value: 'yes', metric: accuracy}
+      - {type: contains, value: polite, metric: tone}
+  - id: b
+    vars: {answer: 'no', label: x}
+    assert:
+      - {type: contains, value: 'yes', metric: accuracy}
+      - {type: not-contains, value: rude, metric: tone}
+"""
+
+
+def test_named_metrics_are_scored_per_suite_in_json_and_text(make_repo, cli, server: ProviderServer, tmp_path) -> None:
+    root = repo(make_repo, server, SUITE_METRICS)
+    code, report, text = eval_json(cli, root, tmp_path)
+    assert code == 0, text
+    rows = {m["metric"]: (m["checks"], m["passed"], m["score"]) for m in report["metrics"]}
+    assert rows == {"accuracy": (2, 1, 0.5), "tone": (2, 2, 1.0)}
+    assert [c["metric"] for c in report["results"][0]["checks"]] == ["accuracy", "tone"]
+    assert "metrics" in text and "accuracy" in text and "1/2" in text and "0.50" in text
+
+
+SUITE_OPTIONS = """prompt: answer
+cases:
+  - id: routed
+    vars: {answer: 'yes', label: x}
+    assert: [{type: contains, value: 'yes'}]
+  - id: on-backup
+    vars: {answer: 'yes', label: x}
+    options: {model: backup, response_format: {type: json_object}, repeat: 3}
+    assert: [{type: contains, value: 'yes'}]
+"""
+
+
+def test_per_case_options_choose_model_response_format_and_repeat(
+    make_repo, cli, server: ProviderServer, tmp_path
+) -> None:
+    root = repo(make_repo, server, SUITE_OPTIONS)
+    code, report, text = eval_json(cli, root, tmp_path, "--no-cache")
+    assert code == 0, text
+    runs = sorted((r["case"], r["model"], r["repeat"]) for r in report["results"])
+    assert runs == [
+        ("on-backup", "backup", 0),
+        ("on-backup", "backup", 1),
+        ("on-backup", "backup", 2),
+        ("routed", "main", 0),
+    ]
+    bodies = server.request_bodies
+    assert sorted(b["model"] for b in bodies) == ["backup-model"] * 3 + ["test-model"]
+    assert all(b.get("response_format") == {"type": "json_object"} for b in bodies if b["model"] == "backup-model")
+    assert all("response_format" not in b for b in bodies if b["model"] == "test-model")
+
+
+def test_a_case_naming_an_unknown_model_is_a_lint_error_and_an_eval_error(
+    make_repo, cli, server: ProviderServer, tmp_path
+) -> None:
+    root = repo(make_repo, server, SUITE_OPTIONS.replace("model: backup", "model: nope"))
+    code, out, err = cli("lint", "--repo", root)
+    assert code == 1 and "options.model 'nope' is not a named model" in out + err
+    code, report, text = eval_json(cli, root, tmp_path)
+    assert code == 2 and "options.model 'nope'" in text
