@@ -31,10 +31,11 @@ cut to about 120 characters.
   cost          the call cost at most `value`
 
 `negate` (a `not-` prefix in the file) flips `passed`, turns the score into 1 - score and prefixes the reason with
-"not: ". A `transform` (transforms.py) turns the output into what the check judges first. A `metric` names the
-score an assertion contributes to in the reports. A check that cannot run (a missing or malformed setting, a regex that does not compile, a python
-function that raises, no judge, an unknown latency or cost) is an error: never a pass, and never an exception out
-of `run_checks`. `validate` reports the settings problems that can be seen without an output, for lint.
+"not: ". A `transform` (transforms.py) first turns the output into what the check judges. A `metric` names the
+score an assertion counts in for the reports. A check that cannot run (a missing or malformed setting, a regex
+that does not compile, a python function that raises, no judge, an unknown latency or cost) is an error: never a
+pass, and never an exception out of `run_checks`. `validate` reports the settings problems that can be seen
+without an output, for lint.
 
 The checks live by family: text.py (comparisons of the text), structured.py (JSON), user_code.py (python),
 call.py (latency, cost); settings.py reads an assertion's settings for them and for `validate`. This module holds

@@ -65,7 +65,8 @@ def _compiled(name: str, item: dict[str, Any]) -> Any:
     if group is not None and (isinstance(group, bool) or not isinstance(group, (int, str))):
         raise _CannotRun(f"transform regex: `group` must be a number or a name, got {_show(group)}")
     pattern = _regex(Assertion(type="transform regex", value=item[name]))
-    if isinstance(group, int) and group > pattern.groups or isinstance(group, str) and group not in pattern.groupindex:
+    missing = group > pattern.groups if isinstance(group, int) else group not in pattern.groupindex
+    if group is not None and missing:
         raise _CannotRun(f"transform regex {_show(item[name])} has no group {_show(group)}")
     return pattern, group
 

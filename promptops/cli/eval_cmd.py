@@ -173,8 +173,8 @@ def _emit(report: EvalReport, outputs: list[Path], fmt: str | None) -> None:
         table = Table(box=None, pad_edge=False, header_style="bold", title="metrics", title_justify="left")
         for column in writers.METRIC_HEADER:
             table.add_column(column, no_wrap=True)
-        for row in metrics:
-            table.add_row(*row)
+        for metric in metrics:
+            table.add_row(*metric)
         console.print(table)
     failures = writers.to_text_failures(report)
     if failures:

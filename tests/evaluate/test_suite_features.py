@@ -177,5 +177,5 @@ def test_a_case_naming_an_unknown_model_is_a_lint_error_and_an_eval_error(
     root = repo(make_repo, server, SUITE_OPTIONS.replace("model: backup", "model: nope"))
     code, out, err = cli("lint", "--repo", root)
     assert code == 1 and "options.model 'nope' is not a named model" in out + err
-    code, report, text = eval_json(cli, root, tmp_path)
+    code, _, text = eval_json(cli, root, tmp_path)
     assert code == 2 and "options.model 'nope'" in text
