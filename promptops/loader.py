@@ -15,6 +15,7 @@ from .datasets import dataset_path, load_dataset, parse_assertion, validate_asse
 from .errors import InputError
 from .formats import (
     MAX_FILE_BYTES,
+    SchemaProblems,
     decode,
     flat_lines,
     load_yaml,
@@ -242,6 +243,7 @@ def load_suite(source: Source, evals_dir: str, path: str) -> Suite:
         datasets=tuple(data.get("datasets", ())),
         lines=flat_lines(lines),
         problems=tuple(problems),
+        metadata=tuple(data.get("metadata", ())),
     )
 
 
@@ -262,6 +264,10 @@ def partial_text(source: Source, path: str) -> Callable[[], str]:
 def _collect(problems: list[Finding], fn: Callable[[], Any]) -> Any:
     try:
         return fn()
+    except SchemaProblems as exc:  # every problem of the file, each at its line
+        for line, message in exc.problems:
+            problems.append(Finding("invalid-file", "error", message, exc.file or "", line, exc.hint or ""))
+        return None
     except InputError as exc:
         problems.append(
             Finding(

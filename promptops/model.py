@@ -183,6 +183,7 @@ class Suite:
     datasets: tuple[str, ...] = ()
     lines: Mapping[str, int] = field(default_factory=dict)
     problems: tuple[Finding, ...] = ()
+    metadata: tuple[str, ...] = ()  # case vars / dataset columns that are data about the case, not prompt inputs
 
     def line_of(self, key: str) -> int:
         return self.lines.get(key, 1)

@@ -41,6 +41,7 @@ RULE_DOCS: dict[str, str] = {
     "route-unknown-model": "routing names a model that is not declared under models",
     "route-unknown-prompt": "a route names no prompt, or a glob matches none",
     "unrouted-prompt": "no model serves a prompt",
+    "missing-routing": "prompts exist and routing.yaml does not",
     "suite-unknown-prompt": "an eval suite targets a prompt that does not exist",
     "empty-suite": "an eval suite without cases",
     "case-vars": "eval case vars that do not fit the prompt's inputs",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .. import checks, loader, routing
-from ..model import Finding, Snapshot
+from ..model import Case, Finding, Prompt, Snapshot, Suite
 from ..render import input_problem
 from .context import Context, make_finding
 
@@ -37,67 +37,91 @@ def check_suites(ctx: Context) -> Iterator[Finding]:
             continue
         if not suite.cases:
             yield make_finding("empty-suite", "suite has no cases", suite.path, 1, "add cases or a dataset")
-        for case in suite.cases:
-            model = case.options.get("model")
-            if model is not None and model not in ctx.snapshot.routing.models and routing_ok:
-                yield make_finding(
-                    "case-options",
-                    f"case {case.id!r}: options.model {model!r} is not a named model in {ctx.snapshot.routing.path}",
-                    case.file,
-                    case.line,
-                    f"known models: {', '.join(sorted(ctx.snapshot.routing.models)) or 'none'}",
-                )
-            values = dict(case.vars)
-            for name, spec in prompt.inputs.items():
-                if name not in values and isinstance(spec, dict) and "default" in spec:
-                    values[name] = spec["default"]
-            problem = input_problem(prompt, values)
-            if problem is not None:
-                where, detail = problem
-                if detail:
-                    yield make_finding(
-                        "case-vars",
-                        f"case {case.id!r}: {('var ' + where + ': ') if where else ''}{detail}",
-                        case.file,
-                        case.line,
-                        f"fit the inputs of prompt {prompt.id!r}",
-                    )
-            extra = sorted(set(case.vars) - set(prompt.inputs))
-            if extra and prompt.inputs:
+        extras: dict[tuple[str, tuple[str, ...]], list[Case]] = {}
+        yield from _case_findings(ctx, suite, prompt, extras, routing_ok)
+        yield from _extra_vars(suite, prompt, extras)
+
+
+def _metadata(suite: Suite, name: str) -> bool:
+    return name.startswith("__") or name in suite.metadata
+
+
+def _extra_vars(
+    suite: Suite, prompt: Prompt, extras: dict[tuple[str, tuple[str, ...]], list[Case]]
+) -> Iterator[Finding]:
+    """One warning per file and set of extra vars, however many cases share it (a dataset's rows do)."""
+    for (file, names), cases in extras.items():
+        listed = ", ".join(repr(n) for n in names)
+        what = f"var {listed} is" if len(names) == 1 else f"vars {listed} are"
+        who = f"case {cases[0].id!r}" if len(cases) == 1 else f"{len(cases)} cases (first: {cases[0].id!r})"
+        yield make_finding(
+            "case-vars",
+            f"{who}: {what} not an input of {prompt.id!r}",
+            file,
+            cases[0].line,
+            f"remove, or declare under the inputs of {prompt.id!r}; a column that describes the case (an expected "
+            f"label) goes under `metadata:` in {suite.path}",
+            "warning",
+        )
+
+
+def _case_findings(
+    ctx: Context, suite: Suite, prompt: Prompt, extras: dict[tuple[str, tuple[str, ...]], list[Case]], routing_ok: bool
+) -> Iterator[Finding]:
+    for case in suite.cases:
+        model = case.options.get("model")
+        if model is not None and model not in ctx.snapshot.routing.models and routing_ok:
+            yield make_finding(
+                "case-options",
+                f"case {case.id!r}: options.model {model!r} is not a named model in {ctx.snapshot.routing.path}",
+                case.file,
+                case.line,
+                f"known models: {', '.join(sorted(ctx.snapshot.routing.models)) or 'none'}",
+            )
+        values = dict(case.vars)
+        for name, spec in prompt.inputs.items():
+            if name not in values and isinstance(spec, dict) and "default" in spec:
+                values[name] = spec["default"]
+        problem = input_problem(prompt, values)
+        if problem is not None:
+            where, detail = problem
+            if detail:
                 yield make_finding(
                     "case-vars",
-                    f"case {case.id!r}: var {extra[0]!r} is not an input of {prompt.id!r}",
+                    f"case {case.id!r}: {('var ' + where + ': ') if where else ''}{detail}",
                     case.file,
                     case.line,
-                    "remove it or declare it in the prompt",
-                    "warning",
+                    f"fit the inputs of prompt {prompt.id!r}",
                 )
-            for a in case.asserts:
-                setting = checks.validate(a, prompt)
-                if setting and not (a.type == "json-schema" and a.value is None and prompt.output is None):
-                    yield make_finding(
-                        "assertion",
-                        f"case {case.id!r}: {a.type}: {setting}",
-                        case.file,
-                        a.line,
-                        "see the assertion types in the README",
-                    )
-                if a.type == "llm-rubric" and routing.judge(ctx.snapshot.routing) is None and routing_ok:
-                    yield make_finding(
-                        "no-judge",
-                        "llm-rubric needs a judge model",
-                        case.file,
-                        a.line,
-                        "set `judge:` in routing.yaml to a named model",
-                    )
-                if a.type == "json-schema" and a.value is None and prompt.output is None:
-                    yield make_finding(
-                        "no-output-schema",
-                        "json-schema assertion without a schema",
-                        case.file,
-                        a.line,
-                        f"give `value:` a schema, or declare `output:` in {prompt.path}",
-                    )
+        extra = tuple(sorted(k for k in set(case.vars) - set(prompt.inputs) if not _metadata(suite, k)))
+        if extra and prompt.inputs:
+            extras.setdefault((case.file, extra), []).append(case)
+        for a in case.asserts:
+            setting = checks.validate(a, prompt)
+            if setting and not (a.type == "json-schema" and a.value is None and prompt.output is None):
+                yield make_finding(
+                    "assertion",
+                    f"case {case.id!r}: {a.type}: {setting}",
+                    case.file,
+                    a.line,
+                    "see the assertion types in the README",
+                )
+            if a.type == "llm-rubric" and routing.judge(ctx.snapshot.routing) is None and routing_ok:
+                yield make_finding(
+                    "no-judge",
+                    "llm-rubric needs a judge model",
+                    case.file,
+                    a.line,
+                    "set `judge:` in routing.yaml to a named model",
+                )
+            if a.type == "json-schema" and a.value is None and prompt.output is None:
+                yield make_finding(
+                    "no-output-schema",
+                    "json-schema assertion without a schema",
+                    case.file,
+                    a.line,
+                    f"give `value:` a schema, or declare `output:` in {prompt.path}",
+                )
 
 
 def check_coverage(ctx: Context) -> Iterator[Finding]:
