@@ -45,6 +45,7 @@ RULE_DOCS: dict[str, str] = {
     "suite-unknown-prompt": "an eval suite targets a prompt that does not exist",
     "empty-suite": "an eval suite without cases",
     "case-vars": "eval case vars that do not fit the prompt's inputs",
+    "imported-stub": "a python check or transform the import could not translate, not yet rewritten",
     "case-options": "a case's options name a model routing.yaml does not declare",
     "no-judge": "llm-rubric without a judge model",
     "assertion": "an assertion whose settings cannot work (a missing value, a bad regex, ...)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .. import checks, loader, routing
-from ..model import Case, Finding, Prompt, Snapshot, Suite
+from ..model import Assertion, Case, Finding, Prompt, Snapshot, Suite
 from ..render import input_problem
 from .context import Context, make_finding
 
@@ -106,6 +106,15 @@ def _case_findings(
                     a.line,
                     "see the assertion types in the README",
                 )
+            if _is_stub(ctx, a):
+                yield make_finding(
+                    "imported-stub",
+                    f"case {case.id!r}: {_stub_ref(a)} is an imported stub that fails until it is rewritten",
+                    case.file,
+                    a.line,
+                    "write the check in python (the original code is in comments beside it)",
+                    "warning",
+                )
             if a.type == "llm-rubric" and routing.judge(ctx.snapshot.routing) is None and routing_ok:
                 yield make_finding(
                     "no-judge",
@@ -122,6 +131,36 @@ def _case_findings(
                     a.line,
                     f"give `value:` a schema, or declare `output:` in {prompt.path}",
                 )
+
+
+STUB_MARKER = "promptops: imported stub"  # written by `promptops import` into checks it could not translate
+
+
+def _python_refs(a: Assertion) -> list[str]:
+    """The file.py:function references of a python check and of python transform steps."""
+    refs = [str(a.value)] if a.type == "python" else []
+    steps = a.config.get("transform")
+    for step in steps if isinstance(steps, list) else [steps]:
+        if isinstance(step, dict) and "python" in step:
+            refs.append(str(step["python"]))
+    return refs
+
+
+def _stub_ref(a: Assertion) -> str:
+    return ", ".join(_python_refs(a))
+
+
+def _is_stub(ctx: Context, a: Assertion) -> bool:
+    """A python check or transform whose function still carries the import's stub marker."""
+    for ref in _python_refs(a):
+        file, _, name = ref.rpartition(":")
+        raw = ctx.source.read(file) if file.endswith(".py") else None
+        if raw is None:
+            continue
+        body = raw.decode("utf-8", "replace").partition(f"def {name}(")[2].split("\ndef ", 1)[0]
+        if STUB_MARKER in body:
+            return True
+    return False
 
 
 def check_coverage(ctx: Context) -> Iterator[Finding]:
