@@ -84,5 +84,7 @@ def build() -> typer.Typer:
     audit_cmd.app.info.epilog = EXIT_HELP
     app.add_typer(audit_cmd.app, name="audit")
     import_cmd.app.info.epilog = EXIT_HELP
+    for command in import_cmd.app.registered_commands:
+        command.epilog = EXIT_HELP
     app.add_typer(import_cmd.app, name="import")
     return app

@@ -248,3 +248,16 @@ def test_dry_run_writes_nothing_and_a_clash_refuses_the_whole_import(cli, tmp_pa
     code, _, err = cli("import", "promptfoo", config, "--into", root)
     assert code == 2 and "prompts/tests.prompt" in err
     assert sorted(p.name for p in root.rglob("*") if p.is_file()) == ["tests.prompt"]
+
+
+def test_help_golden(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from golden_files import check_golden
+
+    from promptops.cli import main
+
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("TERM", "dumb")
+    assert main(["import", "promptfoo", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Exit codes" in out
+    check_golden("help-import-promptfoo.txt", "\n".join(line.rstrip() for line in out.splitlines()) + "\n")
