@@ -132,7 +132,7 @@ class Cases:
         case: dict[str, Any] = {}
         if raw.get("description"):
             case["description"] = str(raw["description"])
-        for key in sorted(set(raw) - TEST_KEYS - ({"threshold"} if default else set())):
+        for key in sorted(set(raw) - TEST_KEYS):
             self.plan.review(here, f"{what}.{key}", f"test setting `{key}` has no promptops equivalent; left out")
         if raw.get("vars") is not None:
             case["vars"] = self._vars(raw["vars"], here, f"{what}.vars")
