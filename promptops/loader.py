@@ -5,7 +5,9 @@ stay importable from here."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import re
 from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
@@ -25,6 +27,7 @@ from .formats import (
     validate,
 )
 from .model import (
+    VARIANT_SEP,
     AuditSettings,
     Case,
     Config,
@@ -230,10 +233,11 @@ def load_suite(source: Source, evals_dir: str, path: str) -> Suite:
                     options=dict(default_options),
                 )
             )
+    variants = _variants(data, path, lines)
     return Suite(
         id=suite_id,
         path=path,
-        prompt=data["prompt"],
+        prompt=data["prompt"] if "prompt" in data else variants[0][1],
         cases=tuple(cases),
         description=data.get("description", ""),
         threshold=float(data.get("threshold", 1.0)),
@@ -244,7 +248,48 @@ def load_suite(source: Source, evals_dir: str, path: str) -> Suite:
         lines=flat_lines(lines),
         problems=tuple(problems),
         metadata=tuple(data.get("metadata", ())),
+        variants=variants if ("prompts" in data or "variants" in data) else (),
     )
+
+
+def _variants(data: dict[str, Any], path: str, lines: dict[yamltext.Path, int]) -> tuple[tuple[str, str], ...]:
+    """(name, prompt id) of each prompt a suite compares: `variants: {name: id}`, or `prompts: [id, ...]` named
+    by the last part of each id (made unique)."""
+    if "variants" in data:
+        return tuple((str(k), str(v)) for k, v in data["variants"].items())
+    if "prompts" not in data:
+        return ((data["prompt"], data["prompt"]),)
+    named: list[tuple[str, str]] = []
+    for pid in data["prompts"]:
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", pid.rsplit("/", 1)[-1]) or "prompt"
+        while name in {n for n, _ in named}:
+            name += "-2"
+        named.append((name, pid))
+    if len({p for _, p in named}) < len(named):
+        raise InputError(
+            "`prompts` names the same prompt twice",
+            file=path,
+            line=yamltext.line_for(lines, ("prompts",)),
+            hint="list each prompt once",
+        )
+    return tuple(named)
+
+
+def expand_variants(suite: Suite) -> list[Suite]:
+    """A suite file comparing prompts as one suite per variant (`<id>@<name>`), each gated on its own."""
+    if not suite.variants:
+        return [suite]
+    key = "variants" if suite.lines.get("variants") else "prompts"
+    return [
+        dataclasses.replace(
+            suite,
+            id=f"{suite.id}{VARIANT_SEP}{name}",
+            prompt=pid,
+            variant=name,
+            lines={**suite.lines, "prompt": suite.lines.get(f"{key}.{name}", suite.lines.get(f"{key}.{i}", 1))},
+        )
+        for i, (name, pid) in enumerate(suite.variants)
+    ]
 
 
 def raise_problem(snapshot: Snapshot, files: set[str] | None = None) -> None:
@@ -340,7 +385,7 @@ def load(source: Source) -> Snapshot:
             continue
         suite = _collect(problems, functools.partial(load_suite, source, evals_dir, path))
         if suite is not None:
-            suites[suite.id] = suite
+            suites.update((s.id, s) for s in expand_variants(suite))
             problems.extend(suite.problems)
     return Snapshot(
         label=source.label,

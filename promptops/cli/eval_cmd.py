@@ -176,6 +176,9 @@ def _emit(report: EvalReport, outputs: list[Path], fmt: str | None) -> None:
         for metric in metrics:
             table.add_row(*metric)
         console.print(table)
+    variants = writers.variant_lines(report)
+    if variants:
+        console.print("\n".join(variants), markup=False)
     failures = writers.to_text_failures(report)
     if failures:
         console.print(failures, markup=False)

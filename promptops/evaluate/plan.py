@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import routing
 from ..errors import InputError
-from ..model import Assertion, Case, Message, ModelSpec, Prompt, Snapshot, Suite
+from ..model import Assertion, Case, Message, ModelSpec, Prompt, Snapshot, Suite, variant_parts
 from ..providers import ProviderRequest
 from ..render import Renderer
 
@@ -56,7 +56,7 @@ def select_suites(snapshot: Snapshot, ids: Sequence[str]) -> list[Suite]:
         return [snapshot.suites[k] for k in sorted(snapshot.suites)]
     chosen: dict[str, Suite] = {}
     for wanted in ids:
-        found = [s for s in snapshot.suites.values() if wanted in (s.id, s.prompt)]
+        found = [s for s in snapshot.suites.values() if wanted in (s.id, s.prompt, variant_parts(s.id)[0])]
         if not found:
             known = sorted({*snapshot.suites, *(s.prompt for s in snapshot.suites.values())})
             raise InputError(

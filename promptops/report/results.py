@@ -28,6 +28,7 @@ from .junit import to_junit
 from .markdown import to_markdown
 from .metrics import METRIC_HEADER, metric_rows
 from .results_json import FORMAT_VERSION, from_dict, to_dict, to_json
+from .variants import variant_lines
 
 __all__ = [
     "FORMAT_VERSION",
@@ -42,6 +43,7 @@ __all__ = [
     "to_junit",
     "to_markdown",
     "to_text_failures",
+    "variant_lines",
 ]
 
 

@@ -13,6 +13,7 @@ from ..errors import InputError
 from ..model import CaseSummary, CheckResult, EvalReport, Override, SuiteSummary, TaskResult
 from .cases import case_key, result_key, sorted_suites, totals
 from .metrics import metric_scores
+from .variants import variant_comparisons
 
 FORMAT_VERSION = 1
 Convert = Callable[[Any, str], Any]
@@ -40,6 +41,7 @@ def to_dict(report: EvalReport) -> dict[str, Any]:
         "cases": [_plain(c) for c in sorted(report.cases, key=case_key)],
         "results": [_plain(r) for r in sorted(report.results, key=result_key)],
         "metrics": metric_scores(report),
+        "variants": variant_comparisons(report),
     }
 
 

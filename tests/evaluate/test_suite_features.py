@@ -179,3 +179,43 @@ def test_a_case_naming_an_unknown_model_is_a_lint_error_and_an_eval_error(
     assert code == 1 and "options.model 'nope' is not a named model" in out + err
     code, _, text = eval_json(cli, root, tmp_path)
     assert code == 2 and "options.model 'nope'" in text
+
+
+LOUD = PROMPT.replace("REPLY: {{ answer }}", "REPLY: {{ answer | upper }}")
+SUITE_VARIANTS = """variants: {plain: answer, loud: loud}
+cases:
+  - id: lower
+    vars: {answer: 'yes', label: x}
+    assert: [{type: contains, value: 'YES'}]
+  - id: upper
+    vars: {answer: 'YES', label: x}
+    assert: [{type: contains, value: 'YES'}]
+"""
+
+
+def test_prompt_variants_run_side_by_side_with_a_gate_each_and_their_difference(
+    make_repo, cli, server: ProviderServer, tmp_path
+) -> None:
+    root = repo(make_repo, server, SUITE_VARIANTS)
+    (root / "prompts/loud.prompt").write_text(LOUD)
+    md = tmp_path / "report.md"
+    code, report, text = eval_json(cli, root, tmp_path, "answer", "-o", md)  # the file's id selects every variant
+    assert code == 1, text
+    gates = {s["suite"]: (s["prompt"], s["pass_rate"], s["gate_passed"]) for s in report["suites"]}
+    assert gates == {"answer@loud": ("loud", 1.0, True), "answer@plain": ("answer", 0.5, False)}
+    (group,) = report["variants"]
+    assert [(v["variant"], v["pass_rate_change"]) for v in group["variants"]] == [("loud", 0.0), ("plain", -0.5)]
+    assert group["differences"] == [
+        {"case": "lower", "model": "main", "role": "primary", "verdicts": {"loud": "pass", "plain": "fail"}}
+    ]
+    assert "variants of answer: loud 100%, gate passed; plain 50% (-50 points), gate failed" in text
+    assert "lower [main]: loud pass, plain fail" in text
+    assert "### Prompt variants" in md.read_text() and "| `lower` | pass | fail |" in md.read_text()
+
+
+def test_a_variant_naming_an_unknown_prompt_is_a_lint_error_at_its_line(make_repo, cli, server: ProviderServer) -> None:
+    suite = "prompts: [answer, missing/one]\ncases:\n  - {id: a, vars: {answer: x, label: y}}\n"
+    root = repo(make_repo, server, suite)
+    code, out, _ = cli("lint", "--repo", root, "--format", "json")
+    found = [(f["rule"], f["line"], f["message"]) for f in json.loads(out)["findings"] if f["severity"] == "error"]
+    assert code == 1 and found == [("suite-unknown-prompt", 1, "suite targets unknown prompt 'missing/one'")]
