@@ -137,6 +137,19 @@ CASES: dict[str, tuple[dict[str, str | None], tuple[str, str, int]]] = {
     ),
     "unknown-file": ({"prompts/notes.csv": "a,b\n"}, ("warning", "prompts/notes.csv", 0)),
     "missing-routing": ({"routing.yaml": None}, ("warning", "routing.yaml", 0)),
+    "imported-stub": (
+        {
+            "evals/greet.yaml": text(
+                *SUITE, "    assert:", "      - {type: python, value: 'evals/checks/g.py:check_1'}"
+            ),
+            "evals/checks/g.py": text(
+                "def check_1(output, context):",
+                "    # promptops: imported stub: rewrite",
+                "    raise NotImplementedError",
+            ),
+        },
+        ("warning", "evals/greet.yaml", 6),
+    ),
     "case-options": (
         {"evals/greet.yaml": text(*SUITE, "    options: {model: slow}")},
         ("error", "evals/greet.yaml", 3),
