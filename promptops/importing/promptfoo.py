@@ -103,8 +103,11 @@ def plan_import(config: Path, name: str | None = None) -> Plan:
             src.where("providers"), "providers", f"several providers: a model matrix, `promptops eval {matrix}`"
         )
     plan.files.update(prompts.files(cases.uses_affix))
-    for prompt in prompts.found:
-        plan.files.update(cases.suite_files(prompt, src.data.get("description")))
+    if prompts.found:
+        plan.files.update(cases.suite_files(prompts.found, src.data.get("description")))
+    if len(prompts.found) > 1:
+        plan.mapped(src.where("prompts"), "prompts", f"{len(prompts.found)} prompts: variants of one suite, "
+                    f"evals/{base}.yaml, gated and reported side by side")  # fmt: skip
     if checks.functions:
         plan.files[checks.path] = checks.text()
     plan.files.setdefault("promptops.yaml", f"project: {base.split('/')[0]}\n")
@@ -195,8 +198,13 @@ def _routing_yaml(src: Source, models: list[str], judge: str | None) -> str:
     return dump(data)
 
 
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a reviewer reads every case in full: no &anchors and *aliases
+
+
 def dump(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120, default_flow_style=False)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120, default_flow_style=False)
 
 
 def _slug(text: str) -> str:

@@ -220,16 +220,22 @@ class Cases:
         return found
 
     # -- the suite -------------------------------------------------------------------------------------------
-    def suite_files(self, prompt: ImportedPrompt, description: Any) -> dict[str, str]:
+    def suite_files(self, prompts: list[ImportedPrompt], description: Any) -> dict[str, str]:
+        """The suite (several prompts: one suite comparing them as variants) and its datasets."""
         from .promptfoo import dump
 
         names = {n for c in [*self.cases, *itertools.chain(*self.datasets.values())] for n in c.get("vars", {})}
         names |= set(self.defaults.get("vars", {}))
-        suite: dict[str, Any] = {"prompt": prompt.id}
+        suite: dict[str, Any] = {}
+        if len(prompts) == 1:
+            suite["prompt"] = prompts[0].id
+        else:
+            suite["variants"] = {p.id.rsplit("/", 1)[-1]: p.id for p in prompts}
         if description:
             suite["description"] = str(description)
         suite["threshold"] = 1.0  # promptfoo fails the run when any test fails
-        metadata = sorted(names - set(prompt.variables) - set(AFFIX))
+        used_by_all = set.intersection(*(set(p.variables) for p in prompts)) if prompts else set()
+        metadata = sorted(names - used_by_all - set(AFFIX))
         if metadata:
             suite["metadata"] = metadata
         if self.defaults:
@@ -238,7 +244,7 @@ class Cases:
             suite["datasets"] = sorted(self.datasets)
         if self.cases:
             suite["cases"] = self.cases
-        files = {f"evals/{prompt.id}.yaml": dump(suite)}
+        files = {f"evals/{self.base}.yaml": dump(suite)}
         for path, rows in self.datasets.items():
             files[f"evals/{path}"] = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         return files

@@ -147,10 +147,13 @@ def test_prompts_inline_files_multi_chat_and_nunjucks(cli, tmp_path) -> None:
     ]
     code, out, _ = cli("render", "prompts/several-2", "--var", "question=Why?", "--repo", root)
     assert out == "user:\nSecond variant, think first: Why?\n"
-    verdicts = replay(cli, root, lambda s, c, v: "Paris" if s != "prompts/prompt-1" else "London")
-    assert verdicts[("prompts/prompt", "capital")] == verdicts[("prompts/prompt", "capital-2")] == "pass"
-    assert verdicts[("prompts/prompt-1", "capital")] == "fail"  # one case per value of the list var `topics`
-    assert verdicts[("prompts/nunjucks", "capital")] == "error"  # the flagged filter
+    suite = (root / "evals/prompts.yaml").read_text()
+    assert suite.startswith("variants:\n  prompt-1: prompts/prompt-1\n  prompt: prompts/prompt\n") and "&" not in suite
+    verdicts = replay(cli, root, lambda s, c, v: "Paris" if s != "prompts@prompt-1" else "London")
+    assert verdicts[("prompts@prompt", "capital")] == verdicts[("prompts@prompt", "capital-2")] == "pass"
+    assert verdicts[("prompts@prompt-1", "capital")] == "fail"  # one case per value of the list var `topics`
+    assert verdicts[("prompts@nunjucks", "capital")] == "error"  # the flagged filter
+    assert len(verdicts) == 14  # 7 variants x 2 cases
 
 
 def test_providers_become_named_models_and_a_literal_key_is_written_nowhere(cli, tmp_path) -> None:
