@@ -33,12 +33,13 @@ def promptfoo(
     2 when the config cannot be read."""
     import json
 
-    from ..importing import apply
+    from ..importing import apply, settle
     from ..importing.promptfoo import plan_import
 
     check_format(fmt, ("text", "json"))
     target = (into or Path.cwd()).resolve()
     plan = plan_import(config, name)
+    settle(plan, target)
     written = [] if dry_run else apply(plan, target)
     if fmt == "json":
         report = {

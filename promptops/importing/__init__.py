@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import yaml
+
+from .. import yamltext
 from ..errors import InputError
 from ..workspace import atomic_write
 
@@ -46,6 +49,29 @@ class Plan:
 
     def review(self, where: str, what: str, how: str) -> None:
         self.items.append(Item(where, what, "review", how))
+
+
+def settle(plan: Plan, into: Path) -> None:
+    """Fit the plan to a repository that already exists: its promptops.yaml is kept, and its routing.yaml too,
+    with the models the import needs and it lacks listed for a person to add (never rewritten: it holds the
+    team's comments and review history)."""
+    if (into / "promptops.yaml").exists():
+        plan.files.pop("promptops.yaml", None)
+    routing = plan.files.get("routing.yaml")
+    if routing is None or not (into / "routing.yaml").exists():
+        return
+    del plan.files["routing.yaml"]
+    existing, _ = yamltext.parse((into / "routing.yaml").read_text("utf-8", errors="replace"), "routing.yaml")
+    have = existing.get("models", {}) if isinstance(existing, dict) else {}
+    wanted, _ = yamltext.parse(routing, "routing.yaml")
+    missing = {name: spec for name, spec in wanted.get("models", {}).items() if name not in have}
+    if missing:
+        snippet = yaml.safe_dump({"models": missing}, sort_keys=False).strip().replace("\n", "; ")
+        plan.review(
+            "routing.yaml", "routing.yaml", f"exists and is kept as it is; add what the import needs: {snippet}"
+        )
+    else:
+        plan.mapped("routing.yaml", "routing.yaml", "exists and already names every model the import needs")
 
 
 def apply(plan: Plan, into: Path) -> list[str]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from .. import checks, loader, routing
 from ..model import Assertion, Case, Finding, Prompt, Snapshot, Suite
-from ..render import input_problem
+from ..render import RenderError, input_problem, template_variables
 from .context import Context, make_finding
 
 
@@ -106,6 +107,16 @@ def _case_findings(
                     a.line,
                     "see the assertion types in the README",
                 )
+            unknown = _unknown_template_vars(a.value, case, prompt)
+            if unknown:
+                yield make_finding(
+                    "case-vars",
+                    f"case {case.id!r}: the value of {a.type} uses {', '.join(map(repr, unknown))}, which the case "
+                    "does not have",
+                    case.file,
+                    a.line,
+                    "add the var to the case (or under defaults.vars), or fix the name",
+                )
             if _is_stub(ctx, a):
                 yield make_finding(
                     "imported-stub",
@@ -134,6 +145,27 @@ def _case_findings(
 
 
 STUB_MARKER = "promptops: imported stub"  # written by `promptops import` into checks it could not translate
+
+
+def _unknown_template_vars(value: Any, case: Case, prompt: Prompt) -> list[str]:
+    """The variables a templated assertion value reads that the case does not give (nor an input default)."""
+    texts = (
+        [value]
+        if isinstance(value, str)
+        else [v for v in value if isinstance(v, str)]
+        if isinstance(value, list)
+        else []
+    )
+    have = set(case.vars) | {k for k, v in prompt.inputs.items() if isinstance(v, dict) and "default" in v}
+    unknown: list[str] = []
+    for text in texts:
+        if "{{" in text or "{%" in text:
+            try:
+                used = template_variables(text)
+            except RenderError:
+                continue  # a template error shows when the case runs, with its line
+            unknown += [n for n in used if n not in have and n not in unknown]
+    return unknown
 
 
 def _python_refs(a: Assertion) -> list[str]:

@@ -72,6 +72,8 @@ def test_a_templated_value_naming_an_unknown_var_is_an_error_naming_the_case(
     suite = "prompt: answer\ncases:\n  - id: a\n    vars: {answer: x, label: x}\n    assert:\n"
     suite += "      - {type: equals, value: '{{ expected }}'}\n"
     root = repo(make_repo, server, suite)
+    code, out, _ = cli("lint", "--repo", root)
+    assert code == 1 and "evals/answer.yaml:6: error: case 'a': the value of equals uses 'expected'" in out
     code, report, text = eval_json(cli, root, tmp_path)
     assert code == 2, text
     (result,) = report["results"]

@@ -264,3 +264,18 @@ def test_help_golden(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mon
     out = capsys.readouterr().out
     assert "Exit codes" in out
     check_golden("help-import-promptfoo.txt", "\n".join(line.rstrip() for line in out.splitlines()) + "\n")
+
+
+def test_an_existing_repository_keeps_its_settings_and_is_told_which_models_to_add(cli, tmp_path, make_repo) -> None:
+    from conftest import MINIMAL
+
+    root = make_repo(MINIMAL)
+    before = {name: (root / name).read_text() for name in ("routing.yaml", "promptops.yaml")}
+    config = tmp_path / "pf" / "promptfooconfig.yaml"
+    shutil.copytree(DATA / "json-output", config.parent)
+    code, out, err = cli("import", "promptfoo", config, "--into", root, "--format", "json")
+    assert code == 1, err
+    assert {name: (root / name).read_text() for name in before} == before
+    (routing,) = [i["how"] for i in json.loads(out)["items"] if i["what"] == "routing.yaml"]
+    assert "gpt-3.5-turbo" in routing and "model: openai/gpt-3.5-turbo" in routing
+    assert (root / "prompts/pf.prompt").exists() and (root / "evals/pf.yaml").exists()
