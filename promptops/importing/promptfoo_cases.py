@@ -96,6 +96,11 @@ class Cases:
     def _csv(self, text: str, rel: str, stem: str) -> None:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         rows: list[dict[str, Any]] = []
+        unknown = [c for c in reader.fieldnames or [] if c.startswith("__") and not _known_column(c)]
+        for column in unknown:
+            self.plan.review(
+                f"{rel}:1", f"{rel} {column}", f"CSV column {column} has no promptops equivalent; left out"
+            )
         for n, row in enumerate(reader, 1):
             where, what = f"{rel}:{reader.line_num}", f"{rel} row {n}"
             test: dict[str, Any] = {"vars": {}, "assert": []}
@@ -111,10 +116,8 @@ class Cases:
                 elif column in ("__prefix", "__suffix"):
                     if cell:
                         test.setdefault("options", {})[column[2:]] = cell
-                elif column == "__metric":
-                    continue
                 elif column.startswith("__"):
-                    self.plan.review(where, f"{what} {column}", f"CSV column {column} has no promptops equivalent")
+                    continue  # __metric is read above; unknown columns are listed once, above
                 else:
                     test["vars"][column] = cell
             case = self._test(test, (), what, where=where)
@@ -248,6 +251,15 @@ class Cases:
         for path, rows in self.datasets.items():
             files[f"evals/{path}"] = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         return files
+
+
+def _known_column(column: str) -> bool:
+    return bool(re.fullmatch(r"__expected\d*", column)) or column in (
+        "__description",
+        "__prefix",
+        "__suffix",
+        "__metric",
+    )
 
 
 def _expand(values: dict[str, Any]) -> list[dict[str, Any]]:

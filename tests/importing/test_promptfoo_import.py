@@ -279,3 +279,22 @@ def test_an_existing_repository_keeps_its_settings_and_is_told_which_models_to_a
     (routing,) = [i["how"] for i in json.loads(out)["items"] if i["what"] == "routing.yaml"]
     assert "gpt-3.5-turbo" in routing and "model: openai/gpt-3.5-turbo" in routing
     assert (root / "prompts/pf.prompt").exists() and (root / "evals/pf.yaml").exists()
+
+
+def test_a_json_config_imports_as_its_yaml_twin(cli, tmp_path) -> None:
+    import yaml
+
+    code, yaml_report, _, yaml_root = imported(cli, tmp_path, "tests")
+    twin = tmp_path / "promptfoo" / "tests" / "promptfooconfig.json"
+    twin.write_text(json.dumps(yaml.safe_load((twin.parent / "promptfooconfig.yaml").read_text())))
+    code, out, _ = cli("import", "promptfoo", twin, "--into", tmp_path / "twin", "--format", "json")
+    assert code == 0
+    files = {p.relative_to(yaml_root).as_posix(): p.read_text() for p in yaml_root.rglob("*") if p.is_file()}
+    twins = {p.relative_to(tmp_path / "twin").as_posix(): p.read_text() for p in (tmp_path / "twin").rglob("*")
+             if p.is_file()}  # fmt: skip
+
+    def unsourced(text: str) -> str:  # the description names the source file and line: the only difference
+        return "\n".join(line for line in text.splitlines() if not line.startswith("description: Imported from"))
+
+    assert {k: unsourced(v) for k, v in twins.items()} == {k: unsourced(v) for k, v in files.items()}
+    assert [i["how"] for i in json.loads(out)["items"]] == [i["how"] for i in yaml_report["items"]]
