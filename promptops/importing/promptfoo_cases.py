@@ -140,7 +140,11 @@ class Cases:
         if raw.get("vars") is not None:
             case["vars"] = self._vars(raw["vars"], here, f"{what}.vars")
         asserts = []
-        for j, a in enumerate(raw.get("assert") or []):
+        listed = raw.get("assert")
+        if listed is not None and not isinstance(listed, list):
+            self.plan.review(here, f"{what}.assert", "`assert` is not a list of assertions; left out")
+            listed = []
+        for j, a in enumerate(listed or []):
             a_where = self.src.where(*at, "assert", j) if at else here
             mapped = self.mapper.assertion(a, a_where, f"{what}.assert[{j}]")
             if mapped is not None:

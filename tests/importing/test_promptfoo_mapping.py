@@ -76,3 +76,31 @@ def test_every_known_provider_id_maps_to_a_litellm_model_string(prefix: str, mod
     assert litellm_model.endswith("/" + model) and key_env == PROVIDERS[prefix][1]
     assert provider_model(f"{prefix}:chat:{model}")[0].endswith("/" + model)  # type: ignore[index]
     assert provider_model(f"https://{model}.example.com") is None
+
+
+KEYS = st.sampled_from(
+    ["prompts", "providers", "tests", "defaultTest", "vars", "assert", "type", "value", "options", "transform",
+     "id", "config", "label", "raw", "description", "threshold", "metric", "provider", "apiKey", "env", "other"]
+)  # fmt: skip
+TEXTS = st.sampled_from(["contains", "javascript", "file://missing.txt", "openai:gpt-4o", "{{ x }}", "x", ""])
+shapes = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | TEXTS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(config=st.dictionaries(KEYS, shapes, max_size=5))
+def test_any_config_shape_is_mapped_or_listed_never_a_crash(config: dict[str, Any], tmp_path_factory: Any) -> None:
+    from promptops.errors import InputError
+    from promptops.importing.promptfoo import plan_import
+
+    path = tmp_path_factory.mktemp("pf") / "promptfooconfig.json"
+    path.write_text(json.dumps(config))
+    try:
+        plan = plan_import(path)
+    except InputError:
+        return
+    listed = {i.what.split(".")[0].split("[")[0] for i in plan.items}
+    assert {k for k, v in config.items() if v is not None} <= listed  # every key read is reported
