@@ -29,6 +29,7 @@ from .cases import (
     truncate,
     visible,
 )
+from .metrics import metrics_markdown
 from .variants import variants_markdown
 
 # -- Markdown ------------------------------------------------------------------------------------------------
@@ -38,7 +39,7 @@ def to_markdown(report: EvalReport, limit: int = 65000) -> str:
     """A PR comment or step summary, at most `limit` characters: failure details are the first to go."""
     runs, name = runs_by_case(report), case_names(report)
     parts = [_md_head(report), _md_table(report), _md_gates(report), _md_baseline(report, name), _md_overrides(report)]
-    parts.append(variants_markdown(report))
+    parts += [metrics_markdown(report), variants_markdown(report)]
     details = [_md_details(c, runs.get(case_key(c), [])) for c in failing_cases(report)]
     if details:
         details.insert(0, "### Failures and errors")

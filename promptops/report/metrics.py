@@ -46,3 +46,13 @@ def metric_rows(report: EvalReport) -> list[tuple[str, ...]]:
         )
         for row in metric_scores(report)
     ]
+
+
+def metrics_markdown(report: EvalReport) -> str:
+    """A "Metrics" section for a PR comment ("" when no assertion names a metric)."""
+    rows = metric_rows(report)
+    if not rows:
+        return ""
+    head = "| " + " | ".join(METRIC_HEADER) + " |\n|" + "---|" * len(METRIC_HEADER)
+    body = ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(["### Metrics", "", head, *body])

@@ -134,8 +134,10 @@ cases:
 
 def test_named_metrics_are_scored_per_suite_in_json_and_text(make_repo, cli, server: ProviderServer, tmp_path) -> None:
     root = repo(make_repo, server, SUITE_METRICS)
-    code, report, text = eval_json(cli, root, tmp_path)
+    md = tmp_path / "report.md"
+    code, report, text = eval_json(cli, root, tmp_path, "-o", md)
     assert code == 0, text
+    assert "### Metrics" in md.read_text() and "| answer | main | accuracy | 1/2 | 0.50 |" in md.read_text()
     rows = {m["metric"]: (m["checks"], m["passed"], m["score"]) for m in report["metrics"]}
     assert rows == {"accuracy": (2, 1, 0.5), "tone": (2, 2, 1.0)}
     assert [c["metric"] for c in report["results"][0]["checks"]] == ["accuracy", "tone"]
