@@ -22,7 +22,7 @@ from .promptfoo_text import model_name, provider_model
 if TYPE_CHECKING:
     from .promptfoo import Source
 
-TEST_KEYS = {"vars", "assert", "description", "options"}
+TEST_KEYS = {"vars", "assert", "description", "options", "provider"}
 OPTION_KEYS = {"transform", "provider", "response_format", "prefix", "suffix"}
 
 
@@ -153,6 +153,12 @@ class Cases:
         if asserts:
             case["assert"] = asserts
         self._options(raw.get("options"), case, here, f"{what}.options", default)
+        if raw.get("provider") is not None:
+            if default:
+                self.plan.review(here, f"{what}.provider", "a default provider for every test: set defaults.model "
+                                 "in routing.yaml instead; left out")  # fmt: skip
+            else:
+                self._provider(raw["provider"], case, here, f"{what}.provider", grader=False)
         return case
 
     def _vars(self, raw: Any, where: str, what: str) -> Any:
@@ -185,10 +191,15 @@ class Cases:
                 case.setdefault("vars", {})[f"promptfoo_{key}"] = str(raw[key])
                 self.uses_affix = True
                 self.plan.mapped(where, f"{what}.{key}", f"the var promptfoo_{key}, added to the prompt")
-        if "provider" in raw:
-            self._provider(raw["provider"], case, where, f"{what}.provider", default)
+        if "provider" in raw:  # promptfoo's options.provider grades the model-graded checks
+            if default:
+                self._provider(raw["provider"], case, where, f"{what}.provider", grader=True)
+            else:
+                self.plan.review(where, f"{what}.provider", "a grader for one test: promptops grades every "
+                                 "llm-rubric with routing.yaml's `judge`; left out")  # fmt: skip
 
-    def _provider(self, raw: Any, case: dict[str, Any], where: str, what: str, default: bool) -> None:
+    def _provider(self, raw: Any, case: dict[str, Any], where: str, what: str, grader: bool) -> None:
+        """A test's `provider` (the model that answers it), or defaultTest's options.provider (the grader)."""
         pid = raw.get("id") if isinstance(raw, dict) else raw
         mapped = provider_model(pid) if isinstance(pid, str) else None
         if mapped is None:
@@ -197,9 +208,9 @@ class Cases:
         models: dict[str, Any] = self.src.routing_models
         name = next((n for n, m in models.items() if m["model"] == mapped[0]), None)
         if name is None:
-            name = model_name("grader" if default else mapped[0], set(models))
+            name = model_name("grader" if grader else mapped[0], set(models))
             models[name] = {"model": mapped[0], **({"api_key_env": mapped[1]} if mapped[1] else {})}
-        if default:  # promptfoo's defaultTest provider grades the model-graded checks
+        if grader:
             self.grader = name
             self.plan.mapped(where, what, f"the grader: routing.yaml `judge: {name}`")
         else:

@@ -185,6 +185,11 @@ def test_tests_defaults_files_csv_columns_and_options(cli, tmp_path) -> None:
     code, report, _, root = imported(cli, tmp_path, "tests")
     assert code == 0, reviews(report)
     assert lint(cli, root) == []
+    assert "  gpt-4o:\n    model: openai/gpt-4o\n" in (root / "routing.yaml").read_text()
+    assert (
+        "options:\n    response_format:\n      type: json_object\n    model: gpt-4o\n"
+        in (root / "evals/tests.yaml").read_text()
+    )
     answers = {
         "I loved every minute of it.\n": " positive\n",
         "Great value": "positive",
@@ -208,11 +213,12 @@ def test_assertions_mapped_metrics_python_and_stubs(cli, tmp_path) -> None:
     code, report, err, root = imported(cli, tmp_path, "assertions")
     assert code == 1, err
     assert [r.split(": ")[0] for r in reviews(report)] == [
-        "promptfooconfig.yaml:29 tests[1].assert[1] (javascript)",
-        "promptfooconfig.yaml:30 tests[1].assert[2].transform",
-        "promptfooconfig.yaml:31 tests[1].assert[3] (levenshtein)",
-        "promptfooconfig.yaml:3 grader",
+        "promptfooconfig.yaml:32 tests[1].assert[1] (javascript)",
+        "promptfooconfig.yaml:33 tests[1].assert[2].transform",
+        "promptfooconfig.yaml:34 tests[1].assert[3] (levenshtein)",
     ]
+    routing = (root / "routing.yaml").read_text()
+    assert "grader:\n    model: openai/gpt-4o\n" in routing and routing.endswith("judge: grader\n")
     assert {f[0] for f in lint(cli, root)} == {"imported-stub"}
     verdicts = replay(cli, root, lambda s, c, v: "Hello there!")
     assert verdicts == {("assertions", "mapped"): "pass", ("assertions", "needs-a-person"): "error"}
