@@ -117,7 +117,8 @@ def _messages_file(text: str, path: str) -> tuple[dict[str, Any], str, dict[yaml
             "a messages file holds a non-empty list of {role, content}, or a mapping with `messages:`",
             file=path,
             line=1,
-            hint="e.g. [{role: system, content: ...}, {role: user, content: '{{ question }}'}]",
+            hint="e.g. [{role: system, content: ...}, {role: user, content: '{{ question }}'}]; a file that is "
+            "included rather than a prompt is a partial: start its name with _",
         )
     at = ("messages",) if isinstance(data, dict) else ()
     parts = []

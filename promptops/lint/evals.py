@@ -98,50 +98,54 @@ def _case_findings(
         if extra and prompt.inputs:
             extras.setdefault((case.file, extra), []).append(case)
         for a in case.asserts:
-            setting = checks.validate(a, prompt)
-            if setting and not (a.type == "json-schema" and a.value is None and prompt.output is None):
-                yield make_finding(
-                    "assertion",
-                    f"case {case.id!r}: {a.type}: {setting}",
-                    case.file,
-                    a.line,
-                    "see the assertion types in the README",
-                )
-            unknown = _unknown_template_vars(a.value, case, prompt)
-            if unknown:
-                yield make_finding(
-                    "case-vars",
-                    f"case {case.id!r}: the value of {a.type} uses {', '.join(map(repr, unknown))}, which the case "
-                    "does not have",
-                    case.file,
-                    a.line,
-                    "add the var to the case (or under defaults.vars), or fix the name",
-                )
-            if _is_stub(ctx, a):
-                yield make_finding(
-                    "imported-stub",
-                    f"case {case.id!r}: {_stub_ref(a)} is an imported stub that fails until it is rewritten",
-                    case.file,
-                    a.line,
-                    "write the check in python (the original code is in comments beside it)",
-                    "warning",
-                )
-            if a.type == "llm-rubric" and routing.judge(ctx.snapshot.routing) is None and routing_ok:
-                yield make_finding(
-                    "no-judge",
-                    "llm-rubric needs a judge model",
-                    case.file,
-                    a.line,
-                    "set `judge:` in routing.yaml to a named model",
-                )
-            if a.type == "json-schema" and a.value is None and prompt.output is None:
-                yield make_finding(
-                    "no-output-schema",
-                    "json-schema assertion without a schema",
-                    case.file,
-                    a.line,
-                    f"give `value:` a schema, or declare `output:` in {prompt.path}",
-                )
+            yield from _assertion_findings(ctx, case, a, prompt, routing_ok)
+
+
+def _assertion_findings(ctx: Context, case: Case, a: Assertion, prompt: Prompt, routing_ok: bool) -> Iterator[Finding]:
+    setting = checks.validate(a, prompt)
+    if setting and not (a.type == "json-schema" and a.value is None and prompt.output is None):
+        yield make_finding(
+            "assertion",
+            f"case {case.id!r}: {a.type}: {setting}",
+            case.file,
+            a.line,
+            "see the assertion types in the README",
+        )
+    unknown = _unknown_template_vars(a.value, case, prompt)
+    if unknown:
+        yield make_finding(
+            "case-vars",
+            f"case {case.id!r}: the value of {a.type} uses {', '.join(map(repr, unknown))}, which the case "
+            "does not have",
+            case.file,
+            a.line,
+            "add the var to the case (or under defaults.vars), or fix the name",
+        )
+    if _is_stub(ctx, a):
+        yield make_finding(
+            "imported-stub",
+            f"case {case.id!r}: {_stub_ref(a)} is an imported stub that fails until it is rewritten",
+            case.file,
+            a.line,
+            "write the check in python (the original code is in comments beside it)",
+            "warning",
+        )
+    if a.type == "llm-rubric" and routing.judge(ctx.snapshot.routing) is None and routing_ok:
+        yield make_finding(
+            "no-judge",
+            "llm-rubric needs a judge model",
+            case.file,
+            a.line,
+            "set `judge:` in routing.yaml to a named model",
+        )
+    if a.type == "json-schema" and a.value is None and prompt.output is None:
+        yield make_finding(
+            "no-output-schema",
+            "json-schema assertion without a schema",
+            case.file,
+            a.line,
+            f"give `value:` a schema, or declare `output:` in {prompt.path}",
+        )
 
 
 STUB_MARKER = "promptops: imported stub"  # written by `promptops import` into checks it could not translate
