@@ -25,7 +25,7 @@ from .promptfoo_checks import Mapper, PythonChecks
 from .promptfoo_prompts import Prompts
 from .promptfoo_text import model_name, provider_model
 
-TOP_KEYS = {"description", "prompts", "providers", "tests", "defaultTest", "env"}
+TOP_KEYS = {"description", "prompts", "providers", "tests", "defaultTest", "env", "evaluateOptions"}
 PROVIDER_KEYS = {"id", "label", "config"}
 CONFIG_ENDPOINT = {"apiBaseUrl": "", "baseUrl": "", "basePath": "", "apiHost": "https://{}/v1"}
 
@@ -102,17 +102,40 @@ def plan_import(config: Path, name: str | None = None) -> Plan:
         plan.mapped(
             src.where("providers"), "providers", f"several providers: a model matrix, `promptops eval {matrix}`"
         )
+    settings, repeat = _evaluate_options(src, plan)
     plan.files.update(prompts.files(cases.uses_affix))
     if prompts.found:
-        plan.files.update(cases.suite_files(prompts.found, src.data.get("description")))
+        plan.files.update(cases.suite_files(prompts.found, src.data.get("description"), repeat))
     if len(prompts.found) > 1:
         plan.mapped(src.where("prompts"), "prompts", f"{len(prompts.found)} prompts: variants of one suite, "
                     f"evals/{base}.yaml, gated and reported side by side")  # fmt: skip
     if checks.functions:
         plan.files[checks.path] = checks.text()
-    plan.files.setdefault("promptops.yaml", f"project: {base.split('/')[0]}\n")
+    plan.files.setdefault("promptops.yaml", dump({"project": base.split("/")[0], **settings}))
     _scrub(plan, src.secrets)
     return plan
+
+
+def _evaluate_options(src: Source, plan: Plan) -> tuple[dict[str, Any], int]:
+    """evaluateOptions: `repeat` -> the suite's repeat, `maxConcurrency` -> promptops.yaml's eval.concurrency."""
+    raw = src.data.get("evaluateOptions")
+    if not isinstance(raw, dict):
+        if raw is not None:
+            plan.review(src.where("evaluateOptions"), "evaluateOptions", "not a mapping; left out")
+        return {}, 1
+    settings: dict[str, Any] = {}
+    repeat = 1
+    for key, value in raw.items():
+        where, what = src.where("evaluateOptions", key), f"evaluateOptions.{key}"
+        if key == "repeat" and isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100:
+            repeat = value
+            plan.mapped(where, what, f"the suite's repeat: {value}")
+        elif key == "maxConcurrency" and isinstance(value, int) and value >= 1:
+            settings = {"eval": {"concurrency": value}}
+            plan.mapped(where, what, f"promptops.yaml eval.concurrency: {value}")
+        else:
+            plan.review(where, what, f"`{key}` has no promptops equivalent; left out")
+    return settings, repeat
 
 
 def _env(src: Source, plan: Plan) -> None:

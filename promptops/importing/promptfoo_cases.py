@@ -238,7 +238,7 @@ class Cases:
         return found
 
     # -- the suite -------------------------------------------------------------------------------------------
-    def suite_files(self, prompts: list[ImportedPrompt], description: Any) -> dict[str, str]:
+    def suite_files(self, prompts: list[ImportedPrompt], description: Any, repeat: int = 1) -> dict[str, str]:
         """The suite (several prompts: one suite comparing them as variants) and its datasets."""
         from .promptfoo import dump
 
@@ -252,6 +252,8 @@ class Cases:
         if description:
             suite["description"] = str(description)
         suite["threshold"] = 1.0  # promptfoo fails the run when any test fails
+        if repeat > 1:
+            suite["repeat"] = repeat
         used_by_all = set.intersection(*(set(p.variables) for p in prompts)) if prompts else set()
         metadata = sorted(names - used_by_all - set(AFFIX))
         if metadata:

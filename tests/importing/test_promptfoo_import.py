@@ -183,8 +183,12 @@ def test_providers_become_named_models_and_a_literal_key_is_written_nowhere(cli,
 
 def test_tests_defaults_files_csv_columns_and_options(cli, tmp_path) -> None:
     code, report, _, root = imported(cli, tmp_path, "tests")
-    assert code == 0, reviews(report)
+    assert code == 1 and reviews(report) == [
+        "promptfooconfig.yaml:10 evaluateOptions.showProgressBar: `showProgressBar` has no promptops equivalent; left out"
+    ]
     assert lint(cli, root) == []
+    assert (root / "promptops.yaml").read_text() == "project: tests\neval:\n  concurrency: 2\n"
+    assert "\nrepeat: 2\n" in (root / "evals/tests.yaml").read_text()
     assert "  gpt-4o:\n    model: openai/gpt-4o\n" in (root / "routing.yaml").read_text()
     assert (
         "options:\n    response_format:\n      type: json_object\n    model: gpt-4o\n"
@@ -249,7 +253,7 @@ def test_an_unreadable_config_exits_2_and_writes_nothing(cli, tmp_path, text: st
 
 def test_dry_run_writes_nothing_and_a_clash_refuses_the_whole_import(cli, tmp_path) -> None:
     code, report, _, root = imported(cli, tmp_path, "tests", "--dry-run")
-    assert code == 0 and "evals/tests.yaml" in report["files"] and report["written"] == []
+    assert code == 1 and "evals/tests.yaml" in report["files"] and report["written"] == []
     assert not root.exists()
     (root / "prompts").mkdir(parents=True)
     (root / "prompts/tests.prompt").write_text("mine\n")
@@ -294,7 +298,7 @@ def test_a_json_config_imports_as_its_yaml_twin(cli, tmp_path) -> None:
     twin = tmp_path / "promptfoo" / "tests" / "promptfooconfig.json"
     twin.write_text(json.dumps(yaml.safe_load((twin.parent / "promptfooconfig.yaml").read_text())))
     code, out, _ = cli("import", "promptfoo", twin, "--into", tmp_path / "twin", "--format", "json")
-    assert code == 0
+    assert code == 1
     files = {p.relative_to(yaml_root).as_posix(): p.read_text() for p in yaml_root.rglob("*") if p.is_file()}
     twins = {p.relative_to(tmp_path / "twin").as_posix(): p.read_text() for p in (tmp_path / "twin").rglob("*")
              if p.is_file()}  # fmt: skip
