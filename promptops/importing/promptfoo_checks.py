@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import Plan
+from .promptfoo_text import nunjucks_to_jinja
 
 STUB_MARKER = "promptops: imported stub"  # lint's `imported-stub` rule looks for this line in a python check
 
@@ -107,6 +108,8 @@ class Mapper:
     def _typed(self, base: str, value: Any, where: str, what: str, kind: str) -> dict[str, Any] | None:
         if isinstance(value, str) and value.startswith("file://") and base not in ("python", "javascript"):
             value = self._file_value(value, where, what)
+        if base not in ("python", "javascript"):
+            value = self._templated(value, where, what)
         if base in SAME:
             out: dict[str, Any] = {"type": base}
             if value is not None:
@@ -129,6 +132,17 @@ class Mapper:
             return {"type": "python", "value": ref}
         self.plan.review(where, what, f"assertion type `{base}` has no promptops equivalent; left out")
         return None
+
+    def _templated(self, value: Any, where: str, what: str) -> Any:
+        """An assertion value's Nunjucks (promptfoo renders values from the vars too) read as Jinja2."""
+        if isinstance(value, list):
+            return [self._templated(v, where, what) for v in value]
+        if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
+            return value
+        new, notes = nunjucks_to_jinja(value)
+        for _, note, review in notes:
+            (self.plan.review if review else self.plan.mapped)(where, f"{what}.value", note)
+        return new
 
     def _python(self, value: Any, where: str, what: str) -> str:
         if isinstance(value, str) and value.startswith("file://"):

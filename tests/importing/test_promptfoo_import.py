@@ -217,10 +217,11 @@ def test_assertions_mapped_metrics_python_and_stubs(cli, tmp_path) -> None:
     code, report, err, root = imported(cli, tmp_path, "assertions")
     assert code == 1, err
     assert [r.split(": ")[0] for r in reviews(report)] == [
-        "promptfooconfig.yaml:32 tests[1].assert[1] (javascript)",
-        "promptfooconfig.yaml:33 tests[1].assert[2].transform",
-        "promptfooconfig.yaml:34 tests[1].assert[3] (levenshtein)",
+        "promptfooconfig.yaml:33 tests[1].assert[1] (javascript)",
+        "promptfooconfig.yaml:34 tests[1].assert[2].transform",
+        "promptfooconfig.yaml:35 tests[1].assert[3] (levenshtein)",
     ]
+    assert "value: length {{ label | length }}" in (root / "evals/assertions.yaml").read_text()
     routing = (root / "routing.yaml").read_text()
     assert "grader:\n    model: openai/gpt-4o\n" in routing and routing.endswith("judge: grader\n")
     assert {f[0] for f in lint(cli, root)} == {"imported-stub"}
