@@ -4,6 +4,7 @@ pass) and that lint warns about until a person replaces them."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,8 +115,8 @@ class Mapper:
             out: dict[str, Any] = {"type": base}
             if value is not None:
                 out["value"] = value
-            judged = " (graded by routing.yaml's `judge` model)" if base == "llm-rubric" else ""
-            self.plan.mapped(where, what, f"{kind}{judged}")
+            note = {"llm-rubric": " (graded by routing.yaml's `judge` model)", "is-json": " with its schema"}
+            self.plan.mapped(where, what, kind + (note.get(base, "") if value is not None else ""))
             return out
         if base == "similar":
             self.plan.review(where, what, "similar: promptfoo compares embeddings, promptops compares the text "
@@ -172,7 +173,7 @@ class Mapper:
             return None
         steps = js_transform(code)
         if steps is not None:
-            self.plan.mapped(where, what, f"transform {code.strip()!r} became {steps}")
+            self.plan.mapped(where, what, f"transform {code.strip()!r} became {json.dumps(steps)}")
             return steps
         ref = self.checks.stub("javascript", code, "transform")
         self.plan.review(where, what, f"transform kept as a commented python stub in {ref}: rewrite it")

@@ -309,3 +309,13 @@ def test_a_json_config_imports_as_its_yaml_twin(cli, tmp_path) -> None:
 
     assert {k: unsourced(v) for k, v in twins.items()} == {k: unsourced(v) for k, v in files.items()}
     assert [i["how"] for i in json.loads(out)["items"]] == [i["how"] for i in yaml_report["items"]]
+
+
+def test_the_text_report_golden(cli, tmp_path) -> None:
+    from golden_files import check_golden
+
+    source = tmp_path / "json-output"
+    shutil.copytree(DATA / "json-output", source)
+    code, out, err = cli("import", "promptfoo", source / "promptfooconfig.yaml", "--into", tmp_path / "repo")
+    assert code == 1 and err == f"10 mapped, 2 need review; wrote 5 files into {(tmp_path / 'repo').resolve()}\n"
+    check_golden("import-promptfoo.txt", out)
