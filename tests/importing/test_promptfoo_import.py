@@ -9,10 +9,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from promptops.evaluate.plan import plan, select_suites
-from promptops.loader import load
+from promptops.loader import load, schema
 from promptops.workspace import TreeSource
 
 DATA = Path(__file__).parent.parent / "data" / "promptfoo"
@@ -28,7 +29,10 @@ def imported(cli, tmp_path: Path, name: str, *extra: str) -> tuple[int, dict[str
     config.write_text(config.read_text().replace("__LITERAL_KEY__", LITERAL_KEY))
     root = tmp_path / "repo"
     code, out, err = cli("import", "promptfoo", config, "--into", root, "--format", "json", *extra)
-    return code, json.loads(out) if out.strip() else {}, err, root
+    report = json.loads(out) if out.strip() else {}
+    if report:
+        jsonschema.validate(report, schema("import"))
+    return code, report, err, root
 
 
 def reviews(report: dict[str, Any]) -> list[str]:
