@@ -101,6 +101,7 @@ CASES: dict[str, tuple[dict[str, str | None], tuple[str, str, int]]] = {
         ("error", "evals/greet.yaml", 1),
     ),
     "empty-suite": ({"evals/greet.yaml": text("prompt: greet", "cases: []")}, ("error", "evals/greet.yaml", 1)),
+    "unchecked-case": ({"evals/greet.yaml": text(*SUITE)}, ("warning", "evals/greet.yaml", 3)),
     "case-vars": ({"evals/greet.yaml": text(*SUITE[:3], "    vars: {name: 42}")}, ("error", "evals/greet.yaml", 3)),
     "case-vars-extra": (
         {"evals/greet.yaml": text(*SUITE[:3], "    vars: {name: Ada, mood: calm}")},
@@ -301,15 +302,28 @@ def test_every_schema_problem_of_a_file_is_a_finding_at_its_line(cli: Cli, make_
 CSV = "name,label,mood,__expected\n" + "".join(f"P{i},l{i},calm,x\n" for i in range(68))
 
 
-def test_extra_dataset_columns_give_one_warning_naming_every_one() -> None:
+def test_a_dataset_gives_one_warning_per_kind_naming_every_extra_column() -> None:
     suite = text("prompt: greet", "datasets: [data/people.csv]")
     findings = run({"evals/greet.yaml": suite, "evals/data/people.csv": CSV})
-    extra = [f for f in findings if f.rule == "case-vars"]
-    assert len(extra) == 1, extra
-    assert extra[0].message == "68 cases (first: 'people-1'): vars 'label', 'mood' are not an input of 'greet'"
-    assert (extra[0].file, extra[0].line, extra[0].severity) == ("evals/data/people.csv", 2, "warning")
+    assert [(f.rule, f.file, f.line, f.severity, f.message) for f in findings] == [
+        (
+            "case-vars",
+            "evals/data/people.csv",
+            2,
+            "warning",
+            "68 cases (first: 'people-1'): vars 'label', 'mood' are not an input of 'greet'",
+        ),
+        (
+            "unchecked-case",
+            "evals/data/people.csv",
+            2,
+            "warning",
+            "68 cases (first: 'people-1') have no assertion: eval reports them as unchecked, never as a pass",
+        ),
+    ]
 
 
 def test_metadata_columns_are_not_reported_as_extra_vars() -> None:
-    suite = text("prompt: greet", "metadata: [label, mood]", "datasets: [data/people.csv]")
+    suite = text("prompt: greet", "metadata: [label, mood]", "defaults:", "  assert: [{type: contains, value: P}]")
+    suite += "datasets: [data/people.csv]\n"
     assert run({"evals/greet.yaml": suite, "evals/data/people.csv": CSV}) == []

@@ -44,6 +44,7 @@ RULE_DOCS: dict[str, str] = {
     "missing-routing": "prompts exist and routing.yaml does not",
     "suite-unknown-prompt": "an eval suite targets a prompt that does not exist",
     "empty-suite": "an eval suite without cases",
+    "unchecked-case": "an eval case with no assertion: eval reports it as unchecked, never as a pass",
     "case-vars": "eval case vars that do not fit the prompt's inputs",
     "imported-stub": "a python check or transform the import could not translate, not yet rewritten",
     "case-options": "a case's options name a model routing.yaml does not declare",

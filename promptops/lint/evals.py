@@ -21,6 +21,35 @@ def broken_prompts(snapshot: Snapshot) -> set[str]:
     }
 
 
+def _unchecked(suite: Suite) -> Iterator[Finding]:
+    """A case with no assertion checks nothing: eval reports it as unchecked, never as a pass. The rows of a
+    dataset file give one warning between them (a 68-row CSV is one line, not 68)."""
+    rows: dict[str, list[Case]] = {}
+    for case in suite.cases:
+        if not case.asserts:
+            if case.file and case.file != suite.path:
+                rows.setdefault(case.file, []).append(case)
+                continue
+            yield make_finding(
+                "unchecked-case",
+                f"case {case.id!r} has no assertion: eval reports it as unchecked, never as a pass",
+                case.file or suite.path,
+                case.line or suite.line_of("cases"),
+                "add `assert:` to the case, or assertions every case shares under `defaults: assert:`",
+                severity="warning",
+            )
+    for file, cases in rows.items():
+        who = f"case {cases[0].id!r} has" if len(cases) == 1 else f"{len(cases)} cases (first: {cases[0].id!r}) have"
+        yield make_finding(
+            "unchecked-case",
+            f"{who} no assertion: eval reports {'it' if len(cases) == 1 else 'them'} as unchecked, never as a pass",
+            file,
+            cases[0].line,
+            f"add `assert` to the rows, or assertions every case shares under `defaults: assert:` in {suite.path}",
+            severity="warning",
+        )
+
+
 def check_suites(ctx: Context) -> Iterator[Finding]:
     routing_ok = not ctx.snapshot.problems_in(ctx.snapshot.routing.path)
     for suite in ctx.snapshot.suites.values():
@@ -38,6 +67,7 @@ def check_suites(ctx: Context) -> Iterator[Finding]:
             continue
         if not suite.cases:
             yield make_finding("empty-suite", "suite has no cases", suite.path, 1, "add cases or a dataset")
+        yield from _unchecked(suite)
         extras: dict[tuple[str, tuple[str, ...]], list[Case]] = {}
         yield from _case_findings(ctx, suite, prompt, extras, routing_ok)
         yield from _extra_vars(suite, prompt, extras)

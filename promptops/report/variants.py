@@ -15,13 +15,13 @@ CASES_SHOWN = 10  # differing cases named per suite in text and Markdown; JSON l
 
 
 def variant_comparisons(report: EvalReport) -> list[dict[str, Any]]:
-    groups: dict[str, list[SuiteSummary]] = defaultdict(list)
+    groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[SuiteSummary]] = defaultdict(list)
     for s in report.suites:
         base, name = variant_parts(s.suite)
-        if name:
-            groups[base].append(s)
+        if name:  # one comparison per suite file and cell of the run's axes (a model of a matrix)
+            groups[(base, tuple(sorted(s.axes.items())))].append(s)
     out = []
-    for base, suites in sorted(groups.items()):
+    for (base, axes), suites in sorted(groups.items()):
         suites.sort(key=lambda s: s.suite)
         names = {s.suite: variant_parts(s.suite)[1] for s in suites}
         first = suites[0].pass_rate
@@ -40,14 +40,14 @@ def variant_comparisons(report: EvalReport) -> list[dict[str, Any]]:
         ]
         verdicts: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
         for c in report.cases:
-            if c.suite in names:
+            if c.suite in names and tuple(sorted(c.axes.items())) == axes:
                 verdicts[(c.case, c.model, c.variant)][names[c.suite]] = c.verdict
         differences = [
             {"case": case, "model": model, "role": role, "verdicts": dict(sorted(v.items()))}
             for (case, model, role), v in sorted(verdicts.items())
             if len(set(v.values())) > 1 or len(v) < len(suites)
         ]
-        out.append({"suite": base, "variants": rows, "differences": differences})
+        out.append({"suite": base, "axes": dict(axes), "variants": rows, "differences": differences})
     return out
 
 
@@ -60,7 +60,8 @@ def variant_lines(report: EvalReport) -> list[str]:
             change = "" if i == 0 else f" ({_points(row['pass_rate_change'])})"
             gate = "gate passed" if row["gate_passed"] else "gate failed"
             cells.append(f"{row['variant']} {percent(row['pass_rate'])}{change}, {gate}")
-        lines.append(visible(f"variants of {group['suite']}: " + "; ".join(cells)))
+        cell = "".join(f" [{k}: {v}]" for k, v in group["axes"].items())
+        lines.append(visible(f"variants of {group['suite']}{cell}: " + "; ".join(cells)))
         diffs = group["differences"]
         for d in diffs[:CASES_SHOWN]:
             said = ", ".join(f"{name} {verdict}" for name, verdict in d["verdicts"].items())
@@ -95,7 +96,8 @@ def variants_markdown(report: EvalReport) -> str:
         ]
         more = len(group["differences"]) - CASES_SHOWN
         tail = [f"\n{more} more cases differ."] if more > 0 else []
-        parts.append("\n".join([f"`{_md(group['suite'])}`", "", head, rates, *rows, *tail]))
+        cell = "".join(f" [{k}: {v}]" for k, v in group["axes"].items())
+        parts.append("\n".join([f"`{_md(group['suite'])}`{_md(cell)}", "", head, rates, *rows, *tail]))
     return "\n\n".join(parts)
 
 

@@ -209,7 +209,7 @@ def test_prompt_variants_run_side_by_side_with_a_gate_each_and_their_difference(
     assert gates == {"answer@loud": ("loud", 1.0, True), "answer@plain": ("answer", 0.5, False)}
     (group,) = report["variants"]
     assert [(v["variant"], v["pass_rate_change"]) for v in group["variants"]] == [("loud", 0.0), ("plain", -0.5)]
-    assert group["differences"] == [
+    assert group["axes"] == {} and group["differences"] == [
         {"case": "lower", "model": "main", "role": "primary", "verdicts": {"loud": "pass", "plain": "fail"}}
     ]
     assert "variants of answer: loud 100%, gate passed; plain 50% (-50 points), gate failed" in text
