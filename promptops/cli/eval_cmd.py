@@ -20,7 +20,12 @@ REPORT_FORMATS = {".json": "json", ".xml": "junit", ".md": "markdown"}
 def eval_suites(
     ids: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[IDS]...", help="Suites or prompts to run (default: all).", show_default=False),
+        typer.Argument(
+            metavar="[IDS]...",
+            help="Suites or prompts to run (default: all); a suite of prompt variants runs every variant "
+            "(SUITE@VARIANT runs one).",
+            show_default=False,
+        ),
     ] = None,
     model: Annotated[
         list[str] | None,
