@@ -118,7 +118,8 @@ def _case_tasks(
     case_model = case.options.get("model")
     if case_model is not None:
         if case_model not in snapshot.routing.models:
-            return [_broken(suite, case, f"options.model {case_model!r} is not a named model in routing.yaml")]
+            why = f"options.model {case_model!r} is not a named model in routing.yaml"
+            return [_broken(suite, case, why, model=m) for m in cells]
         targets = [("primary", snapshot.routing.models[case_model])]
     elif models:
         targets = [("primary", snapshot.routing.models[m]) for m in models]
