@@ -323,3 +323,42 @@ def test_the_text_report_golden(cli, tmp_path) -> None:
     code, out, err = cli("import", "promptfoo", source / "promptfooconfig.yaml", "--into", tmp_path / "repo")
     assert code == 1 and err == f"10 mapped, 2 need review; wrote 5 files into {(tmp_path / 'repo').resolve()}\n"
     check_golden("import-promptfoo.txt", out)
+
+
+def test_the_public_getting_started_example_compares_two_prompts_on_two_models(cli, tmp_path) -> None:
+    code, report, _, root = imported(cli, tmp_path, "getting-started")
+    assert code == 0, reviews(report)
+    assert lint(cli, root) == []
+    assert (
+        (root / "evals/getting-started.yaml")
+        .read_text()
+        .startswith("variants:\n  prompt-1: getting-started/prompt-1\n  prompt-2: getting-started/prompt-2\n")
+    )
+
+    def answer(suite: str, case: str, variables: dict[str, Any]) -> str:
+        if variables["language"] == "French":
+            return "Bonjour le monde!" if suite.endswith("prompt-1") else "Salut le monde"
+        return "¿Dónde está la biblioteca?"
+
+    out = root / "matrix.json"
+    snapshot = load(TreeSource(root))
+    lines: dict[str, list[str]] = {}
+    for model in ("gpt-4.1", "o4-mini"):
+        for task in plan(snapshot, select_suites(snapshot, []), models=[model]):
+            row = {"key": task.key, "text": answer(task.suite.id, task.case.id, dict(task.vars))}
+            lines.setdefault(task.suite.id, []).append(json.dumps(row))
+    for suite, rows in lines.items():
+        path = root / "evals" / "recordings" / f"{suite}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(rows) + "\n")
+    code, _, _ = cli("eval", "--repo", root, "--replay", "--model", "gpt-4.1", "--model", "o4-mini", "-o", out)
+    assert code == 1  # prompt-2 fails its gate on both models, as promptfoo would fail its French test
+    data = json.loads(out.read_text())
+    verdicts = {(c["suite"], c["case"], c["model"]): c["verdict"] for c in data["cases"]}
+    assert verdicts == {
+        (f"getting-started@{v}", case, model): "fail" if (v, case) == ("prompt-2", "test-1") else "pass"
+        for v in ("prompt-1", "prompt-2")
+        for case in ("test-1", "test-2")
+        for model in ("gpt-4.1", "o4-mini")
+    }
+    assert {(g["axes"]["model"], len(g["differences"])) for g in data["variants"]} == {("gpt-4.1", 1), ("o4-mini", 1)}
