@@ -36,6 +36,8 @@ from .cases import (
     unchecked_cases,
     visible,
 )
+from .metrics import metrics_markdown
+from .variants import variants_markdown
 
 # -- Markdown ------------------------------------------------------------------------------------------------
 
@@ -50,6 +52,8 @@ def to_markdown(report: EvalReport, limit: int = 65000) -> str:
         _md_baseline(report, name),
         _md_unchecked(report, name),
         _md_overrides(report),
+        metrics_markdown(report),
+        variants_markdown(report),
     ]
     details = [_md_details(c, runs.get(case_key(c), [])) for c in failing_cases(report)]
     if details:
