@@ -85,6 +85,13 @@ def rendering(prompt: Prompt) -> Iterator[dict[str, str]]:
         _CURRENT.reset(token)
 
 
+def listed(prompt: Prompt, path: str) -> bool:
+    """Whether the prompt's `sources` name the path (never one outside the project)."""
+    if path.startswith("/") or ".." in path.split("/"):
+        return False
+    return any(matches(path, pattern) for pattern in prompt.sources)
+
+
 def source_function(documents: Documents | None) -> Callable[[str], str]:
     """The `source` global of the template sandbox."""
 
@@ -95,11 +102,11 @@ def source_function(documents: Documents | None) -> Callable[[str], str]:
         prompt = state.prompt
         if not isinstance(path, str) or not path or len(path) > MAX_CALL_PATH:
             raise _error(prompt, "source() takes the path of a document, as a string", 'e.g. source("docs/a.md")')
-        if path.startswith("/") or ".." in path.split("/") or not any(matches(path, p) for p in prompt.sources):
-            listed = ", ".join(prompt.sources) or "none"
+        if not listed(prompt, path):
+            names = ", ".join(prompt.sources) or "none"
             raise _error(
                 prompt,
-                f"source({path!r}) is not among the documents prompt {prompt.id!r} lists under `sources` ({listed})",
+                f"source({path!r}) is not among the documents prompt {prompt.id!r} lists under `sources` ({names})",
                 "add the path (or a glob that matches it) to the prompt's `sources`",
             )
         if documents is None:

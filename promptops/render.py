@@ -55,6 +55,7 @@ class TemplateInfo:
     includes: dict[str, int] = field(default_factory=dict)  # template name -> line
     dynamic_includes: list[int] = field(default_factory=list)
     forbidden: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)  # literal source("path") calls -> line
     error: RenderError | None = None
 
 
@@ -160,6 +161,10 @@ class Renderer:
                 info.forbidden.setdefault(node.name, line)
             elif node.name in undeclared and node.name not in SAFE_GLOBALS and node.name != SOURCE:
                 info.variables.setdefault(node.name, line)
+        for call in ast.find_all(nodes.Call):
+            named = isinstance(call.node, nodes.Name) and call.node.name == SOURCE
+            if named and call.args and isinstance(call.args[0], nodes.Const) and isinstance(call.args[0].value, str):
+                info.sources.setdefault(call.args[0].value, call.lineno + first - 1)
         for inc in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
             target = getattr(inc, "template", None)
             if isinstance(target, nodes.Const) and isinstance(target.value, str):
@@ -265,6 +270,17 @@ class Renderer:
         infos, errors = self.closure(self.name_of(prompt))
         out = [i.error for i in infos if i.error] + errors
         for info in infos:
+            for path, line in info.sources.items():
+                if not pinned.listed(prompt, path):
+                    out.append(
+                        RenderError(
+                            f"source({path!r}) is not among the documents prompt {prompt.id!r} lists under `sources`",
+                            file=info.file,
+                            line=line,
+                            hint="add the path (or a glob that matches it) to the prompt's `sources`",
+                            rule="unlisted-source",
+                        )
+                    )
             for name, line in info.forbidden.items():
                 out.append(
                     RenderError(

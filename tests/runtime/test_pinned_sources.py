@@ -106,6 +106,8 @@ def test_source_refuses_a_document_the_prompt_does_not_list(make_repo, cli) -> N
     assert code == 2
     assert "prompts/answer.prompt:10: source('docs/secret.txt') is not among the documents" in err
     assert "sources" in err and "Traceback" not in err
+    code, out, _ = cli("lint", "-C", root, "--format", "json")
+    assert code == 1 and "unlisted-source" in out and "docs/secret.txt" in out
 
 
 def test_the_kill_switch_answer_reads_pinned_sources_and_the_audit_lists_them(project, cli, tmp_path) -> None:
