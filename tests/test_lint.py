@@ -74,6 +74,7 @@ CASES: dict[str, tuple[dict[str, str | None], tuple[str, str, int]]] = {
         ("error", "prompts/shared/_tone.j2", 2),
     ),
     "unsafe-template": ({GREET: greet(body=("{{ self }}",))}, ("error", GREET, 11)),
+    "unlisted-source": ({GREET: greet(body=('{{ source("docs/secret.md") }}',))}, ("error", GREET, 11)),
     "dynamic-include": ({GREET: greet(body=("{% include name %}",))}, ("warning", GREET, 11)),
     "unused-partial": ({"prompts/shared/_spare.j2": "Spare.\n"}, ("warning", "prompts/shared/_spare.j2", 1)),
     "undeclared-variable": ({GREET: greet(body=("{{ mood }}",))}, ("error", GREET, 11)),
