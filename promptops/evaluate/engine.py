@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import digest, loader, routing
 from ..errors import InputError
 from ..model import EvalReport, ModelSpec, Snapshot, Suite, TaskResult
-from ..providers import Provider
+from ..providers import Provider, ProviderRequest
 from ..providers import get as get_provider
 from ..redaction import Redactor
 from ..render import Renderer
@@ -190,7 +190,7 @@ class Evaluation:
             and any(t.request is not None and t.model is not KILL_SWITCH for t in (*head, *base))
             and not (options.use_cache and all(store.get(t.key) for t in (*head, *base) if t.request))
         ):
-            _prefetch_litellm()
+            _prefetch_litellm([t.request for t in (*head, *base) if t.request and t.model is not KILL_SWITCH])
         plan_id = _plan_id((*head, *base))
         run_id = store.resumable(plan_id) or digest.hex_of(f"{plan_id}{started}{time.time_ns()}")[:16]
         store.start(run_id, plan_id, self.snapshot.label, started)
@@ -272,11 +272,15 @@ class Planned:
         return self.evaluation._run(self.head, self.base)
 
 
-def _prefetch_litellm() -> None:
-    """Start importing litellm in the background so it overlaps the rest of the start-up."""
+def _prefetch_litellm(requests: Sequence[ProviderRequest]) -> None:
+    """Start importing litellm in the background, so it overlaps the rest of the start-up, when a call needs it
+    (OpenAI-compatible models are called without it)."""
     from ..providers import litellm as litellm_provider
 
-    litellm_provider.prefetch()
+    if any(litellm_provider.needs_litellm(r) for r in requests):
+        litellm_provider.prefetch()
+    else:
+        litellm_provider.native.prefetch()  # its HTTP client only
 
 
 def exit_code(report: EvalReport, fail_on_regression: bool = False) -> int:

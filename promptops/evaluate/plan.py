@@ -128,7 +128,7 @@ def _case_tasks(
                 model=model,
                 messages=messages,
                 params=params,
-                response_format=routing.response_format(prompt),
+                response_format=routing.response_format(prompt, model),
                 timeout=resolved.timeout,
                 repeat=i,
             )

@@ -235,7 +235,7 @@ class Runner:
     async def _call(self, provider: Provider, request: ProviderRequest) -> Completion:
         if provider.name == "fallback":
             return await provider.complete(request)
-        await provider.ready()
+        await provider.ready(request)
         async with self._sem:
             # Checked once a slot is free: the calls in flight are what may still add to the spend.
             if self.options.max_cost is not None and self.spent >= self.options.max_cost:

@@ -19,6 +19,7 @@ from .cases import (
     case_names,
     case_notes,
     failing_cases,
+    money,
     override_line,
     ratio,
     runs_by_case,
@@ -95,7 +96,7 @@ def _md_head(report: EvalReport) -> str:
     tally = (
         f"{count(sums['suites'], 'suite')}, {sums['cases']} cases: {sums['passed']} passed, "
         f"{sums['failed']} failed, {count(sums['errors'], 'error')} · "
-        f"{sums['tokens']:,} tokens · ${sums['cost']:.4f}"
+        f"{sums['tokens']:,} tokens · cost {money(sums['cost'])}"
     )
     return "\n\n".join([title, " · ".join(facts), tally])
 

@@ -18,7 +18,7 @@ import pytest
 from provider_server import ProviderServer
 
 from promptops.model import Message, ModelSpec
-from promptops.providers import Completion, ProviderError, ProviderRequest
+from promptops.providers import Completion, ProviderError, ProviderRequest, openai_compat
 from promptops.providers import litellm as provider_module
 from promptops.providers.litellm import LitellmProvider
 
@@ -178,18 +178,18 @@ def test_unknown_provider_is_not_found() -> None:
 def test_context_window_is_its_own_kind() -> None:
     import litellm
 
-    route = provider_module._Route("openai/m", "m", "openai", None, None, None, {}, None)
+    who = openai_compat.Who("openai/m", "m", None)
     exc = litellm.ContextWindowExceededError(message=f"too long for {KEY}", model="m", llm_provider="openai")
-    error = provider_module._error(litellm, exc, route, 1.0, KEY)
+    error = provider_module._error(litellm, exc, who, 1.0, KEY)
     assert (error.kind, error.retryable) == ("context_window", False)
     assert KEY not in str(error)
 
 
 def test_retry_after_as_http_date() -> None:
     later = email.utils.formatdate(time.time() + 30, usegmt=True)
-    assert 25 < (provider_module._retry_after({"retry-after": later}) or 0) <= 30
-    assert provider_module._retry_after({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
-    assert provider_module._retry_after({}) is None
+    assert 25 < (openai_compat.retry_after({"retry-after": later}) or 0) <= 30
+    assert openai_compat.retry_after({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    assert openai_compat.retry_after({}) is None
 
 
 @ROUTES
