@@ -87,7 +87,7 @@ def model_name(model: str, api_base: str | None = None) -> str | None:
         return None
     if _O_SERIES.match(name) or any(marker in name for marker in _REASONING):
         return None  # litellm's o-series and reasoning configurations remap parameters and messages
-    if prices.is_alias(name) or not prices.priceable(name):
+    if prices.is_alias(name) or not prices.plain_chat(name):
         return None
     return name
 

@@ -125,10 +125,14 @@ def _is_finetune_key(key: str) -> bool:
     return key.startswith("ft:") and not key.count(":") > 1
 
 
-def priceable(name: str) -> bool:
-    """Whether `rates` can price this model as litellm does (False for rows with time- or table-tiered prices)."""
+def plain_chat(name: str) -> bool:
+    """Whether this model is unknown to the table or an OpenAI chat model with plain token prices: False for
+    other modes (images, audio, the responses API, which litellm bridges) and for rows whose price depends on a
+    time or a tier table, which litellm prices itself."""
     entry = row(name)
-    return entry is None or not any(k.startswith(_COMPLEX) for k in entry)
+    if entry is None:
+        return True
+    return entry.get("mode", "chat") == "chat" and not any(k.startswith(_COMPLEX) for k in entry)
 
 
 def rates(name: str) -> Rates | None:
