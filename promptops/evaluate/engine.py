@@ -153,6 +153,8 @@ class Evaluation:
             ]
         if s.shard:
             head, base = shard(head, *s.shard), shard(base, *s.shard)
+        if s.options.max_cost is not None and s.mode != "replay":
+            _refuse_unpriced(snap, (*head, *base))
         return Planned(self, tuple(head), tuple(base))
 
     def _providers(self) -> Callable[[ModelSpec], Provider]:
@@ -270,6 +272,29 @@ class Planned:
     def run(self) -> Outcome:
         """Run every task (resuming an interrupted run of the same plan), then summarise and gate."""
         return self.evaluation._run(self.head, self.base)
+
+
+def _refuse_unpriced(snapshot: Snapshot, tasks: Sequence[Task]) -> None:
+    """A cost budget cannot stop what it cannot count: every model a run calls (the judge too, when a case asks
+    for it) needs a price, or the run is refused before any call."""
+    from ..providers import litellm as litellm_provider
+
+    models = {t.model.name: t.model for t in tasks if t.request is not None and t.model is not KILL_SWITCH}
+    judge = routing.judge(snapshot.routing)
+    if judge is not None and any(a.type == "llm-rubric" for t in tasks for a in t.asserts):
+        models.setdefault(judge.name, judge)
+    missing = litellm_provider.unpriced(models[n] for n in sorted(models))
+    if missing:
+        first = missing[0]
+        names = ", ".join(f"{m.name!r} ({m.model})" for m in missing)
+        raise InputError(
+            f"--max-cost (or eval.max_cost) cannot be kept: no price is known for model{'s' * (len(missing) > 1)} "
+            f"{names}, so its calls would count as free",
+            file=snapshot.routing.path,
+            line=first.line or None,
+            hint=f"give {first.name!r} a price in {snapshot.routing.path}: "
+            "`price: {input_per_mtok: 0.15, output_per_mtok: 0.6}` (USD per million tokens), or run without --max-cost",
+        )
 
 
 def _prefetch_litellm(requests: Sequence[ProviderRequest]) -> None:

@@ -41,11 +41,12 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
+from ..model import ModelSpec
 from . import ENDPOINT_PARAMS, Completion, ProviderError, ProviderRequest
 from . import openai_compat as native
 from .openai_compat import Who, make, one_line, retry_after
@@ -388,6 +389,35 @@ def needs_litellm(request: ProviderRequest) -> bool:
     the common parameters)."""
     params = {k: v for k, v in request.params.items() if k not in RESERVED}
     return not native.takes(request.model.model, request.model.api_base, params, request.response_format)
+
+
+def unpriced(models: Iterable[ModelSpec]) -> list[ModelSpec]:
+    """The models that have no price: none in routing.yaml, none in the native route's table, and (for the
+    models litellm calls, which imports it) none that litellm knows."""
+    missing: list[ModelSpec] = []
+    for model in models:
+        if model.price is not None:
+            continue
+        name = native.model_name(model.model, model.api_base)
+        if name is not None:
+            known = native.prices.rates(name) is not None
+        else:
+            known = _litellm_price_known(model)
+        if not known:
+            missing.append(model)
+    return missing
+
+
+def _litellm_price_known(model: ModelSpec) -> bool:
+    prefetch()
+    assert _import is not None
+    try:
+        litellm = _import.result()
+        name, provider, _, _ = litellm.get_llm_provider(model=model.model, api_base=model.api_base)
+        info = litellm.get_model_info(model=name, custom_llm_provider=provider)
+        return info.get("input_cost_per_token") is not None and info.get("output_cost_per_token") is not None
+    except Exception:  # unknown to litellm, or litellm missing: no price
+        return False
 
 
 def _priced(completion: Completion, cost: Any) -> Completion:

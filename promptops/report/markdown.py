@@ -96,7 +96,7 @@ def _md_head(report: EvalReport) -> str:
     tally = (
         f"{count(sums['suites'], 'suite')}, {sums['cases']} cases: {sums['passed']} passed, "
         f"{sums['failed']} failed, {count(sums['errors'], 'error')} · "
-        f"{sums['tokens']:,} tokens · cost {money(sums['cost'])}"
+        f"{sums['tokens']:,} tokens · {'cost unknown' if sums['cost'] is None else money(sums['cost'])}"
     )
     return "\n\n".join([title, " · ".join(facts), tally])
 
