@@ -399,10 +399,7 @@ def unpriced(models: Iterable[ModelSpec]) -> list[ModelSpec]:
         if model.price is not None:
             continue
         name = native.model_name(model.model, model.api_base)
-        if name is not None:
-            known = native.prices.rates(name) is not None
-        else:
-            known = _litellm_price_known(model)
+        known = native.prices.rates(name) is not None if name is not None else _litellm_price_known(model)
         if not known:
             missing.append(model)
     return missing
