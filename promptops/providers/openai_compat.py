@@ -99,9 +99,10 @@ def takes(
     name = model_name(model, api_base)
     if name is None:
         return False
-    if response_format is not None and name in NO_RESPONSE_FORMAT:
+    if (response_format is not None or "response_format" in params) and name in NO_RESPONSE_FORMAT:
         return False
-    return params.keys() <= PARAMS or params.keys() <= _with_user(name)
+    keys = params.keys() - {"response_format"}  # a prompt's own; the output schema's, when it has one, wins
+    return keys <= PARAMS or keys <= _with_user(name)
 
 
 @functools.lru_cache(maxsize=1024)

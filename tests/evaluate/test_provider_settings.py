@@ -136,3 +136,17 @@ def test_eval_timeout_bounds_each_call(make_repo, cli, server: ProviderServer) -
     assert code == 3, err
     assert "did not answer within 0.4 s" in err
     assert time.monotonic() - started < 1.9
+
+
+def test_release_and_diff_eval_take_the_eval_defaults_too(make_repo, cli, server: ProviderServer) -> None:
+    from eval_fixtures import ANSWER_PROMPT
+
+    server.latency = 1.5
+    files = project(server.base_url, {"a": "yes"}, retries=0)
+    files["promptops.yaml"] = "project: evaltest\neval: {timeout: 0.3, concurrency: 2}\n"
+    root = make_repo(files)
+    code, _, err = cli("release", "--repo", root)
+    assert code == 3 and "did not answer within 0.3 s" in err, err
+    (root / "prompts" / "answer.prompt").write_text(ANSWER_PROMPT.replace("briefly", "very briefly"))
+    code, _, err = cli("diff", "HEAD", "--eval", "--repo", root)
+    assert code == 3, err

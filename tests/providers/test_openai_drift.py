@@ -52,6 +52,7 @@ PARAM_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "parallel_tool_calls": st.booleans(),
     "store": st.booleans(),
     "user": st.text(min_size=1, max_size=10),
+    "response_format": st.sampled_from([{"type": "json_object"}, {"type": "text"}]),
     "service_tier": st.sampled_from(["auto", "priority", "flex"]),  # not native: litellm prices tiers
     "reasoning_effort": st.sampled_from(["low", "high"]),  # not native
     "top_k": st.integers(1, 50),  # not an OpenAI parameter: not native
@@ -78,8 +79,8 @@ def theirs(model: str, api_base: str | None, messages: list[Message], params: di
     """What litellm sends: provider resolution, parameter mapping, the chat config's request building."""
     name, provider, _, base = litellm.get_llm_provider(model=model, api_base=api_base)
     config = litellm.ProviderConfigManager.get_provider_chat_config(model=name, provider=litellm.LlmProviders(provider))
-    extra = {"response_format": rf} if rf is not None else {}
-    optional = litellm.get_optional_params(model=name, custom_llm_provider=provider, **params, **extra)
+    merged = {**params, **({"response_format": rf} if rf is not None else {})}  # as both routes merge them
+    optional = litellm.get_optional_params(model=name, custom_llm_provider=provider, **merged)
     sent = [m.as_dict() for m in messages]
     body = config.transform_request(
         model=name, messages=sent, optional_params=dict(optional), litellm_params={}, headers={}
