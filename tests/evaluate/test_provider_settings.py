@@ -9,9 +9,12 @@ import re
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 from eval_fixtures import project, suite
 from provider_server import ProviderServer
+
+from promptops.loader import schema
 
 pytestmark = pytest.mark.usefixtures("api_key")
 PRICE = "price: {input_per_mtok: 2.0, output_per_mtok: 8.0}"
@@ -44,6 +47,7 @@ def test_an_unpriced_model_costs_unknown_in_every_report(make_repo, cli, server:
     assert code == 0
     assert "$0.0000" not in out and "unknown" in out.split("\n")[1]  # the summary row of the suite
     data = json.loads(report.read_text())
+    jsonschema.Draft202012Validator(schema("results")).validate(data)
     assert data["suites"][0]["cost"] is None and data["results"][0]["cost"] is None
     assert "cost unknown" in markdown.read_text() and "$0.0000" not in markdown.read_text()
 
@@ -150,3 +154,22 @@ def test_release_and_diff_eval_take_the_eval_defaults_too(make_repo, cli, server
     (root / "prompts" / "answer.prompt").write_text(ANSWER_PROMPT.replace("briefly", "very briefly"))
     code, _, err = cli("diff", "HEAD", "--eval", "--repo", root)
     assert code == 3, err
+
+
+@pytest.mark.parametrize(
+    ("setting", "words"),
+    [
+        ("structured_output: json", ["structured_output", "json_schema", "json_object"]),
+        ("price: {input_per_mtok: 1}", ["price", "output_per_mtok"]),
+        ("price: {input_per_mtok: -1, output_per_mtok: 1}", ["input_per_mtok"]),
+    ],
+)
+def test_a_bad_model_setting_is_named_with_its_line(make_repo, cli, setting: str, words: list[str]) -> None:
+    files = project("http://127.0.0.1:9/v1", {"a": "yes"})
+    files["routing.yaml"] = str(files["routing.yaml"]).replace(
+        "api_key_env: PROMPTOPS_TEST_KEY}", f"api_key_env: PROMPTOPS_TEST_KEY, {setting}}}", 1
+    )
+    root = make_repo(files)
+    code, out, err = cli("lint", "--repo", root)
+    assert code == 1 and "routing.yaml:7" in out + err, out + err
+    assert all(w in out + err for w in words), out + err
