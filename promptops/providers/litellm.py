@@ -37,19 +37,18 @@ import importlib
 import json
 import logging
 import os
-import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
 from ..model import ModelSpec
-from . import ENDPOINT_PARAMS, Completion, ProviderError, ProviderRequest
+from . import ENDPOINT_PARAMS, Completion, ProviderError, ProviderRequest, failures
 from . import openai_compat as native
-from .openai_compat import Who, make, one_line, retry_after
+from .failures import Who, one_line
 
 # Parameters the direct route sends itself (mapped by litellm); anything else takes the litellm route.
 DIRECT_PARAMS = frozenset(
@@ -244,9 +243,9 @@ class LitellmProvider:
                 plan.url, data, native.headers(plan, key), request.timeout
             )
         except Exception as exc:
-            raise _transport_error(exc, who, request.timeout, key) from exc
+            raise failures.transport_error(exc, who, request.timeout, key) from exc
         if status != 200:
-            raise native.status_error(status, raw, headers, who, key, request.response_format)
+            raise failures.status_error(status, raw, headers, who, key, request.response_format)
         return native.parse(raw, plan.label, plan.rates, started, key)
 
     # ------------------------------------------------------------------ through litellm
@@ -265,10 +264,9 @@ class LitellmProvider:
         except ProviderError:
             raise
         except Exception as exc:
-            raise native.refused_schema(
-                _error(litellm, exc, who, request.timeout, key), who, _status_of(exc), str(exc).lower(),
-                request.response_format,
-            ) from exc  # fmt: skip
+            error = failures.litellm_error(litellm, exc, who, request.timeout, key)
+            status, reason = failures.status_of(exc), str(exc).lower()
+            raise failures.refused_schema(error, who, status, reason, request.response_format) from exc
 
     def _route(self, litellm: Any, model: str, api_base: str | None) -> _Route:
         route = self._routes.get((model, api_base))
@@ -337,7 +335,7 @@ class LitellmProvider:
         )
         if status != 200:
             who = Who(route.label, request.model.name, route.api_base)
-            raise native.status_error(status, raw, answer_headers, who, key, request.response_format)
+            raise failures.status_error(status, raw, answer_headers, who, key, request.response_format)
         rates = native.prices.Rates(*route.rates) if route.rates else None
         return native.parse(raw, route.label, rates, started, key)
 
@@ -441,72 +439,3 @@ def guard_endpoint(label: str, provider: str, api_base: str | None) -> None:
         hint="remove api_base to use the provider's endpoint, or reach this server as an OpenAI-compatible "
         "model (openai/<model>) with api_key_env naming its own key",
     )
-
-
-# ---------------------------------------------------------------------- failures
-
-
-def _transport_error(exc: Exception, who: Who, timeout: float, key: str | None) -> ProviderError:
-    """A failure of the native route's transport (no litellm involved): a timeout or a dropped connection."""
-    chain = list(_causes(exc))
-    if any(isinstance(e, (asyncio.TimeoutError, TimeoutError)) for e in chain):
-        return make("timeout", who, None, "", None, key, timeout)
-    malformed = [e for e in chain if isinstance(e, (json.JSONDecodeError, UnicodeDecodeError))]
-    if malformed:
-        return make("malformed", who, None, _detail(malformed[-1]), None, key)
-    return make("connection", who, None, _detail(chain[-1]), None, key)
-
-
-def _status_of(exc: BaseException) -> int | None:
-    status = getattr(exc, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
-def _error(litellm: Any, exc: Exception, who: Who, timeout: float, key: str | None) -> ProviderError:
-    """Any failure of a call through litellm (its exceptions, or aiohttp's on the direct route) as a ProviderError."""
-    import aiohttp  # all three are loaded with litellm: no import cost here
-    import httpx
-    import openai
-
-    chain = list(_causes(exc))
-    status = _status_of(exc)
-    headers = getattr(getattr(exc, "response", None), "headers", None) or getattr(exc, "litellm_response_headers", None)
-    malformed = [e for e in chain if isinstance(e, json.JSONDecodeError)]
-    dropped = [e for e in chain if isinstance(e, (aiohttp.ClientError, httpx.TransportError, OSError))]
-    if isinstance(exc, litellm.Timeout) or any(
-        isinstance(e, (asyncio.TimeoutError, openai.APITimeoutError, httpx.TimeoutException)) for e in chain
-    ):
-        kind, detail = "timeout", _detail(exc)
-    elif isinstance(exc, litellm.ContextWindowExceededError):
-        kind, detail = "context_window", _detail(exc)
-    elif malformed:  # litellm reports a 200 with a body that is not JSON as a 500
-        kind, detail, status = "malformed", _detail(malformed[-1]), None
-    elif dropped or any(isinstance(e, (openai.APIConnectionError, litellm.APIConnectionError)) for e in chain):
-        kind, detail, status = "connection", _detail((dropped or chain)[-1]), None  # litellm says 500 here too
-    elif isinstance(exc, (litellm.BadRequestError, litellm.UnprocessableEntityError)):
-        kind, detail = "bad_request", _detail(exc)
-    elif status is not None:
-        kind, detail = native.kind_of_status(status), _detail(exc)
-    else:  # litellm refused the call before sending it (unknown parameter, missing key, ...)
-        kind, detail = "bad_request", _detail(exc)
-    retry = retry_after(headers) if headers is not None else None
-    return make(kind, who, status, detail, retry, key, timeout)
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-_LITELLM_PREFIX = re.compile(r"^(?:litellm\.\w+:\s*)?(?:\w+(?:Error|Timeout):\s*)?(?:\w+Exception\s*-\s*)?")
-
-
-def _detail(exc: BaseException) -> str:
-    """The provider's own words in full, without litellm's `litellm.XError: XError: OpenAIException - ` prefix."""
-    message = getattr(exc, "message", None)
-    text = message if isinstance(message, str) and message else str(exc) or type(exc).__name__
-    return _LITELLM_PREFIX.sub("", native.whole(text)) or type(exc).__name__

@@ -27,7 +27,7 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9._:/@+-]+")
 _ABOVE = re.compile(r"^input_cost_per_token_above_(\d+)(k?)_tokens$")
 # Keys that make a row's token price depend on more than prompt and completion tokens (a time of day, a tiered
 # table): such rows are priced by litellm itself.
-_COMPLEX = ("tiered_pricing", "off_peak", "peak")
+_COMPLEX = ("tiered_pricing", "off_peak")
 
 
 @dataclass(frozen=True)

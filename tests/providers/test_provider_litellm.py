@@ -19,8 +19,7 @@ import pytest
 from provider_server import ProviderServer
 
 from promptops.model import Message, ModelSpec, Price
-from promptops.providers import Completion, ProviderError, ProviderRequest, openai_compat
-from promptops.providers import litellm as provider_module
+from promptops.providers import Completion, ProviderError, ProviderRequest, failures
 from promptops.providers.litellm import LitellmProvider
 
 KEY = "sk-test-0123456789abcdef"
@@ -209,18 +208,18 @@ def test_unknown_provider_is_not_found() -> None:
 def test_context_window_is_its_own_kind() -> None:
     import litellm
 
-    who = openai_compat.Who("openai/m", "m", None)
+    who = failures.Who("openai/m", "m", None)
     exc = litellm.ContextWindowExceededError(message=f"too long for {KEY}", model="m", llm_provider="openai")
-    error = provider_module._error(litellm, exc, who, 1.0, KEY)
+    error = failures.litellm_error(litellm, exc, who, 1.0, KEY)
     assert (error.kind, error.retryable) == ("context_window", False)
     assert KEY not in str(error)
 
 
 def test_retry_after_as_http_date() -> None:
     later = email.utils.formatdate(time.time() + 30, usegmt=True)
-    assert 25 < (openai_compat.retry_after({"retry-after": later}) or 0) <= 30
-    assert openai_compat.retry_after({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
-    assert openai_compat.retry_after({}) is None
+    assert 25 < (failures.retry_after({"retry-after": later}) or 0) <= 30
+    assert failures.retry_after({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    assert failures.retry_after({}) is None
 
 
 @ROUTES
