@@ -182,7 +182,10 @@ class LitellmProvider:
         if request is None or self.needs_litellm(request):
             await _litellm()
         else:
-            await asyncio.wrap_future(native.prefetch())
+            loading = native.prefetch()  # the HTTP client only
+            if not loading.done():
+                await asyncio.wrap_future(loading)
+            loading.result()
 
     async def complete(self, request: ProviderRequest) -> Completion:
         variable = request.model.api_key_env
