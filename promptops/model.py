@@ -263,17 +263,21 @@ class Snapshot:
 
 # -- evaluation results --------------------------------------------------------------------------------------
 
-Status = Literal["pass", "fail", "error"]
+Status = Literal["pass", "fail", "error", "unchecked"]
 
 
 def verdict_of(statuses: Iterable[str]) -> Status:
-    """A case's verdict over its runs: error when any run ended in error, pass when every run passed, else fail.
+    """A case's verdict over its runs: error when any run ended in error, unchecked when no run was checked (the
+    case has no assertion that applies), pass when every checked run passed, else fail.
 
     The one rule behind an eval's case summaries and `diff --eval`'s baseline verdicts."""
     seen = list(statuses)
     if "error" in seen:
         return "error"
-    return "pass" if seen and all(s == "pass" for s in seen) else "fail"
+    checked = [s for s in seen if s != "unchecked"]
+    if seen and not checked:
+        return "unchecked"
+    return "pass" if checked and all(s == "pass" for s in checked) else "fail"
 
 
 @dataclass(frozen=True)
@@ -314,7 +318,7 @@ class TaskResult:
     case: str
     repeat: int
     model: str
-    variant: str  # "primary", "fallback:<model name>" or "kill-switch"
+    variant: str  # the role: "primary", "fallback:N" (N-th model of the fallback chain, from 1) or "kill-switch"
     key: str  # hash of the canonical request
     status: Status
     output: str | None = None
@@ -333,7 +337,10 @@ class TaskResult:
 
 @dataclass(frozen=True)
 class CaseSummary:
-    """The verdict of one case over its repeats (for one model and variant)."""
+    """The verdict of one case over its repeats, for one variant role and one cell of the run's axes.
+
+    A case's identity is (suite, case, variant, axes): the model is not part of it unless the run is a model
+    matrix (then `axes` holds {"model": NAME}), so a baseline pairs a case across a model swap."""
 
     suite: str
     case: str
@@ -348,7 +355,11 @@ class CaseSummary:
     pass_any: bool  # pass@k: at least one run passed
     agreement: float  # share of runs whose output equals the most common output
     flaky: bool  # the verdict differs between runs
-    baseline: str | None = None  # regressed, fixed, still-failing, flaky, unchanged, new, removed
+    baseline: str | None = None  # regressed, fixed, still-failing, flaky, unchecked, unchanged, new, removed
+    unchecked_runs: int = 0  # runs with no assertion to apply: neither passes nor failures
+    axes: dict[str, str] = field(default_factory=dict)  # the run's dimensions, e.g. {"model": "fast"} in a matrix
+    base_model: str | None = None  # the model that served the case at the baseline, when it was there
+    base_verdict: str | None = None  # the case's verdict at the baseline, when it was there
 
 
 @dataclass(frozen=True)
@@ -372,6 +383,19 @@ class SuiteSummary:
     duration_s: float
     gate_passed: bool
     gate_reasons: tuple[str, ...] = ()
+    axes: dict[str, str] = field(default_factory=dict)  # the row's cell: {"model": NAME} in a model matrix
+    unchecked: int = 0  # cases with no assertion to apply: not in the pass rate
+    missing_runs: int = 0  # planned runs with no result (an interrupted run): the gate is incomplete
+    overrides: int = 0  # runs whose verdict a reviewer's override decided
+
+    @property
+    def incomplete(self) -> bool:
+        return self.missing_runs > 0
+
+    @property
+    def gate(self) -> str:
+        """pass, fail, or incomplete (runs missing: never a pass)."""
+        return "incomplete" if self.incomplete else "pass" if self.gate_passed else "fail"
 
 
 @dataclass(frozen=True)
@@ -389,6 +413,9 @@ class EvalReport:
     baseline: str | None = None
     interrupted: bool = False
     shard: str | None = None
+    axes: tuple[str, ...] = ()  # the dimensions rows are split by: ("model",) for a model matrix
+    removed: tuple[CaseSummary, ...] = ()  # cases only the baseline had: they belong to the base side alone
+    base_suites: tuple[SuiteSummary, ...] = ()  # the baseline's own rows (its overrides applied)
 
     @property
     def passed(self) -> bool:

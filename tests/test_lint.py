@@ -101,6 +101,7 @@ CASES: dict[str, tuple[dict[str, str | None], tuple[str, str, int]]] = {
         ("error", "evals/greet.yaml", 1),
     ),
     "empty-suite": ({"evals/greet.yaml": text("prompt: greet", "cases: []")}, ("error", "evals/greet.yaml", 1)),
+    "unchecked-case": ({"evals/greet.yaml": text(*SUITE)}, ("warning", "evals/greet.yaml", 3)),
     "case-vars": ({"evals/greet.yaml": text(*SUITE[:3], "    vars: {name: 42}")}, ("error", "evals/greet.yaml", 3)),
     "case-vars-extra": (
         {"evals/greet.yaml": text(*SUITE[:3], "    vars: {name: Ada, mood: calm}")},

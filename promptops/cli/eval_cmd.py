@@ -25,7 +25,9 @@ def eval_suites(
     model: Annotated[
         list[str] | None,
         typer.Option(
-            "--model", help="Run against these named models instead of each prompt's route (repeatable: a matrix)."
+            "--model",
+            help="Run against these named models instead of each prompt's route (repeatable: a matrix, "
+            "with a row and a gate per suite and model).",
         ),
     ] = None,
     routes: Annotated[
@@ -47,7 +49,8 @@ def eval_suites(
         str | None,
         typer.Option(
             "--baseline",
-            help="Also run the cases at this git revision and classify every case (regressed, fixed, ...).",
+            help="Also run the cases at this git revision and classify every case (regressed, fixed, ...), "
+            "paired by suite, case and role, never by model name.",
         ),
     ] = None,
     fail_on: Annotated[
@@ -58,7 +61,8 @@ def eval_suites(
         str | None,
         typer.Option(
             "--changed-since",
-            help="Only suites whose prompt, partials, route or eval file changed since this revision.",
+            help="Only suites whose prompt, partials, route, eval file, datasets or pinned sources changed "
+            "since this revision.",
         ),
     ] = None,
     shard_spec: Annotated[
@@ -82,10 +86,13 @@ def eval_suites(
 ) -> int:
     """Run eval suites: render each case, call the routed model (cached), check the answer, gate on thresholds.
 
-    Exit 0 when every suite meets its gates, 1 when one does not, 2 for bad input (a file that does
-    not load, no suites, a missing recording with --replay, --max-cost with an unpriced model),
-    3 when provider errors remain after retries (a judge that does not answer its JSON included)
-    or a provider asks to wait past eval.max_retry_wait, 130 when interrupted.
+    A case with no assertion is unchecked (neither a pass nor a failure); a suite with runs missing is
+    incomplete, never a pass.
+
+    Exit 0 when every suite meets its gates, 1 when one does not (or is incomplete), 2 for bad
+    input (a file that does not load, no suites, a missing recording with --replay, --max-cost with
+    an unpriced model), 3 when provider errors remain after retries (a judge that does not answer
+    its JSON included) or a provider asks to wait past eval.max_retry_wait, 130 when interrupted.
     """
     from ..errors import InputError
     from ..evaluate.engine import Evaluation, Settings, exit_code
@@ -152,6 +159,7 @@ def _parse_shard(spec: str | None) -> tuple[int, int] | None:
 
 def _emit(report: EvalReport, outputs: list[Path], fmt: str | None) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     from ..report import results as writers
 
@@ -168,8 +176,11 @@ def _emit(report: EvalReport, outputs: list[Path], fmt: str | None) -> None:
     for column in writers.SUMMARY_HEADER:
         table.add_column(column, no_wrap=True)
     for row in writers.summary_rows(report):
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # text, never markup: "[model: x]", or a suite id
     console.print(table)
+    notes = writers.to_text_notes(report)
+    if notes:
+        console.print(notes, markup=False)
     failures = writers.to_text_failures(report)
     if failures:
         console.print(failures, markup=False)
@@ -204,9 +215,15 @@ def _explain(report: object, code: int) -> None:
             + "\n  hint: record them with `promptops eval --record` with the providers' keys set",
             markup=False,
         )
+    regressed = [c for c in report.cases if c.baseline == "regressed"]
+    failed = "✗ a gate failed"
+    if any(s.incomplete for s in report.suites):
+        failed = "✗ incomplete: runs are missing, which is never a pass"
+    elif report.passed and regressed:  # the gates held: --fail-on regression failed the run
+        failed = f"✗ {count(len(regressed), 'case')} regressed against {report.baseline}"
     verdict = {
-        0: "✓ all gates passed",
-        1: "✗ a gate failed",
+        0: "✓ all gates passed" if report.suites else "✓ nothing was evaluated",
+        1: failed,
         2: "✗ bad input",
         3: "✗ provider errors",
         130: "partial results kept; run the same command to resume",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 DIFF_CONTEXT = 3
@@ -118,6 +118,8 @@ class EvalSuite:
     threshold: float
     gate_passed: bool
     classes: Mapping[str, int]
+    gate: str = ""  # pass | fail | incomplete
+    axes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,11 +128,13 @@ class EvalCase:
     case: str
     model: str
     variant: str
-    change: str  # regressed | fixed | still-failing | flaky | unchanged | new | removed
+    change: str  # regressed | fixed | still-failing | flaky | unchecked | unchanged | new | removed
     base_verdict: str | None
     head_verdict: str | None
     output_diff: str = ""
     error: str = ""  # why a run ended in error ("base: ..." when it was the baseline's)
+    base_model: str | None = None  # the model at BASE (differs from `model` after a model swap)
+    axes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

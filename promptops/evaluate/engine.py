@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from .. import digest, loader, routing
 from ..errors import InputError
-from ..model import EvalReport, ModelSpec, Snapshot, Suite, TaskResult
+from ..model import CaseSummary, EvalReport, ModelSpec, Prompt, Snapshot, Suite, SuiteSummary, TaskResult
 from ..providers import Provider, ProviderRequest
 from ..providers import get as get_provider
 from ..redaction import Redactor
@@ -23,7 +24,7 @@ from . import recordings
 from .plan import KILL_SWITCH, Task, plan, select_suites, shard
 from .runner import Options, Runner
 from .store import STATE_FILE, Store
-from .summary import apply_overrides, pair, summarize_cases, summarize_suite
+from .summary import RowKey, apply_overrides, cell_of, pair, rows, summarize_cases, summarize_suite
 
 
 @dataclass
@@ -58,8 +59,11 @@ def suite_digest(suite: Suite) -> str:
     return _digest(data)
 
 
-def affected_suites(base: Snapshot, head: Snapshot) -> set[str]:
-    """Suites whose eval file, prompt, partials or resolved route differ between two snapshots."""
+def affected_suites(
+    base: Snapshot, head: Snapshot, base_source: Source | None = None, head_source: Source | None = None
+) -> set[str]:
+    """Suites whose eval file, datasets, prompt, partials, pinned sources or resolved route differ between two
+    snapshots (the files behind datasets and sources are compared when the sources are given)."""
     base_r, head_r = Renderer(base), Renderer(head)
     out = set()
     for sid, suite in head.suites.items():
@@ -74,6 +78,22 @@ def affected_suites(base: Snapshot, head: Snapshot) -> set[str]:
             or routing.resolve(head.routing, prompt).as_dict() != routing.resolve(base.routing, old_prompt).as_dict()
         ):
             out.add(sid)
+        elif base_source is not None and head_source is not None:
+            evals = (base.config.evals_dir, head.config.evals_dir)
+            if _inputs(base_source, old_prompt, old, evals[0]) != _inputs(head_source, prompt, suite, evals[1]):
+                out.add(sid)
+    return out
+
+
+def _inputs(source: Source, prompt: Prompt, suite: Suite, evals_dir: str) -> dict[str, str]:
+    """Content hashes of the files a suite's verdicts depend on beyond its own file: the documents its prompt
+    pins (`sources`) and its datasets."""
+    paths = {path for pattern in prompt.sources for path in source.glob(pattern)}
+    paths |= {f"{evals_dir}/{d}" if evals_dir else d for d in suite.datasets}
+    out = {}
+    for path in sorted(paths):
+        data = source.read(path)
+        out[path] = digest.hex_of(data) if data is not None else "missing"
     return out
 
 
@@ -125,17 +145,26 @@ class Evaluation:
         self.env = env
         self.on_result = on_result
         self.on_warning = on_warning
-        self.base_snapshot: Snapshot | None = None
+        self.base_snapshot: Snapshot | None = None  # the --changed-since revision
+        self.baseline: tuple[Source, Snapshot] | None = None  # the --baseline revision
         named = [m.api_key_env for m in snapshot.routing.models.values() if m.api_key_env]
         self.redactor = Redactor.from_config(snapshot.config.redaction, env, named)
 
     def plan(self) -> Planned:
         """The tasks at HEAD and at the baseline, filtered by --changed-since and --shard; nothing is called yet."""
         s, snap = self.settings, self.snapshot
+        if s.models and s.all_routes:
+            # A matrix has a row per model of the primary role; a drill's fallbacks and kill switch have no row.
+            raise InputError(
+                "--model (a matrix of primary models) and --routes all (a drill of each route's fallback chain) "
+                "do not combine",
+                hint="run the matrix and the fallback drill as two evals",
+            )
         suites = select_suites(snap, s.suites)
         if s.changed_since:
-            self.base_snapshot = loader.load(open_source(self.root, s.changed_since))
-            changed = affected_suites(self.base_snapshot, snap)
+            since = open_source(self.root, s.changed_since)
+            self.base_snapshot = loader.load(since)
+            changed = affected_suites(self.base_snapshot, snap, since, self.source)
             suites = [x for x in suites if x.id in changed]
         _fail_on_problems(snap, suites)
         # Files read after the calls are checked before them: a broken one must not waste a run.
@@ -145,7 +174,9 @@ class Evaluation:
         head = plan(snap, suites, models=s.models, all_routes=s.all_routes, repeat=s.repeat)
         base: list[Task] = []
         if s.baseline:
-            base_snap = loader.load(open_source(self.root, s.baseline))
+            base_source = open_source(self.root, s.baseline)
+            base_snap = loader.load(base_source)
+            self.baseline = (base_source, base_snap)
             base_suites = [base_snap.suites[x.id] for x in suites if x.id in base_snap.suites]
             base = [
                 replace(t, scope="base")
@@ -233,14 +264,21 @@ class Evaluation:
         interrupted: bool,
         run_id: str,
     ) -> EvalReport:
+        dims = ("model",) if self.settings.models else ()
         overrides = overrides_file.read_all(self.source, self.snapshot.config.evals_dir)
         results = apply_overrides(head_results, overrides)
-        cases = summarize_cases(results)
-        if self.settings.baseline:
-            cases, removed = pair(summarize_cases(base_results), cases)
-            cases = cases + removed
-        suites_run = sorted({t.suite.id for t in head})
-        summaries = tuple(summarize_suite(self.snapshot.suites[sid], cases, results, duration) for sid in suites_run)
+        cases = summarize_cases(results, dims)
+        removed: list[CaseSummary] = []
+        base_rows: tuple[SuiteSummary, ...] = ()
+        if self.baseline is not None:
+            base_source, base_snap = self.baseline
+            # The base side is judged with the overrides it shipped with, as it was released.
+            based = apply_overrides(base_results, overrides_file.read_all(base_source, base_snap.config.evals_dir))
+            base_cases = summarize_cases(based, dims)
+            cases, removed = pair(base_cases, cases)
+            base_rows = _rows(base_snap, base_cases, based, duration, dims, None)
+        planned = Counter((t.suite.id, cell_of(_task_axes(t, dims))) for t in head)
+        suites = _rows(self.snapshot, cases, results, duration, dims, planned)
         shard_label = f"{self.settings.shard[0]}/{self.settings.shard[1]}" if self.settings.shard else None
         return EvalReport(
             run_id=run_id,
@@ -248,13 +286,44 @@ class Evaluation:
             label=self.snapshot.label,
             started=started,
             finished=_now(),
-            suites=summaries,
-            cases=tuple(sorted(cases, key=lambda c: (c.suite, c.case, c.model, c.variant))),
+            suites=suites,
+            cases=tuple(sorted(cases, key=sort_key)),
             results=tuple(results),
             baseline=self.settings.baseline,
             interrupted=interrupted,
             shard=shard_label,
+            axes=dims,
+            removed=tuple(sorted(removed, key=sort_key)),
+            base_suites=base_rows,
         )
+
+
+def sort_key(c: CaseSummary) -> tuple[str, str, str, str, str]:
+    return (c.suite, c.case, str(cell_of(c.axes)), c.variant, c.model)
+
+
+def _task_axes(task: Task, dims: Sequence[str]) -> dict[str, str]:
+    values = {"model": task.model.name}
+    return {d: values[d] for d in dims}
+
+
+def _rows(
+    snapshot: Snapshot,
+    cases: Sequence[CaseSummary],
+    results: Sequence[TaskResult],
+    duration: float,
+    dims: Sequence[str],
+    planned: Mapping[RowKey, int] | None,
+) -> tuple[SuiteSummary, ...]:
+    """A row per suite, or per (suite, cell) in a matrix: the planned rows, and any row that has results."""
+    keys = rows([*(planned or {}), *((c.suite, cell_of(c.axes)) for c in cases)])
+    return tuple(
+        summarize_suite(
+            snapshot.suites[sid], cases, results, duration, dict(cell), planned.get((sid, cell), 0) if planned else None
+        )
+        for sid, cell in keys
+        if sid in snapshot.suites
+    )
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import InputError
 from ..formats import parse_json
 from ..model import EvalReport, Suite, SuiteSummary
 from ..wording import plural
-from .summary import summarize_suite
+from .summary import RowKey, cell_of, summarize_suite
 
 
 def _suite(s: SuiteSummary) -> Suite:
@@ -44,13 +45,19 @@ def merge(reports: Sequence[EvalReport]) -> EvalReport:
             raise InputError("a shard's report is given twice")
     cases = tuple(sorted((c for r in reports for c in r.cases), key=lambda c: (c.suite, c.case, c.model, c.variant)))
     results = tuple(x for r in reports for x in r.results)
-    settings: dict[str, SuiteSummary] = {}
-    durations: dict[str, float] = {}
+    settings: dict[RowKey, SuiteSummary] = {}
+    durations: dict[RowKey, float] = {}
+    absent: dict[RowKey, int] = {}
     for r in reports:
         for s in r.suites:
-            settings.setdefault(s.suite, s)
-            durations[s.suite] = max(durations.get(s.suite, 0.0), s.duration_s)
-    suites = tuple(summarize_suite(_suite(settings[sid]), cases, results, durations[sid]) for sid in sorted(settings))
+            row = (s.suite, cell_of(s.axes))
+            settings.setdefault(row, s)
+            durations[row] = max(durations.get(row, 0.0), s.duration_s)
+            absent[row] = absent.get(row, 0) + s.missing_runs
+    suites = tuple(
+        _row(summarize_suite(_suite(settings[row]), cases, results, durations[row], dict(row[1])), absent[row])
+        for row in sorted(settings)
+    )
     first = reports[0]
     return EvalReport(
         run_id="+".join(sorted({r.run_id for r in reports})),
@@ -64,7 +71,18 @@ def merge(reports: Sequence[EvalReport]) -> EvalReport:
         baseline=first.baseline,
         interrupted=any(r.interrupted for r in reports),
         shard=None,
+        axes=first.axes,
+        removed=tuple(c for r in reports for c in r.removed),
+        base_suites=tuple(s for r in reports for s in r.base_suites),
     )
+
+
+def _row(summary: SuiteSummary, missing: int) -> SuiteSummary:
+    """A shard's missing runs stay missing in the merge: an incomplete row never passes."""
+    if not missing:
+        return summary
+    reason = f"incomplete: {missing} planned runs have no result"
+    return replace(summary, missing_runs=missing, gate_passed=False, gate_reasons=(reason, *summary.gate_reasons))
 
 
 def read_reports(paths: Iterable[Path]) -> list[EvalReport]:

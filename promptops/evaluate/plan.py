@@ -103,14 +103,16 @@ def _case_tasks(
     models: Sequence[str],
     all_routes: bool,
 ) -> list[Task]:
+    # A case that cannot be built is one error per model of a matrix, so every row of the matrix shows it.
+    cells: list[ModelSpec | None] = [snapshot.routing.models[m] for m in models] or [None]
     if prompt is None:
-        return [_broken(suite, case, f"suite targets unknown prompt {suite.prompt!r}")]
+        return [_broken(suite, case, f"suite targets unknown prompt {suite.prompt!r}", model=m) for m in cells]
     resolved = routing.resolve(snapshot.routing, prompt)
     try:
         variables = renderer.check_inputs(prompt, case.vars)
         messages = tuple(renderer.render(prompt.id, variables))
     except InputError as exc:
-        return [_broken(suite, case, str(exc))]
+        return [_broken(suite, case, str(exc), model=m) for m in cells]
     targets: list[tuple[str, ModelSpec]] = []
     if models:
         targets = [("primary", snapshot.routing.models[m]) for m in models]
@@ -119,7 +121,8 @@ def _case_tasks(
     else:
         return [_broken(suite, case, f"no model serves prompt {prompt.id!r}; add a route or defaults.model")]
     if all_routes:
-        targets += [(f"fallback:{m.name}", m) for m in resolved.fallbacks]
+        # A fallback's role is its place in the chain, so a baseline pairs it across a swap of the model there.
+        targets += [(f"fallback:{i}", m) for i, m in enumerate(resolved.fallbacks, start=1)]
     tasks = []
     for variant, model in targets:
         params = {**resolved.params, **model.params} if models else dict(resolved.params)
@@ -175,15 +178,16 @@ def _kill_switch_task(
     )
 
 
-def _broken(suite: Suite, case: Case, error: str, variant: str = "primary") -> Task:
+def _broken(suite: Suite, case: Case, error: str, variant: str = "primary", model: ModelSpec | None = None) -> Task:
+    model = model or ModelSpec(name="-", model="-")
     return Task(
         suite=suite,
         case=case,
         repeat=0,
         variant=variant,
-        model=ModelSpec(name="-", model="-"),
+        model=model,
         request=None,
-        key=_error_key(suite.id, case.id, variant, error),
+        key=_error_key(suite.id, case.id, variant, model.name, error),
         asserts=case.asserts,
         error=error,
     )

@@ -157,6 +157,8 @@ class Runner:
 
         results = [replace(r, reason=self.scrub(r.reason)) for r in await checks.run_checks(task.asserts, obs, judge)]
         status, score = checks.verdict(results)
+        if not results:  # nothing to check (no assertion, or none marked for the kill switch): never a pass
+            status, score = "unchecked", 0.0
         costs = [c.cost for c in (completion, *judged) if c.cost is not None]
         kept = self.scrub(completion.text)
         # With redaction on, even a hash of the raw answer is not kept: a short answer could be guessed from it.

@@ -210,10 +210,13 @@ class Store:
 
     @_guarded
     def latest_output(self, suite: str, case: str) -> TaskResult | None:
-        """The most recent result for a case, across runs (for overrides)."""
+        """The most recent result for a case at the evaluated tree, across runs (for overrides), its primary
+        model's first. A `--baseline` run's results for the base revision (task ids starting "base\x1f") are
+        never it: the reviewer judges the current output."""
         row = self.db.execute(
             "SELECT r.result FROM results r JOIN runs u ON u.run_id = r.run_id WHERE r.suite = ? AND r.case_id = ? "
-            "ORDER BY u.started DESC, r.rowid DESC LIMIT 1",
+            "AND substr(r.key, 1, 5) != 'base' || char(31) "
+            "ORDER BY u.started DESC, json_extract(r.result, '$.variant') = 'primary' DESC, r.rowid DESC LIMIT 1",
             (suite, case),
         ).fetchone()
         return task_result(json.loads(row[0])) if row else None

@@ -43,6 +43,7 @@ RULE_DOCS: dict[str, str] = {
     "unrouted-prompt": "no model serves a prompt",
     "suite-unknown-prompt": "an eval suite targets a prompt that does not exist",
     "empty-suite": "an eval suite without cases",
+    "unchecked-case": "an eval case with no assertion: eval reports it as unchecked, never as a pass",
     "case-vars": "eval case vars that do not fit the prompt's inputs",
     "no-judge": "llm-rubric without a judge model",
     "assertion": "an assertion whose settings cannot work (a missing value, a bad regex, ...)",

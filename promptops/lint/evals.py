@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .. import checks, loader, routing
-from ..model import Finding, Snapshot
+from ..model import Finding, Snapshot, Suite
 from ..render import input_problem
 from .context import Context, make_finding
 
@@ -18,6 +18,20 @@ def broken_prompts(snapshot: Snapshot) -> set[str]:
         for p in snapshot.problems
         if p.severity == "error" and p.file.startswith(prefix) and p.file.endswith(loader.PROMPT_EXTENSIONS)
     }
+
+
+def _unchecked(suite: Suite) -> Iterator[Finding]:
+    """A case with no assertion checks nothing: eval reports it as unchecked, never as a pass."""
+    for case in suite.cases:
+        if not case.asserts:
+            yield make_finding(
+                "unchecked-case",
+                f"case {case.id!r} has no assertion: eval reports it as unchecked, never as a pass",
+                case.file or suite.path,
+                case.line or suite.line_of("cases"),
+                "add `assert:` to the case, or assertions every case shares under `defaults: assert:`",
+                severity="warning",
+            )
 
 
 def check_suites(ctx: Context) -> Iterator[Finding]:
@@ -37,6 +51,7 @@ def check_suites(ctx: Context) -> Iterator[Finding]:
             continue
         if not suite.cases:
             yield make_finding("empty-suite", "suite has no cases", suite.path, 1, "add cases or a dataset")
+        yield from _unchecked(suite)
         for case in suite.cases:
             values = dict(case.vars)
             for name, spec in prompt.inputs.items():

@@ -7,13 +7,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..model import CaseSummary, EvalReport, Override, SuiteSummary, TaskResult
 from ..wording import count, percent
 
-BASELINE_CLASSES = ("regressed", "fixed", "still-failing", "flaky", "new", "removed", "unchanged")
+BASELINE_CLASSES = ("regressed", "fixed", "still-failing", "flaky", "unchecked", "new", "removed", "unchanged")
 SUMMARY_HEADER = (
     "suite", "cases", "passed", "failed", "errors", "pass rate", "consistency", "flaky", "tokens", "cost", "time",
     "gate",
@@ -24,7 +24,7 @@ TEXT_OUTPUT_CHARS = 1000
 RUNS_SHOWN = 3  # failed runs detailed per case in Markdown; the rest are counted
 CASES_LISTED = 20  # case names per baseline class in Markdown
 
-CaseKey = tuple[str, str, str, str]
+CaseKey = tuple[str, str, str, str]  # suite, case, model, variant: one case's runs in one report
 
 
 def totals(report: EvalReport) -> dict[str, Any]:
@@ -55,7 +55,23 @@ def result_key(r: TaskResult) -> tuple[str, str, str, str, int, str]:
 
 
 def sorted_suites(report: EvalReport) -> list[SuiteSummary]:
-    return sorted(report.suites, key=lambda s: s.suite)
+    return sorted(report.suites, key=lambda s: (s.suite, sorted(s.axes.items())))
+
+
+def cell_label(axes: Mapping[str, str]) -> str:
+    """A row's cell for people: "" for a plain run, "model: fast" in a model matrix."""
+    return ", ".join(f"{k}: {v}" for k, v in axes.items())
+
+
+def row_name(s: SuiteSummary | CaseSummary) -> str:
+    """A suite's row name: the suite id, with its cell in a matrix ("answer [model: fast]")."""
+    cell = cell_label(s.axes)
+    return f"{s.suite} [{cell}]" if cell else s.suite
+
+
+def row_cases(report: EvalReport, s: SuiteSummary) -> list[CaseSummary]:
+    """The cases of one row (a suite, or one cell of it), in order."""
+    return [c for c in sorted(report.cases, key=case_key) if c.suite == s.suite and c.axes == s.axes]
 
 
 def runs_by_case(report: EvalReport) -> dict[CaseKey, list[TaskResult]]:
@@ -72,11 +88,24 @@ def case_names(report: EvalReport) -> Callable[[CaseSummary], str]:
 
 
 def failing_cases(report: EvalReport) -> list[CaseSummary]:
-    return [c for c in sorted(report.cases, key=case_key) if c.verdict != "pass"]
+    """Cases that failed or errored (an unchecked case is neither: see `unchecked_cases`)."""
+    return [c for c in sorted(report.cases, key=case_key) if c.verdict in ("fail", "error")]
+
+
+def unchecked_cases(report: EvalReport) -> list[CaseSummary]:
+    return [c for c in sorted(report.cases, key=case_key) if c.verdict == "unchecked"]
 
 
 def target_of(c: CaseSummary | TaskResult) -> str:
-    return c.model if c.variant == "primary" else f"{c.model}/{c.variant}"
+    """The model (and role when not primary); a case the baseline served with another model shows both."""
+    model = c.model
+    if isinstance(c, CaseSummary) and c.base_model is not None and c.base_model != c.model:
+        model = f"{c.base_model} → {c.model}"
+    return model if c.variant == "primary" else f"{model}/{c.variant}"
+
+
+def overridden_runs(report: EvalReport) -> list[TaskResult]:
+    return [r for r in sorted(report.results, key=result_key) if r.override is not None]
 
 
 # -- text helpers --------------------------------------------------------------------------------------------
@@ -117,7 +146,13 @@ def runs_passed(c: CaseSummary) -> str:
 
 
 def case_notes(c: CaseSummary) -> str:
-    notes = [c.verdict, runs_passed(c)] + ["flaky"] * c.flaky + ([c.baseline] if c.baseline else [])
+    if c.verdict == "unchecked":
+        notes = ["unchecked: no assertion applies"]
+    else:
+        notes = [c.verdict, runs_passed(c)] + ["flaky"] * c.flaky
+    if c.baseline:
+        was = f" (was {c.base_verdict})" if c.base_verdict and c.baseline not in ("unchanged", "new") else ""
+        notes.append(c.baseline + was)
     return ", ".join(notes)
 
 
@@ -162,11 +197,11 @@ def failure_message(runs: Sequence[TaskResult], verdict: str) -> str:
 
 
 def summary_rows(report: EvalReport) -> list[list[str]]:
-    """One row of SUMMARY_HEADER per suite, as display strings."""
+    """One row of SUMMARY_HEADER per suite (per suite and model in a matrix), as display strings."""
     return [
         [
-            s.suite,
-            str(s.cases),
+            row_name(s),
+            str(s.cases) + (f" ({s.unchecked} unchecked)" if s.unchecked else ""),
             str(s.passed),
             str(s.failed),
             str(s.errors),
@@ -176,7 +211,7 @@ def summary_rows(report: EvalReport) -> list[list[str]]:
             f"{s.prompt_tokens + s.completion_tokens:,}",
             money(s.cost),
             f"{s.duration_s:.1f} s",
-            "pass" if s.gate_passed else "fail",
+            s.gate,
         ]
         for s in sorted_suites(report)
     ]

@@ -18,6 +18,7 @@ from .diff_wording import (
     Doc,
     case_lines,
     describe,
+    eval_target,
     groups,
     head_line,
     problem_at,
@@ -236,7 +237,7 @@ def _md_eval(doc: Doc) -> list[str]:
     lines = ["| suite | base | head | threshold | gate | changes |", "|---|---:|---:|---:|---|---|"]
     for s in ev["suites"]:
         classes = ", ".join(f"{s['classes'][k]} {k}" for k in EVAL_CLASSES if s["classes"].get(k))
-        gate = "✅ pass" if s["gate_passed"] else "❌ fail"
+        gate = "⚠️ incomplete" if s.get("gate") == "incomplete" else "✅ pass" if s["gate_passed"] else "❌ fail"
         lines.append(
             f"| {_md_code(s['suite'])} | {percent(s['base_pass_rate'])} | {percent(s['head_pass_rate'])} | "
             f"{percent(s['threshold'])} | {gate} | {_md_text(classes)} |"
@@ -248,7 +249,7 @@ def _md_eval(doc: Doc) -> list[str]:
         notes.append("⚠️ interrupted: the results are partial")
     blocks = ["\n".join(lines + (["", *notes] if notes else []))]
     for c in ev["cases"]:
-        target = c["model"] if c["variant"] == "primary" else f"{c['model']}/{c['variant']}"
+        target = eval_target(c)
         icon = {"regressed": "🔻", "fixed": "✅", "flaky": "🎲"}.get(c["change"], "•")
         summary = (
             f"{icon} {html.escape(c['change'])} <code>{html.escape(visible(c['suite'] + ' / ' + c['case']))}</code> "

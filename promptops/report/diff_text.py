@@ -14,6 +14,7 @@ from .diff_wording import (
     case_lines,
     cut,
     describe,
+    eval_target,
     groups,
     head_line,
     visible,
@@ -117,14 +118,14 @@ def _text_eval(doc: Doc) -> str:
     if ev["skipped"]:
         out.append(f"  {ev['skipped']}")
     for s in ev["suites"]:
-        gate = "gate passed" if s["gate_passed"] else "GATE FAILED"
+        gate = "INCOMPLETE" if s.get("gate") == "incomplete" else "gate passed" if s["gate_passed"] else "GATE FAILED"
         classes = ", ".join(f"{s['classes'][k]} {k}" for k in EVAL_CLASSES if s["classes"].get(k))
         out.append(
             f"  {s['suite']}: {percent(s['base_pass_rate'])} → {percent(s['head_pass_rate'])} "
             f"(threshold {percent(s['threshold'])}, {gate})" + (f"; {classes}" if classes else "")
         )
     for c in ev["cases"]:
-        target = c["model"] if c["variant"] == "primary" else f"{c['model']}/{c['variant']}"
+        target = eval_target(c)
         out.append(
             f"    {c['change']}: {c['suite']} / {c['case']} [{target}] "
             f"{c['base_verdict'] or '-'} → {c['head_verdict'] or '-'}"

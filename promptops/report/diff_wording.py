@@ -17,7 +17,16 @@ TEXT_DIFF_LINES = 400  # lines of one diff in the terminal
 LISTED = 20  # names per list in the Markdown summary
 STATUS = {"added": "A", "removed": "D", "renamed": "R", "modified": "M"}
 ICON = {"added": "➕", "removed": "➖", "renamed": "🔀", "modified": "✏️"}
-EVAL_CLASSES = ("regressed", "fixed", "still-failing", "flaky", "new", "removed", "unchanged")
+EVAL_CLASSES = ("regressed", "fixed", "still-failing", "flaky", "unchecked", "new", "removed", "unchanged")
+
+
+def eval_target(case: Mapping[str, Any]) -> str:
+    """A paired case's model (both models when the change swapped it: "old → new"), and its role."""
+    model = case["model"]
+    if case.get("base_model") and case["base_model"] != model:
+        model = f"{case['base_model']} → {model}"
+    return model if case["variant"] == "primary" else f"{model}/{case['variant']}"
+
 
 Doc = Mapping[str, Any]
 

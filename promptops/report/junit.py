@@ -17,8 +17,12 @@ from .cases import (
     failure_message,
     override_line,
     ratio,
+    row_cases,
+    row_name,
     run_lines,
     runs_by_case,
+    sorted_suites,
+    target_of,
     truncate,
     visible,
 )
@@ -32,14 +36,18 @@ def to_junit(report: EvalReport) -> str:
     That form has no per-test output, so a failure's text carries its output and the suite's <system-out>
     carries every case's output; gate results are the suite's <properties>.
     """
-    summaries = {s.suite: s for s in report.suites}
-    cases: dict[str, list[CaseSummary]] = defaultdict(list)
-    for c in sorted(report.cases, key=case_key):
-        cases[c.suite].append(c)
     runs, name = runs_by_case(report), case_names(report)
+    rows: list[tuple[str, SuiteSummary | None, list[CaseSummary]]]
+    rows = [(row_name(s), s, row_cases(report, s)) for s in sorted_suites(report)]
+    claimed = {case_key(c) for _, _, cases in rows for c in cases}
+    orphans: dict[str, list[CaseSummary]] = defaultdict(list)  # cases of no row (a hand-made report)
+    for c in sorted(report.cases, key=case_key):
+        if case_key(c) not in claimed:
+            orphans[c.suite].append(c)
+    rows += [(suite, None, cases) for suite, cases in sorted(orphans.items())]
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<testsuites>"]
-    for index, suite in enumerate(sorted(set(summaries) | set(cases))):
-        lines += _junit_suite(report, index, suite, summaries.get(suite), cases[suite], runs, name)
+    for index, (suite, summary, cases) in enumerate(rows):
+        lines += _junit_suite(report, index, suite, summary, cases, runs, name)
     lines.append("</testsuites>")
     return "\n".join(lines) + "\n"
 
@@ -63,7 +71,7 @@ def _junit_suite(
         "tests": len(cases),
         "failures": sum(c.verdict == "fail" for c in cases),
         "errors": sum(c.verdict == "error" for c in cases),
-        "skipped": 0,
+        "skipped": sum(c.verdict == "unchecked" for c in cases),
         "time": _seconds(summary.duration_s if summary else sum(times.values())),
     }
     lines = [f"  <testsuite{_attrs(attrs)}>", "    <properties>"]
@@ -85,7 +93,7 @@ def _properties(report: EvalReport, s: SuiteSummary | None) -> list[tuple[str, s
     props += [
         ("promptops.prompt", s.prompt),
         ("promptops.path", s.path),
-        ("promptops.gate", "passed" if s.gate_passed else "failed"),
+        ("promptops.gate", {"pass": "passed", "fail": "failed"}.get(s.gate, s.gate)),
         ("promptops.pass_rate", ratio(s.pass_rate)),
         ("promptops.threshold", ratio(s.threshold)),
         ("promptops.consistency", ratio(s.consistency)),
@@ -93,6 +101,9 @@ def _properties(report: EvalReport, s: SuiteSummary | None) -> list[tuple[str, s
     props += [("promptops.min_consistency", ratio(s.min_consistency))] if s.min_consistency is not None else []
     props += [("promptops.flaky", str(s.flaky))]
     props += [("promptops.max_flaky", str(s.max_flaky))] if s.max_flaky is not None else []
+    props += [(f"promptops.{axis}", value) for axis, value in s.axes.items()]
+    props += [("promptops.unchecked", str(s.unchecked))] if s.unchecked else []
+    props += [("promptops.missing_runs", str(s.missing_runs))] if s.missing_runs else []
     return props + [("promptops.gate_reason", reason) for reason in s.gate_reasons]
 
 
@@ -100,11 +111,14 @@ def _junit_case(c: CaseSummary, name: str, time: float, runs: Sequence[TaskResul
     head = f"    <testcase{_attrs({'name': name, 'classname': c.suite, 'time': _seconds(time)})}"
     if c.verdict == "pass":
         return [head + "/>"]
+    if c.verdict == "unchecked":
+        message = "unchecked: the case has no assertion that applies; it is neither a pass nor a failure"
+        return [head + ">", f"      <skipped{_attrs({'message': message})}/>", "    </testcase>"]
     if c.verdict == "fail":
         tag, kind = "failure", "assertion"
     else:
         tag, kind = "error", _error_type(runs)
-    head_line = f"{c.suite} / {c.case} [{c.model}/{c.variant}]: {case_notes(c)}"
+    head_line = f"{c.suite} / {c.case} [{target_of(c)}]: {case_notes(c)}"
     body = "\n".join([head_line, *run_lines(runs, JUNIT_OUTPUT_BYTES, "bytes")])
     message = failure_message(runs, c.verdict)
     return [

@@ -22,12 +22,14 @@ from .cases import (
     money,
     override_line,
     ratio,
+    row_name,
     runs_by_case,
     sorted_suites,
     summary_rows,
     target_of,
     totals,
     truncate,
+    unchecked_cases,
     visible,
 )
 
@@ -37,7 +39,14 @@ from .cases import (
 def to_markdown(report: EvalReport, limit: int = 65000) -> str:
     """A PR comment or step summary, at most `limit` characters: failure details are the first to go."""
     runs, name = runs_by_case(report), case_names(report)
-    parts = [_md_head(report), _md_table(report), _md_gates(report), _md_baseline(report, name), _md_overrides(report)]
+    parts = [
+        _md_head(report),
+        _md_table(report),
+        _md_gates(report),
+        _md_baseline(report, name),
+        _md_unchecked(report, name),
+        _md_overrides(report),
+    ]
     details = [_md_details(c, runs.get(case_key(c), [])) for c in failing_cases(report)]
     if details:
         details.insert(0, "### Failures and errors")
@@ -106,8 +115,9 @@ def _md_table(report: EvalReport) -> str:
     if not rows:
         return "_No suites were evaluated._"
     lines = ["| " + " | ".join(SUMMARY_HEADER) + " |", "|---" + "|---:" * (len(SUMMARY_HEADER) - 2) + "|---|"]
+    icons = {"pass": "✅ pass", "fail": "❌ fail", "incomplete": "⚠️ incomplete"}
     for row in rows:
-        cells = [_md_code(row[0]), *row[1:-1], "✅ pass" if row[-1] == "pass" else "❌ fail"]
+        cells = [_md_code(row[0]), *row[1:-1], icons.get(row[-1], row[-1])]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines)
 
@@ -119,13 +129,13 @@ def _md_gates(report: EvalReport) -> str:
     lines = ["**Gates failed**", ""]
     for s in failed:
         reasons = "; ".join(s.gate_reasons) or f"pass rate {percent(s.pass_rate)}, threshold {percent(s.threshold)}"
-        lines.append(f"- {_md_code(s.suite)}: {_md_text(reasons)}")
+        lines.append(f"- {_md_code(row_name(s))}: {_md_text(reasons)}")
     return "\n".join(lines)
 
 
 def _md_baseline(report: EvalReport, name: Callable[[CaseSummary], str]) -> str:
     classes: dict[str, list[CaseSummary]] = defaultdict(list)
-    for c in sorted(report.cases, key=case_key):
+    for c in [*sorted(report.cases, key=case_key), *report.removed]:
         if c.baseline:
             classes[c.baseline].append(c)
     if not classes:
@@ -137,11 +147,32 @@ def _md_baseline(report: EvalReport, name: Callable[[CaseSummary], str]) -> str:
         if not members:
             continue
         which = (
-            "" if kind == "unchanged" else ", ".join(_md_code(f"{c.suite}/{name(c)}") for c in members[:CASES_LISTED])
+            ""
+            if kind == "unchanged"
+            else ", ".join(_md_code(f"{c.suite}/{name(c)}") + _md_models(c) for c in members[:CASES_LISTED])
         )
         which += f" and {len(members) - CASES_LISTED} more" if which and len(members) > CASES_LISTED else ""
         lines.append(f"| {_md_text(kind)} | {len(members)} | " + which.replace("|", "\\|") + " |")
     return "\n".join(lines)
+
+
+def _md_models(c: CaseSummary) -> str:
+    """The models of both sides, when the baseline's differs (a model swap)."""
+    if c.base_model is None or c.base_model == c.model:
+        return ""
+    return f" ({_md_text(c.base_model)} → {_md_text(c.model)})"
+
+
+def _md_unchecked(report: EvalReport, name: Callable[[CaseSummary], str]) -> str:
+    members = unchecked_cases(report)
+    if not members:
+        return ""
+    listed = ", ".join(_md_code(f"{c.suite}/{name(c)}") for c in members[:CASES_LISTED])
+    listed += f" and {len(members) - CASES_LISTED} more" if len(members) > CASES_LISTED else ""
+    return (
+        f"**Unchecked** ({len(members)}, no assertion applies: neither passes nor failures, "
+        f"not in the pass rate): {listed}"
+    )
 
 
 def _md_overrides(report: EvalReport) -> str:

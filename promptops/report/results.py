@@ -16,11 +16,15 @@ from .cases import (
     case_notes,
     failing_cases,
     failure_message,
+    overridden_runs,
+    override_line,
+    row_name,
     run_lines,
     runs_by_case,
     sorted_suites,
     summary_rows,
     target_of,
+    unchecked_cases,
     visible,
 )
 from .findings import workflow_escape
@@ -39,6 +43,7 @@ __all__ = [
     "to_junit",
     "to_markdown",
     "to_text_failures",
+    "to_text_notes",
 ]
 
 
@@ -56,6 +61,22 @@ def to_text_failures(report: EvalReport) -> str:
     return "\n\n".join(blocks)
 
 
+def to_text_notes(report: EvalReport) -> str:
+    """What the summary table cannot show, for a terminal ("" when nothing): rows left incomplete, cases that
+    changed class against the baseline (with the models of both sides), unchecked cases, overrides applied."""
+    lines = [f"INCOMPLETE {row_name(s)}: {s.gate_reasons[0]}" for s in sorted_suites(report) if s.incomplete]
+    moved = [c for c in sorted(report.cases, key=case_key) if c.baseline in ("regressed", "fixed")]
+    for c in [*moved, *report.removed]:
+        was, now = c.base_verdict or "-", "-" if c.baseline == "removed" else c.verdict
+        lines.append(f"{(c.baseline or '').upper()} {c.suite} / {c.case} [{target_of(c)}]: {was} → {now}")
+    lines += [f"UNCHECKED {c.suite} / {c.case} [{target_of(c)}]: no assertion applies" for c in unchecked_cases(report)]
+    for r in overridden_runs(report):
+        if r.override is not None:
+            where = f"{r.suite} / {r.case} [{target_of(r)}] run {r.repeat}"
+            lines.append(f"OVERRIDDEN {where}: {override_line(r.override)}")
+    return "\n".join(visible(line) for line in lines)
+
+
 def github_annotations(report: EvalReport) -> str:
     """Workflow commands: one error per failed gate and per errored case, and one if the run was cut short."""
     paths = {s.suite: s.path for s in report.suites}
@@ -64,7 +85,8 @@ def github_annotations(report: EvalReport) -> str:
     for s in sorted_suites(report):
         if not s.gate_passed:
             reasons = "; ".join(s.gate_reasons) or f"pass rate {percent(s.pass_rate)}, threshold {percent(s.threshold)}"
-            lines.append(_annotation(s.path, s.suite, f"gate failed: {reasons}"))
+            what = "incomplete" if s.incomplete else "gate failed"
+            lines.append(_annotation(s.path, row_name(s), f"{what}: {reasons}"))
     for c in failing_cases(report):
         if c.verdict == "error":
             message = f"case {c.case} [{target_of(c)}] errored: {failure_message(runs.get(case_key(c), []), 'error')}"

@@ -38,6 +38,9 @@ def to_dict(report: EvalReport) -> dict[str, Any]:
         "suites": [_plain(s) for s in sorted_suites(report)],
         "cases": [_plain(c) for c in sorted(report.cases, key=case_key)],
         "results": [_plain(r) for r in sorted(report.results, key=result_key)],
+        "axes": list(report.axes),
+        "removed": [_plain(c) for c in sorted(report.removed, key=case_key)],
+        "base_suites": [_plain(s) for s in sorted(report.base_suites, key=lambda s: (s.suite, sorted(s.axes.items())))],
     }
 
 
@@ -77,6 +80,9 @@ def from_dict(data: Any) -> EvalReport:
         {
             "suites": many(SuiteSummary, {"gate_reasons": strings}),
             "cases": many(CaseSummary),
+            "axes": strings,
+            "removed": many(CaseSummary),
+            "base_suites": many(SuiteSummary, {"gate_reasons": strings}),
             "results": many(TaskResult, {"checks": many(CheckResult), "override": override}),
         },
     )

@@ -123,8 +123,9 @@ def test_a_baseline_pairs_cases_and_names_the_regressed_one(make_repo: Repo, scr
     root = make_repo(project(URL, {**cases, "d": "no d", "e": "yes e"}, threshold=0.5))
     commit(root, {"evals/answer.yaml": suite({**cases, "c": "no c", "d": "yes d", "f": "yes f"}, threshold=0.5)})
     report = evaluate(root, baseline="HEAD~1")
-    classes = {c.case: c.baseline for c in report.cases}
+    classes = {c.case: c.baseline for c in (*report.cases, *report.removed)}
     assert classes == {"a": "unchanged", "b": "unchanged", "c": "regressed", "d": "fixed", "e": "removed", "f": "new"}
+    assert [c.case for c in report.removed] == ["e"]
     assert exit_code(report) == 0 and exit_code(report, fail_on_regression=True) == 1
     assert sorted(scripted.users) == sorted(
         f"REPLY: {a}" for a in ["yes a", "yes b", "no c", "yes d", "yes f", "yes c", "no d", "yes e"]

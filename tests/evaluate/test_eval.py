@@ -167,7 +167,7 @@ def test_kill_switch_and_fallback_models_with_routes_all(make_repo, cli, server:
     code, out, err = run(cli, root, "--routes", "all", "-o", out_file)
     assert code == 0, out + err
     variants = sorted((c["variant"], c["verdict"]) for c in json.loads(out_file.read_text())["cases"])
-    assert variants == [("fallback:backup", "pass"), ("kill-switch", "pass"), ("primary", "pass")]
+    assert variants == [("fallback:1", "pass"), ("kill-switch", "pass"), ("primary", "pass")]
     models = sorted(b["model"] for b in server.request_bodies)
     assert models == ["backup-model", "test-model"]
 

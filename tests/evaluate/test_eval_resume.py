@@ -48,10 +48,11 @@ def requests_per_case(server: ProviderServer) -> dict[str, int]:
 
 
 def test_kill_9_then_rerun_repeats_no_finished_case_and_matches_a_clean_run(make_repo, cli, api_key, tmp_path) -> None:
+    """Without the response cache, so only the results store can spare the finished calls: the run resumes."""
     with ProviderServer(latency=0.03) as server:
         cases = {f"c{i:03d}": f"yes c{i:03d}" for i in range(100)}
         root = make_repo(project(server.base_url, cases))
-        command = [sys.executable, "-m", "promptops", "eval", "--repo", str(root), "-j", "5"]
+        command = [sys.executable, "-m", "promptops", "eval", "--repo", str(root), "-j", "5", "--no-cache"]
         proc = subprocess.Popen(command, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while len(finished_cases(root)) < 20 and time.monotonic() < deadline and proc.poll() is None:
@@ -69,8 +70,10 @@ def test_kill_9_then_rerun_repeats_no_finished_case_and_matches_a_clean_run(make
         assert set(counts) == set(cases)
 
         clean = tmp_path / "clean.json"  # in this process: only the killed run and its rerun need their own
-        code, _, err = cli(*command[3:], "--no-cache", "-o", clean)
+        asked = server.requests_received
+        code, _, err = cli(*command[3:], "-o", clean)
         assert code == 0, err
+        assert server.requests_received == asked + 100  # a finished run is not resumed: every case is asked anew
 
     def essence(path: Path) -> list[tuple[str, str, str | None]]:
         data = json.loads(path.read_text())
@@ -119,6 +122,8 @@ def test_ctrl_c_exits_130_keeps_partial_results_and_resumes(make_repo, cli, api_
         partial = json.loads((tmp_path / "partial.json").read_text())
         assert partial["interrupted"] is True
         assert 10 <= len(partial["results"]) < 50
+        (row,) = partial["suites"]  # runs are missing: incomplete, never a pass
+        assert row["missing_runs"] == 50 - len(partial["results"]) and row["gate_passed"] is False
         kept = {r["case"] for r in partial["results"]}
         code, _, err = cli(*command[3:], "-j", "10")  # the resumed run, in this process
         assert code == 0, err

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 
 from promptops import __version__
 from promptops.errors import InputError
+from promptops.evaluate.summary import summarize_cases, summarize_suite
 from promptops.loader import schema
-from promptops.model import CaseSummary, CheckResult, EvalReport, Override, SuiteSummary, TaskResult
+from promptops.model import CaseSummary, CheckResult, EvalReport, Override, Suite, SuiteSummary, TaskResult
 from promptops.report import results
 from promptops.report.results import (
     SUMMARY_HEADER,
@@ -88,53 +89,17 @@ def run(suite: str, case: str, repeat: int, status: str, output: str | None = "o
 
 
 def summary(suite: str, case: str, runs: list[TaskResult], **kw: Any) -> CaseSummary:
-    passed = sum(r.status == "pass" for r in runs)
-    failed = sum(r.status == "fail" for r in runs)
-    errors = sum(r.status == "error" for r in runs)
-    verdict = "error" if errors else "pass" if passed == len(runs) else "fail"
-    outputs = [r.output for r in runs]
-    return CaseSummary(
-        suite=suite,
-        case=case,
-        model=runs[0].model,
-        variant=runs[0].variant,
-        runs=len(runs),
-        passed_runs=passed,
-        failed_runs=failed,
-        error_runs=errors,
-        verdict=kw.pop("verdict", verdict),
-        pass_all=passed == len(runs),
-        pass_any=passed > 0,
-        agreement=max(outputs.count(o) for o in outputs) / len(outputs),
-        flaky=0 < passed < len(runs),
-        **kw,
-    )
+    """The engine's summary of one case's runs (promptops.evaluate.summary), with what a baseline would add."""
+    assert all((r.suite, r.case) == (suite, case) for r in runs)
+    (made,) = summarize_cases(runs)
+    return replace(made, **kw)
 
 
-def suite_summary(suite: str, cases: list[CaseSummary], **kw: Any) -> SuiteSummary:
-    passed = sum(c.verdict == "pass" for c in cases)
-    values = {
-        "suite": suite,
-        "prompt": suite.replace("-", "_"),
-        "path": f"evals/{suite}.yaml",
-        "cases": len(cases),
-        "passed": passed,
-        "failed": sum(c.verdict == "fail" for c in cases),
-        "errors": sum(c.verdict == "error" for c in cases),
-        "pass_rate": passed / len(cases),
-        "threshold": 0.9,
-        "consistency": sum(c.agreement for c in cases) / len(cases),
-        "flaky": sum(c.flaky for c in cases),
-        "min_consistency": None,
-        "max_flaky": None,
-        "prompt_tokens": 100 * len(cases),
-        "completion_tokens": 20 * len(cases),
-        "cost": 0.0001 * len(cases),
-        "duration_s": 1.5,
-        "gate_passed": True,
-    }
-    values.update(kw)
-    return SuiteSummary(**values)  # type: ignore[arg-type]
+def suite_summary(suite: str, cases: list[CaseSummary], results: list[TaskResult], **kw: Any) -> SuiteSummary:
+    """The engine's row for a suite (promptops.evaluate.summary), its gate settings given by `kw`."""
+    settings = {k: kw.pop(k) for k in ("threshold", "min_consistency", "max_flaky") if k in kw}
+    definition = Suite(id=suite, path=f"evals/{suite}.yaml", prompt=suite.replace("-", "_"), **settings)
+    return replace(summarize_suite(definition, cases, results, 1.5), **kw)
 
 
 def representative() -> EvalReport:
@@ -217,19 +182,14 @@ def representative() -> EvalReport:
         started="2026-01-02T09:00:00+01:00",
         finished="2026-01-02T09:01:30+01:00",
         suites=(
-            suite_summary(
-                "triage",
-                triage,
-                gate_passed=False,
-                gate_reasons=("1 case errored", "pass rate 0% is below the threshold 90%"),
-            ),
+            suite_summary("triage", triage, spam + billing, threshold=0.9),
             suite_summary(
                 "support/refunds",
                 refunds,
+                window + flaky + tone + two_models + kill,
+                threshold=0.9,
                 min_consistency=0.8,
                 max_flaky=0,
-                gate_passed=False,
-                gate_reasons=("1 flaky case; at most 0 allowed", "1 case regressed against main"),
             ),
         ),
         cases=tuple(refunds + triage),
@@ -248,7 +208,7 @@ def passing() -> EvalReport:
         label="abc1234",
         started="2026-01-01T00:00:00Z",
         finished="2026-01-01T00:00:01Z",
-        suites=(suite_summary("greet", cases),),
+        suites=(suite_summary("greet", cases, rs, threshold=0.9),),
         cases=tuple(cases),
         results=tuple(rs),
     )
@@ -266,9 +226,12 @@ floats = st.floats(allow_nan=False, allow_infinity=False, width=64)
 shares = st.floats(min_value=0, max_value=1)
 counts = st.integers(min_value=0, max_value=10**6)
 amounts = st.floats(min_value=0, max_value=1e6)
-statuses = st.sampled_from(["pass", "fail", "error"])
-variants = st.one_of(st.sampled_from(["primary", "kill-switch"]), names.map(lambda n: f"fallback:{n}"))
-baselines = st.sampled_from([None, "regressed", "fixed", "still-failing", "flaky", "unchanged", "new", "removed"])
+statuses = st.sampled_from(["pass", "fail", "error", "unchecked"])
+variants = st.one_of(st.sampled_from(["primary", "kill-switch"]), st.integers(1, 12).map(lambda n: f"fallback:{n}"))
+baselines = st.sampled_from(
+    [None, "regressed", "fixed", "still-failing", "flaky", "unchecked", "unchanged", "new", "removed"]
+)
+cells = st.one_of(st.just({}), st.builds(lambda m: {"model": m}, names))
 stamps = st.one_of(
     st.datetimes(timezones=st.sampled_from([None, datetime.timezone.utc])).map(lambda d: d.isoformat()),
     nasty_texts,
@@ -280,7 +243,7 @@ checks = st.builds(
     negate=st.booleans(), error=st.booleans(),
 )  # fmt: skip
 overrides = st.builds(
-    Override, suite=names, case=names, verdict=statuses, reason=nasty_texts, author=nasty_texts, time=nasty_texts,
+    Override, suite=names, case=names, verdict=st.sampled_from(["pass", "fail"]), reason=nasty_texts, author=nasty_texts, time=nasty_texts,
     output_hash=nasty_texts,
 )  # fmt: skip
 task_results = st.builds(
@@ -293,13 +256,15 @@ task_results = st.builds(
 case_summaries = st.builds(
     CaseSummary, suite=names, case=names, model=nasty_texts, variant=variants, runs=counts, passed_runs=counts,
     failed_runs=counts, error_runs=counts, verdict=statuses, pass_all=st.booleans(), pass_any=st.booleans(),
-    agreement=shares, flaky=st.booleans(), baseline=baselines,
+    agreement=shares, flaky=st.booleans(), baseline=baselines, unchecked_runs=counts, axes=cells,
+    base_model=st.none() | nasty_texts, base_verdict=st.none() | statuses,
 )  # fmt: skip
 suite_summaries = st.builds(
     SuiteSummary, suite=names, prompt=nasty_texts, path=nasty_texts, cases=counts, passed=counts, failed=counts,
     errors=counts, pass_rate=shares, threshold=shares, consistency=shares, flaky=counts,
     min_consistency=st.none() | shares, max_flaky=st.none() | counts, prompt_tokens=counts, completion_tokens=counts,
     cost=amounts, duration_s=amounts, gate_passed=st.booleans(), gate_reasons=st.lists(nasty_texts, max_size=2).map(tuple),
+    axes=cells, unchecked=counts, missing_runs=st.integers(0, 3), overrides=counts,
 )  # fmt: skip
 
 
@@ -336,6 +301,9 @@ def reports(draw: st.DrawFn) -> EvalReport:
         baseline=draw(optional_texts),
         interrupted=draw(st.booleans()),
         shard=draw(optional_texts),
+        axes=draw(st.sampled_from([(), ("model",)])),
+        removed=tuple(draw(st.lists(st.builds(replace, case_summaries, baseline=st.just("removed")), max_size=2))),
+        base_suites=tuple(draw(st.lists(suite_summaries, max_size=2))),
     )
 
 
@@ -357,8 +325,8 @@ def test_json_has_the_run_gate_totals_and_every_result() -> None:
     )
     assert data["passed"] is False
     assert data["totals"] == {
-        "suites": 2, "cases": 8, "passed": 4, "failed": 3, "errors": 1, "prompt_tokens": 800,
-        "completion_tokens": 160, "tokens": 960, "cost": pytest.approx(0.0008),
+        "suites": 2, "cases": 8, "passed": 4, "failed": 3, "errors": 1, "prompt_tokens": 1300,
+        "completion_tokens": 260, "tokens": 1560, "cost": pytest.approx(0.0013),
     }  # fmt: skip
     assert [s["suite"] for s in data["suites"]] == ["support/refunds", "triage"]  # sorted
     assert [(c["case"], c["model"], c["variant"]) for c in data["cases"][:3]] == [
@@ -477,8 +445,8 @@ def test_junit_validates_and_holds_suites_cases_gates_and_outputs() -> None:
 
 def test_junit_output_is_cut_at_4_kb() -> None:
     big = [run("s", "c", 1, "fail", "é" * 5000)]
-    report = replace(passing(), suites=(suite_summary("s", [summary("s", "c", big)]),), cases=(summary("s", "c", big),),
-                     results=tuple(big))  # fmt: skip
+    report = replace(passing(), suites=(suite_summary("s", [summary("s", "c", big)], big),),
+                     cases=(summary("s", "c", big),), results=tuple(big))  # fmt: skip
     root = validate_junit(report)
     out = root.find("testsuite/system-out")
     assert out is not None and out.text is not None
@@ -531,7 +499,7 @@ def huge(suites: int, cases: int, output: int = 4000) -> EvalReport:
             rs.append(r)
             mine.append(summary(r.suite, r.case, [r]))
         cs += mine
-        ss.append(suite_summary(f"suite-{i:04d}", mine, gate_passed=False, gate_reasons=("pass rate 0%",)))
+        ss.append(suite_summary(f"suite-{i:04d}", mine, rs))
     return replace(passing(), suites=tuple(ss), cases=tuple(cs), results=tuple(rs))
 
 
@@ -583,9 +551,9 @@ def test_github_annotations() -> None:
     lines = github_annotations(representative()).splitlines()
     assert lines == [
         "::error file=evals/support/refunds.yaml,title=promptops eval support/refunds::"
-        "gate failed: 1 flaky case; at most 0 allowed; 1 case regressed against main",
+        "gate failed: pass rate 80%25 is below the threshold 90%25; 1 flaky cases exceed max_flaky 0",
         "::error file=evals/triage.yaml,title=promptops eval triage::"
-        "gate failed: 1 case errored; pass rate 0%25 is below the threshold 90%25",
+        "gate failed: pass rate 33%25 is below the threshold 90%25; 1 case ended in error",
         "::error file=evals/triage.yaml,title=promptops eval triage::"
         "case spam [gpt-4o-mini] errored: provider timeout after 60 s (openai: 504)",
     ]
@@ -595,7 +563,7 @@ def test_github_annotations() -> None:
 
 
 def test_annotations_escape_newlines_and_property_separators() -> None:
-    s = suite_summary("a,b:c", [summary("x", "y", [run("x", "y", 1, "pass")])], path="evals/a,b.yaml",
+    s = suite_summary("a,b:c", [summary("x", "y", [run("x", "y", 1, "pass")])], [], path="evals/a,b.yaml",
                       gate_passed=False, gate_reasons=("line one\nline two 100%",))  # fmt: skip
     line = github_annotations(replace(passing(), suites=(s,)))
     assert (
@@ -607,7 +575,7 @@ def test_summary_rows() -> None:
     rows = summary_rows(representative())
     assert all(len(row) == len(SUMMARY_HEADER) for row in rows)
     assert rows[0] == [
-        "support/refunds", "6", "4", "2", "0", "66.7% / 90%", "94.4% (min 80%)", "1 (max 0)", "720", "$0.0006", "1.5 s",
+        "support/refunds", "6", "4", "2", "0", "80% / 90%", "83.3% (min 80%)", "1 (max 0)", "1,200", "$0.0010", "1.5 s",
         "fail",
     ]  # fmt: skip
     assert rows[1][0] == "triage" and rows[1][4] == "1"
