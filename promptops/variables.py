@@ -78,3 +78,21 @@ def case_vars(snapshot: Snapshot, ref: str) -> dict[str, Any]:
         file=suite.path,
         hint=f"cases: {', '.join(c.id for c in suite.cases[:10])}",
     )
+
+
+def render_cases(snapshot: Snapshot) -> tuple[int, list[str]]:
+    """Render every eval case with its prompt (what `render --check` and the pre-commit hook do): the number of
+    cases rendered, and one line per case that does not render (its suite file and line, and why)."""
+    from .render import Renderer
+
+    renderer = Renderer(snapshot)
+    rendered, problems = 0, []
+    for suite in sorted(snapshot.suites.values(), key=lambda s: s.id):
+        for case in suite.cases:
+            try:
+                renderer.render(suite.prompt, dict(case.vars))
+                rendered += 1
+            except InputError as error:
+                where = f"{case.file or suite.path}:{case.line}" if case.line else case.file or suite.path
+                problems.append(f"{where}: {suite.id}:{case.id}: {error.message}")
+    return rendered, problems

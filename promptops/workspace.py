@@ -169,6 +169,24 @@ def discover_root(start: Path) -> Path:
     )
 
 
+def find_projects(root: Path, depth: int = 3) -> list[Path]:
+    """Directories below `root` (at most `depth` levels, hidden ones skipped) that hold a promptops.yaml."""
+    found: list[Path] = []
+    level = [root]
+    for _ in range(depth):
+        level = sorted(child for parent in level for child in _subdirectories(parent))
+        found += [d for d in level if (d / CONFIG_FILE).is_file()]
+    return sorted(found)
+
+
+def _subdirectories(parent: Path) -> list[Path]:
+    try:
+        children = list(parent.iterdir())
+    except OSError:
+        return []
+    return [c for c in children if c.is_dir() and not c.name.startswith(".") and c.name != "node_modules"]
+
+
 def open_source(root: Path, ref: str | None = None) -> Source:
     """The working tree of `root`, or `root` as committed at `ref`."""
     if ref is None:

@@ -72,6 +72,16 @@ def open_project(
     return root, source, snapshot
 
 
+def repo_prefix(root: Path) -> str:
+    """The project's path from the git root ("" at the root), which GitHub annotations and SARIF paths need."""
+    from ..git import toplevel
+
+    top = toplevel(root)
+    if top is None or top == root.resolve():
+        return ""
+    return root.resolve().relative_to(top).as_posix() + "/"
+
+
 def note(text: str) -> None:
     """One plain line for people on stderr, without loading rich (lint and render stay fast)."""
     sys.stderr.write(text.rstrip("\n") + "\n")

@@ -11,7 +11,7 @@ import typer
 from ..wording import count
 from .common import RepoOption, check_format, err_console, note, out_console, root_of, write_out
 
-FORMATS = ("text", "markdown", "json")
+FORMATS = ("text", "markdown", "json", "html")
 
 
 def diff(
@@ -31,7 +31,9 @@ def diff(
             show_default=False,
         ),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="text, markdown (a PR comment) or json.")] = "text",
+    fmt: Annotated[
+        str, typer.Option("--format", help="text, markdown (a PR comment), json or html (a page to open offline).")
+    ] = "text",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report to a file.", dir_okay=False)
     ] = None,
@@ -85,7 +87,12 @@ def diff(
     result = review(root_of(repo), base, head, dict(os.environ), request, on_note=note)
     report, code = result.report, result.eval_code
     doc = as_dict(report)
-    render = {"json": writers.to_json, "markdown": writers.to_markdown, "text": writers.to_text}[fmt]
+    render = {
+        "json": writers.to_json,
+        "markdown": writers.to_markdown,
+        "text": writers.to_text,
+        "html": writers.to_html,
+    }[fmt]
     _emit(render(doc), output, fmt)
     failures = policy_failures(report, policies)
     console = err_console()

@@ -12,9 +12,7 @@ if TYPE_CHECKING:
     from ..model import EvalReport
 
 from ..wording import count
-from .common import RepoOption, err_console, note, open_project, out_console, write_out
-
-REPORT_FORMATS = {".json": "json", ".xml": "junit", ".md": "markdown"}
+from .common import RepoOption, err_console, note, open_project, out_console, repo_prefix, write_out
 
 
 def eval_suites(
@@ -71,14 +69,17 @@ def eval_suites(
     output: Annotated[
         list[Path] | None,
         typer.Option(
-            "--output", "-o", help="Write a report (.json, .xml = JUnit, .md = Markdown; repeatable).", dir_okay=False
+            "--output",
+            "-o",
+            help="Write a report (.json, .xml = JUnit, .md = Markdown, .html = a page to open offline; repeatable).",
+            dir_okay=False,
         ),
     ] = None,
     fmt: Annotated[
         str | None,
         typer.Option(
             "--format",
-            help="json, junit or markdown: the report format on stdout "
+            help="json, junit, markdown or html: the report format on stdout "
             "(or for --output files without a known extension).",
         ),
     ] = None,
@@ -106,8 +107,11 @@ def eval_suites(
         raise InputError("--fail-on regression needs --baseline REV")
     if routes not in ("primary", "all"):
         raise InputError(f"unknown --routes {routes!r}", hint="use primary or all")
-    if fmt not in (None, "json", "junit", "markdown"):
-        raise InputError(f"unknown format {fmt!r}", hint="use json, junit or markdown")
+    from ..report.results import FORMATS, format_of
+
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
+    kinds = [(path, format_of(path, fmt)) for path in output or []]  # before any call is made
     root, source, snapshot = open_project(repo, strict=True)
     if not snapshot.suites:
         raise InputError(
@@ -140,7 +144,8 @@ def eval_suites(
         report = planned.run().report
     finally:
         progress.stop()
-    _emit(report, output or [], fmt)
+    context = _Context(repo_prefix(root), fail_on == "regression", _messages(planned.head, dict(os.environ)))
+    _emit(report, kinds, fmt, context)
     code = exit_code(report, fail_on_regression=fail_on == "regression")
     _explain(report, code)
     return code
@@ -157,18 +162,41 @@ def _parse_shard(spec: str | None) -> tuple[int, int] | None:
     return int(k), int(n)
 
 
-def _emit(report: EvalReport, outputs: list[Path], fmt: str | None) -> None:
+class _Context:
+    """What the writers need besides the report: the project's path in the repository, the gate policy and the
+    rendered messages of each case (for the HTML report)."""
+
+    def __init__(self, prefix: str, fail_on_regression: bool, messages: dict[Any, Any]) -> None:
+        self.prefix, self.fail_on_regression, self.messages = prefix, fail_on_regression, messages
+
+
+def _messages(tasks: Any, env: dict[str, str]) -> dict[Any, Any]:
+    """Each case's rendered messages (first repeat), secrets scrubbed, keyed like the report's cases."""
+    from ..model import Message
+    from ..redaction import scrub, secret_values
+
+    secrets = secret_values(env)
+    found: dict[Any, Any] = {}
+    for t in tasks:
+        key = (t.suite.id, t.case.id, t.model.name, t.variant)
+        if t.request is not None and key not in found:
+            found[key] = tuple(Message(m.role, scrub(m.content, secrets)) for m in t.request.messages)
+    return found
+
+
+def _emit(report: EvalReport, outputs: list[tuple[Path, str]], fmt: str | None, context: _Context) -> None:
     from rich.table import Table
     from rich.text import Text
 
     from ..report import results as writers
 
-    render = {"json": writers.to_json, "junit": writers.to_junit, "markdown": writers.to_markdown}
-    for path in outputs:
-        kind = REPORT_FORMATS.get(path.suffix.lower(), fmt or "json")
-        write_out(render[kind](report), path)
+    def render(kind: str) -> str:
+        return writers.render(kind, report, messages=context.messages, fail_on_regression=context.fail_on_regression)
+
+    for path, kind in outputs:
+        write_out(render(kind), path)
     if fmt and not outputs:
-        write_out(render[fmt](report))
+        write_out(render(fmt))
         console = err_console()
     else:
         console = out_console()
@@ -188,7 +216,7 @@ def _emit(report: EvalReport, outputs: list[Path], fmt: str | None) -> None:
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
             handle.write(writers.to_markdown(report) + "\n")
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        annotations = writers.github_annotations(report)
+        annotations = writers.github_annotations(report, context.prefix)
         if annotations:
             write_out(annotations)
 

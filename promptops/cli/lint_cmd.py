@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import RefOption, RepoOption, check_format, note, open_project, write_out
+from .common import RefOption, RepoOption, check_format, note, open_project, repo_prefix, write_out
 
 
 def lint(
@@ -32,8 +32,10 @@ def lint(
     if path is not None and repo is not None and path.resolve() != repo.resolve():
         raise InputError("give the project directory once: either PATH or --repo")
     root, source, snapshot = open_project(path or repo, ref, report_all=True)
+    if not snapshot.files and not snapshot.config.path:
+        _no_project(root, snapshot.config.prompts_dir, snapshot.config.evals_dir)
     findings = run_lint(source, snapshot)
-    prefix = _repo_prefix(root)
+    prefix = repo_prefix(root)
     if fmt == "json":
         text = report.to_json(findings)
     elif fmt == "github":
@@ -49,11 +51,16 @@ def lint(
     return 1 if failed else 0
 
 
-def _repo_prefix(root: Path) -> str:
-    """Paths in annotations are relative to the git root, where GitHub expects them."""
-    from ..git import toplevel
+def _no_project(root: Path, prompts_dir: str, evals_dir: str) -> None:
+    """A directory with nothing promptops manages is a usage error, not "0 errors" (a monorepo's root, a typo)."""
+    from ..errors import InputError
+    from ..workspace import find_projects
 
-    top = toplevel(root)
-    if top is None or top == root.resolve():
-        return ""
-    return root.resolve().relative_to(top).as_posix() + "/"
+    below = find_projects(root)
+    where = ", ".join(p.relative_to(root).as_posix() for p in below[:5])
+    raise InputError(
+        f"no promptops project in {root}: no promptops.yaml, {prompts_dir}/, routing.yaml or {evals_dir}/",
+        hint=f"lint a project below it: {where} (`promptops lint DIR`)"
+        if below
+        else "run `promptops init` to start one, or pass the project directory",
+    )

@@ -24,7 +24,7 @@ def merge(
         typer.Option(
             "--output",
             "-o",
-            help="Write the merged report (.json, .xml = JUnit, .md = Markdown; repeatable).",
+            help="Write the merged report (.json, .xml = JUnit, .md = Markdown, .html = a page; repeatable).",
             dir_okay=False,
         ),
     ] = None,
@@ -38,11 +38,11 @@ def merge(
     from ..evaluate.merge import read_reports
     from ..report import results as writers
 
+    kinds = [(path, writers.format_of(path)) for path in output or []]
     loaded = read_reports(reports)
     merged = merge_reports(loaded)
-    render = {".json": writers.to_json, ".xml": writers.to_junit, ".md": writers.to_markdown}
-    for path in output or []:
-        write_out(render.get(path.suffix.lower(), writers.to_json)(merged), path)
+    for path, kind in kinds:
+        write_out(writers.render(kind, merged, fail_on_regression=fail_on == "regression"), path)
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in writers.SUMMARY_HEADER:
         table.add_column(column, no_wrap=True)

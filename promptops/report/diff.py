@@ -1,4 +1,5 @@
-"""The diff document (schemas/diff.json) as JSON, as text for a terminal and as Markdown for a PR comment.
+"""The diff document (schemas/diff.json) as JSON, as text for a terminal, as Markdown for a PR comment and as a
+self-contained HTML page (diff_html.py).
 
 The writers read the document `promptops.diff.as_dict` builds, so the three formats cannot disagree.
 Everything a change brings in (template text, rendered messages, model outputs) is untrusted: control
@@ -12,11 +13,12 @@ from __future__ import annotations
 
 import json
 
+from .diff_html import to_html
 from .diff_markdown import to_markdown
 from .diff_text import to_text
 from .diff_wording import MARKER, Doc, describe, head_line
 
-__all__ = ["MARKER", "describe", "summary_line", "to_json", "to_markdown", "to_text"]
+__all__ = ["MARKER", "describe", "summary_line", "to_html", "to_json", "to_markdown", "to_text"]
 
 
 def to_json(doc: Doc) -> str:

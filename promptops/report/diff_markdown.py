@@ -255,7 +255,7 @@ def _md_eval(doc: Doc) -> list[str]:
             f"{icon} {html.escape(c['change'])} <code>{html.escape(visible(c['suite'] + ' / ' + c['case']))}</code> "
             f"{_md_text(target)}: {c['base_verdict'] or '-'} → {c['head_verdict'] or '-'}"
         )
-        body = [f"Error: {_md_text(c['error'])}", ""] if c["error"] else []
+        body = [f"Error: {_md_code(c['error'])}", ""] if c["error"] else []
         body += (
             ["Output diff (base → head):", "", _md_block(c["output_diff"])] if c["output_diff"] else ["Same output."]
         )

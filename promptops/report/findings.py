@@ -68,8 +68,39 @@ def to_github(findings: Sequence[Finding], prefix: str = "") -> str:
     return "\n".join(lines)
 
 
+HELP_URI = "https://github.com/promptops/promptops#lint-rules"
+# GitHub code scanning ranks security results by this CVSS-like score (9.0 and up: critical).
+SECURITY = {"literal-secret": {"security-severity": "9.0", "tags": ["security", "external/cwe/cwe-798"]}}
+
+
+def sarif_uri(path: str) -> str:
+    """A repository-relative path as a SARIF `uri` (an RFC 3986 reference): spaces, `#`, `%`, `?` and non-ASCII
+    characters percent-encoded (UTF-8), slashes kept."""
+    from urllib.parse import quote
+
+    return quote(path, safe="/")
+
+
+def sarif_rule(rule: str, description: str) -> dict[str, object]:
+    text = description[:1].upper() + description[1:] if description else rule
+    return {
+        "id": rule,
+        "name": "".join(part.capitalize() for part in rule.split("-")),
+        "shortDescription": {"text": text},
+        "fullDescription": {"text": f"promptops lint rule {rule}: {description or rule}."},
+        "help": {
+            "text": f"{text}. `promptops lint` prints the file, line and fix of each finding; the lint rules "
+            "table of the README describes every rule.",
+            "markdown": f"**{rule}**: {text}. Run `promptops lint` for the file, line and fix of each finding; "
+            f"see [the lint rules]({HELP_URI}).",
+        },
+        "helpUri": HELP_URI,
+        "properties": {"tags": ["promptops"], **SECURITY.get(rule, {})},
+    }
+
+
 def to_sarif(findings: Sequence[Finding], rules: Sequence[tuple[str, str]] = (), prefix: str = "") -> str:
-    """SARIF 2.1.0, for code-scanning uploads."""
+    """SARIF 2.1.0, for code-scanning uploads; `prefix` makes paths relative to the repository root."""
     rule_ids = sorted({f.rule for f in findings} | {r for r, _ in rules})
     descriptions = dict(rules)
     doc = {
@@ -82,32 +113,25 @@ def to_sarif(findings: Sequence[Finding], rules: Sequence[tuple[str, str]] = (),
                         "name": "promptops",
                         "version": __version__,
                         "informationUri": "https://github.com/promptops/promptops",
-                        "rules": [{"id": r, "shortDescription": {"text": descriptions.get(r, r)}} for r in rule_ids],
+                        "rules": [sarif_rule(r, descriptions.get(r, "")) for r in rule_ids],
                     }
                 },
-                "results": [
-                    {
-                        "ruleId": f.rule,
-                        "level": f.severity,
-                        "message": {"text": f.message + (f"\n{f.hint}" if f.hint else "")},
-                        **(
-                            {
-                                "locations": [
-                                    {
-                                        "physicalLocation": {
-                                            "artifactLocation": {"uri": prefix + f.file},
-                                            **({"region": {"startLine": f.line}} if f.line else {}),
-                                        }
-                                    }
-                                ]
-                            }
-                            if f.file
-                            else {}
-                        ),
-                    }
-                    for f in findings
-                ],
+                "results": [_sarif_result(f, prefix) for f in findings],
             }
         ],
     }
     return json.dumps(doc, indent=2)
+
+
+def _sarif_result(f: Finding, prefix: str) -> dict[str, object]:
+    result: dict[str, object] = {
+        "ruleId": f.rule,
+        "level": f.severity,
+        "message": {"text": f.message + (f"\n{f.hint}" if f.hint else "")},
+    }
+    if f.file:
+        location: dict[str, object] = {"artifactLocation": {"uri": sarif_uri(prefix + f.file)}}
+        if f.line:
+            location["region"] = {"startLine": f.line}
+        result["locations"] = [{"physicalLocation": location}]
+    return result

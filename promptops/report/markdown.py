@@ -1,4 +1,9 @@
-"""Eval results as Markdown for a pull request comment: head, summary table, gates, baseline, details, within a size."""
+"""Eval results as Markdown for a pull request comment: head, summary table, gates, baseline, details, within a size.
+
+What a model wrote (outputs, check reasons that quote them, provider errors) and what a reviewer wrote (override
+reasons) only ever appear inside code spans or fenced blocks: GitHub renders no emphasis, link, @mention or #issue
+reference there, so a model's answer cannot ping people or link issues from a pull request comment.
+"""
 
 from __future__ import annotations
 
@@ -182,7 +187,7 @@ def _md_overrides(report: EvalReport) -> str:
     lines = ["### Overrides applied", "", "| case | model | verdict | by | at | reason |", "|---|---|---|---|---|---|"]
     for (suite, case, model, variant), o in applied:
         cells = [_md_code(f"{suite}/{case}"), _md_code(model if variant == "primary" else f"{model}/{variant}")]
-        cells += [o.verdict, _md_text(o.author), _md_text(o.time), _md_text(o.reason)]
+        cells += [o.verdict, _md_code(o.author), _md_text(o.time), _md_code(o.reason)]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines)
 
@@ -196,12 +201,12 @@ def _md_details(c: CaseSummary, runs: Sequence[TaskResult]) -> str:
     for r in bad[:RUNS_SHOWN]:
         lines.append(f"**run {r.repeat}**: {r.status}, score {ratio(r.score)}")
         lines.append("")
-        lines += [f"- error: {_md_text(r.error)}"] if r.error else []
+        lines += [f"- error: {_md_code(r.error)}"] if r.error else []
         for check in r.checks:
             if check.error or not check.passed:
                 state = "could not run: " if check.error else ""
-                lines.append(f"- {_md_code(check.label)}: {state}{_md_text(check.reason)}")
-        lines += [f"- {_md_text(override_line(r.override))}"] if r.override else []
+                lines.append(f"- {_md_code(check.label)}: {state}{_md_code(check.reason)}")
+        lines += [f"- {_md_code(override_line(r.override))}"] if r.override else []
         if r.output is not None:
             lines += ["", "got:", "", _md_block(truncate(r.output, MARKDOWN_OUTPUT_CHARS))]
         lines.append("")

@@ -7,11 +7,16 @@ and escaping what a model wrote) is in report/cases.py.
 
 from __future__ import annotations
 
-from ..model import EvalReport
+from collections.abc import Mapping, Sequence
+from pathlib import PurePath
+
+from ..errors import InputError
+from ..model import EvalReport, Message
 from ..wording import percent
 from .cases import (
     SUMMARY_HEADER,
     TEXT_OUTPUT_CHARS,
+    CaseKey,
     case_key,
     case_notes,
     failing_cases,
@@ -30,21 +35,58 @@ from .cases import (
 from .findings import workflow_escape
 from .junit import to_junit
 from .markdown import to_markdown
+from .results_html import to_html
 from .results_json import FORMAT_VERSION, from_dict, to_dict, to_json
 
 __all__ = [
+    "EXTENSIONS",
+    "FORMATS",
     "FORMAT_VERSION",
     "SUMMARY_HEADER",
+    "format_of",
     "from_dict",
     "github_annotations",
+    "render",
     "summary_rows",
     "to_dict",
+    "to_html",
     "to_json",
     "to_junit",
     "to_markdown",
     "to_text_failures",
     "to_text_notes",
 ]
+
+
+FORMATS = ("json", "junit", "markdown", "html")
+EXTENSIONS = {".json": "json", ".xml": "junit", ".md": "markdown", ".html": "html", ".htm": "html"}
+
+
+def format_of(path: PurePath, fmt: str | None = None) -> str:
+    """The report format a `-o` file gets: by its extension, else `--format`, else a usage error (never a guess)."""
+    kind = EXTENSIONS.get(path.suffix.lower()) or fmt
+    if kind is None:
+        known = ", ".join(f"{ext} ({name})" for ext, name in EXTENSIONS.items())
+        raise InputError(
+            f"{path}: unknown report file extension {path.suffix or '(none)'!r}",
+            hint=f"name the file with one of {known}, or give --format",
+        )
+    return kind
+
+
+def render(
+    kind: str,
+    report: EvalReport,
+    *,
+    messages: Mapping[CaseKey, Sequence[Message]] | None = None,
+    fail_on_regression: bool = False,
+) -> str:
+    """The report in one of FORMATS; JUnit agrees with the exit code `fail_on_regression` gives."""
+    if kind == "junit":
+        return to_junit(report, fail_on_regression=fail_on_regression)
+    if kind == "html":
+        return to_html(report, messages)
+    return to_markdown(report) if kind == "markdown" else to_json(report)
 
 
 # -- terminal text and annotations ---------------------------------------------------------------------------
@@ -77,16 +119,18 @@ def to_text_notes(report: EvalReport) -> str:
     return "\n".join(visible(line) for line in lines)
 
 
-def github_annotations(report: EvalReport) -> str:
-    """Workflow commands: one error per failed gate and per errored case, and one if the run was cut short."""
-    paths = {s.suite: s.path for s in report.suites}
+def github_annotations(report: EvalReport, prefix: str = "") -> str:
+    """Workflow commands: one error per failed gate and per errored case, and one if the run was cut short.
+
+    `prefix` is the project's path from the git root: GitHub attaches annotations to repository paths."""
+    paths = {s.suite: prefix + s.path for s in report.suites if s.path}
     runs = runs_by_case(report)
     lines = []
     for s in sorted_suites(report):
         if not s.gate_passed:
             reasons = "; ".join(s.gate_reasons) or f"pass rate {percent(s.pass_rate)}, threshold {percent(s.threshold)}"
             what = "incomplete" if s.incomplete else "gate failed"
-            lines.append(_annotation(s.path, row_name(s), f"{what}: {reasons}"))
+            lines.append(_annotation(paths.get(s.suite, ""), row_name(s), f"{what}: {reasons}"))
     for c in failing_cases(report):
         if c.verdict == "error":
             message = f"case {c.case} [{target_of(c)}] errored: {failure_message(runs.get(case_key(c), []), 'error')}"

@@ -1,6 +1,6 @@
 """OpenTelemetry spans for runtime calls, following the GenAI semantic conventions, when OpenTelemetry is there.
 
-`pip install 'promptops[otel]'` (the `opentelemetry-api` package) turns it on: every call becomes a span named
+`pip install 'promptops-git[otel]'` (the `opentelemetry-api` package) turns it on: every call becomes a span named
 `chat <model>` on the tracer `promptops`, carrying the same facts as its audit record (already redacted: no
 input or output text is put on a span). Without the package, or without a tracer provider configured by the
 application, this costs nothing. The application configures exporters as it does for the rest of its traces.

@@ -190,7 +190,7 @@ def test_fail_on_passes_when_the_finding_is_absent(make_repo, cli) -> None:
     [
         (["--fail-on", "nonsense"], "unknown --fail-on 'nonsense'"),
         (["--fail-on", "regression"], "--fail-on regression needs --eval"),
-        (["--format", "html"], "unknown format 'html'"),
+        (["--format", "pdf"], "unknown format 'pdf'"),
         (["main", "feature", "--eval"], "--eval evaluates the working tree"),
         (["no-such-rev"], "unknown git revision 'no-such-rev'"),
     ],

@@ -408,13 +408,14 @@ def test_junit_validates_and_holds_suites_cases_gates_and_outputs() -> None:
     root = validate_junit(representative())
     suites = root.findall("testsuite")
     assert [(s.get("name"), s.get("tests"), s.get("failures"), s.get("errors"), s.get("skipped")) for s in suites] == [
-        ("support/refunds", "6", "2", "0", "0"),
-        ("triage", "2", "1", "1", "0"),
+        ("support/refunds", "7", "3", "0", "0"),
+        ("triage", "3", "2", "1", "0"),
     ]
     assert suites[0].get("timestamp") == "2026-01-02T08:00:00"  # UTC, as the Ant form wants
-    assert suites[0].get("time") == "1.500"
+    assert suites[0].get("time") == "2.500"  # the suite's own calls, not the whole run's wall time
     refunds = {c.get("name"): c for c in suites[0].findall("testcase")}
     assert sorted(refunds) == [
+        "(gate)",
         "greeting [claude-haiku/primary]",
         "greeting [gpt-4o-mini/kill-switch]",
         "greeting [gpt-4o-mini/primary]",

@@ -1,0 +1,157 @@
+"""Eval results as one self-contained HTML page: a summary per suite and per model, then every case with its
+rendered messages, each run's output and each assertion's verdict and reason, the baseline classification when
+there is one, and filters (failed, regressed, flaky). Opened offline from a CI artifact; nothing is fetched.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from ..model import CaseSummary, EvalReport, Message, TaskResult
+from ..wording import count
+from .cases import (
+    SUMMARY_HEADER,
+    CaseKey,
+    case_key,
+    override_line,
+    ratio,
+    runs_by_case,
+    summary_rows,
+    target_of,
+    totals,
+)
+from .html_page import esc, filter_bar, page, pre, table
+
+Messages = Mapping[CaseKey, Sequence[Message]]
+TOTALS = (("suites", "suites"), ("cases", "cases"), ("passed", "passed"), ("failed", "failed"), ("errors", "errors"))
+
+
+def to_html(report: EvalReport, messages: Messages | None = None) -> str:
+    """The page; `messages` (by case key) are the rendered prompts the runs were sent, when the caller has them."""
+    runs = runs_by_case(report)
+    cases = sorted(report.cases, key=case_key)
+    body = [
+        _head(report),
+        "<h2>Suites</h2>",
+        _suite_table(report),
+        "<h2>By suite and model</h2>",
+        _model_table(cases),
+        f"<h2>Cases ({len(cases)})</h2>",
+        filter_bar(len(cases)),
+        *(_case(c, runs.get(case_key(c), []), (messages or {}).get(case_key(c), ())) for c in cases),
+        *_removed(report),
+    ]
+    title = "promptops eval" + (f": {report.project}" if report.project else "")
+    return page(title, "\n".join(body), filters=True)
+
+
+def _verdict(report: EvalReport) -> tuple[str, str]:
+    if report.interrupted:
+        return "error", "interrupted: the results are partial"
+    return ("pass", "passed") if report.passed else ("fail", "failed")
+
+
+def _head(report: EvalReport) -> str:
+    css, word = _verdict(report)
+    facts = [f"<span>{esc(report.project)}</span>"] if report.project else []
+    facts += [f"<span>{esc(report.label)}</span>", f"<span>run {esc(report.run_id)}</span>"]
+    facts += [f"<span>baseline {esc(report.baseline)}</span>"] if report.baseline else []
+    facts += [f"<span>shard {esc(report.shard)}</span>"] if report.shard else []
+    facts.append(f"<span>{esc(report.started)} → {esc(report.finished)}</span>")
+    sums = totals(report)
+    tally = ", ".join(f'<span data-count="{key}">{sums[key]}</span> {esc(label)}' for key, label in TOTALS)
+    cost = f"{sums['tokens']:,} tokens · ${sums['cost']:.4f}"
+    return (
+        f'<h1>promptops eval <span class="{css}" data-verdict="{css}">{esc(word)}</span></h1>\n'
+        f'<p class="facts">{"".join(facts)}</p>\n<p>{tally} · {esc(cost)}</p>'
+    )
+
+
+def _suite_table(report: EvalReport) -> str:
+    rows = []
+    for row in summary_rows(report):
+        cells = [esc(cell) for cell in row]
+        cells[-1] = f'<span class="{row[-1]}">{esc(row[-1])}</span>'
+        rows.append(cells)
+    return table(list(SUMMARY_HEADER), rows, frozenset(range(1, len(SUMMARY_HEADER) - 1))) if rows else "<p>none</p>"
+
+
+def _model_table(cases: Sequence[CaseSummary]) -> str:
+    groups: dict[tuple[str, str], list[CaseSummary]] = defaultdict(list)
+    for c in cases:
+        groups[(c.suite, target_of(c))].append(c)
+    rows = []
+    for (suite, target), members in sorted(groups.items()):
+        verdicts = [c.verdict for c in members]
+        passed = verdicts.count("pass")
+        rows.append(
+            [esc(suite), esc(target), str(len(members)), str(passed), str(verdicts.count("fail")),
+             str(verdicts.count("error")), str(sum(c.flaky for c in members)),
+             esc(f"{passed / len(members):.0%}")]
+        )  # fmt: skip
+    header = ["suite", "model", "cases", "passed", "failed", "errors", "flaky", "cases passed"]
+    return table(header, rows, frozenset(range(2, 8))) if rows else "<p>none</p>"
+
+
+def _case(c: CaseSummary, runs: Sequence[TaskResult], messages: Sequence[Message]) -> str:
+    tags = [f'<span class="tag {c.verdict}">{esc(c.verdict)}</span>']
+    tags += ['<span class="tag flaky">flaky</span>'] if c.flaky else []
+    if c.baseline:
+        was = f"{c.base_verdict or '-'}" + (f" on {c.base_model}" if c.base_model and c.base_model != c.model else "")
+        tags.append(f'<span class="tag {esc(c.baseline)}">{esc(c.baseline)}: baseline {esc(was)}</span>')
+    attrs = (
+        f'data-case="{esc(c.suite)} / {esc(c.case)}" data-verdict="{esc(c.verdict)}" '
+        f'data-baseline="{esc(c.baseline or "")}" data-flaky="{"true" if c.flaky else "false"}"'
+    )
+    passed = f"{c.passed_runs} of {count(c.runs, 'run')} passed"
+    summary = (
+        f"<summary><code>{esc(c.suite)} / {esc(c.case)}</code> [{esc(target_of(c))}] {' '.join(tags)} "
+        f"{esc(passed)}</summary>"
+    )
+    body = [_messages(messages)] if messages else []
+    body += [_run(r) for r in runs]
+    opened = " open" if c.verdict != "pass" else ""
+    return f'<details class="case" {attrs}{opened}>{summary}\n' + "\n".join(body) + "\n</details>"
+
+
+def _messages(messages: Sequence[Message]) -> str:
+    parts = [f'<div class="message"><span class="role">{esc(m.role)}</span>{pre(m.content)}</div>' for m in messages]
+    return "<h4>Rendered messages</h4>" + "".join(parts)
+
+
+def _run(r: TaskResult) -> str:
+    head = f'<h4>Run {r.repeat}: <span class="{esc(r.status)}">{esc(r.status)}</span>, score {esc(ratio(r.score))}'
+    head += f", {r.latency_ms / 1000:.2f} s" + (" (cached)" if r.cached else "") + "</h4>"
+    parts = [head]
+    if r.error:
+        parts.append(f"<p>error{esc(f' ({r.error_kind})' if r.error_kind else '')}:</p>{pre(r.error)}")
+    if r.checks:
+        items = []
+        for check in r.checks:
+            state = "could not run" if check.error else "pass" if check.passed else "fail"
+            css = "check-pass" if check.passed and not check.error else "check-fail"
+            items.append(
+                f'<li class="{css}"><code>{esc(check.label)}</code>: {esc(state)}, '
+                f"score {esc(ratio(check.score))}: {esc(check.reason)}</li>"
+            )
+        parts.append("<ul>" + "".join(items) + "</ul>")
+    if r.override:
+        parts.append(f"<p>{esc(override_line(r.override))}</p>")
+    if r.output is not None:
+        parts.append("<p>Output:</p>" + pre(r.output))
+    return "\n".join(parts)
+
+
+def _removed(report: EvalReport) -> list[str]:
+    """Cases only the baseline had: listed with their verdict there, outside the filters (they have no run now)."""
+    if not report.removed:
+        return []
+    rows = [
+        [f"<code>{esc(c.suite)} / {esc(c.case)}</code>", esc(c.base_model or c.model), esc(c.base_verdict or c.verdict)]
+        for c in sorted(report.removed, key=case_key)
+    ]
+    return [
+        f"<h2>Removed since the baseline ({len(rows)})</h2>",
+        table(["case", "model", "verdict at the baseline"], rows),
+    ]

@@ -1,0 +1,215 @@
+"""The HTML reports in a real headless Chromium (Debian's `chromium`, driven by Playwright's Python package):
+opened from a file URL with no console error and no network request, filters that work, model output shown as
+text, and the counts of the JSON report."""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import EXAMPLE, commit
+from hypothesis import HealthCheck, given, settings
+from test_report_results import check, passing, reports, run, suite_summary, summary
+
+from promptops.model import EvalReport, Message
+from promptops.report.results import to_dict, to_html
+
+# Debian's chromium (.ci/run installs it); another Chromium build can be named, e.g. Chrome on GitHub's runners.
+CHROMIUM = Path(os.environ.get("PROMPTOPS_TEST_CHROMIUM", "/usr/bin/chromium"))
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+ATTACK = '<script>window.__pwned = 1</script><img src="https://evil.test/x.png" onerror="window.__pwned = 2">'
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield launched
+        launched.close()
+
+
+def in_thread(cli: Any, *args: Any) -> Any:
+    """A command that runs an asyncio loop, run beside Playwright's (which owns this thread's loop)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(cli, *args).result()
+
+
+class Opened:
+    """A page loaded from a file URL, with every console message, page error and request it made."""
+
+    def __init__(self, browser: Any, path: Path) -> None:
+        self.page = browser.new_page()
+        self.console: list[tuple[str, str]] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: self.console.append((m.type, m.text)))
+        self.page.on("pageerror", lambda e: self.console.append(("pageerror", str(e))))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.url = path.resolve().as_uri()
+        self.page.goto(self.url)
+
+    def quiet(self) -> None:
+        assert [m for m in self.console if m[0] in ("error", "pageerror", "warning")] == []
+        assert self.requests == [self.url]  # the page itself, nothing else
+
+    def shown(self, choice: str) -> int:
+        self.page.check(f"input[name=filter][value={choice}]")
+        visible = self.page.locator("[data-case]:visible").count()
+        assert int(self.page.inner_text("#shown")) == visible
+        return visible
+
+    def count(self, key: str) -> int:
+        return int(self.page.inner_text(f"[data-count={key}]"))
+
+
+def hostile_report() -> EvalReport:
+    bad = run("s", "bad", 1, "fail", ATTACK, checks=(check("contains", False, f"got {ATTACK}"),))
+    regressed = run("s", "was-fine", 1, "fail", "no")
+    flaky = [run("t", "coin", 1, "pass"), run("t", "coin", 2, "fail", "tails")]
+    good = run("t", "fine", 1, "pass")
+    cases = (
+        summary("s", "bad", [bad]),
+        summary("s", "was-fine", [regressed], baseline="regressed", base_verdict="pass"),
+        summary("t", "coin", flaky, baseline="flaky"),
+        summary("t", "fine", [good]),
+    )
+    suites = (
+        suite_summary("s", list(cases[:2]), [bad, regressed], gate_passed=False),
+        suite_summary("t", list(cases[2:]), [*flaky, good]),
+    )
+    gone = summary("s", "gone", [run("s", "gone", 1, "pass")], baseline="removed", base_verdict="pass")
+    return replace(
+        passing(), suites=suites, cases=cases, results=(bad, regressed, *flaky, good), baseline="main", removed=(gone,)
+    )
+
+
+def test_the_eval_page_is_quiet_filters_work_and_model_output_is_text(browser: Any, tmp_path: Path) -> None:
+    report = hostile_report()
+    path = tmp_path / "report.html"
+    messages = {("s", "bad", "gpt-4o-mini", "primary"): (Message("user", f"Say {ATTACK}"),)}
+    path.write_text(to_html(report, messages), encoding="utf-8")
+    opened = Opened(browser, path)
+    opened.quiet()
+    assert opened.page.evaluate("window.__pwned") is None
+    texts = opened.page.locator("pre").all_inner_texts()
+    assert ATTACK in texts and f"Say {ATTACK}" in texts  # shown as text, not markup
+    assert opened.page.locator("img").count() == 0
+    assert (opened.shown("failed"), opened.shown("regressed"), opened.shown("flaky"), opened.shown("all")) == (
+        3,
+        1,
+        1,
+        4,
+    )
+    body = opened.page.inner_text("body")
+    assert "regressed: baseline pass" in body and "Removed since the baseline (1)" in body
+    totals = to_dict(report)["totals"]
+    assert {k: opened.count(k) for k in ("suites", "cases", "passed", "failed", "errors")} == {
+        k: totals[k] for k in ("suites", "cases", "passed", "failed", "errors")
+    }
+    opened.quiet()
+
+
+def test_eval_writes_an_html_report_with_the_json_counts_and_rendered_messages(
+    browser: Any, cli, tmp_path: Path
+) -> None:
+    repo = shutil.copytree(EXAMPLE, tmp_path / "support-bot")
+    html, data = tmp_path / "report.html", tmp_path / "report.json"
+    code, out, err = in_thread(cli, "eval", "--repo", repo, "--replay", "-o", html, "-o", data)
+    assert code == 0, out + err
+    totals = json.loads(data.read_text(encoding="utf-8"))["totals"]
+    opened = Opened(browser, html)
+    opened.quiet()
+    assert {k: opened.count(k) for k in ("suites", "cases", "passed", "failed", "errors")} == {
+        k: totals[k] for k in ("suites", "cases", "passed", "failed", "errors")
+    }
+    assert opened.shown("all") == totals["cases"] and opened.shown("failed") == totals["failed"] + totals["errors"]
+    assert opened.page.locator(".message").count() >= totals["cases"]  # every case shows what it was sent
+
+
+def test_diff_html_is_quiet_and_shows_templates_as_text(browser: Any, make_repo, cli, minimal_files, tmp_path) -> None:
+    root = make_repo(minimal_files)
+    commit(
+        root, {"prompts/greet.prompt": minimal_files["prompts/greet.prompt"] + "<script>window.__pwned = 3</script>\n"}
+    )
+    path = tmp_path / "diff.html"
+    code, out, err = cli("diff", "HEAD~1", "HEAD", "--repo", root, "--format", "html", "-o", path)
+    assert code == 0, out + err
+    opened = Opened(browser, path)
+    opened.quiet()
+    assert opened.page.evaluate("window.__pwned") is None
+    assert any("<script>window.__pwned = 3</script>" in t for t in opened.page.locator("pre").all_text_contents())
+
+
+class _Inert(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.handlers: list[str] = []
+        self.cases = 0
+        self.counts: dict[str, int] = {}
+        self.current: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        names = dict(attrs)
+        self.handlers += [name for name in names if name.startswith("on") or name in ("src", "href", "action")]
+        self.cases += "data-case" in names
+        self.current = names.get("data-count")
+
+    def handle_data(self, data: str) -> None:
+        if self.current:
+            self.counts[self.current] = int(data)
+            self.current = None
+
+
+ALLOWED = {"html", "head", "meta", "title", "link", "style", "body", "h1", "h2", "h4", "p", "span", "table", "thead",
+           "tbody", "tr", "th", "td", "details", "summary", "code", "pre", "div", "ul", "li", "label", "input", "script"}  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(reports())
+def test_any_report_gives_an_inert_page_with_its_counts(report: EvalReport) -> None:
+    """Whatever text a report holds, the page has only the tags and the one script promptops writes, no handler
+    or link (the favicon is data:), one case element per case, and the JSON report's totals."""
+    page = to_html(report)
+    parsed = _Inert()
+    parsed.feed(page)
+    assert parsed.tags <= ALLOWED and page.count("<script") == 1
+    assert parsed.handlers == ["href"]  # <link rel="icon" href="data:,">
+    assert parsed.cases == len(report.cases)
+    totals = to_dict(report)["totals"]
+    assert {k: parsed.counts[k] for k in ("suites", "cases", "passed", "failed", "errors")} == {
+        k: totals[k] for k in ("suites", "cases", "passed", "failed", "errors")
+    }
+
+
+@pytest.mark.usefixtures("api_key")
+def test_diff_eval_html_filters_the_paired_cases(browser: Any, make_repo, cli, server, tmp_path: Path) -> None:
+    from eval_fixtures import ANSWER_PROMPT, project
+
+    root = make_repo(project(server.base_url, {"a": "yes a", "b": "yes b", "c": "<script>window.__pwned = 4</script>"}))
+    (root / "prompts" / "answer.prompt").write_text(
+        ANSWER_PROMPT.replace("REPLY: {{ answer }}", "REPLY: {{ answer | replace('yes b', 'no b') }} !")
+    )
+    path = tmp_path / "diff.html"
+    code, out, err = in_thread(cli, "diff", "HEAD", "--eval", "--repo", root, "--format", "html", "-o", path)
+    assert code == 0, out + err
+    opened = Opened(browser, path)
+    opened.quiet()
+    assert opened.page.evaluate("window.__pwned") is None
+    assert (opened.shown("regressed"), opened.shown("failed"), opened.shown("all")) == (1, 2, 3)
+    assert any("window.__pwned = 4" in t for t in opened.page.locator("pre").all_text_contents())
