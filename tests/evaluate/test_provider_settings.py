@@ -42,14 +42,15 @@ def priced(files: dict[str, str | bytes | None], model: str = "main") -> dict[st
 
 def test_an_unpriced_model_costs_unknown_in_every_report(make_repo, cli, server: ProviderServer, tmp_path) -> None:
     root = make_repo(project(server.base_url, {"a": "yes"}))
-    report, junit, markdown = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "r.md"
-    code, out, _ = run(cli, root, "-o", report, "-o", junit, "-o", markdown)
+    report, junit, markdown, page = (tmp_path / f"r.{ext}" for ext in ("json", "xml", "md", "html"))
+    code, out, _ = run(cli, root, "-o", report, "-o", junit, "-o", markdown, "-o", page)
     assert code == 0
     assert "$0.0000" not in out and "unknown" in out.split("\n")[1]  # the summary row of the suite
     data = json.loads(report.read_text())
     jsonschema.Draft202012Validator(schema("results")).validate(data)
     assert data["suites"][0]["cost"] is None and data["results"][0]["cost"] is None
-    assert "cost unknown" in markdown.read_text() and "$0.0000" not in markdown.read_text()
+    for text in (markdown.read_text(), page.read_text()):
+        assert "cost unknown" in text and "$0.0000" not in text
 
 
 def test_a_price_in_routing_prices_the_calls(make_repo, cli, server: ProviderServer, tmp_path) -> None:
