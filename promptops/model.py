@@ -180,6 +180,7 @@ class Assertion:
     fallback: bool = False
     config: Mapping[str, Any] = field(default_factory=dict)
     line: int = 0
+    metric: str = ""  # the named score this assertion counts in, for the reports
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,7 @@ class Case:
     description: str = ""
     file: str = ""
     line: int = 0
+    options: Mapping[str, Any] = field(default_factory=dict)  # model, response_format, repeat
 
 
 @dataclass(frozen=True)
@@ -208,9 +210,21 @@ class Suite:
     datasets: tuple[str, ...] = ()
     lines: Mapping[str, int] = field(default_factory=dict)
     problems: tuple[Finding, ...] = ()
+    metadata: tuple[str, ...] = ()  # case vars / dataset columns that are data about the case, not prompt inputs
+    variant: str = ""  # the name of this prompt variant, when the suite file compares several prompts
+    variants: tuple[tuple[str, str], ...] = ()  # (name, prompt id) of each variant, as the file lists them
 
     def line_of(self, key: str) -> int:
         return self.lines.get(key, 1)
+
+
+VARIANT_SEP = "@"  # a suite file comparing prompts becomes one suite per variant: <file's suite id>@<variant>
+
+
+def variant_parts(suite_id: str) -> tuple[str, str]:
+    """(the suite file's id, the variant name or "") of a suite id."""
+    base, sep, name = suite_id.rpartition(VARIANT_SEP)
+    return (base, name) if sep and base else (suite_id, "")
 
 
 @dataclass(frozen=True)
@@ -291,6 +305,7 @@ class CheckResult:
     weight: float = 1.0
     negate: bool = False
     error: bool = False
+    metric: str = ""
 
     @property
     def label(self) -> str:

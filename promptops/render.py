@@ -484,3 +484,22 @@ def input_problem(prompt: Prompt, values: Mapping[str, Any], validator: Any = No
 
 def _clean(text: str) -> str:
     return text.strip("\n").rstrip()
+
+
+def template_variables(text: str) -> list[str]:
+    """The variables a template string reads and does not set, in order (for writers of prompts, such as an
+    import); RenderError with the line when it does not parse. Parses only: nothing is rendered."""
+    env = jinja2.Environment(autoescape=False)
+    try:
+        ast = env.parse(text)
+        undeclared = meta.find_undeclared_variables(ast)  # compiles: an unknown filter fails here
+    except jinja2.TemplateSyntaxError as exc:
+        raise RenderError(f"template error: {exc.message}", line=exc.lineno) from None
+    except (RecursionError, MemoryError):
+        raise RenderError("template is nested too deeply to parse") from None
+    return list(dict.fromkeys(n.name for n in ast.find_all(nodes.Name) if n.name in undeclared))
+
+
+def builtin_filters() -> frozenset[str]:
+    """The filter names a template may use."""
+    return frozenset(jinja2.filters.FILTERS)

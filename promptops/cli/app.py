@@ -14,6 +14,7 @@ from . import (
     diff_cmd,
     env_cmd,
     eval_cmd,
+    import_cmd,
     init_cmd,
     lint_cmd,
     list_cmd,
@@ -82,4 +83,8 @@ def build() -> typer.Typer:
     app.add_typer(report_cmd.app, name="report")
     audit_cmd.app.info.epilog = EXIT_HELP
     app.add_typer(audit_cmd.app, name="audit")
+    import_cmd.app.info.epilog = EXIT_HELP
+    for command in import_cmd.app.registered_commands:
+        command.epilog = EXIT_HELP
+    app.add_typer(import_cmd.app, name="import")
     return app

@@ -18,7 +18,12 @@ from .common import RepoOption, err_console, note, open_project, out_console, re
 def eval_suites(
     ids: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[IDS]...", help="Suites or prompts to run (default: all).", show_default=False),
+        typer.Argument(
+            metavar="[IDS]...",
+            help="Suites or prompts to run (default: all); a suite of prompt variants runs every variant "
+            "(SUITE@VARIANT runs one).",
+            show_default=False,
+        ),
     ] = None,
     model: Annotated[
         list[str] | None,
@@ -206,6 +211,17 @@ def _emit(report: EvalReport, outputs: list[tuple[Path, str]], fmt: str | None, 
     for row in writers.summary_rows(report):
         table.add_row(*(Text(cell) for cell in row))  # text, never markup: "[model: x]", or a suite id
     console.print(table)
+    metrics = writers.metric_rows(report)
+    if metrics:
+        table = Table(box=None, pad_edge=False, header_style="bold", title="metrics", title_justify="left")
+        for column in writers.METRIC_HEADER:
+            table.add_column(column, no_wrap=True)
+        for metric in metrics:
+            table.add_row(*(Text(cell) for cell in metric))
+        console.print(table)
+    variants = writers.variant_lines(report)
+    if variants:
+        console.print("\n".join(variants), markup=False)
     notes = writers.to_text_notes(report)
     if notes:
         console.print(notes, markup=False)

@@ -177,6 +177,7 @@ class Evaluation:
             base_source = open_source(self.root, s.baseline)
             base_snap = loader.load(base_source)
             self.baseline = (base_source, base_snap)
+            overrides_file.read_all(base_source, base_snap.config.evals_dir)  # the base's, checked before any call
             base_suites = [base_snap.suites[x.id] for x in suites if x.id in base_snap.suites]
             base = [
                 replace(t, scope="base")

@@ -99,7 +99,8 @@ class Runner:
 
     def __post_init__(self) -> None:
         self._sem = asyncio.Semaphore(max(1, self.options.concurrency))
-        self._next_slot: dict[str, float] = {}
+        self._last_start: dict[str, float] = {}
+        self._pacing: dict[str, asyncio.Lock] = {}
         self._inflight: dict[str, asyncio.Future[Completion]] = {}
         self._random = random.Random(self.options.seed)
 
@@ -285,15 +286,16 @@ class Runner:
         return completion
 
     async def _pace(self, model: ModelSpec) -> None:
-        """At most `rpm` request starts per minute for each model."""
+        """At most `rpm` request starts per minute for each model: starts are spaced by 60/rpm seconds measured
+        from the previous start as it happened, so a stalled event loop never releases a burst of late starts."""
         if not self.options.rpm:
             return
         interval = 60.0 / self.options.rpm
-        now = time.monotonic()
-        slot = max(now, self._next_slot.get(model.name, now))
-        self._next_slot[model.name] = slot + interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        async with self._pacing.setdefault(model.name, asyncio.Lock()):
+            last = self._last_start.get(model.name)
+            if last is not None and (wait := last + interval - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            self._last_start[model.name] = time.monotonic()
 
     async def _wait(self, model: ModelSpec, exc: ProviderError, seconds: float) -> None:
         """Sleep before a retry; a provider asking for more than `max_retry_wait` fails the task instead of

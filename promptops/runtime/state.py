@@ -20,7 +20,7 @@ from ..model import Config, Message, ModelSpec, Partial, Price, Prompt, Resolved
 if TYPE_CHECKING:
     from ..render import Renderer
 
-PROMPT_EXTENSIONS = (".prompt", ".txt", ".md", ".j2")
+PROMPT_EXTENSIONS = (".prompt", ".txt", ".md", ".j2", ".jinja", ".jinja2", ".json", ".yaml", ".yml")
 
 
 @dataclass(frozen=True)
