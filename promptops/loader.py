@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -34,6 +34,7 @@ from .model import (
     Finding,
     ModelSpec,
     Partial,
+    Price,
     Prompt,
     Route,
     Routing,
@@ -133,6 +134,8 @@ def load_routing(source: Source, path: str) -> Routing:
             api_key_env=spec.get("api_key_env"),
             params=spec.get("params", {}),
             line=yamltext.line_for(lines, ("models", name)),
+            structured_output=spec.get("structured_output", "json_schema"),
+            price=_price(spec.get("price")),
         )
         for name, spec in data.get("models", {}).items()
     }
@@ -162,6 +165,12 @@ def load_routing(source: Source, path: str) -> Routing:
         judge=data.get("judge"),
         lines=flat,
     )
+
+
+def _price(data: Mapping[str, Any] | None) -> Price | None:
+    if data is None:
+        return None
+    return Price(input_per_mtok=float(data["input_per_mtok"]), output_per_mtok=float(data["output_per_mtok"]))
 
 
 # -- eval suites ---------------------------------------------------------------------------------------------

@@ -81,6 +81,20 @@ class Partial:
     body: str
 
 
+STRUCTURED_OUTPUT = ("json_schema", "json_object", "none")
+
+
+@dataclass(frozen=True)
+class Price:
+    """What a model costs, in USD per million tokens (routing.yaml `price:`)."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok) / 1_000_000
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -89,6 +103,22 @@ class ModelSpec:
     api_key_env: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     line: int = 0
+    # How a prompt's `output` schema is asked for: json_schema (response_format with the schema), json_object
+    # (any JSON; the schema still gates through the json-schema assertion) or none (no response_format at all).
+    structured_output: str = "json_schema"
+    price: Price | None = None  # overrides the provider's price table; None: the table's price, if any
+
+    def as_dict(self) -> dict[str, Any]:
+        """The model as a bundle and a routing diff show it; the settings added later appear only when set,
+        so a bundle built without them keeps its bytes."""
+        data: dict[str, Any] = {
+            "name": self.name, "model": self.model, "api_base": self.api_base, "api_key_env": self.api_key_env
+        }  # fmt: skip
+        if self.structured_output != "json_schema":
+            data["structured_output"] = self.structured_output
+        if self.price is not None:
+            data["price"] = {"input_per_mtok": self.price.input_per_mtok, "output_per_mtok": self.price.output_per_mtok}
+        return data
 
 
 @dataclass(frozen=True)
@@ -129,14 +159,11 @@ class ResolvedRoute:
     retries: int
 
     def as_dict(self) -> dict[str, Any]:
-        def spec(m: ModelSpec) -> dict[str, Any]:
-            return {"name": m.name, "model": m.model, "api_base": m.api_base, "api_key_env": m.api_key_env}
-
         return {
             "prompt": self.prompt,
             "route": self.route,
-            "model": spec(self.model) if self.model else None,
-            "fallbacks": [spec(m) for m in self.fallbacks],
+            "model": self.model.as_dict() if self.model else None,
+            "fallbacks": [m.as_dict() for m in self.fallbacks],
             "params": dict(self.params),
             "timeout": self.timeout,
             "retries": self.retries,
@@ -371,7 +398,7 @@ class SuiteSummary:
     max_flaky: int | None
     prompt_tokens: int
     completion_tokens: int
-    cost: float
+    cost: float | None  # None: unknown, some answer came from a model without a price
     duration_s: float
     gate_passed: bool
     gate_reasons: tuple[str, ...] = ()

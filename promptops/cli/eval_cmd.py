@@ -40,7 +40,8 @@ def eval_suites(
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, help="Calls in flight.")] = None,
     rpm: Annotated[int | None, typer.Option("--rpm", min=1, help="Most requests per minute per model.")] = None,
     max_cost: Annotated[
-        float | None, typer.Option("--max-cost", min=0, help="Stop making calls past this cost.")
+        float | None,
+        typer.Option("--max-cost", min=0, help="Stop making calls past this cost (USD; every model needs a price)."),
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore the response cache.")] = False,
     record: Annotated[bool, typer.Option("--record", help="Call the providers and write evals/recordings/.")] = False,
@@ -95,9 +96,9 @@ def eval_suites(
     incomplete, never a pass.
 
     Exit 0 when every suite meets its gates, 1 when one does not (or is incomplete), 2 for bad
-    input (a file that does not load, no suites, a missing recording with --replay), 3 when provider
-    errors remain after retries or a provider asks to wait past eval.max_retry_wait, 130 when
-    interrupted.
+    input (a file that does not load, no suites, a missing recording with --replay, --max-cost with
+    an unpriced model), 3 when provider errors remain after retries (a judge that does not answer
+    its JSON included) or a provider asks to wait past eval.max_retry_wait, 130 when interrupted.
     """
     from ..errors import InputError
     from ..evaluate.engine import Evaluation, Settings, exit_code

@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import digest, loader, routing
 from ..errors import InputError
 from ..model import CaseSummary, EvalReport, ModelSpec, Prompt, Snapshot, Suite, SuiteSummary, TaskResult
-from ..providers import Provider
+from ..providers import Provider, ProviderRequest
 from ..providers import get as get_provider
 from ..redaction import Redactor
 from ..render import Renderer
@@ -185,6 +185,8 @@ class Evaluation:
             ]
         if s.shard:
             head, base = shard(head, *s.shard), shard(base, *s.shard)
+        if s.options.max_cost is not None and s.mode != "replay":
+            _refuse_unpriced(snap, (*head, *base))
         return Planned(self, tuple(head), tuple(base))
 
     def _providers(self) -> Callable[[ModelSpec], Provider]:
@@ -222,7 +224,7 @@ class Evaluation:
             and any(t.request is not None and t.model is not KILL_SWITCH for t in (*head, *base))
             and not (options.use_cache and all(store.get(t.key) for t in (*head, *base) if t.request))
         ):
-            _prefetch_litellm()
+            _prefetch_litellm([t.request for t in (*head, *base) if t.request and t.model is not KILL_SWITCH])
         plan_id = _plan_id((*head, *base))
         run_id = store.resumable(plan_id) or digest.hex_of(f"{plan_id}{started}{time.time_ns()}")[:16]
         store.start(run_id, plan_id, self.snapshot.label, started)
@@ -342,11 +344,38 @@ class Planned:
         return self.evaluation._run(self.head, self.base)
 
 
-def _prefetch_litellm() -> None:
-    """Start importing litellm in the background so it overlaps the rest of the start-up."""
+def _refuse_unpriced(snapshot: Snapshot, tasks: Sequence[Task]) -> None:
+    """A cost budget cannot stop what it cannot count: every model a run calls (the judge too, when a case asks
+    for it) needs a price, or the run is refused before any call."""
     from ..providers import litellm as litellm_provider
 
-    litellm_provider.prefetch()
+    models = {t.model.name: t.model for t in tasks if t.request is not None and t.model is not KILL_SWITCH}
+    judge = routing.judge(snapshot.routing)
+    if judge is not None and any(a.type == "llm-rubric" for t in tasks for a in t.asserts):
+        models.setdefault(judge.name, judge)
+    missing = litellm_provider.unpriced(models[n] for n in sorted(models))
+    if missing:
+        first = missing[0]
+        names = ", ".join(f"{m.name!r} ({m.model})" for m in missing)
+        raise InputError(
+            f"--max-cost (or eval.max_cost) cannot be kept: no price is known for model{'s' * (len(missing) > 1)} "
+            f"{names}, so its calls would count as free",
+            file=snapshot.routing.path,
+            line=first.line or None,
+            hint=f"give {first.name!r} a price in {snapshot.routing.path}: "
+            "`price: {input_per_mtok: 0.15, output_per_mtok: 0.6}` (USD per million tokens), or run without --max-cost",
+        )
+
+
+def _prefetch_litellm(requests: Sequence[ProviderRequest]) -> None:
+    """Start importing litellm in the background, so it overlaps the rest of the start-up, when a call needs it
+    (OpenAI-compatible models are called without it)."""
+    from ..providers import litellm as litellm_provider
+
+    if any(litellm_provider.needs_litellm(r) for r in requests):
+        litellm_provider.prefetch()
+    else:
+        litellm_provider.native.prefetch()  # its HTTP client only
 
 
 def exit_code(report: EvalReport, fail_on_regression: bool = False) -> int:

@@ -138,7 +138,7 @@ def _case_tasks(
                 model=model,
                 messages=messages,
                 params=params,
-                response_format=case.options.get("response_format") or routing.response_format(prompt),
+                response_format=case.options.get("response_format") or routing.response_format(prompt, model),
                 timeout=resolved.timeout,
                 repeat=i,
             )

@@ -24,6 +24,7 @@ from .cases import (
     case_names,
     case_notes,
     failing_cases,
+    money,
     override_line,
     ratio,
     row_name,
@@ -116,7 +117,7 @@ def _md_head(report: EvalReport) -> str:
     tally = (
         f"{count(sums['suites'], 'suite')}, {sums['cases']} cases: {sums['passed']} passed, "
         f"{sums['failed']} failed, {count(sums['errors'], 'error')} · "
-        f"{sums['tokens']:,} tokens · ${sums['cost']:.4f}"
+        f"{sums['tokens']:,} tokens · {'cost unknown' if sums['cost'] is None else money(sums['cost'])}"
     )
     return "\n\n".join([title, " · ".join(facts), tally])
 

@@ -139,7 +139,7 @@ class Runtime:
             messages=[m.as_dict() for m in messages],
             params=dict(route.params),
             route=route.as_dict(),
-            response_format=calls.response_format(served.prompt(prompt_id)),
+            response_format=calls.response_format(served.prompt(prompt_id), route.model),
             killed=prompt_id in served.killed,
             version=served.version,
             digest=served.digest,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GateFailed, InputError, PromptopsError
-from ..model import Config, Message, ModelSpec, Partial, Prompt, ResolvedRoute, Routing, Snapshot
+from ..model import Config, Message, ModelSpec, Partial, Price, Prompt, ResolvedRoute, Routing, Snapshot
 
 if TYPE_CHECKING:
     from ..render import Renderer
@@ -162,6 +162,8 @@ def _spec(data: Mapping[str, Any]) -> ModelSpec:
         model=str(data["model"]),
         api_base=data.get("api_base"),
         api_key_env=data.get("api_key_env"),
+        structured_output=str(data.get("structured_output") or "json_schema"),
+        price=Price(**data["price"]) if data.get("price") else None,
     )
 
 
