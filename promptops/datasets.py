@@ -7,6 +7,7 @@ import functools
 import io
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -22,10 +23,14 @@ from .workspace import Source
 MAX_DATASET_BYTES = 64 * 1024 * 1024
 
 
-def parse_assertion(raw: Mapping[str, Any], line: int) -> Assertion:
+def parse_assertion(raw: Mapping[str, Any], line: int, transform: Any = None) -> Assertion:
+    """An assertion from its file form; `transform` is the case's, run before the assertion's own."""
     kind = str(raw["type"])
     negate = kind.startswith("not-")
     config = {k: v for k, v in raw.items() if k in ("path", "min", "max", "description")}
+    steps = _steps(transform) + _steps(raw.get("transform"))
+    if steps:
+        config["transform"] = steps
     return Assertion(
         type=kind[4:] if negate else kind,
         value=raw.get("value"),
@@ -35,7 +40,20 @@ def parse_assertion(raw: Mapping[str, Any], line: int) -> Assertion:
         fallback=bool(raw.get("fallback", False)),
         config=config,
         line=line,
+        metric=str(raw.get("metric", "")),
     )
+
+
+def with_transform(a: Assertion, transform: Any) -> Assertion:
+    """`a` with a case's transform run before its own."""
+    steps = _steps(transform) + _steps(a.config.get("transform"))
+    if not steps:
+        return a
+    return replace(a, config={**a.config, "transform": steps})
+
+
+def _steps(spec: Any) -> list[Any]:
+    return [] if spec is None else list(spec) if isinstance(spec, list) else [spec]
 
 
 def dataset_path(evals_dir: str, ds: str, suite_path: str, line: int) -> str:

@@ -100,31 +100,44 @@ def validate(name: str, data: Any, file: str, lines: dict[yamltext.Path, int]) -
     errors = list(_validator(name).iter_errors(data))
     if not errors:
         return
-    located = sorted(((_locate(e, lines), e) for e in errors), key=lambda t: (t[0][0], t[0][1]))
-    (line, message), _ = located[0]
-    more = f" (and {count(len(errors) - 1, 'more problem')})" if len(errors) > 1 else ""
-    raise InputError(
+    located = sorted({found for e in errors for found in _locate(e, lines)})
+    line, message = located[0]
+    more = f" (and {count(len(located) - 1, 'more problem')})" if len(located) > 1 else ""
+    raise SchemaProblems(
         scrub(message) + more,
         file=file,
         line=line,
         hint=f"see `promptops schema {name}` for the expected format",
+        problems=tuple((n, scrub(m)) for n, m in located),
     )
 
 
-def _locate(error: Any, lines: dict[yamltext.Path, int]) -> tuple[int, str]:
+class SchemaProblems(InputError):
+    """A file that does not fit its schema: the first problem as the message, and every one in `problems`
+    ((line, message) in file order), so lint can show them all."""
+
+    def __init__(self, message: str, *, file: str, line: int, hint: str, problems: tuple[tuple[int, str], ...]) -> None:
+        super().__init__(message, file=file, line=line, hint=hint)
+        self.problems = problems
+
+
+def _locate(error: Any, lines: dict[yamltext.Path, int]) -> list[tuple[int, str]]:
+    """(line, message) of one schema error; an unknown-keys error gives one per unknown key."""
     path = tuple(error.absolute_path)
     where = ".".join(str(p) for p in path) or "top level"
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = error.schema.get("properties", {})
         extra = [k for k in error.instance if k not in known]
+        expected = ", ".join(sorted(known)) or "nothing"
         if extra:
-            line = yamltext.line_for(lines, (*path, extra[0]))
-            expected = ", ".join(sorted(known)) or "nothing"
-            return line, f"{where}: unknown key {extra[0]!r} (expected one of: {expected})"
+            return [
+                (yamltext.line_for(lines, (*path, key)), f"{where}: unknown key {key!r} (expected one of: {expected})")
+                for key in extra
+            ]
     if error.validator == "type":
         expected = f"expected {error.validator_value}, got {kind_of(error.instance)}"
-        return yamltext.line_for(lines, path), f"{where}: {expected}"
-    return yamltext.line_for(lines, path), f"{where}: {error.message}"
+        return [(yamltext.line_for(lines, path), f"{where}: {expected}")]
+    return [(yamltext.line_for(lines, path), f"{where}: {error.message}")]
 
 
 def kind_of(value: Any) -> str:

@@ -37,8 +37,11 @@ def release_evals(
     if code == 2:
         raise InputError(f"the evals could not run: {detail}", hint="run `promptops eval` to see why")
     if code == 3:
+        first = next(r for r in report.results if r.status == "error")  # the provider's own words, in full
         raise UnavailableError(
-            f"provider errors during the evals: {detail}", hint="retry, or use --replay with committed recordings"
+            f"provider errors during the evals: {detail}; first: {first.suite}:{first.case} ({first.model}): "
+            f"{first.error}",
+            hint="retry, or use --replay with committed recordings",
         )
     if code == 130:
         raise Interrupted("interrupted while the evals ran; nothing was released")

@@ -5,16 +5,19 @@ stay importable from here."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
 from . import yamltext
 from .config_file import load_config
-from .datasets import dataset_path, load_dataset, parse_assertion, validate_assertion
+from .datasets import dataset_path, load_dataset, parse_assertion, validate_assertion, with_transform
 from .errors import InputError
 from .formats import (
+    SchemaProblems,
     decode,
     flat_lines,
     load_yaml,
@@ -24,11 +27,13 @@ from .formats import (
     validate,
 )
 from .model import (
+    VARIANT_SEP,
     Case,
     Config,
     Finding,
     ModelSpec,
     Partial,
+    Price,
     Prompt,
     Route,
     Routing,
@@ -88,6 +93,8 @@ def load_routing(source: Source, path: str) -> Routing:
             api_key_env=spec.get("api_key_env"),
             params=spec.get("params", {}),
             line=yamltext.line_for(lines, ("models", name)),
+            structured_output=spec.get("structured_output", "json_schema"),
+            price=_price(spec.get("price")),
         )
         for name, spec in data.get("models", {}).items()
     }
@@ -119,6 +126,12 @@ def load_routing(source: Source, path: str) -> Routing:
     )
 
 
+def _price(data: Mapping[str, Any] | None) -> Price | None:
+    if data is None:
+        return None
+    return Price(input_per_mtok=float(data["input_per_mtok"]), output_per_mtok=float(data["output_per_mtok"]))
+
+
 # -- eval suites ---------------------------------------------------------------------------------------------
 
 
@@ -127,6 +140,8 @@ def load_suite(source: Source, evals_dir: str, path: str) -> Suite:
     suite_id = str(PurePosixPath(path).relative_to(evals_dir).with_suffix(""))
     defaults = data.get("defaults", {})
     default_vars = defaults.get("vars", {})
+    default_transform = defaults.get("transform")
+    default_options = defaults.get("options", {})
     default_asserts = tuple(
         parse_assertion(a, yamltext.line_for(lines, ("defaults", "assert", i)))
         for i, a in enumerate(defaults.get("assert", []))
@@ -160,14 +175,16 @@ def load_suite(source: Source, evals_dir: str, path: str) -> Suite:
             parse_assertion(a, yamltext.line_for(lines, ("cases", i, "assert", j)))
             for j, a in enumerate(raw.get("assert", []))
         )
+        transform = raw.get("transform", default_transform)
         add(
             Case(
                 id=raw["id"],
                 vars={**default_vars, **raw.get("vars", {})},
-                asserts=default_asserts + asserts,
+                asserts=tuple(with_transform(a, transform) for a in default_asserts + asserts),
                 description=raw.get("description", ""),
                 file=path,
                 line=line,
+                options={**default_options, **raw.get("options", {})},
             )
         )
     for i, ds in enumerate(data.get("datasets", [])):
@@ -177,16 +194,18 @@ def load_suite(source: Source, evals_dir: str, path: str) -> Suite:
                 Case(
                     id=case.id,
                     vars={**default_vars, **case.vars},
-                    asserts=default_asserts + case.asserts,
+                    asserts=tuple(with_transform(a, default_transform) for a in default_asserts + case.asserts),
                     description=case.description,
                     file=case.file,
                     line=case.line,
+                    options=dict(default_options),
                 )
             )
+    variants = _variants(data, path, lines)
     return Suite(
         id=suite_id,
         path=path,
-        prompt=data["prompt"],
+        prompt=data["prompt"] if "prompt" in data else variants[0][1],
         cases=tuple(cases),
         description=data.get("description", ""),
         threshold=float(data.get("threshold", 1.0)),
@@ -196,7 +215,49 @@ def load_suite(source: Source, evals_dir: str, path: str) -> Suite:
         datasets=tuple(data.get("datasets", ())),
         lines=flat_lines(lines),
         problems=tuple(problems),
+        metadata=tuple(data.get("metadata", ())),
+        variants=variants if ("prompts" in data or "variants" in data) else (),
     )
+
+
+def _variants(data: dict[str, Any], path: str, lines: dict[yamltext.Path, int]) -> tuple[tuple[str, str], ...]:
+    """(name, prompt id) of each prompt a suite compares: `variants: {name: id}`, or `prompts: [id, ...]` named
+    by the last part of each id (made unique)."""
+    if "variants" in data:
+        return tuple((str(k), str(v)) for k, v in data["variants"].items())
+    if "prompts" not in data:
+        return ((data["prompt"], data["prompt"]),)
+    named: list[tuple[str, str]] = []
+    for pid in data["prompts"]:
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", pid.rsplit("/", 1)[-1]) or "prompt"
+        while name in {n for n, _ in named}:
+            name += "-2"
+        named.append((name, pid))
+    if len({p for _, p in named}) < len(named):
+        raise InputError(
+            "`prompts` names the same prompt twice",
+            file=path,
+            line=yamltext.line_for(lines, ("prompts",)),
+            hint="list each prompt once",
+        )
+    return tuple(named)
+
+
+def expand_variants(suite: Suite) -> list[Suite]:
+    """A suite file comparing prompts as one suite per variant (`<id>@<name>`), each gated on its own."""
+    if not suite.variants:
+        return [suite]
+    key = "variants" if suite.lines.get("variants") else "prompts"
+    return [
+        dataclasses.replace(
+            suite,
+            id=f"{suite.id}{VARIANT_SEP}{name}",
+            prompt=pid,
+            variant=name,
+            lines={**suite.lines, "prompt": suite.lines.get(f"{key}.{name}", suite.lines.get(f"{key}.{i}", 1))},
+        )
+        for i, (name, pid) in enumerate(suite.variants)
+    ]
 
 
 def raise_problem(snapshot: Snapshot, files: set[str] | None = None) -> None:
@@ -216,6 +277,10 @@ def partial_text(source: Source, path: str) -> Callable[[], str]:
 def _collect(problems: list[Finding], fn: Callable[[], Any]) -> Any:
     try:
         return fn()
+    except SchemaProblems as exc:  # every problem of the file, each at its line
+        for line, message in exc.problems:
+            problems.append(Finding("invalid-file", "error", message, exc.file or "", line, exc.hint or ""))
+        return None
     except InputError as exc:
         problems.append(
             Finding(
@@ -288,7 +353,7 @@ def load(source: Source) -> Snapshot:
             continue
         suite = _collect(problems, functools.partial(load_suite, source, evals_dir, path))
         if suite is not None:
-            suites[suite.id] = suite
+            suites.update((s.id, s) for s in expand_variants(suite))
             problems.extend(suite.problems)
     return Snapshot(
         label=source.label,
@@ -299,4 +364,5 @@ def load(source: Source) -> Snapshot:
         suites=suites,
         problems=tuple(problems),
         files=tuple(files),
+        read=source.read,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -81,6 +81,20 @@ class Partial:
     body: str
 
 
+STRUCTURED_OUTPUT = ("json_schema", "json_object", "none")
+
+
+@dataclass(frozen=True)
+class Price:
+    """What a model costs, in USD per million tokens (routing.yaml `price:`)."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input_per_mtok + completion_tokens * self.output_per_mtok) / 1_000_000
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -89,6 +103,22 @@ class ModelSpec:
     api_key_env: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     line: int = 0
+    # How a prompt's `output` schema is asked for: json_schema (response_format with the schema), json_object
+    # (any JSON; the schema still gates through the json-schema assertion) or none (no response_format at all).
+    structured_output: str = "json_schema"
+    price: Price | None = None  # overrides the provider's price table; None: the table's price, if any
+
+    def as_dict(self) -> dict[str, Any]:
+        """The model as a bundle and a routing diff show it; the settings added later appear only when set,
+        so a bundle built without them keeps its bytes."""
+        data: dict[str, Any] = {
+            "name": self.name, "model": self.model, "api_base": self.api_base, "api_key_env": self.api_key_env
+        }  # fmt: skip
+        if self.structured_output != "json_schema":
+            data["structured_output"] = self.structured_output
+        if self.price is not None:
+            data["price"] = {"input_per_mtok": self.price.input_per_mtok, "output_per_mtok": self.price.output_per_mtok}
+        return data
 
 
 @dataclass(frozen=True)
@@ -129,14 +159,11 @@ class ResolvedRoute:
     retries: int
 
     def as_dict(self) -> dict[str, Any]:
-        def spec(m: ModelSpec) -> dict[str, Any]:
-            return {"name": m.name, "model": m.model, "api_base": m.api_base, "api_key_env": m.api_key_env}
-
         return {
             "prompt": self.prompt,
             "route": self.route,
-            "model": spec(self.model) if self.model else None,
-            "fallbacks": [spec(m) for m in self.fallbacks],
+            "model": self.model.as_dict() if self.model else None,
+            "fallbacks": [m.as_dict() for m in self.fallbacks],
             "params": dict(self.params),
             "timeout": self.timeout,
             "retries": self.retries,
@@ -153,6 +180,7 @@ class Assertion:
     fallback: bool = False
     config: Mapping[str, Any] = field(default_factory=dict)
     line: int = 0
+    metric: str = ""  # the named score this assertion counts in, for the reports
 
 
 @dataclass(frozen=True)
@@ -163,6 +191,7 @@ class Case:
     description: str = ""
     file: str = ""
     line: int = 0
+    options: Mapping[str, Any] = field(default_factory=dict)  # model, response_format, repeat
 
 
 @dataclass(frozen=True)
@@ -181,9 +210,21 @@ class Suite:
     datasets: tuple[str, ...] = ()
     lines: Mapping[str, int] = field(default_factory=dict)
     problems: tuple[Finding, ...] = ()
+    metadata: tuple[str, ...] = ()  # case vars / dataset columns that are data about the case, not prompt inputs
+    variant: str = ""  # the name of this prompt variant, when the suite file compares several prompts
+    variants: tuple[tuple[str, str], ...] = ()  # (name, prompt id) of each variant, as the file lists them
 
     def line_of(self, key: str) -> int:
         return self.lines.get(key, 1)
+
+
+VARIANT_SEP = "@"  # a suite file comparing prompts becomes one suite per variant: <file's suite id>@<variant>
+
+
+def variant_parts(suite_id: str) -> tuple[str, str]:
+    """(the suite file's id, the variant name or "") of a suite id."""
+    base, sep, name = suite_id.rpartition(VARIANT_SEP)
+    return (base, name) if sep and base else (suite_id, "")
 
 
 @dataclass(frozen=True)
@@ -229,6 +270,10 @@ class Snapshot:
     suites: Mapping[str, Suite]
     problems: tuple[Finding, ...] = ()
     files: tuple[str, ...] = ()
+    # Reads a file of the revision the snapshot was loaded from (the pinned documents `source()` returns).
+    read: Callable[[str], bytes | None] | None = field(default=None, compare=False, repr=False)
+    # path -> labelled sha256 each document must hash to (a release bundle's pins); None: whatever `read` gives.
+    pins: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
 
     def problems_in(self, path: str) -> tuple[Finding, ...]:
         return tuple(p for p in self.problems if p.file == path and p.severity == "error")
@@ -264,6 +309,7 @@ class CheckResult:
     weight: float = 1.0
     negate: bool = False
     error: bool = False
+    metric: str = ""
 
     @property
     def label(self) -> str:
@@ -352,7 +398,7 @@ class SuiteSummary:
     max_flaky: int | None
     prompt_tokens: int
     completion_tokens: int
-    cost: float
+    cost: float | None  # None: unknown, some answer came from a model without a price
     duration_s: float
     gate_passed: bool
     gate_reasons: tuple[str, ...] = ()

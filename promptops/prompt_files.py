@@ -17,11 +17,19 @@ from .formats import (
     validate,
 )
 from .model import (
+    ROLES,
     Prompt,
 )
 
-PROMPT_EXTENSIONS = (".prompt", ".txt", ".md", ".j2", ".jinja", ".jinja2")
+MESSAGES_EXTENSIONS = (".json", ".yaml", ".yml")  # a chat: a list of {role, content}, or {messages, ...fields}
+PROMPT_EXTENSIONS = (".prompt", ".txt", ".md", ".j2", ".jinja", ".jinja2", *MESSAGES_EXTENSIONS)
 FRONTMATTER_EXTENSIONS = (".prompt",)
+
+
+def can_declare(prompt: Prompt) -> bool:
+    """Whether the prompt's file can declare inputs: a .prompt file, or a messages file in its mapping form."""
+    mapping_form = prompt.path.endswith(MESSAGES_EXTENSIONS) and "messages" in prompt.lines
+    return prompt.path.endswith(FRONTMATTER_EXTENSIONS) or mapping_form
 
 
 _FENCE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
@@ -58,7 +66,9 @@ def parse_prompt(prompt_id: str, path: str, text: str) -> Prompt:
     front: dict[str, Any] = {}
     lines: dict[yamltext.Path, int] = {}
     body, body_line = text, 1
-    if path.endswith(FRONTMATTER_EXTENSIONS):
+    if path.endswith(MESSAGES_EXTENSIONS):
+        front, body, lines = _messages_file(text, path)
+    elif path.endswith(FRONTMATTER_EXTENSIONS):
         front_text, body, body_line = split_frontmatter(text, path)
         if front_text is not None and front_text.strip():
             data, lines = yamltext.parse(front_text, path, first_line=2)
@@ -90,6 +100,40 @@ def parse_prompt(prompt_id: str, path: str, text: str) -> Prompt:
         params=front.get("params", {}),
         lines=flat_lines(lines),
     )
+
+
+def _messages_file(text: str, path: str) -> tuple[dict[str, Any], str, dict[yamltext.Path, int]]:
+    """A messages file: (its frontmatter fields, the body written with role markers, line marks)."""
+    data, lines = yamltext.parse(text, path)  # JSON is YAML; one safe loader for both
+    front: dict[str, Any] = {}
+    messages = data
+    if isinstance(data, dict):
+        front = {k: v for k, v in data.items() if k != "messages"}
+        messages = data.get("messages")
+        validate("prompt", front, path, lines)
+        check_version(front, path, lines)
+    if not isinstance(messages, list) or not messages:
+        raise InputError(
+            "a messages file holds a non-empty list of {role, content}, or a mapping with `messages:`",
+            file=path,
+            line=1,
+            hint="e.g. [{role: system, content: ...}, {role: user, content: '{{ question }}'}]; a file that is "
+            "included rather than a prompt is a partial: start its name with _",
+        )
+    at = ("messages",) if isinstance(data, dict) else ()
+    parts = []
+    for i, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        if role not in ROLES or not isinstance(content, str) or set(message) - {"role", "content"}:
+            raise InputError(
+                f"message {i + 1} must be {{role, content}} with a role of {', '.join(ROLES)} and text content",
+                file=path,
+                line=yamltext.line_for(lines, (*at, i)),
+                hint="multi-part contents (images, tool calls) are not supported; write the text as content",
+            )
+        parts.append(f"{role}:\n{content.rstrip()}\n")
+    return front, "".join(parts), lines
 
 
 def _check_inputs(front: Mapping[str, Any], path: str, lines: dict[yamltext.Path, int]) -> None:

@@ -17,13 +17,14 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import SecurityError
 
-from . import validation
+from . import pinned, validation
 from .budget import Clock, OverBudget
 from .errors import InputError
 from .model import ROLES, Message, Prompt, Snapshot
 from .sandbox import LOOP_FILTER, SAFE_GLOBALS, BudgetedSandbox
 
 MARKER = re.compile(r"^[ \t]*(" + "|".join(ROLES) + r"):[ \t]*\r?$", re.MULTILINE)
+SOURCE = "source"  # the template function that reads a pinned document (promptops.pinned)
 FORBIDDEN_NAMES = frozenset({"self", "cycler", "joiner", "namespace", "lipsum"})
 
 
@@ -54,6 +55,7 @@ class TemplateInfo:
     includes: dict[str, int] = field(default_factory=dict)  # template name -> line
     dynamic_includes: list[int] = field(default_factory=list)
     forbidden: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)  # literal source("path") calls -> line
     error: RenderError | None = None
 
 
@@ -85,6 +87,9 @@ class Renderer:
             auto_reload=False,
             cache_size=-1,
         )
+        read = snapshot.read
+        documents = pinned.Documents(read, snapshot.pins) if read is not None else None
+        self.env.globals[SOURCE] = pinned.source_function(documents)
         self._by_name: dict[str, Prompt] = {
             p.path[len(snapshot.config.prompts_dir) + 1 :] if snapshot.config.prompts_dir else p.path: p
             for p in snapshot.prompts.values()
@@ -155,8 +160,12 @@ class Renderer:
             line = node.lineno + first - 1
             if node.name in FORBIDDEN_NAMES:
                 info.forbidden.setdefault(node.name, line)
-            elif node.name in undeclared and node.name not in SAFE_GLOBALS:
+            elif node.name in undeclared and node.name not in SAFE_GLOBALS and node.name != SOURCE:
                 info.variables.setdefault(node.name, line)
+        for call in ast.find_all(nodes.Call):
+            named = isinstance(call.node, nodes.Name) and call.node.name == SOURCE
+            if named and call.args and isinstance(call.args[0], nodes.Const) and isinstance(call.args[0].value, str):
+                info.sources.setdefault(call.args[0].value, call.lineno + first - 1)
         for inc in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
             target = getattr(inc, "template", None)
             if isinstance(target, nodes.Const) and isinstance(target.value, str):
@@ -262,6 +271,17 @@ class Renderer:
         infos, errors = self.closure(self.name_of(prompt))
         out = [i.error for i in infos if i.error] + errors
         for info in infos:
+            for path, line in info.sources.items():
+                if not pinned.listed(prompt, path):
+                    out.append(
+                        RenderError(
+                            f"source({path!r}) is not among the documents prompt {prompt.id!r} lists under `sources`",
+                            file=info.file,
+                            line=line,
+                            hint="add the path (or a glob that matches it) to the prompt's `sources`",
+                            rule="unlisted-source",
+                        )
+                    )
             for name, line in info.forbidden.items():
                 out.append(
                     RenderError(
@@ -340,16 +360,29 @@ class Renderer:
 
     def render(self, prompt_id: str, variables: Mapping[str, Any]) -> list[Message]:
         """The messages of a prompt for the given variables."""
+        return self.render_traced(prompt_id, variables)[0]
+
+    def render_traced(self, prompt_id: str, variables: Mapping[str, Any]) -> tuple[list[Message], dict[str, str]]:
+        """The messages, and the pinned documents the render read through `source()` (path -> digest)."""
         prompt = self.prompt(prompt_id)
         values = self.check_inputs(prompt, variables)
         problems = self.problems(prompt)
         if problems:
             raise problems[0]
-        text = self._run(self.name_of(prompt), _private(values), prompt)  # a template never touches ours
-        return self._split(text, prompt)
+        with pinned.rendering(prompt) as used:
+            text = self._run(self.name_of(prompt), _private(values), prompt)  # a template never touches ours
+        return self._split(text, prompt), dict(used)
 
-    def render_text(self, prompt: Prompt, template: str, variables: Mapping[str, Any], what: str) -> str:
-        """Render a template string (a fallback answer) in the same sandbox."""
+    def render_text(
+        self,
+        prompt: Prompt,
+        template: str,
+        variables: Mapping[str, Any],
+        what: str,
+        used: dict[str, str] | None = None,
+    ) -> str:
+        """Render a template string (a fallback answer) in the same sandbox; the pinned documents it reads are
+        added to `used` (path -> digest) when given."""
         try:
             compiled = self._strings.get(template) or self._strings.setdefault(template, self.env.from_string(template))
         except (RecursionError, MemoryError, SyntaxError):
@@ -366,7 +399,11 @@ class Renderer:
                 line=prompt.line_of("fallback"),
                 rule="template-syntax",
             ) from None
-        return self._execute(compiled, _private(variables), prompt.path, prompt.line_of("fallback"), what)
+        with pinned.rendering(prompt) as read:
+            text = self._execute(compiled, _private(variables), prompt.path, prompt.line_of("fallback"), what)
+        if used is not None:
+            used.update(read)
+        return text
 
     def _run(self, name: str, values: dict[str, Any], prompt: Prompt) -> str:
         try:
@@ -404,6 +441,9 @@ class Renderer:
                 line=line,
                 hint="templates must render quickly and compactly: bound the loops and the sizes this line makes",
             ) from None
+        except pinned.SourceError as exc:  # where the template asked for the document
+            exc.file, exc.line = self._error_location(exc, file, first)
+            raise
         except jinja2.UndefinedError as exc:
             f, line = self._error_location(exc, file, first)
             raise RenderError(
@@ -498,6 +538,25 @@ def input_problem(prompt: Prompt, values: Mapping[str, Any], validator: Any = No
 
 def _clean(text: str) -> str:
     return text.strip("\n").rstrip()
+
+
+def template_variables(text: str) -> list[str]:
+    """The variables a template string reads and does not set, in order (for writers of prompts, such as an
+    import); RenderError with the line when it does not parse. Parses only: nothing is rendered."""
+    env = jinja2.Environment(autoescape=False)
+    try:
+        ast = env.parse(text)
+        undeclared = meta.find_undeclared_variables(ast)  # compiles: an unknown filter fails here
+    except jinja2.TemplateSyntaxError as exc:
+        raise RenderError(f"template error: {exc.message}", line=exc.lineno) from None
+    except (RecursionError, MemoryError):
+        raise RenderError("template is nested too deeply to parse") from None
+    return list(dict.fromkeys(n.name for n in ast.find_all(nodes.Name) if n.name in undeclared))
+
+
+def builtin_filters() -> frozenset[str]:
+    """The filter names a template may use."""
+    return frozenset(jinja2.filters.FILTERS)
 
 
 _SCALARS = (str, int, float, bool, type(None))

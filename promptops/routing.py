@@ -59,8 +59,14 @@ def judge(routing: Routing) -> ModelSpec | None:
     return routing.models.get(routing.judge) if routing.judge else None
 
 
-def response_format(prompt: Prompt) -> dict[str, Any] | None:
-    """Prompts with an output schema ask the provider for JSON that fits it (in eval and at run time alike)."""
+def response_format(prompt: Prompt, model: ModelSpec | None = None) -> dict[str, Any] | None:
+    """Prompts with an output schema ask the provider for JSON that fits it (in eval and at run time alike), in
+    the form the model's `structured_output` says it accepts; the schema itself always gates the answer."""
     if prompt.output is None:
         return None
+    form = model.structured_output if model is not None else "json_schema"
+    if form == "none":
+        return None
+    if form == "json_object":
+        return {"type": "json_object"}
     return {"type": "json_schema", "json_schema": {"name": "output", "schema": dict(prompt.output)}}

@@ -52,10 +52,7 @@ def sign(
         signature = {"method": HMAC, "mac": hmac.new(hmac_key, data, hashlib.sha256).hexdigest()}
     else:
         assert ssh_key is not None
-        armored = _ssh_keygen(
-            ["-Y", "sign", "-f", str(ssh_key), "-n", NAMESPACE, "-q"], data, what=f"sign with {ssh_key}"
-        )
-        signature = {"method": SSH, "namespace": NAMESPACE, "signature": armored}
+        signature = {"method": SSH, "namespace": NAMESPACE, "signature": ssh_sign(data, ssh_key, NAMESPACE)}
     return {**{k: v for k, v in doc.items() if k != FIELD}, FIELD: signature}
 
 
@@ -109,19 +106,29 @@ def _check_ssh(doc: Mapping[str, Any], signature: Mapping[str, Any], allowed: Pa
         raise InputError("no such allowed-signers file", file=str(allowed))
     if signature.get("namespace") != NAMESPACE or not isinstance(signature.get("signature"), str):
         raise GateFailed("the SSH signature is damaged (or made for another purpose than a promptops file)")
+    principal = ssh_verify(payload(doc), signature["signature"], allowed, NAMESPACE, what="the file")
+    return f"SSH signature by {principal}, good"
+
+
+def ssh_sign(data: bytes, key: Path, namespace: str) -> str:
+    """The armored SSH signature of `data` made with the private key `key` in `namespace` (`ssh-keygen -Y sign`)."""
+    return _ssh_keygen(["-Y", "sign", "-f", str(key), "-n", namespace, "-q"], data, what=f"sign with {key}")
+
+
+def ssh_verify(data: bytes, armored: str, allowed: Path, namespace: str, *, what: str = "the statement") -> str:
+    """The principal of `allowed` (an allowed-signers file) whose key made `armored` over `data` in `namespace`;
+    GateFailed (exit 1) when no listed key made it, or it does not match the data or the namespace."""
     with tempfile.TemporaryDirectory(prefix="promptops-sig-") as tmp:
         sig = Path(tmp) / "file.sig"
-        sig.write_text(signature["signature"], encoding="utf-8")
+        sig.write_text(armored, encoding="utf-8")
         found = _run(["-Y", "find-principals", "-s", str(sig), "-f", str(allowed)], b"")
         principals = found.stdout.decode("utf-8", "replace").split()
         if found.returncode != 0 or not principals:
-            raise GateFailed(f"the file is signed by a key that {allowed} does not list")
-        done = _run(
-            ["-Y", "verify", "-f", str(allowed), "-I", principals[0], "-n", NAMESPACE, "-s", str(sig)], payload(doc)
-        )
+            raise GateFailed(f"{what} is signed by a key that {allowed} does not list")
+        done = _run(["-Y", "verify", "-f", str(allowed), "-I", principals[0], "-n", namespace, "-s", str(sig)], data)
     if done.returncode != 0:
-        raise GateFailed("the SSH signature does not match the content (edited after signing?)")
-    return f"SSH signature by {principals[0]}, good"
+        raise GateFailed(f"the SSH signature does not match the content of {what} (edited after signing?)")
+    return principals[0]
 
 
 def _document(doc_or_bytes: Mapping[str, Any] | bytes) -> dict[str, Any]:

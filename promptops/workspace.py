@@ -47,6 +47,11 @@ def _match(paths: list[str], pattern: str) -> list[str]:
     return sorted(p for p in paths if hit(p))
 
 
+def matches(path: str, pattern: str) -> bool:
+    """Whether `path` is one of the files the glob `pattern` names (as `Source.glob` matches them)."""
+    return bool(_match([path], pattern))
+
+
 def _top_dir(pattern: str) -> str:
     parts = []
     for part in PurePosixPath(pattern).parts:

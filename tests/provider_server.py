@@ -68,6 +68,13 @@ Which request gets which fault, in order of precedence:
      requests, and retries of a failed request get fresh draws;
    * a list/tuple of the above: the first one that yields a fault wins.
 
+Structured output
+-----------------
+``refuse_json_schema`` (a status, e.g. 500 or 400; ``None``, the default, accepts it) makes the server
+answer every request whose ``response_format.type`` is ``json_schema`` with that status and an OpenAI-style
+error naming ``response_format``, as llama-cpp-python's OpenAI server and several gateways do;
+``json_object`` is still answered. Refused requests count in ``rejected``.
+
 ``latency`` (seconds) is waited before every chat-completion answer or fault, on the
 handler's own thread.  ``latency``, ``faults``, ``responder``, ``retry_after``, ``hang`` and
 ``api_key`` can be changed at run time (thread-safe), by assignment or ``configure()``.
@@ -413,6 +420,7 @@ class ProviderServer:
         api_key: str | None = None,
         models: Sequence[str] = ("test-model",),
         port: int = 0,
+        refuse_json_schema: int | None = None,
     ) -> None:
         _validate_policy(faults)
         self._lock = threading.Lock()
@@ -422,6 +430,7 @@ class ProviderServer:
         self._retry_after = float(retry_after)
         self._hang = float(hang)
         self._api_key = api_key
+        self._refuse_json_schema = refuse_json_schema
         self.models: tuple[str, ...] = tuple(models)
         self._requested_port = port
         self._httpd: _HTTPServer | None = None
@@ -577,6 +586,7 @@ class ProviderServer:
         retry_after: float | None = None,
         hang: float | None = None,
         api_key: str | None = _UNSET,
+        refuse_json_schema: int | None = _UNSET,
     ) -> None:
         """Change several settings atomically; omitted arguments keep their value."""
         if faults is not self._UNSET:
@@ -594,6 +604,8 @@ class ProviderServer:
                 self._hang = float(hang)
             if api_key is not self._UNSET:
                 self._api_key = api_key
+            if refuse_json_schema is not self._UNSET:
+                self._refuse_json_schema = refuse_json_schema
 
     # ----------------------------------------------------------------- accounting
     def _clear(self) -> None:
@@ -748,6 +760,8 @@ class ProviderServer:
             return
         if not self._authorised(handler, auth, api_key):
             return
+        if self._refuses_schema(handler, parsed):
+            return
 
         marker = _marker(_last_user(_messages(parsed)), "FAULT")
         try:
@@ -789,6 +803,21 @@ class ProviderServer:
             return
 
         self._send_completion(handler, parsed, body_key, answer)
+
+    def _refuses_schema(self, handler: _Handler, request: JSONDict) -> bool:
+        with self._lock:
+            status = self._refuse_json_schema
+        form = request.get("response_format")
+        if status is None or not isinstance(form, dict) or form.get("type") != "json_schema":
+            return False
+        with self._lock:
+            self._rejected += 1
+        message = (
+            "Unsupported response_format type 'json_schema': this server accepts only "
+            "{'type': 'json_object'} or 'text'.\nDetails: response_format.json_schema is not implemented"
+        )
+        handler.send(status, _error_body(status, message, "invalid_request_error" if status < 500 else "server_error"))
+        return True
 
     def _send_fault(self, handler: _Handler, fault: str, retry_after: float, hang: float) -> None:
         if fault == "429":

@@ -69,7 +69,7 @@ class ScriptedProvider:
         """The factory the name table holds: the engine builds its provider with keyword arguments (env=...)."""
         return self
 
-    async def ready(self) -> None:
+    async def ready(self, request: ProviderRequest | None = None) -> None:
         return None
 
     async def complete(self, request: ProviderRequest) -> Completion:

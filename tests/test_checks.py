@@ -35,6 +35,7 @@ SCHEMA_PROMPT = dataclasses.replace(PROMPT, output=STATUS_SCHEMA)
 def A(kind: str, value: Any = None, **settings: Any) -> Assertion:
     """An assertion as the loader builds it: path/min/max/description go to `config`."""
     config: dict[str, Any] = {k: settings.pop(k) for k in ("path", "min", "max", "description") if k in settings}
+    config.update(settings.pop("config", {}))
     return Assertion(type=kind, value=value, config=config, **settings)
 
 
@@ -81,6 +82,18 @@ TABLE: list[Any] = [
     (A("contains-any", ["swap", "credit"]), "You may return it", {}, False, 0.0, 'none of ["swap", "credit"]'),
     (A("contains-all", ["14", "days"]), "within 14 days", {}, True, 1.0, "found all 2"),
     (A("contains-all", ["14", "days", "receipt"]), "within 14 days", {}, False, 2 / 3, 'missing 1 of 3: ["receipt"]'),
+    # icontains-any, icontains-all
+    (A("icontains-any", ["REFUND", "swap"]), "We refund", {}, True, 1.0, "found 'REFUND' (ignoring case)"),
+    (A("icontains-any", ["swap", "Credit"]), "We refund", {}, False, 0.0, 'none of ["swap", "Credit"]'),
+    (A("icontains-all", ["WE", "Refund"]), "we refund", {}, True, 1.0, "found all 2 (ignoring case)"),
+    (
+        A("icontains-all", ["we", "DAYS", "receipt"]),
+        "We refund in 14 days",
+        {},
+        False,
+        2 / 3,
+        'missing 1 of 3: ["receipt"]',
+    ),
     # regex
     (A("regex", r"\b14 days\b"), "within 14 days.", {}, True, 1.0, "matched '14 days' at character 7"),
     (A("regex", r"^\d+$"), "abc", {}, False, 0.0, "no match for"),
@@ -88,8 +101,14 @@ TABLE: list[Any] = [
     # starts-with
     (A("starts-with", "Hello"), "Hello there", {}, True, 1.0, "starts with 'Hello'"),
     (A("starts-with", "Hello"), " Hello there", {}, False, 0.0, "expected to start with 'Hello', got ' Hello"),
+    # ends-with
+    (A("ends-with", "thanks."), "Bye, thanks.", {}, True, 1.0, "ends with 'thanks.'"),
+    (A("ends-with", "thanks."), "Bye, thanks.\n", {}, False, 0.0, "expected to end with 'thanks.'"),
     # is-json
     (A("is-json"), '  {"a": 1}\n', {}, True, 1.0, "a mapping"),
+    (A("is-json", STATUS_SCHEMA), '{"status": "ok"}', {}, True, 1.0, "matches the schema"),
+    (A("is-json", STATUS_SCHEMA), '{"status": "maybe"}', {}, False, 0.0, "$.status: 'maybe' is not one"),
+    (A("is-json", STATUS_SCHEMA), "status: ok", {}, False, 0.0, "not JSON"),
     (A("is-json"), "42", {}, True, 1.0, "a number"),
     (A("is-json"), "{'a': 1}", {}, False, 0.0, "not JSON"),
     (A("is-json"), "NaN", {}, False, 0.0, "NaN is not JSON"),
@@ -700,3 +719,47 @@ def test_run_checks_never_raises(
         "error" if any(r.error for r in results) else "pass" if all(r.passed for r in results) else "fail"
     )
     assert 0.0 <= score <= 1.0
+
+
+# -- transforms, metrics and is-json's schema ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("transform", "output", "expected"),
+    [
+        ("strip", "  ok \n", "ok"),
+        (["strip", "lower"], " OK ", "ok"),
+        ({"json-path": "$.a"}, '{"a": "x"}', "x"),
+        ({"json-path": "$.a"}, '{"a": {"b": [1, 2]}}', '{"b": [1, 2]}'),
+        ({"json-path": "$.items[*]"}, '{"items": [1, 2]}', "[1, 2]"),
+        ({"regex": r"label=(\w+)"}, "label=spam score=1", "spam"),
+        ({"regex": r"label=\w+"}, "label=spam score=1", "label=spam"),
+        ({"regex": r"(?P<k>\w+)=(?P<v>\w+)", "group": "v"}, "label=spam", "spam"),
+    ],
+)
+def test_a_transform_turns_the_output_into_what_the_check_judges(transform: Any, output: str, expected: str) -> None:
+    result = one(A("equals", expected, config={"transform": transform}), output)
+    assert result.passed, result.reason
+
+
+def test_a_python_transform_runs_a_repository_function(tmp_path: Path) -> None:
+    (tmp_path / "pick.py").write_text("def first_word(output, context):\n    return output.split()[0]\n")
+    a = A("equals", "Yes", config={"transform": {"python": "pick.py:first_word"}})
+    assert one(a, "Yes indeed", root=tmp_path).passed
+
+
+@pytest.mark.parametrize(
+    "transform",
+    ["upper", {"regex": "(", "group": 1}, {"regex": "a", "group": 2}, {"json-path": ""}, {"python": "x"}, [{}]],
+)
+def test_a_transform_that_cannot_work_is_a_lint_problem_and_an_error(transform: Any) -> None:
+    a = A("equals", "x", config={"transform": transform})
+    assert validate(a, PROMPT) is not None
+    result = one(a, "x")
+    assert result.error and not result.passed
+
+
+def test_metric_travels_to_the_result_and_is_json_validates_its_schema() -> None:
+    assert one(A("contains", "a", metric="acc"), "a").metric == "acc"
+    assert validate(A("is-json", ["not", "a", "schema"]), PROMPT) is not None
+    assert validate(A("is-json", STATUS_SCHEMA), PROMPT) is None

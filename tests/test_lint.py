@@ -74,6 +74,7 @@ CASES: dict[str, tuple[dict[str, str | None], tuple[str, str, int]]] = {
         ("error", "prompts/shared/_tone.j2", 2),
     ),
     "unsafe-template": ({GREET: greet(body=("{{ self }}",))}, ("error", GREET, 11)),
+    "unlisted-source": ({GREET: greet(body=('{{ source("docs/secret.md") }}',))}, ("error", GREET, 11)),
     "dynamic-include": ({GREET: greet(body=("{% include name %}",))}, ("warning", GREET, 11)),
     "unused-partial": ({"prompts/shared/_spare.j2": "Spare.\n"}, ("warning", "prompts/shared/_spare.j2", 1)),
     "undeclared-variable": ({GREET: greet(body=("{{ mood }}",))}, ("error", GREET, 11)),
@@ -137,6 +138,24 @@ CASES: dict[str, tuple[dict[str, str | None], tuple[str, str, int]]] = {
         ("error", "evals/greet.yaml", 5),
     ),
     "unknown-file": ({"prompts/notes.csv": "a,b\n"}, ("warning", "prompts/notes.csv", 0)),
+    "missing-routing": ({"routing.yaml": None}, ("warning", "routing.yaml", 0)),
+    "imported-stub": (
+        {
+            "evals/greet.yaml": text(
+                *SUITE, "    assert:", "      - {type: python, value: 'evals/checks/g.py:check_1'}"
+            ),
+            "evals/checks/g.py": text(
+                "def check_1(output, context):",
+                "    # promptops: imported stub: rewrite",
+                "    raise NotImplementedError",
+            ),
+        },
+        ("warning", "evals/greet.yaml", 6),
+    ),
+    "case-options": (
+        {"evals/greet.yaml": text(*SUITE, "    options: {model: slow}")},
+        ("error", "evals/greet.yaml", 3),
+    ),
 }
 
 
@@ -262,3 +281,50 @@ def test_sarif_describes_the_rule_of_every_result(flawed: Path, cli: Cli) -> Non
     driver_rules = {r["id"]: r["shortDescription"]["text"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
     for result in sarif["runs"][0]["results"]:
         assert driver_rules.get(result["ruleId"], result["ruleId"]) != result["ruleId"]
+
+
+# -- every problem, once -------------------------------------------------------------------------------------
+
+
+def test_every_schema_problem_of_a_file_is_a_finding_at_its_line(cli: Cli, make_repo) -> None:
+    suite = text("prompt: greet", "treshold: 0.9", "repeat: zero", "cases:", "  - id: ada", "    varz: {name: Ada}")
+    root = make_repo({**MINIMAL, "evals/greet.yaml": suite})
+    code, out, _ = cli("lint", "--repo", root, "--format", "json")
+    assert code == 1
+    problems = [(f["line"], f["message"]) for f in json.loads(out)["findings"] if f["rule"] == "invalid-file"]
+    assert [line for line, _ in problems] == [2, 3, 6], problems
+    assert "unknown key 'treshold'" in problems[0][1] and "repeat: expected integer" in problems[1][1]
+    assert "cases.0: unknown key 'varz'" in problems[2][1]
+    assert not any("more problem" in m for _, m in problems)
+    code, out, _ = cli("lint", "--repo", root)
+    assert "evals/greet.yaml:2:" in out and "evals/greet.yaml:3:" in out and "evals/greet.yaml:6:" in out
+
+
+CSV = "name,label,mood,__expected\n" + "".join(f"P{i},l{i},calm,x\n" for i in range(68))
+
+
+def test_a_dataset_gives_one_warning_per_kind_naming_every_extra_column() -> None:
+    suite = text("prompt: greet", "datasets: [data/people.csv]")
+    findings = run({"evals/greet.yaml": suite, "evals/data/people.csv": CSV})
+    assert [(f.rule, f.file, f.line, f.severity, f.message) for f in findings] == [
+        (
+            "case-vars",
+            "evals/data/people.csv",
+            2,
+            "warning",
+            "68 cases (first: 'people-1'): vars 'label', 'mood' are not an input of 'greet'",
+        ),
+        (
+            "unchecked-case",
+            "evals/data/people.csv",
+            2,
+            "warning",
+            "68 cases (first: 'people-1') have no assertion: eval reports them as unchecked, never as a pass",
+        ),
+    ]
+
+
+def test_metadata_columns_are_not_reported_as_extra_vars() -> None:
+    suite = text("prompt: greet", "metadata: [label, mood]", "defaults:", "  assert: [{type: contains, value: P}]")
+    suite += "datasets: [data/people.csv]\n"
+    assert run({"evals/greet.yaml": suite, "evals/data/people.csv": CSV}) == []

@@ -283,6 +283,9 @@ def test_the_signing_key_defaults_to_the_ssh_key_git_signs_with(make_repo, tmp_p
 @pytest.mark.usefixtures("api_key")
 def test_the_evals_that_gate_a_release_honour_the_eval_defaults_of_promptops_yaml(make_repo, cli, server) -> None:
     files = project(server.base_url, {"a": "yes a"})
+    files["routing.yaml"] = str(files["routing.yaml"]).replace(
+        "PROMPTOPS_TEST_KEY}", "PROMPTOPS_TEST_KEY, price: {input_per_mtok: 1, output_per_mtok: 1}}", 1
+    )  # a budget needs a price to count against
     root = make_repo({**files, "promptops.yaml": "project: evaltest\neval: {max_cost: 0}\n"})
     code, _, err = cli("release", "--repo", root)
     assert code == 3 and "provider errors during the evals" in err, err  # the budget allows no call

@@ -9,9 +9,12 @@ cut to about 120 characters.
   contains      `value` occurs in the output; `icontains` ignores case
   contains-any  at least one string of the list `value` occurs in the output (case-sensitive)
   contains-all  every string of the list `value` occurs; the score is the share found
+  icontains-any, icontains-all
+                as contains-any and contains-all, ignoring case
   regex         `re.search(value, output)` finds a match (inline flags such as `(?i)` work), within 1 s
-  starts-with   the output begins with `value`
-  is-json       the output, without surrounding whitespace, is strict JSON (no NaN, no Infinity)
+  starts-with   the output begins with `value`; `ends-with`: it ends with `value`
+  is-json       the output, without surrounding whitespace, is strict JSON (no NaN, no Infinity); with a schema as
+                `value`, it is also valid against that schema
   json-schema   the output is JSON valid against the schema `value`, by default the prompt's `output` schema
                 (formats are checked); the reason names the violation and its path
   json-path     `path` (JSONPath, RFC 9535; the leading `$` may be left out) selects something in the JSON output;
@@ -28,9 +31,11 @@ cut to about 120 characters.
   cost          the call cost at most `value`
 
 `negate` (a `not-` prefix in the file) flips `passed`, turns the score into 1 - score and prefixes the reason with
-"not: ". A check that cannot run (a missing or malformed setting, a regex that does not compile, a python
-function that raises, no judge, an unknown latency or cost) is an error: never a pass, and never an exception out
-of `run_checks`. `validate` reports the settings problems that can be seen without an output, for lint.
+"not: ". A `transform` (transforms.py) first turns the output into what the check judges. A `metric` names the
+score an assertion counts in for the reports. A check that cannot run (a missing or malformed setting, a regex
+that does not compile, a python function that raises, no judge, an unknown latency or cost) is an error: never a
+pass, and never an exception out of `run_checks`. `validate` reports the settings problems that can be seen
+without an output, for lint.
 
 The checks live by family: text.py (comparisons of the text), structured.py (JSON), user_code.py (python),
 call.py (latency, cost); settings.py reads an assertion's settings for them and for `validate`. This module holds
@@ -42,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from ..model import Assertion, CheckResult, Prompt, Status
 from .call import check_cost, check_latency
@@ -74,13 +80,17 @@ from .text import (
     check_contains,
     check_contains_all,
     check_contains_any,
+    check_ends_with,
     check_equals,
     check_icontains,
+    check_icontains_all,
+    check_icontains_any,
     check_length,
     check_regex,
     check_similar,
     check_starts_with,
 )
+from .transforms import TransformFailed, apply, steps_of, transform_of
 from .user_code import _score, check_python
 
 __all__ = ["CHECKS", "KINDS", "Check", "Judge", "Observation", "Outcome", "run_checks", "validate", "verdict"]
@@ -91,8 +101,11 @@ CHECKS: dict[str, Check] = {
     "icontains": check_icontains,
     "contains-any": check_contains_any,
     "contains-all": check_contains_all,
+    "icontains-any": check_icontains_any,
+    "icontains-all": check_icontains_all,
     "regex": check_regex,
     "starts-with": check_starts_with,
+    "ends-with": check_ends_with,
     "is-json": check_is_json,
     "json-schema": check_json_schema,
     "json-path": check_json_path,
@@ -126,6 +139,8 @@ async def run_checks(asserts: Sequence[Assertion], obs: Observation, judge: Judg
 
 async def _run_one(a: Assertion, obs: Observation, judge: Judge | None) -> CheckResult:
     try:
+        if transform_of(a) is not None:
+            obs = replace(obs, output=apply(transform_of(a), obs))
         if a.type == "llm-rubric":
             passed, score, reason = await check_llm_rubric(a, obs, judge)
         elif a.type in CHECKS:
@@ -135,6 +150,10 @@ async def _run_one(a: Assertion, obs: Observation, judge: Judge | None) -> Check
         score = _score(score, a.type)
     except (asyncio.CancelledError, KeyboardInterrupt):
         raise
+    except TransformFailed as exc:  # the output has the wrong shape: a failure, whichever way the check points
+        return CheckResult(
+            type=a.type, passed=False, score=0.0, reason=str(exc), weight=a.weight, negate=a.negate, metric=a.metric
+        )
     except BaseException as exc:  # a python check may raise anything, SystemExit included: an error, never a pass
         return CheckResult(
             type=a.type,
@@ -144,10 +163,13 @@ async def _run_one(a: Assertion, obs: Observation, judge: Judge | None) -> Check
             weight=a.weight,
             negate=a.negate,
             error=True,
+            metric=a.metric,
         )
     if a.negate:
         passed, score, reason = not passed, 1.0 - score, f"not: {reason}"
-    return CheckResult(type=a.type, passed=passed, score=score, reason=reason, weight=a.weight, negate=a.negate)
+    return CheckResult(
+        type=a.type, passed=passed, score=score, reason=reason, weight=a.weight, negate=a.negate, metric=a.metric
+    )
 
 
 def _describe(exc: BaseException) -> str:
@@ -181,9 +203,12 @@ _SETTINGS: dict[str, Callable[[Assertion, Prompt | None], object]] = {
     "icontains": lambda a, p: _text(a),
     "contains-any": lambda a, p: _texts(a),
     "contains-all": lambda a, p: _texts(a),
+    "icontains-any": lambda a, p: _texts(a),
+    "icontains-all": lambda a, p: _texts(a),
     "regex": lambda a, p: _regex(a),
     "starts-with": lambda a, p: _text(a),
-    "is-json": lambda a, p: None,
+    "ends-with": lambda a, p: _text(a),
+    "is-json": lambda a, p: _schema(a, p) if a.value is not None else None,
     "json-schema": lambda a, p: _schema(a, p) if a.value is not None or p is not None else None,
     "json-path": lambda a, p: _path(a),
     "length": lambda a, p: _bounds(a),
@@ -212,6 +237,8 @@ def validate(assertion: Assertion, prompt: Prompt | None) -> str | None:
     if settings is None:
         return f"unknown assertion type {assertion.type!r} (known: {', '.join(KINDS)})"
     try:
+        if transform_of(assertion) is not None:
+            steps_of(transform_of(assertion))
         settings(assertion, prompt)
     except _CannotRun as exc:
         return str(exc)

@@ -1,4 +1,4 @@
-"""Checks on the output as JSON: is-json, json-schema and json-path."""
+"""Checks on the output as JSON: is-json (with an optional schema), json-schema and json-path."""
 
 from __future__ import annotations
 
@@ -25,10 +25,14 @@ from .settings import (
 
 
 def check_is_json(a: Assertion, obs: Observation) -> Outcome:
+    """Strict JSON; with a schema as `value`, also valid against it (as json-schema with that value)."""
+    validator = _schema(a, obs.prompt) if a.value is not None else None  # a bad schema errors, whatever the output
     value, why = _parse_json(obs.output)
     if why is not None:
         return _not_json(obs.output, why)
-    return True, 1.0, f"output is JSON ({_kind(value)})"
+    if validator is None:
+        return True, 1.0, f"output is JSON ({_kind(value)})"
+    return _schema_outcome(validator, value)
 
 
 def check_json_schema(a: Assertion, obs: Observation) -> Outcome:
@@ -36,6 +40,10 @@ def check_json_schema(a: Assertion, obs: Observation) -> Outcome:
     data, why = _parse_json(obs.output)
     if why is not None:
         return _not_json(obs.output, why)
+    return _schema_outcome(validator, data)
+
+
+def _schema_outcome(validator: Any, data: Any) -> Outcome:
     try:
         errors = list(validator.iter_errors(data))
     except budget.OverBudget as exc:

@@ -1,5 +1,5 @@
-"""Checks on the output as text: equals, contains, icontains, contains-any, contains-all, regex, starts-with,
-length and similar."""
+"""Checks on the output as text: equals, contains, icontains, contains-any, contains-all, icontains-any,
+icontains-all, regex, starts-with, ends-with, length and similar."""
 
 from __future__ import annotations
 
@@ -74,6 +74,25 @@ def check_contains_all(a: Assertion, obs: Observation) -> Outcome:
     return False, score, f"missing {len(missing)} of {len(needles)}: {_show(missing)} in {_show(obs.output)}"
 
 
+def check_icontains_any(a: Assertion, obs: Observation) -> Outcome:
+    needles = _texts(a)
+    text = obs.output.casefold()
+    found = [n for n in needles if n.casefold() in text]
+    if found:
+        return True, 1.0, f"found {_show(found[0])} (ignoring case)"
+    return False, 0.0, f"none of {_show(needles)} found in {_show(obs.output)} (ignoring case)"
+
+
+def check_icontains_all(a: Assertion, obs: Observation) -> Outcome:
+    needles = _texts(a)
+    text = obs.output.casefold()
+    missing = [n for n in needles if n.casefold() not in text]
+    score = 1 - len(missing) / len(needles)
+    if not missing:
+        return True, score, f"found all {len(needles)} (ignoring case)"
+    return False, score, f"missing {len(missing)} of {len(needles)}: {_show(missing)} in {_show(obs.output)}"
+
+
 def check_regex(a: Assertion, obs: Observation) -> Outcome:
     pattern = _regex(a)
     try:
@@ -91,6 +110,12 @@ def check_starts_with(a: Assertion, obs: Observation) -> Outcome:
     return _result(
         ok, f"starts with {_show(prefix)}", f"expected to start with {_show(prefix)}, got {_show(obs.output)}"
     )
+
+
+def check_ends_with(a: Assertion, obs: Observation) -> Outcome:
+    suffix = _text(a)
+    ok = obs.output.endswith(suffix)
+    return _result(ok, f"ends with {_show(suffix)}", f"expected to end with {_show(suffix)}, got {_show(obs.output)}")
 
 
 def check_length(a: Assertion, obs: Observation) -> Outcome:

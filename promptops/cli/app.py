@@ -9,11 +9,13 @@ import typer
 from .. import __version__
 from . import (
     EXIT_HELP,
+    approve_cmd,
     audit_cmd,
     codeowners_cmd,
     diff_cmd,
     env_cmd,
     eval_cmd,
+    import_cmd,
     init_cmd,
     lint_cmd,
     list_cmd,
@@ -36,6 +38,7 @@ COMMANDS = (
     ("release", release_cmd.release),
     ("bundle", release_cmd.bundle),
     ("verify", release_cmd.verify),
+    ("approve", approve_cmd.approve),
     ("promote", env_cmd.promote),
     ("rollback", env_cmd.rollback),
     ("kill", env_cmd.kill),
@@ -82,4 +85,8 @@ def build() -> typer.Typer:
     app.add_typer(report_cmd.app, name="report")
     audit_cmd.app.info.epilog = EXIT_HELP
     app.add_typer(audit_cmd.app, name="audit")
+    import_cmd.app.info.epilog = EXIT_HELP
+    for command in import_cmd.app.registered_commands:
+        command.epilog = EXIT_HELP
+    app.add_typer(import_cmd.app, name="import")
     return app

@@ -28,6 +28,9 @@ EnvOption = Annotated[str, typer.Option("--env", "-e", help="The environment, e.
 PushOption = Annotated[bool, typer.Option("--push", help="Push the ledger branch to the remote afterwards.")]
 RemoteOption = Annotated[str, typer.Option("--remote", help="The remote for --push.")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why; recorded on the ledger (required).")]
+UnverifiedOption = Annotated[
+    bool, typer.Option("--unverified", help="Accept the typed --approved-by name where a signed approval is required.")
+]
 
 
 def _context(repo: Path | None, push: bool = False, remote: str = "origin") -> Context:
@@ -52,17 +55,35 @@ def promote(
     reason: ReasonOption,
     approved_by: Annotated[
         str,
-        typer.Option("--approved-by", help="Who approved (environments that require it; not the release's author)."),
+        typer.Option(
+            "--approved-by",
+            help="Who approved, typed. Recorded as unverified; where the environment requires approval, accepted "
+            "only with --unverified.",
+        ),
     ] = "",
+    unverified: UnverifiedOption = False,
+    new_env: Annotated[
+        bool,
+        typer.Option(
+            "--new-env", help="Start an environment the ledger does not know (when promptops.yaml declares none)."
+        ),
+    ] = False,
     push: PushOption = False,
     remote: RemoteOption = "origin",
     repo: RepoOption = None,
 ) -> int:
-    """Point an environment at a release (one ledger commit)."""
+    """Point an environment at a release (one ledger commit).
+
+    Where the environment requires approval, a signed approval of the release is needed (`promptops approve`).
+
+    It must come from its allowed-signers file, not from the release's author, within its validity window.
+
+    Otherwise exit 1 and nothing is written; --approved-by NAME --unverified is recorded and shown as unverified."""
     from ..release.environments import promote as promote_env
 
     ctx = _context(repo, push, remote)
-    return _done(ctx, promote_env(ctx, version, env, reason, approved_by), push, remote)
+    event = promote_env(ctx, version, env, reason, approved_by, unverified=unverified, new_env=new_env)
+    return _done(ctx, event, push, remote)
 
 
 def rollback(
@@ -76,18 +97,24 @@ def rollback(
         str,
         typer.Option(
             "--approved-by",
-            help="Who approved, for --to a release that never ran in an environment that requires approval.",
+            help="Who approved, typed (recorded as unverified); with --unverified, for --to a release that never "
+            "ran in an environment that requires approval.",
         ),
     ] = "",
+    unverified: UnverifiedOption = False,
     push: PushOption = False,
     remote: RemoteOption = "origin",
     repo: RepoOption = None,
 ) -> int:
-    """Point an environment back at the previous (or a named) release, at once and offline."""
+    """Point an environment back at the previous (or a named) release, at once and offline.
+
+    Needs no approval: it shows as awaiting approval until someone runs `promptops approve --event COMMIT`.
+
+    Only --to a release that never ran in an environment that requires approval is approved as a promote is."""
     from ..release.environments import rollback as rollback_env
 
     ctx = _context(repo, push, remote)
-    return _done(ctx, rollback_env(ctx, env, reason, to, approved_by), push, remote)
+    return _done(ctx, rollback_env(ctx, env, reason, to, approved_by, unverified=unverified), push, remote)
 
 
 def kill(
@@ -128,15 +155,16 @@ def status(
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     repo: RepoOption = None,
 ) -> int:
-    """Which release each environment runs, its digest, what is killed, and the last change."""
+    """Which release each environment runs, its digest, what is killed, the last change and its approval."""
     from rich.table import Table
 
-    from ..release.environments import ledger_warning
-    from ..release.environments import status as environment_rows
+    from ..release.approving import labels
+    from ..release.overview import ledger_warning
+    from ..release.overview import status as environment_rows
 
     check_format(fmt, ("text", "json"))
     ctx = _context(repo)
-    rows = environment_rows(ctx)
+    rows = environment_rows(ctx, labels(ctx, ctx.ledger.events()))
     warning = ledger_warning(ctx)
     if warning:
         err_console().print(f"warning: {warning}", markup=False)
@@ -146,16 +174,19 @@ def status(
         )
         return 0
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("environment", "release", "digest", "killed", "last change"):
-        table.add_column(column, no_wrap=column != "last change", overflow="fold")
+    for column in ("environment", "release", "digest", "killed", "last change", "approval"):
+        table.add_column(column, no_wrap=column not in ("last change", "approval"), overflow="fold")
     for r in rows:
         last = r["last_change"]
+        pending = r["awaiting_approval"]
         table.add_row(
             r["environment"],
             r["version"] or "-",
             (r["digest"] or "-")[:19],
             ", ".join(r["killed"]) or "-",
             f"{last['title']} by {last['by']} at {last['time']}: {last['reason']}" if last else "-",
+            "; ".join([*([r["approval"]] if r["approval"] else []), *([f"{len(pending)} awaiting"] if pending else [])])
+            or "-",
         )
     out_console().print(table)
     return 0
@@ -167,25 +198,38 @@ def history(
     fmt: Annotated[str, typer.Option("--format", help="text or json (JSON Lines).")] = "text",
     repo: RepoOption = None,
 ) -> int:
-    """The deployment history from the ledger: every promote, rollback, kill and revive, newest first."""
-    from dataclasses import asdict
+    """The deployment history from the ledger: every promote, rollback, kill, revive and approval, newest first.
 
-    from ..release.environments import history as ledger_events
+    Each event says how it was approved: signed by, unverified (a typed name), awaiting approval, or after the fact.
+
+    An unknown --env or --prompt is a usage error (exit 2)."""
+    from ..release.approving import labels
+    from ..release.overview import history as ledger_events
 
     check_format(fmt, ("text", "json"))
-    ctx = _context(repo)
-    events = ledger_events(ctx, env, prompt)
+    root, _, snapshot = open_project(repo)
+    from ..release.environments import open_context
+
+    ctx = open_context(root, snapshot.config)
+    rows = ledger_events(ctx, env, prompt, known_prompts=set(snapshot.prompts))
+    marks = labels(ctx, [event for event, _ in rows])
     if fmt == "json":
-        write_out("\n".join(json.dumps(asdict(e), sort_keys=True) for e in events))
+        write_out("\n".join(json.dumps(_event_json(e, p, marks.get(e.commit)), sort_keys=True) for e, p in rows))
         return 0
     lines = [
         f"{e.time}  {e.title()}  by {e.by}"
-        + (f", approved by {e.approved_by}" if e.approved_by else "")
+        + (f", {marks[e.commit]}" if marks.get(e.commit) else "")
         + f"  ({e.reason})"
-        for e in events
+        for e, _ in rows
     ]
     write_out("\n".join(lines) if lines else "no events yet")
     return 0
+
+
+def _event_json(event: Event, previous: str | None, approval_status: str | None) -> dict[str, object]:
+    from dataclasses import asdict
+
+    return asdict(event) | {"previous": previous, "approval_status": approval_status}
 
 
 def export(

@@ -18,7 +18,12 @@ from .common import RepoOption, err_console, note, open_project, out_console, re
 def eval_suites(
     ids: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[IDS]...", help="Suites or prompts to run (default: all).", show_default=False),
+        typer.Argument(
+            metavar="[IDS]...",
+            help="Suites or prompts to run (default: all); a suite of prompt variants runs every variant "
+            "(SUITE@VARIANT runs one).",
+            show_default=False,
+        ),
     ] = None,
     model: Annotated[
         list[str] | None,
@@ -35,7 +40,8 @@ def eval_suites(
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, help="Calls in flight.")] = None,
     rpm: Annotated[int | None, typer.Option("--rpm", min=1, help="Most requests per minute per model.")] = None,
     max_cost: Annotated[
-        float | None, typer.Option("--max-cost", min=0, help="Stop making calls past this cost.")
+        float | None,
+        typer.Option("--max-cost", min=0, help="Stop making calls past this cost (USD; every model needs a price)."),
     ] = None,
     no_cache: Annotated[
         bool,
@@ -97,9 +103,9 @@ def eval_suites(
     incomplete, never a pass.
 
     Exit 0 when every suite meets its gates, 1 when one does not (or is incomplete), 2 for bad
-    input (a file that does not load, no suites, a missing recording with --replay), 3 when provider
-    errors remain after retries or a provider asks to wait past eval.max_retry_wait, 130 when
-    interrupted.
+    input (a file that does not load, no suites, a missing recording with --replay, --max-cost with
+    an unpriced model), 3 when provider errors remain after retries (a judge that does not answer
+    its JSON included) or a provider asks to wait past eval.max_retry_wait, 130 when interrupted.
     """
     from ..errors import InputError
     from ..evaluate.engine import Evaluation, Settings, exit_code
@@ -212,6 +218,17 @@ def _emit(report: EvalReport, outputs: list[tuple[Path, str]], fmt: str | None, 
     for row in writers.summary_rows(report):
         table.add_row(*(Text(cell) for cell in row))  # text, never markup: "[model: x]", or a suite id
     console.print(table)
+    metrics = writers.metric_rows(report)
+    if metrics:
+        table = Table(box=None, pad_edge=False, header_style="bold", title="metrics", title_justify="left")
+        for column in writers.METRIC_HEADER:
+            table.add_column(column, no_wrap=True)
+        for metric in metrics:
+            table.add_row(*(Text(cell) for cell in metric))
+        console.print(table)
+    variants = writers.variant_lines(report)
+    if variants:
+        console.print("\n".join(variants), markup=False)
     notes = writers.to_text_notes(report)
     if notes:
         console.print(notes, markup=False)

@@ -99,13 +99,14 @@ def _modified(ctx: _Context, old: Prompt, new: Prompt, reached: list[str]) -> Pr
         template = _unified(old.body, new.body, f"a/{old.path}", f"b/{new.path}")
         changes.append(Change("template", new.path, behaviour=True))
     changes += [Change("partial", name, behaviour=True, note=f"includes {name}, which changed") for name in reached]
+    sources = _sources(ctx, old, new)
     rendered: tuple[RenderedCase, ...] = ()
     count = 0
-    if template or reached or old.inputs != new.inputs:
+    if template or reached or old.inputs != new.inputs or sources:  # source() puts a document in the messages
         rendered, count = _render_cases(ctx, old, new)
     route_changes, route = _route(ctx, old, new)
     changes += route_changes
-    changes += _sources(ctx, old, new)
+    changes += sources
     if not changes:
         return None
     return PromptDiff(

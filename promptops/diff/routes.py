@@ -48,7 +48,7 @@ def _routing_data(r: Routing) -> dict[str, Any]:
                 "fallbacks": r.fallbacks,
             },
             "models": {
-                n: {"model": m.model, "api_base": m.api_base, "api_key_env": m.api_key_env, "params": m.params}
+                n: {**m.as_dict(), "params": m.params, "structured_output": m.structured_output}
                 for n, m in r.models.items()
             },
             "routes": {

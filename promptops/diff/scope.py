@@ -51,7 +51,9 @@ def _scope(base: Source, head: Source, changed: frozenset[str], renames: Mapping
     if config.routing_file in changed:
         scope |= _rerouted(base, head, config.routing_file, prompts)
     if any(not p.startswith((pre, epre)) and p not in (config.routing_file, CONFIG_FILE) for p in changed):
-        scope |= {path for path in prompts.values() if "sources" in text(path)}
+        pinning = {name for name, path in prompts.items() if "sources" in text(path)}
+        scope |= {prompts[name] for name in pinning}
+        ids |= {loader.prompt_id_of(name) for name in pinning}  # source() may put a document in their messages
     frontier = set(scope)  # closed under includes, so every prompt in scope renders on both sides
     while frontier:
         refs = [template_refs(text(p)) for p in frontier]

@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import digest, loader, routing
 from ..errors import InputError
 from ..model import CaseSummary, EvalReport, ModelSpec, Prompt, Snapshot, Suite, SuiteSummary, TaskResult
-from ..providers import Provider
+from ..providers import Provider, ProviderRequest
 from ..providers import get as get_provider
 from ..redaction import Redactor
 from ..render import Renderer
@@ -178,6 +178,7 @@ class Evaluation:
             base_source = open_source(self.root, s.baseline)
             base_snap = loader.load(base_source)
             self.baseline = (base_source, base_snap)
+            overrides_file.read_all(base_source, base_snap.config.evals_dir)  # the base's, checked before any call
             base_suites = [base_snap.suites[x.id] for x in suites if x.id in base_snap.suites]
             base = [
                 replace(t, scope="base")
@@ -185,6 +186,8 @@ class Evaluation:
             ]
         if s.shard:
             head, base = shard(head, *s.shard), shard(base, *s.shard)
+        if s.options.max_cost is not None and s.mode != "replay":
+            _refuse_unpriced(snap, (*head, *base))
         return Planned(self, tuple(head), tuple(base))
 
     def _providers(self) -> Callable[[ModelSpec], Provider]:
@@ -228,7 +231,7 @@ class Evaluation:
             and any(t.request is not None and t.model is not KILL_SWITCH for t in (*head, *base))
             and not (options.use_cache and _all_cached(store, (*head, *base)))
         ):
-            _prefetch_litellm()
+            _prefetch_litellm([t.request for t in (*head, *base) if t.request and t.model is not KILL_SWITCH])
         plan_id = _plan_id((*head, *base))
         run_id = store.resumable(plan_id) or digest.hex_of(f"{plan_id}{started}{time.time_ns()}")[:16]
         store.start(run_id, plan_id, self.snapshot.label, started)
@@ -354,11 +357,38 @@ def _all_cached(store: Store, tasks: Sequence[Task]) -> bool:
     return store.preload(keys) == len(keys)
 
 
-def _prefetch_litellm() -> None:
-    """Start importing litellm in the background so it overlaps the rest of the start-up."""
+def _refuse_unpriced(snapshot: Snapshot, tasks: Sequence[Task]) -> None:
+    """A cost budget cannot stop what it cannot count: every model a run calls (the judge too, when a case asks
+    for it) needs a price, or the run is refused before any call."""
     from ..providers import litellm as litellm_provider
 
-    litellm_provider.prefetch()
+    models = {t.model.name: t.model for t in tasks if t.request is not None and t.model is not KILL_SWITCH}
+    judge = routing.judge(snapshot.routing)
+    if judge is not None and any(a.type == "llm-rubric" for t in tasks for a in t.asserts):
+        models.setdefault(judge.name, judge)
+    missing = litellm_provider.unpriced(models[n] for n in sorted(models))
+    if missing:
+        first = missing[0]
+        names = ", ".join(f"{m.name!r} ({m.model})" for m in missing)
+        raise InputError(
+            f"--max-cost (or eval.max_cost) cannot be kept: no price is known for model{'s' * (len(missing) > 1)} "
+            f"{names}, so its calls would count as free",
+            file=snapshot.routing.path,
+            line=first.line or None,
+            hint=f"give {first.name!r} a price in {snapshot.routing.path}: "
+            "`price: {input_per_mtok: 0.15, output_per_mtok: 0.6}` (USD per million tokens), or run without --max-cost",
+        )
+
+
+def _prefetch_litellm(requests: Sequence[ProviderRequest]) -> None:
+    """Start importing litellm in the background, so it overlaps the rest of the start-up, when a call needs it
+    (OpenAI-compatible models are called without it)."""
+    from ..providers import litellm as litellm_provider
+
+    if any(litellm_provider.needs_litellm(r) for r in requests):
+        litellm_provider.prefetch()
+    else:
+        litellm_provider.native.prefetch()  # its HTTP client only
 
 
 def exit_code(report: EvalReport, fail_on_regression: bool = False) -> int:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import routing
 from ..errors import InputError
-from ..model import Assertion, Case, Message, ModelSpec, Prompt, Snapshot, Suite
+from ..model import Assertion, Case, Message, ModelSpec, Prompt, Snapshot, Suite, variant_parts
 from ..providers import ProviderRequest
 from ..render import Renderer
 
@@ -56,7 +56,7 @@ def select_suites(snapshot: Snapshot, ids: Sequence[str]) -> list[Suite]:
         return [snapshot.suites[k] for k in sorted(snapshot.suites)]
     chosen: dict[str, Suite] = {}
     for wanted in ids:
-        found = [s for s in snapshot.suites.values() if wanted in (s.id, s.prompt)]
+        found = [s for s in snapshot.suites.values() if wanted in (s.id, s.prompt, variant_parts(s.id)[0])]
         if not found:
             known = sorted({*snapshot.suites, *(s.prompt for s in snapshot.suites.values())})
             raise InputError(
@@ -87,8 +87,8 @@ def plan(
     tasks: list[Task] = []
     for suite in suites:
         prompt = snapshot.prompts.get(suite.prompt)
-        repeats = repeat or suite.repeat
         for case in suite.cases:
+            repeats = repeat or case.options.get("repeat") or suite.repeat
             tasks.extend(_case_tasks(snapshot, renderer, suite, prompt, case, repeats, models, all_routes))
     return tasks
 
@@ -111,10 +111,17 @@ def _case_tasks(
     try:
         variables = renderer.check_inputs(prompt, case.vars)
         messages = tuple(renderer.render(prompt.id, variables))
+        asserts = templated_asserts(renderer, prompt, case, variables)
     except InputError as exc:
         return [_broken(suite, case, str(exc), model=m) for m in cells]
     targets: list[tuple[str, ModelSpec]] = []
-    if models:
+    case_model = case.options.get("model")
+    if case_model is not None:
+        if case_model not in snapshot.routing.models:
+            why = f"options.model {case_model!r} is not a named model in routing.yaml"
+            return [_broken(suite, case, why, model=m) for m in cells]
+        targets = [("primary", snapshot.routing.models[case_model])]
+    elif models:
         targets = [("primary", snapshot.routing.models[m]) for m in models]
     elif resolved.model is not None:
         targets = [("primary", resolved.model)]
@@ -131,7 +138,7 @@ def _case_tasks(
                 model=model,
                 messages=messages,
                 params=params,
-                response_format=routing.response_format(prompt),
+                response_format=case.options.get("response_format") or routing.response_format(prompt, model),
                 timeout=resolved.timeout,
                 repeat=i,
             )
@@ -144,21 +151,48 @@ def _case_tasks(
                     model=model,
                     request=request,
                     key=request.key(),
-                    asserts=case.asserts,
+                    asserts=asserts,
                     retries=resolved.retries,
                     vars=variables,
                     prompt=prompt,
                 )
             )
     if all_routes and prompt.fallback is not None:
-        tasks.append(_kill_switch_task(renderer, suite, prompt, case, variables))
+        tasks.append(_kill_switch_task(renderer, suite, prompt, case, variables, asserts))
     return tasks
 
 
+def templated_asserts(
+    renderer: Renderer, prompt: Prompt, case: Case, variables: Mapping[str, Any]
+) -> tuple[Assertion, ...]:
+    """The case's assertions with every string of their `value` that holds Jinja2 rendered from the case's vars,
+    in the prompt's sandbox (`value: "{{ label }}"`)."""
+    out = []
+    for a in case.asserts:
+        what = f"case {case.id!r}: value of {a.type} at {case.file}:{a.line}"
+        value = _templated(renderer, prompt, a.value, variables, what)
+        out.append(a if value is a.value else replace(a, value=value))
+    return tuple(out)
+
+
+def _templated(renderer: Renderer, prompt: Prompt, value: Any, variables: Mapping[str, Any], what: str) -> Any:
+    if isinstance(value, str):
+        return renderer.render_text(prompt, value, variables, what) if "{{" in value or "{%" in value else value
+    if isinstance(value, list):
+        items = [_templated(renderer, prompt, v, variables, what) for v in value]
+        return value if all(x is y for x, y in zip(items, value, strict=True)) else items
+    return value
+
+
 def _kill_switch_task(
-    renderer: Renderer, suite: Suite, prompt: Prompt, case: Case, variables: Mapping[str, Any]
+    renderer: Renderer,
+    suite: Suite,
+    prompt: Prompt,
+    case: Case,
+    variables: Mapping[str, Any],
+    rendered: tuple[Assertion, ...],
 ) -> Task:
-    asserts = tuple(a for a in case.asserts if a.fallback)
+    asserts = tuple(a for a in rendered if a.fallback)
     try:
         text = renderer.render_text(prompt, prompt.fallback or "", variables, f"fallback of {prompt.id!r}")
     except InputError as exc:

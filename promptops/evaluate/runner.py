@@ -42,6 +42,7 @@ class Options:
     backoff_base: float = BACKOFF_BASE
     seed: int | None = None
     max_retry_wait: float = MAX_RETRY_WAIT  # the longest Retry-After honoured; a longer one fails the task
+    timeout: float | None = None  # eval.timeout: bounds every call of the run (the route's timeout, if lower, wins)
 
     @classmethod
     def from_config(
@@ -53,15 +54,18 @@ class Options:
         max_cost: float | None = None,
         use_cache: bool = True,
     ) -> Options:
-        """The options of a run: what the command line gives, else the `eval:` defaults of promptops.yaml.
+        """The options of a run: what the command line gives, else the `eval:` defaults of promptops.yaml
+        (concurrency, rpm, max_cost, max_retry_wait, timeout).
 
-        `eval`, `diff --eval` and the evals that gate a release all build their options here."""
+        `eval`, `diff --eval` and the evals that gate a release all build their options here, and only here."""
+        timeout = defaults.get("timeout")
         return cls(
             concurrency=concurrency or int(defaults.get("concurrency", 8)),
             rpm=rpm or defaults.get("rpm"),
             max_cost=max_cost if max_cost is not None else defaults.get("max_cost"),
             use_cache=use_cache,
             max_retry_wait=float(defaults.get("max_retry_wait", MAX_RETRY_WAIT)),
+            timeout=float(timeout) if timeout is not None else None,
         )
 
 
@@ -96,7 +100,8 @@ class Runner:
 
     def __post_init__(self) -> None:
         self._sem = asyncio.Semaphore(max(1, self.options.concurrency))
-        self._next_slot: dict[str, float] = {}
+        self._last_start: dict[str, float] = {}
+        self._pacing: dict[str, asyncio.Lock] = {}
         self._inflight: dict[str, asyncio.Future[Completion]] = {}
         self._random = random.Random(self.options.seed)
 
@@ -207,11 +212,25 @@ class Runner:
         )
 
     # -- provider calls --------------------------------------------------------------------------------------
-    async def complete(self, request: ProviderRequest, retries: int, task: Task | None) -> tuple[Completion, bool]:
-        """A completion from the cache, or from the provider with retries. Returns (completion, from cache)."""
+    async def complete(
+        self,
+        request: ProviderRequest,
+        retries: int,
+        task: Task | None,
+        accept: Callable[[Completion], object] | None = None,
+    ) -> tuple[Completion, bool]:
+        """A completion from the cache, or from the provider with retries. Returns (completion, from cache).
+
+        `accept` raises ProviderError for an answer that is no use (a judge's that is not its JSON): such an
+        answer is neither cached nor taken from the cache."""
         key = request.key()
         if self.options.use_cache and self.store is not None:
             hit = self.store.get(key)
+            if hit is not None and accept is not None:
+                try:
+                    accept(hit)
+                except ProviderError:
+                    hit = None  # cached before answers were checked: ask again
             if hit is not None:
                 self._remember(key, task, request.model, hit)
                 return hit, True
@@ -223,7 +242,7 @@ class Runner:
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            completion = await self._fetch(request, retries, task)
+            completion = await self._fetch(request, retries, task, accept)
         except Exception as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: no "never retrieved" warning when no one else waits
@@ -236,11 +255,15 @@ class Runner:
         future.set_result(completion)
         return completion, False
 
-    async def _fetch(self, request: ProviderRequest, retries: int, task: Task | None) -> Completion:
+    async def _fetch(
+        self, request: ProviderRequest, retries: int, task: Task | None, accept: Callable[[Completion], object] | None
+    ) -> Completion:
         key = request.key()
         provider = self.provider_for(request.model)
         if provider.name == "litellm":
             request = replace(request, api_key=self._api_key(request.model))
+        if self.options.timeout is not None and self.options.timeout < request.timeout:
+            request = replace(request, timeout=self.options.timeout)  # not part of the key: same answer
         attempt = 0
         while True:
             try:
@@ -253,6 +276,8 @@ class Runner:
                     raise
                 await self._wait(request.model, exc, self._backoff(attempt, exc.retry_after))
                 attempt += 1
+        if accept is not None:
+            accept(completion)
         if self.store is not None and provider.name == "litellm":
             # Only live answers are cached: a recording or a fallback must never pass for a model's answer later.
             self.store.put(key, replace(completion, text=self.scrub(completion.text)))
@@ -262,7 +287,7 @@ class Runner:
     async def _call(self, provider: Provider, request: ProviderRequest) -> Completion:
         if provider.name == "fallback":
             return await provider.complete(request)
-        await provider.ready()
+        await provider.ready(request)
         async with self._sem:
             # Checked once a slot is free: the calls in flight are what may still add to the spend.
             if self.options.max_cost is not None and self.spent >= self.options.max_cost:
@@ -286,15 +311,16 @@ class Runner:
         return completion
 
     async def _pace(self, model: ModelSpec) -> None:
-        """At most `rpm` request starts per minute for each model."""
+        """At most `rpm` request starts per minute for each model: starts are spaced by 60/rpm seconds measured
+        from the previous start as it happened, so a stalled event loop never releases a burst of late starts."""
         if not self.options.rpm:
             return
         interval = 60.0 / self.options.rpm
-        now = time.monotonic()
-        slot = max(now, self._next_slot.get(model.name, now))
-        self._next_slot[model.name] = slot + interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        async with self._pacing.setdefault(model.name, asyncio.Lock()):
+            last = self._last_start.get(model.name)
+            if last is not None and (wait := last + interval - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            self._last_start[model.name] = time.monotonic()
 
     async def _wait(self, model: ModelSpec, exc: ProviderError, seconds: float) -> None:
         """Sleep before a retry; a provider asking for more than `max_retry_wait` fails the task instead of
@@ -353,20 +379,18 @@ class Runner:
             model=spec,
             messages=(Message("system", JUDGE_SYSTEM), Message("user", user)),
             params={"temperature": 0},
-            response_format={"type": "json_object"},
+            response_format=None if spec.structured_output == "none" else {"type": "json_object"},
             timeout=self.snapshot.routing.timeout,
         )
-        completion, _ = await self.complete(request, self.snapshot.routing.retries, None)
+        completion, _ = await self.complete(
+            request,
+            self.snapshot.routing.retries,
+            None,
+            lambda c: judge_verdict(spec, c.text, self.snapshot.routing.path),
+        )
         if calls is not None:
             calls.append(completion)
-        try:
-            data = parse_json(completion.text)
-            score = float(data["score"])
-            if not math.isfinite(score):  # NaN would clamp to a full score below
-                raise ValueError("not a finite score")
-        except (ValueError, KeyError, TypeError):
-            raise ValueError(f"the judge did not answer with JSON holding a score: {completion.text[:120]!r}") from None
-        return max(0.0, min(1.0, score)), str(data.get("reason", ""))
+        return judge_verdict(spec, completion.text, self.snapshot.routing.path)
 
     def scrub(self, text: str, kind: str = "output") -> str:
         """Text as it may be kept: keys always removed, then the project's redaction for this kind of field."""
@@ -374,6 +398,26 @@ class Runner:
 
 
 _NO_PROMPT = Prompt(id="", path="", body="")
+
+
+def judge_verdict(spec: ModelSpec, text: str, routing_file: str) -> tuple[float, str]:
+    """The judge's score (clamped to 0..1) and reason; an answer that is not the JSON it was asked for is the
+    provider misbehaving (exit 3), not bad input."""
+    try:
+        data = parse_json(text)
+        score = float(data["score"])
+        if not math.isfinite(score):  # NaN would clamp to a full score below
+            raise ValueError("not a finite score")
+    except (ValueError, KeyError, TypeError):
+        shown = text if len(text) <= 300 else text[:297] + "..."
+        raise ProviderError(
+            "malformed",
+            f"the judge {spec.name!r} ({spec.model}) did not answer with the JSON object it was asked for "
+            f'({{"score": 0..1, "reason": "..."}}); it answered {shown!r}',
+            hint=f"set `judge:` in {routing_file} to a model that follows instructions and answers JSON "
+            "(or check that model's `structured_output`)",
+        ) from None
+    return max(0.0, min(1.0, score)), str(data.get("reason", ""))
 
 
 def output_hash(text: str) -> str:

@@ -119,7 +119,7 @@ def summarize_suite(
         max_flaky=suite.max_flaky,
         prompt_tokens=sum(r.prompt_tokens for r in runs),
         completion_tokens=sum(r.completion_tokens for r in runs),
-        cost=round(sum(r.cost or 0.0 for r in runs), 8),
+        cost=suite_cost(runs),
         duration_s=round(duration_s, 3),
         gate_passed=not reasons,
         gate_reasons=tuple(reasons),
@@ -201,3 +201,11 @@ def pair(base: Sequence[CaseSummary], head: Sequence[CaseSummary]) -> tuple[list
 def rows(keys: Iterable[RowKey]) -> list[RowKey]:
     """The report's rows in a stable order: by suite, then by cell."""
     return sorted(set(keys))
+
+
+def suite_cost(runs: Sequence[TaskResult]) -> float | None:
+    """What the runs cost, or None (unknown) when a run that got an answer has no price: a total that left it
+    out would pass for the whole."""
+    if any(r.cost is None and r.status != "error" for r in runs):
+        return None
+    return round(sum(r.cost or 0.0 for r in runs), 8)

@@ -12,6 +12,16 @@ from .context import Context, make_finding
 
 def check_routing(ctx: Context) -> Iterator[Finding]:
     r = ctx.snapshot.routing
+    if ctx.snapshot.prompts and ctx.source.read(r.path) is None:
+        yield make_finding(
+            "missing-routing",
+            f"there are prompts but no {r.path}: no model serves them, and eval will fail",
+            r.path,
+            0,
+            f"create {r.path} with `defaults: {{model: NAME}}` and the model under `models:` "
+            "(see `promptops schema routing`)",
+            "warning",
+        )
     known = sorted(r.models)
     hint = f"known models: {', '.join(known)}" if known else "declare it under `models:` in routing.yaml"
 

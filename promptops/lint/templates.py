@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .. import loader
+from .. import prompt_files
 from ..model import Finding, Prompt
 from ..render import RenderError
 from .context import Context, from_render_error, make_finding
@@ -71,7 +71,7 @@ def check_variables(ctx: Context) -> Iterator[Finding]:
         fallback_used, problem = _fallback_vars(ctx, prompt)
         if problem:
             yield problem
-        can_declare = prompt.path.endswith(loader.FRONTMATTER_EXTENSIONS)
+        can_declare = prompt_files.can_declare(prompt)
         for name, (file, line) in sorted(used.items(), key=lambda kv: kv[1]):
             if name not in prompt.inputs:
                 yield make_finding(
@@ -81,7 +81,7 @@ def check_variables(ctx: Context) -> Iterator[Finding]:
                     line,
                     f"declare it under `inputs:` in {prompt.path}"
                     if can_declare
-                    else "use a .prompt file with frontmatter to declare inputs",
+                    else "use a .prompt file with frontmatter (or a messages file with `messages:`) to declare inputs",
                     "error" if can_declare else "warning",
                 )
         for name, line in fallback_used.items():

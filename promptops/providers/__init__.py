@@ -82,8 +82,9 @@ class ProviderError(UnavailableError):
 class Provider(Protocol):
     name: str
 
-    async def ready(self) -> None:
-        """Return once the provider can make calls at once (e.g. its SDK is imported)."""
+    async def ready(self, request: ProviderRequest | None = None) -> None:
+        """Return once the provider can make this call (or, without one, any call) at once (e.g. the SDK the
+        call needs is imported)."""
         ...
 
     async def complete(self, request: ProviderRequest) -> Completion: ...

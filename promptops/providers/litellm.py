@@ -1,64 +1,54 @@
 """litellm behind the provider seam: every hosted and local model litellm knows.
 
-The only module that imports litellm, and only on first use: importing this module costs nothing. litellm
-takes seconds to import, so `prefetch()` starts the import on a background thread and a caller can overlap it
-with planning and cache lookups; `complete` waits for it. `LITELLM_LOCAL_MODEL_COST_MAP` is set before the
-import so litellm never fetches its price list from the network.
+The only module that imports litellm, and only when a call needs it: importing this module costs nothing.
+litellm takes seconds to import, so `prefetch()` starts the import on a background thread and a caller can
+overlap it with planning and cache lookups; `complete` waits for it. `LITELLM_LOCAL_MODEL_COST_MAP` is set before
+the import so litellm never fetches its price list from the network.
 
-Why there are two routes
-------------------------
+Three routes
+------------
 An eval run makes thousands of calls with tens in flight, so once a provider answers in ~100 ms the CPU spent
-per call sets the wall time. benchmarks/litellm_overhead.py (1,000 calls, 50 in flight, 100 ms latency, 2
-cores) measured a bare `litellm.acompletion` at 3.2-3.4 ms of CPU per call and 2.1-2.5x the ideal wall time,
-and the openai SDK alone at 1.3-1.7 ms and 1.6-1.8x. In litellm 1.110 that work is behind no switch: the `@client`
-wrapper, a `Logging` object, the sync `completion()` run on a thread pool, `completion_cost` for every
-response, an async success-logging task, then the openai SDK (httpx request building, pydantic parsing). The
-callback lists are empty by default, and the settings `_configure` applies (`turn_off_message_logging`,
-`disable_streaming_logging`, `suppress_debug_info`, ...) change nothing measurable. So:
+per call sets the wall time, and a cold run pays litellm's import (2-3 s, most of a small run).
+benchmarks/litellm_overhead.py (1,000 calls, 50 in flight, 100 ms latency, 2 cores) measured a bare
+`litellm.acompletion` at 3.2-3.4 ms of CPU per call, the openai SDK at 1.3-1.7 ms, and our own aiohttp
+transport at 0.24 ms. So:
 
-* The direct route, for models litellm resolves to its OpenAI chat provider (the common case, including any
-  OpenAI-compatible server given as `openai/<model>` with an `api_base`). litellm still decides everything
-  that makes the call right: `get_llm_provider` resolves provider and model name; the provider's chat config
-  builds the URL, headers and body (`get_complete_url`, `validate_environment`, `transform_request`);
-  `get_optional_params` maps and validates the parameters (cached per model and parameter set); its
-  context-window test classifies 400s; prices come from `litellm.model_cost` (cached per model, prompt and
-  completion tokens only). Only the transport is ours: one aiohttp session per event loop (litellm's own
-  transport library, with litellm's SSL settings), so concurrent calls share one connection pool, and the
-  JSON answer is read without building a ModelResponse. Measured: 0.24 ms of CPU per call and 1.47x, the
-  same as a bare aiohttp loop with no LLM library; the rest is the test server, which writes headers and body
-  in two sends without TCP_NODELAY (Nagle plus delayed ACK, ~40 ms an answer): with it set, 1.05x.
-* The litellm route, for every other provider, for parameters the direct route does not know, or with
-  `direct=False`: `litellm.acompletion(..., num_retries=0)` (our engine retries). litellm pools connections
-  itself (one cached client per provider, base URL and key).
+* The native route (openai_compat.py), for `openai/<model>` on OpenAI or any OpenAI-compatible server (and
+  bare OpenAI model names on OpenAI's endpoint) with the common parameters: promptops builds the request, maps
+  the parameters and prices the call itself, from the price table litellm ships, and never imports litellm.
+  tests/providers/test_openai_drift.py checks against litellm that the two cannot drift.
+* The direct route, for other models litellm resolves to its OpenAI chat provider (the o-series and reasoning
+  models, whose parameters litellm remaps): litellm builds the request (`get_optional_params`, the chat
+  config's `transform_request`, `get_complete_url`, `validate_environment`) and prices it; the transport is
+  the native route's shared aiohttp session.
+* The litellm route, for every other provider, for parameters neither of the above knows, or with
+  `direct=False`: `litellm.acompletion(..., num_retries=0)` (our engine retries).
 
-Failures of both routes become `ProviderError` with a kind and one short message that never contains the API
-key. The module is longer than most (two routes and one error mapping) because it is litellm's only home.
+Failures of every route become `ProviderError` with a kind and a message that keeps the provider's reason
+whole and never contains the API key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import email.utils
 import gc
 import importlib
 import json
 import logging
 import os
-import re
 import threading
 import time
 import urllib.parse
-from collections.abc import AsyncGenerator, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .. import redaction
-from . import ENDPOINT_PARAMS, RETRYABLE, Completion, ProviderError, ProviderRequest
-
-if TYPE_CHECKING:
-    import aiohttp
+from ..model import ModelSpec
+from . import ENDPOINT_PARAMS, Completion, ProviderError, ProviderRequest, failures
+from . import openai_compat as native
+from .failures import Who, one_line
 
 # Parameters the direct route sends itself (mapped by litellm); anything else takes the litellm route.
 DIRECT_PARAMS = frozenset(
@@ -70,7 +60,6 @@ DIRECT_PARAMS = frozenset(
 )  # fmt: skip
 # Set by us on every call; a params entry with one of these names would clash.
 RESERVED = frozenset({"model", "messages", "api_base", "api_key", "timeout", "num_retries", "stream", "stream_options"})
-OPENAI_BASE = "https://api.openai.com/v1"
 # Sent as the key to a custom endpoint that no `api_key_env` is paired with: a value that is no secret, so that
 # litellm does not fill the empty slot with the provider's default key from the process environment.
 NO_KEY = "promptops-no-key"
@@ -152,9 +141,9 @@ async def _litellm() -> Any:
 
 @dataclass(frozen=True)
 class _Route:
-    """How calls to one model go, decided once per (model, api_base)."""
+    """How calls to one model go through litellm, decided once per (model, api_base)."""
 
-    label: str  # the model as configured, e.g. "openai/gpt-4o-mini"
+    label: str  # the model as configured, e.g. "openai/o3-mini"
     model: str  # the model name the provider knows
     provider: str
     api_base: str | None
@@ -164,21 +153,13 @@ class _Route:
     rates: tuple[float, float] | None  # USD per prompt token, per completion token
 
 
-@dataclass
-class _Loop:
-    """Per event loop: the aiohttp session of the direct route and the generator that closes it."""
-
-    session: aiohttp.ClientSession
-    closer: AsyncGenerator[None, None]
-
-
 class LitellmProvider:
-    """Chat completions through litellm.
+    """Chat completions: natively for OpenAI-compatible models, through litellm for the rest.
 
     `env` is where API keys are looked up when a request carries none (callers pass os.environ; the core never
     reads it). `direct=False` sends every call through `litellm.acompletion`. `request.params` go out as given:
-    merging model and route parameters is the engine's job. `aclose()` closes the running loop's connection
-    pool; `asyncio.run` does it anyway when it ends.
+    merging model and route parameters is the engine's job. A model's `price` (routing.yaml) prices its calls
+    whatever the route. `aclose()` closes the running loop's connection pool; `asyncio.run` does it anyway.
     """
 
     name = "litellm"
@@ -187,26 +168,33 @@ class LitellmProvider:
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.direct = direct
         self._routes: dict[tuple[str, str | None], _Route] = {}
+        self._plans: dict[tuple[str, str | None], native.Plan] = {}
         self._params: dict[tuple[str, str], dict[str, Any]] = {}
-        self._loops: dict[asyncio.AbstractEventLoop, _Loop] = {}
-        self._timeouts: dict[float, Any] = {}
+        self._transport = native.Transport(self.env)
 
-    async def ready(self) -> None:
-        """Wait until litellm is imported, so request pacing and timeouts measure calls, not the import."""
-        await _litellm()
+    def needs_litellm(self, request: ProviderRequest) -> bool:
+        """Whether this call imports litellm (False: the native route takes it)."""
+        return not self.direct or needs_litellm(request)
+
+    async def ready(self, request: ProviderRequest | None = None) -> None:
+        """Wait until litellm is imported when this call (or, without one, any call) needs it, so that request
+        pacing and timeouts measure calls, not the import."""
+        if request is None or self.needs_litellm(request):
+            await _litellm()
+        else:
+            loading = native.prefetch()  # the HTTP client only
+            if not loading.done():
+                await asyncio.wrap_future(loading)
+            loading.result()
 
     async def complete(self, request: ProviderRequest) -> Completion:
         variable = request.model.api_key_env
-        if variable and not (request.api_key or self.env.get(variable)):  # said before paying for the import
+        if variable and not (request.api_key or self.env.get(variable)):  # said before paying for any import
             raise ProviderError(
                 "auth",
                 f"{variable} is not set (the API key of model {request.model.model!r})",
                 hint=f"export {variable}=...",
             )
-        litellm = await _litellm()
-        route = self._route(litellm, request.model.model, request.model.api_base)
-        guard_endpoint(route.label, route.provider, request.model.api_base)
-        key = self._api_key(request, route)
         refused = sorted(set(request.params) & ENDPOINT_PARAMS)
         if refused:
             raise ProviderError(
@@ -215,25 +203,21 @@ class LitellmProvider:
                 hint="set api_base and api_key_env on the model in routing.yaml",
             )
         params = {k: v for k, v in request.params.items() if k not in RESERVED}
-        url = route.url if self.direct and params.keys() <= DIRECT_PARAMS else None
-        try:
-            if url is not None:
-                return await self._direct(litellm, route, url, request, params, key)
-            return await self._via_litellm(litellm, route, request, params, key)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise _error(litellm, exc, route, request.timeout, key) from exc
+        if not self.needs_litellm(request):
+            completion = await self._native(request, params)
+        else:
+            completion = await self._through_litellm(request, params)
+        if request.model.price is not None:
+            completion = _priced(completion, request.model.price.cost)
+        return completion
 
     async def aclose(self) -> None:
         """Close the connection pool of the running event loop (also done when `asyncio.run` ends)."""
-        state = self._loops.pop(asyncio.get_running_loop(), None)
-        if state is not None:
-            await state.closer.aclose()
+        await self._transport.aclose()
 
-    # ------------------------------------------------------------------ routing
+    # ------------------------------------------------------------------ keys
 
-    def _api_key(self, request: ProviderRequest, route: _Route) -> str | None:
+    def _api_key(self, request: ProviderRequest, provider: str) -> str | None:
         """The key this call may send, and to whom (see `guard_endpoint`).
 
         The request's key, else the model's `api_key_env`, else -- only for the provider's own endpoint -- the
@@ -244,7 +228,48 @@ class LitellmProvider:
         variable = request.model.api_key_env
         if request.api_key or variable:  # `complete` has made sure that a named variable is set
             return request.api_key or self.env.get(str(variable))
-        return None if request.model.api_base else self.env.get(f"{route.provider.upper()}_API_KEY")
+        return None if request.model.api_base else self.env.get(f"{provider.upper()}_API_KEY")
+
+    # ------------------------------------------------------------------ the native route
+
+    async def _native(self, request: ProviderRequest, params: dict[str, Any]) -> Completion:
+        spec = request.model
+        plan = self._plans.get((spec.model, spec.api_base))
+        if plan is None:
+            plan = self._plans[(spec.model, spec.api_base)] = native.plan(spec.model, spec.api_base, self.env)
+        key = self._api_key(request, "openai")
+        who = Who(plan.label, spec.name, plan.api_base)
+        started = time.perf_counter()
+        data = json.dumps(native.body(plan.name, request.messages, params, request.response_format)).encode()
+        try:
+            status, raw, headers = await self._transport.post(
+                plan.url, data, native.headers(plan, key), request.timeout
+            )
+        except Exception as exc:
+            raise failures.transport_error(exc, who, request.timeout, key) from exc
+        if status != 200:
+            raise failures.status_error(status, raw, headers, who, key, request.response_format)
+        return native.parse(raw, plan.label, plan.rates, started, key)
+
+    # ------------------------------------------------------------------ through litellm
+
+    async def _through_litellm(self, request: ProviderRequest, params: dict[str, Any]) -> Completion:
+        litellm = await _litellm()
+        route = self._route(litellm, request.model.model, request.model.api_base)
+        guard_endpoint(route.label, route.provider, request.model.api_base)
+        key = self._api_key(request, route.provider)
+        url = route.url if self.direct and params.keys() <= DIRECT_PARAMS else None
+        who = Who(route.label, request.model.name, route.api_base)
+        try:
+            if url is not None:
+                return await self._direct(litellm, route, url, request, params, key)
+            return await self._via_litellm(litellm, route, request, params, key)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            error = failures.litellm_error(litellm, exc, who, request.timeout, key)
+            status, reason = failures.status_of(exc), str(exc).lower()
+            raise failures.refused_schema(error, who, status, reason, request.response_format) from exc
 
     def _route(self, litellm: Any, model: str, api_base: str | None) -> _Route:
         route = self._routes.get((model, api_base))
@@ -258,7 +283,7 @@ class LitellmProvider:
         except Exception as exc:
             raise ProviderError(
                 "not_found",
-                f"litellm does not know the provider of {model!r}: {_first_line(exc)}",
+                f"litellm does not know the provider of {model!r}: {one_line(exc)}",
                 hint="write the model as provider/model, e.g. openai/gpt-4o-mini",
             ) from exc
         rates = None
@@ -272,7 +297,12 @@ class LitellmProvider:
             config = litellm.ProviderConfigManager.get_provider_chat_config(
                 model=name, provider=litellm.LlmProviders(provider)
             )
-            base = resolved_base or self.env.get("OPENAI_BASE_URL") or self.env.get("OPENAI_API_BASE") or OPENAI_BASE
+            base = (
+                resolved_base
+                or self.env.get("OPENAI_BASE_URL")
+                or self.env.get("OPENAI_API_BASE")
+                or native.OPENAI_BASE
+            )
             url = config.get_complete_url(
                 api_base=base, api_key=None, model=name, optional_params={}, litellm_params={}
             )
@@ -280,8 +310,6 @@ class LitellmProvider:
             if self.env.get("OPENAI_ORGANIZATION"):
                 headers["OpenAI-Organization"] = self.env["OPENAI_ORGANIZATION"]
         return _Route(model, name, provider, resolved_base, url, config, headers, rates)
-
-    # ------------------------------------------------------------------ the direct route
 
     async def _direct(
         self, litellm: Any, route: _Route, url: str, request: ProviderRequest, params: dict[str, Any], key: str | None
@@ -305,14 +333,14 @@ class LitellmProvider:
             api_base=route.api_base,
         )
         headers.update(route.headers)
-        session = await self._session(litellm)
-        timeout = self._timeout(request.timeout)
-        async with session.post(url, data=json.dumps(body), headers=headers, timeout=timeout) as response:
-            raw = await response.read()
-            status, answer_headers = response.status, response.headers
+        status, raw, answer_headers = await self._transport.post(
+            url, json.dumps(body).encode(), headers, request.timeout
+        )
         if status != 200:
-            raise _status_error(litellm, status, raw, answer_headers, route, key)
-        return _parse(raw, route, started, key)
+            who = Who(route.label, request.model.name, route.api_base)
+            raise failures.status_error(status, raw, answer_headers, who, key, request.response_format)
+        rates = native.prices.Rates(*route.rates) if route.rates else None
+        return native.parse(raw, route.label, rates, started, key)
 
     def _optional_params(
         self, litellm: Any, route: _Route, params: dict[str, Any], response_format: Mapping[str, Any] | None
@@ -326,34 +354,6 @@ class LitellmProvider:
             mapped = litellm.get_optional_params(model=route.model, custom_llm_provider=route.provider, **params)
             self._params[cache_key] = mapped
         return mapped
-
-    async def _session(self, litellm: Any) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        state = self._loops.get(loop)
-        if state is not None and not state.session.closed:
-            return state.session
-        import aiohttp  # litellm's transport, loaded with litellm
-
-        ssl = litellm.llms.custom_httpx.http_handler.get_ssl_configuration()  # SSL_VERIFY, SSL_CERT_FILE, certifi
-        connector = aiohttp.TCPConnector(limit=0, ssl=ssl, ttl_dns_cache=300)
-        session = aiohttp.ClientSession(
-            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=bool(litellm.aiohttp_trust_env)
-        )
-        closer = _close_at_loop_end(session)
-        self._loops = {lp: st for lp, st in self._loops.items() if not lp.is_closed()}
-        self._loops[loop] = _Loop(session, closer)
-        await closer.__anext__()
-        return session
-
-    def _timeout(self, seconds: float) -> Any:
-        timeout = self._timeouts.get(seconds)
-        if timeout is None:
-            import aiohttp
-
-            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
-        return timeout
-
-    # ------------------------------------------------------------------ the litellm route
 
     async def _via_litellm(
         self, litellm: Any, route: _Route, request: ProviderRequest, params: dict[str, Any], key: str | None
@@ -374,14 +374,52 @@ class LitellmProvider:
         prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion = int(getattr(usage, "completion_tokens", 0) or 0)
         cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
+        rates = route.rates
         return Completion(
             text=response.choices[0].message.content or "",
             prompt_tokens=prompt,
             completion_tokens=completion,
-            cost=float(cost) if cost is not None else _cost(route, prompt, completion),
+            cost=float(cost) if cost is not None else (prompt * rates[0] + completion * rates[1] if rates else None),
             latency_ms=(time.perf_counter() - started) * 1000,
             model=getattr(response, "model", None) or route.label,
         )
+
+
+def needs_litellm(request: ProviderRequest) -> bool:
+    """Whether a call needs litellm: False for the calls the native route takes (OpenAI-compatible models with
+    the common parameters)."""
+    params = {k: v for k, v in request.params.items() if k not in RESERVED}
+    return not native.takes(request.model.model, request.model.api_base, params, request.response_format)
+
+
+def unpriced(models: Iterable[ModelSpec]) -> list[ModelSpec]:
+    """The models that have no price: none in routing.yaml, none in the native route's table, and (for the
+    models litellm calls, which imports it) none that litellm knows."""
+    missing: list[ModelSpec] = []
+    for model in models:
+        if model.price is not None:
+            continue
+        name = native.model_name(model.model, model.api_base)
+        known = native.prices.rates(name) is not None if name is not None else _litellm_price_known(model)
+        if not known:
+            missing.append(model)
+    return missing
+
+
+def _litellm_price_known(model: ModelSpec) -> bool:
+    prefetch()
+    assert _import is not None
+    try:
+        litellm = _import.result()
+        name, provider, _, _ = litellm.get_llm_provider(model=model.model, api_base=model.api_base)
+        info = litellm.get_model_info(model=name, custom_llm_provider=provider)
+        return info.get("input_cost_per_token") is not None and info.get("output_cost_per_token") is not None
+    except Exception:  # unknown to litellm, or litellm missing: no price
+        return False
+
+
+def _priced(completion: Completion, cost: Any) -> Completion:
+    return replace(completion, cost=cost(completion.prompt_tokens, completion.completion_tokens))
 
 
 def guard_endpoint(label: str, provider: str, api_base: str | None) -> None:
@@ -404,181 +442,3 @@ def guard_endpoint(label: str, provider: str, api_base: str | None) -> None:
         hint="remove api_base to use the provider's endpoint, or reach this server as an OpenAI-compatible "
         "model (openai/<model>) with api_key_env naming its own key",
     )
-
-
-async def _close_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
-    """An async generator the loop knows: `asyncio.run` closes it at shutdown, which closes the session.
-
-    Without it a caller that never calls `aclose()` would get aiohttp's "Unclosed client session" error.
-    """
-    try:
-        yield  # suspended here until the loop's shutdown_asyncgens() (or aclose) closes the generator
-    finally:
-        await session.close()
-
-
-# ---------------------------------------------------------------------- answers and failures
-
-
-def _parse(raw: bytes, route: _Route, started: float, key: str | None) -> Completion:
-    try:
-        data = json.loads(raw)
-        text = data["choices"][0]["message"].get("content") or ""
-        if not isinstance(text, str):
-            raise TypeError(f"the message content is {type(text).__name__}, not text")
-        usage = data.get("usage") or {}
-        prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-    except (ValueError, LookupError, TypeError, AttributeError, OverflowError) as exc:  # Infinity tokens overflow
-        message = f"{route.label} sent an unreadable answer: {_first_line(exc)}"
-        raise ProviderError("malformed", _scrub(message, key)) from exc
-    return Completion(
-        text=text,
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        cost=_cost(route, prompt, completion),
-        latency_ms=(time.perf_counter() - started) * 1000,
-        model=data.get("model") or route.label,
-    )
-
-
-def _cost(route: _Route, prompt: int, completion: int) -> float | None:
-    if route.rates is None:
-        return None
-    return prompt * route.rates[0] + completion * route.rates[1]
-
-
-def _status_error(
-    litellm: Any, status: int, raw: bytes, headers: Mapping[str, str], route: _Route, key: str | None
-) -> ProviderError:
-    """A non-200 answer of the direct route, classified as litellm classifies OpenAI's."""
-    text = raw.decode("utf-8", "replace")
-    try:
-        detail = json.loads(text)["error"]["message"]
-    except (ValueError, LookupError, TypeError):
-        detail = text
-    checkers = litellm.litellm_core_utils.exception_mapping_utils.ExceptionCheckers
-    if status in (400, 413) and checkers.is_error_str_context_window_exceeded(text):
-        kind = "context_window"
-    else:
-        kind = _kind_of_status(status)
-    return _make(kind, route, status, str(detail), _retry_after(headers), key)
-
-
-def _error(litellm: Any, exc: Exception, route: _Route, timeout: float, key: str | None) -> ProviderError:
-    """Any failure of a call (litellm's exceptions, or aiohttp's on the direct route) as a ProviderError."""
-    import aiohttp  # all three are loaded with litellm: no import cost here
-    import httpx
-    import openai
-
-    chain = list(_causes(exc))
-    status = getattr(exc, "status_code", None)
-    status = status if isinstance(status, int) else None
-    headers = getattr(getattr(exc, "response", None), "headers", None) or getattr(exc, "litellm_response_headers", None)
-    malformed = [e for e in chain if isinstance(e, json.JSONDecodeError)]
-    dropped = [e for e in chain if isinstance(e, (aiohttp.ClientError, httpx.TransportError, OSError))]
-    if isinstance(exc, litellm.Timeout) or any(
-        isinstance(e, (asyncio.TimeoutError, openai.APITimeoutError, httpx.TimeoutException)) for e in chain
-    ):
-        kind, detail = "timeout", _detail(exc)
-    elif isinstance(exc, litellm.ContextWindowExceededError):
-        kind, detail = "context_window", _detail(exc)
-    elif malformed:  # litellm reports a 200 with a body that is not JSON as a 500
-        kind, detail, status = "malformed", _detail(malformed[-1]), None
-    elif dropped or any(isinstance(e, (openai.APIConnectionError, litellm.APIConnectionError)) for e in chain):
-        kind, detail, status = "connection", _detail((dropped or chain)[-1]), None  # litellm says 500 here too
-    elif isinstance(exc, (litellm.BadRequestError, litellm.UnprocessableEntityError)):
-        kind, detail = "bad_request", _detail(exc)
-    elif status is not None:
-        kind, detail = _kind_of_status(status), _detail(exc)
-    else:  # litellm refused the call before sending it (unknown parameter, missing key, ...)
-        kind, detail = "bad_request", _detail(exc)
-    retry_after = _retry_after(headers) if headers is not None else None
-    return _make(kind, route, status, detail, retry_after, key, timeout)
-
-
-def _kind_of_status(status: int) -> str:
-    if status == 429:
-        return "rate_limit"
-    if status in (401, 403):
-        return "auth"
-    if status == 404:
-        return "not_found"
-    if status == 408:
-        return "timeout"
-    return "server" if status >= 500 else "bad_request"
-
-
-def _make(
-    kind: str,
-    route: _Route,
-    status: int | None,
-    detail: str,
-    retry_after: float | None,
-    key: str | None,
-    timeout: float | None = None,
-) -> ProviderError:
-    """One short message per kind, never with the key in it."""
-    who, code = route.label, f" ({status})" if status else ""
-    detail = _first_line(_scrub(str(detail), key))  # scrub before cutting: half a key is still a leak
-    message = {
-        "rate_limit": f"rate limited by {who}{code}",
-        "timeout": f"{who} did not answer within {timeout:g} s" if timeout else f"{who} timed out: {detail}",
-        "server": f"{who} failed{code}: {detail}",
-        "connection": f"could not reach {who} at {route.api_base or 'its default address'}: {detail}",
-        "malformed": f"{who} sent an unreadable answer: {detail}",
-        "auth": f"{who} refused the API key{code}: {detail}",
-        "bad_request": f"{who} rejected the request{code}: {detail}",
-        "context_window": f"the prompt does not fit the context window of {who}: {detail}",
-        "not_found": f"{who} was not found{code}: {detail}",
-    }[kind]
-    if retry_after is not None and kind in RETRYABLE:  # a 503 may say when to come back, as a 429 does
-        message += f"; retry after {retry_after:g} s"
-    else:
-        retry_after = None
-    hint = "check the API key and its environment variable" if kind == "auth" else None
-    return ProviderError(kind, _scrub(message, key), retry_after=retry_after, hint=hint)
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from `retry-after-ms` or `Retry-After` (seconds or an HTTP date), if the answer has one."""
-    try:
-        if headers.get("retry-after-ms"):
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        value = headers.get("retry-after")
-        if not value:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (ValueError, TypeError):
-        return None
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-_LITELLM_PREFIX = re.compile(r"^(?:litellm\.\w+:\s*)?(?:\w+(?:Error|Timeout):\s*)?(?:\w+Exception\s*-\s*)?")
-
-
-def _detail(exc: BaseException) -> str:
-    """The provider's own words, without litellm's `litellm.XError: XError: OpenAIException - ` prefix."""
-    message = getattr(exc, "message", None)
-    text = message if isinstance(message, str) and message else str(exc) or type(exc).__name__
-    return _LITELLM_PREFIX.sub("", _first_line(text)) or type(exc).__name__
-
-
-def _first_line(value: object) -> str:
-    text = str(value).strip()
-    line = text.splitlines()[0] if text else ""
-    return line if len(line) <= 200 else line[:197] + "..."
-
-
-def _scrub(text: str, key: str | None) -> str:
-    return redaction.scrub(text, (key,) if key else ())

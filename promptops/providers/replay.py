@@ -13,7 +13,7 @@ class ReplayProvider:
     def __init__(self, recordings: Mapping[str, Completion]) -> None:
         self.recordings = recordings
 
-    async def ready(self) -> None:
+    async def ready(self, request: ProviderRequest | None = None) -> None:
         return None
 
     async def complete(self, request: ProviderRequest) -> Completion:

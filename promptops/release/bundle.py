@@ -13,7 +13,7 @@ against the release tag and the ledger.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import digest, routing
@@ -43,6 +43,33 @@ def source_hashes(snapshot: Snapshot, source: Source) -> dict[str, str]:
                 if data is not None:
                     hashes[path] = sha256(data)
     return dict(sorted(hashes.items()))
+
+
+def pinned_documents(pins: Mapping[str, str], source: Source) -> dict[str, str]:
+    """The text of every pinned document, by its content hash: each content once, however many paths hold it.
+    A document that is not UTF-8 text is left out (its hash stays pinned; `source()` refuses it anyway)."""
+    out: dict[str, str] = {}
+    for path, pin in pins.items():
+        data = source.read(path)
+        if data is None or pin in out:
+            continue
+        try:
+            out[pin] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return dict(sorted(out.items()))
+
+
+def documents_reader(doc: Mapping[str, Any]) -> tuple[Callable[[str], bytes | None], dict[str, str]]:
+    """(read, pins) for rendering from a bundle: a pinned path's content comes from the bundle's documents."""
+    pins = dict((doc.get("hashes") or {}).get("sources") or {})
+    documents = doc.get("documents") or {}
+
+    def read(path: str) -> bytes | None:
+        text = documents.get(pins.get(path, ""))
+        return text.encode("utf-8") if isinstance(text, str) else None
+
+    return read, pins
 
 
 def content_hashes(snapshot: Snapshot, source: Source) -> dict[str, dict[str, str]]:
@@ -77,8 +104,10 @@ def build(
     version: str | None,
     evidence: Mapping[str, Any] | None,
     notes: Sequence[Mapping[str, Any]] | None = None,
+    documents: bool = True,
 ) -> dict[str, Any]:
-    """The bundle of one commit, with its digest."""
+    """The bundle of one commit, with its digest; with `documents`, the text of its pinned sources (releases
+    recorded before bundles carried them are rebuilt without, so their digests still verify)."""
     renderer = Renderer(snapshot)
     prompts = {}
     for prompt in sorted(snapshot.prompts.values(), key=lambda p: p.id):
@@ -115,6 +144,9 @@ def build(
         "notes": list(notes or []),
         "kill_switch": {},
     }
+    carried = pinned_documents(doc["hashes"]["sources"], source) if documents else {}
+    if carried:  # the pinned documents travel with the release, so a runtime renders `source()` without git
+        doc["documents"] = carried
     if snapshot.config.redaction:  # the reviewed redaction policy travels with the release, under its digest
         doc["redaction"] = dict(snapshot.config.redaction)
     doc["digest"] = digest_of(doc)

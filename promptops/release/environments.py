@@ -12,9 +12,10 @@ from .. import clock
 from ..errors import GateFailed, InputError
 from ..git import GitRepo
 from ..model import Config
+from . import approvals
 from .ledger import Event, Ledger
 from .record import parse_message
-from .replay import replay, verified_state
+from .replay import verified_state
 from .transitions import LedgerState, apply
 
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -117,17 +118,29 @@ def _verified_release(ctx: Context, tag: str, what: str) -> None:
         )
 
 
-def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str = "") -> Event:
+def promote(
+    ctx: Context,
+    version: str,
+    env: str,
+    reason: str,
+    approved_by: str = "",
+    *,
+    unverified: bool = False,
+    new_env: bool = False,
+) -> Event:
     _need_reason(reason, "promote")
-    settings = ctx.check_env(env)
-    _writable(ctx)
+    ctx.check_env(env)
+    state = verified_state(ctx.ledger)
+    if not ctx.config.environments and state.environments and env not in state.environments and not new_env:
+        known = ", ".join(sorted(state.environments)) or "none yet"
+        raise InputError(
+            f"no environment {env!r} on the ledger (environments: {known}), and promptops.yaml declares none",
+            hint="check the name; to start a new environment pass --new-env, or declare it under `environments:` "
+            "in promptops.yaml",
+        )
     tag, record, tagger = ctx.release(version)
     _verified_release(ctx, tag, "promoted")
-    if settings.get("requires_approval"):
-        if not approved_by.strip():
-            raise InputError(f"{env} requires an approval", hint="pass --approved-by NAME (not the release's author)")
-        if _same_person(approved_by, tagger):
-            raise InputError(f"{approved_by!r} made release {tag}; someone else must approve promoting it to {env}")
+    approved_by, approval = _approval(ctx, env, tag, record, tagger, approved_by, unverified)
 
     def change(state: LedgerState) -> tuple[LedgerState, Event]:
         event = Event(
@@ -140,6 +153,7 @@ def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str 
             digest=str(record["digest"]),
             release_commit=str(record["commit"]),
             approved_by=approved_by,
+            approval=approval,
             previous=state.version(env),
         )
         return apply(state, event), event
@@ -147,11 +161,16 @@ def promote(ctx: Context, version: str, env: str, reason: str, approved_by: str 
     return ctx.ledger.append(change)
 
 
-def rollback(ctx: Context, env: str, reason: str, to: str | None = None, approved_by: str = "") -> Event:
+def rollback(
+    ctx: Context, env: str, reason: str, to: str | None = None, approved_by: str = "", *, unverified: bool = False
+) -> Event:
+    """Back to the release before (or `to`). In an environment that requires approval, a rollback to a release
+    it ran before needs none (it awaits one after the fact); a release new to it is approved as a promote is."""
     _need_reason(reason, "rollback")
-    settings = ctx.check_env(env)
+    ctx.check_env(env)
     _writable(ctx)
     target_record: tuple[str, dict[str, Any]] | None = None
+    approval = ("", "")
     if to is not None:
         tag, record, tagger = ctx.release(to)
         target_record = (tag, record)
@@ -159,15 +178,14 @@ def rollback(ctx: Context, env: str, reason: str, to: str | None = None, approve
             e.environment == env and e.version == tag and e.action in ("promote", "rollback")
             for e in ctx.ledger.events()
         )
-        # Going back to a release the environment ran before needs no new approval; any other does.
-        unapproved = not approved_by.strip() or _same_person(approved_by, tagger)
-        if settings.get("requires_approval") and not ran_here and unapproved:
-            raise InputError(
-                f"{tag} never ran in {env}, which requires an approval",
-                hint="pass --approved-by NAME (not the release's author), or roll back to a release that ran there",
-            )
         if not ran_here:  # a release new to the environment is checked as a promote checks it
             _verified_release(ctx, tag, "rolled back to")
+            try:
+                approval = _approval(ctx, env, tag, record, tagger, approved_by, unverified)
+            except GateFailed as exc:
+                raise GateFailed(f"{tag} never ran in {env}: {exc.message}", hint=exc.hint) from None
+    if approval == ("", "") and approved_by.strip():
+        approval = (approved_by.strip(), "unverified")
 
     def change(state: LedgerState) -> tuple[LedgerState, Event]:
         current = state.environments.get(env)
@@ -195,7 +213,8 @@ def rollback(ctx: Context, env: str, reason: str, to: str | None = None, approve
             digest=str(target["digest"]),
             release_commit=str(target["commit"]),
             previous=current["version"],
-            approved_by=approved_by,
+            approved_by=approval[0],
+            approval=approval[1],
         )
         return apply(state, event), event
 
@@ -274,76 +293,26 @@ def revive(ctx: Context, prompt: str, env: str, reason: str) -> Event:
     return ctx.ledger.append(change)
 
 
-def status(ctx: Context) -> list[dict[str, Any]]:
-    """Each environment: its release, digest, killed prompts, and the last change with who made it."""
-    state = ctx.ledger.state()
-    events = ctx.ledger.events()
-    names = sorted(set(ctx.config.environments) | set(state.environments) | set(state.killed))
-    rows = []
-    for env in names:
-        current = state.current(env)
-        last = next((e for e in events if e.environment == env), None)
-        rows.append(
-            {
-                "environment": env,
-                "version": current.get("version"),
-                "digest": current.get("digest"),
-                "commit": current.get("commit"),
-                "killed": {k: v for k, v in sorted(state.killed_in(env).items())},
-                "last_change": {
-                    "action": last.action,
-                    "title": last.title(),
-                    "by": last.by,
-                    "time": last.time,
-                    "reason": last.reason,
-                }
-                if last
-                else None,
-                "requires_approval": bool(ctx.config.environments.get(env, {}).get("requires_approval")),
-            }
+def _approval(
+    ctx: Context, env: str, tag: str, record: Mapping[str, Any], tagger: str, approved_by: str, unverified: bool
+) -> tuple[str, str]:
+    """(approved by, how) recorded with a promote: a signed approval's principal and ledger commit, or a typed
+    name and "unverified"; ("", "") when the environment asks for none and none was given."""
+    typed = approved_by.strip()
+    if unverified and not typed:
+        raise InputError("--unverified goes with --approved-by NAME", hint="name who approved, e.g. --approved-by bob")
+    pol = approvals.policy(ctx.root or ctx.repo.root, ctx.config, env)
+    if not pol.required:
+        return (typed, "unverified") if typed else ("", "")
+    made_by = approvals.authors(ctx.repo, tagger, str(record["commit"]))
+    if not typed:
+        return approvals.find(ctx.ledger, pol, str(record["digest"]), made_by)
+    if not unverified:
+        raise GateFailed(
+            f"{env} requires a signed approval; a typed --approved-by is not one",
+            hint=f"an approver runs `promptops approve {tag} --env {env} --reason ...`; or, knowingly, add "
+            "--unverified (recorded and shown as unverified)",
         )
-    return rows
-
-
-def ledger_warning(ctx: Context) -> str | None:
-    """A warning when the ledger does not replay (a state or event written by hand), else None."""
-    result = replay(ctx.ledger)
-    if result.broken is None:
-        return None
-    return (
-        f"the ledger does not replay: {result.broken}; what it says may be forged "
-        "(`promptops verify --ledger`; export refuses it)"
-    )
-
-
-def history(ctx: Context, env: str | None = None, prompt: str | None = None) -> list[Event]:
-    events = ctx.ledger.events()
-    if env:
-        events = [e for e in events if e.environment == env]
-    if prompt:
-        events = [
-            e
-            for e in events
-            if e.prompt == prompt or (e.action in ("promote", "rollback") and _may_ship(ctx, e.version, prompt))
-        ]
-    return events
-
-
-def _may_ship(ctx: Context, version: str, prompt: str) -> bool:
-    """Whether a release ships the prompt; a release whose tag is gone or does not verify may have: its events
-    are kept (an audit must not lose events to a broken tag; `verify` says what is wrong with it)."""
-    try:
-        _, record, _ = ctx.release(version)
-    except (InputError, GateFailed):
-        return True
-    return prompt in prompt_ids(record, ctx.config.prompts_dir)
-
-
-def _same_person(a: str, b: str) -> bool:
-    def parts(text: str) -> set[str]:
-        text = text.strip().lower()
-        found = set(re.findall(r"<([^>]+)>", text))
-        name = re.sub(r"<[^>]*>", "", text).strip()
-        return found | ({name} if name else set())
-
-    return bool(parts(a) & parts(b))
+    if any(approvals.same_person(typed, person) for person in made_by):
+        raise GateFailed(f"{typed!r} made release {tag}; someone else must approve promoting it to {env}")
+    return typed, "unverified"

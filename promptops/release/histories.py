@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
@@ -186,3 +187,32 @@ def _reachable(tip: str, parents: Mapping[str, list[str]], wanted: set[str], kno
             hits.add(sha)
         stack.extend(parents.get(sha, ()))
     return hits
+
+
+def included_partials(repo: GitRepo, root: Path, layout: Layout, prompts: Sequence[str]) -> dict[str, list[str]]:
+    """The partials each prompt includes (transitively), as repository paths, by the include graph at HEAD."""
+    from ..loader import load
+    from ..render import Renderer
+    from ..workspace import GitSource
+
+    snapshot = load(GitSource(root, "HEAD", repo))
+    renderer = Renderer(snapshot)
+    out: dict[str, list[str]] = {}
+    for pid in prompts:
+        prompt = snapshot.prompts.get(pid)
+        if prompt is None:
+            continue
+        infos, _ = renderer.closure(renderer.name_of(prompt))
+        names = sorted(i.name for i in infos if i.name in snapshot.partials)
+        out[pid] = [layout.prefix + snapshot.partials[n].path for n in names]
+    return out
+
+
+def partial_versions(repo: GitRepo, revs: Sequence[str], path: str) -> list[Version]:
+    """Every commit that changed a partial file (across renames), oldest first."""
+    walked = repo.path_log(revs, path, follow=True)
+    return [
+        _version(commit.entry, commit.committed, commit.changes[-1], position)
+        for position, commit in enumerate(reversed(walked))
+        if commit.changes
+    ]

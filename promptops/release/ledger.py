@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,11 +20,12 @@ from ..git import ChainCommit, GitRepo
 from ..workspace import CONFIG_FILE
 from .transitions import LedgerState, empty_state
 
-__all__ = ["ACTIONS", "EVENT", "STATE", "Event", "Ledger", "LedgerState", "empty_state", "parse_event"]
+__all__ = ["ACTIONS", "APPROVAL", "EVENT", "STATE", "Event", "Ledger", "LedgerState", "empty_state", "parse_event"]
 
 STATE = "state.json"
 EVENT = "event.json"
-ACTIONS = ("promote", "rollback", "kill", "revive")
+APPROVAL = "approval.json"  # the signed approval statement of an `approve` commit (promptops.release.approvals)
+ACTIONS = ("promote", "rollback", "kill", "revive", "approve")
 TRAILERS = (
     "Action",
     "Environment",
@@ -35,6 +36,8 @@ TRAILERS = (
     "By",
     "Time",
     "Approved-by",
+    "Approval",
+    "Approves",
     "Reason",
 )
 
@@ -52,9 +55,16 @@ class Event:
     approved_by: str = ""
     previous: str = ""
     release_commit: str = ""  # the commit the release (promote, rollback) was built from
+    # How a promote or rollback was approved: the ledger commit of the signed approval it used, "unverified"
+    # (a typed --approved-by), or "" (none). On an `approve` event: "signed".
+    approval: str = ""
+    approves: str = ""  # on an `approve` event: the ledger commit it approves after the fact ("" for a release)
     commit: str = field(default="", compare=False)  # the ledger commit, when read back
 
     def title(self) -> str:
+        if self.action == "approve":
+            what = f"the event {self.approves[:12]}" if self.approves else self.version
+            return f"approve {what} for {self.environment}"
         if self.action in ("promote", "rollback"):
             verb = "promote" if self.action == "promote" else "roll back"
             return f"{verb} {self.environment} to {self.version}"
@@ -71,6 +81,8 @@ class Event:
             "By": self.by,
             "Time": self.time,
             "Approved-by": self.approved_by,
+            "Approval": self.approval,
+            "Approves": self.approves,
             "Reason": self.reason,
         }
         trailers = [f"{k}: {_one_line(v)}" for k, v in values.items() if v]
@@ -101,6 +113,8 @@ def parse_event(sha: str, message: str) -> Event | None:
         digest=values.get("Digest", ""),
         prompt=values.get("Prompt", ""),
         approved_by=values.get("Approved-by", ""),
+        approval=values.get("Approval", ""),
+        approves=values.get("Approves", ""),
         release_commit=values.get("Release-commit", ""),
         commit=sha,
     )
@@ -204,15 +218,23 @@ class Ledger:
                 events.append(event)
         return events
 
-    def append(self, change: Callable[[LedgerState], tuple[LedgerState, Event]], attempts: int = 25) -> Event:
-        """Apply `change` to the current state and commit the result, retrying when another writer won.
+    def append(
+        self,
+        change: Callable[[LedgerState], tuple[LedgerState, Event]],
+        attempts: int = 25,
+        files: Mapping[str, bytes] | None = None,
+    ) -> Event:
+        """Apply `change` to the current state and commit the result (with `files` beside the state and the
+        event, e.g. a signed approval), retrying when another writer won.
         The commit is signed when git is set up to sign commits (`commit.gpgSign`)."""
         sign = self.repo.config_flag("commit.gpgSign")
+        extra = {name: self.repo.write_blob(data) for name, data in (files or {}).items()}
         for attempt in range(attempts):
             head = self.head()
             state, event = change(self.state(head))
             tree = self.repo.write_tree(
                 {
+                    **extra,
                     STATE: self.repo.write_blob(_json(state.as_dict())),
                     EVENT: self.repo.write_blob(_json(asdict(event) | {"commit": None})),
                 }

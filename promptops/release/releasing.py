@@ -248,6 +248,7 @@ def plan_release(root: Path, config_prefix: str, request: Request, gates: Gates)
         "commit": commit,
         "commit_time": doc["commit_time"],
         "digest": doc["digest"],
+        "pinned_documents": True,  # the bundle carries its pinned sources (releases before this did not)
         "hashes": doc["hashes"],
         "evidence": evidence,
         "notes": notes,
@@ -308,6 +309,7 @@ def bundle_at(root: Path, ref: str, prefix: str) -> dict[str, Any]:
         version=record["tag"] if record else None,
         evidence=record.get("evidence") if record else None,
         notes=record.get("notes") if record else None,
+        documents=record is None or bool(record.get("pinned_documents")),  # as the release was built
     )
 
 

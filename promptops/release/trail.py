@@ -22,6 +22,8 @@ from typing import Any
 from ..errors import InputError
 from ..git import GitRepo
 from ..model import Config
+from .approving import labels
+from .environments import Context
 from .histories import (
     History,
     Layout,
@@ -29,6 +31,8 @@ from .histories import (
     Version,
     all_histories,
     contained_in_releases,
+    included_partials,
+    partial_versions,
     prompt_history,
     release_tags,
 )
@@ -46,11 +50,21 @@ def trail(repo: GitRepo, root: Path, config: Config, prompt: str | None = None) 
     releases = release_tags(repo, config.tag_prefix)
     revs = sorted({"HEAD", *(r.commit for r in releases)})
     histories = [prompt_history(repo, revs, layout, prompt)] if prompt else all_histories(repo, revs, layout)
-    contained = contained_in_releases(repo, releases, {v.entry.sha for h in histories for v in h.versions})
-    events = list(reversed(Ledger(repo, config.ledger_branch).events()))
+    ids = [_current_id(h, layout) for h in histories]
+    partials = included_partials(repo, root, layout, ids)
+    via = {path: partial_versions(repo, revs, path) for path in sorted({p for ps in partials.values() for p in ps})}
+    wanted = {v.entry.sha for h in histories for v in h.versions} | {v.entry.sha for vs in via.values() for v in vs}
+    contained = contained_in_releases(repo, releases, wanted)
+    ledger = Ledger(repo, config.ledger_branch)
+    events = list(reversed(ledger.events()))
+    marks = labels(Context(repo, config, ledger, who="", root=root), events)
     nodes: list[_Node] = []
     for history in sorted(histories, key=lambda h: _current_id(h, layout)):
-        nodes += _chain(history, layout, releases, contained, events)
+        through = {p: via[p] for p in partials.get(_current_id(history, layout), [])}
+        nodes += _chain(history, layout, releases, contained, events, through)
+    for node in nodes:
+        if "ledger" in node.record:
+            node.record["approval"] = marks.get(node.record["ledger"])
     return [n.record for n in _ordered(nodes)]
 
 
@@ -83,15 +97,25 @@ def _chain(
     releases: Sequence[Release],
     contained: Mapping[str, set[str]],
     events: Sequence[Event],
+    via: Mapping[str, Sequence[Version]],
 ) -> list[_Node]:
-    """The nodes of one prompt: its commits, the releases that first shipped them, and its ledger events."""
+    """The nodes of one prompt: its commits and those of the partials it includes (`via`: partial path ->
+    its versions), the releases that first shipped them, and its ledger events."""
     pid = _current_id(history, layout)
+    own = {v.entry.sha for v in history.versions}
+    born = min((_seconds(_utc(v.committed)) for v in history.versions), default=float("inf"))
+    through = [  # partial changes from the prompt's first version on (before it, they did not reach it)
+        v
+        for versions in via.values()
+        for v in versions
+        if v.entry.sha not in own and _seconds(_utc(v.committed)) >= born
+    ]
     first: dict[str, str] = {}  # version sha -> the first release containing it
     shipped: dict[str, Version | None] = {}  # release tag -> the newest version it contains
     for release in releases:
         inside = [v for v in history.versions if v.entry.sha in contained.get(release.tag, ())]
         shipped[release.tag] = max(inside, key=lambda v: v.position) if inside else None
-        for version in inside:
+        for version in [*inside, *(v for v in through if v.entry.sha in contained.get(release.tag, ()))]:
             first.setdefault(version.entry.sha, release.tag)
     nodes: list[_Node] = []
     commit_node: dict[str, _Node] = {}
@@ -99,12 +123,21 @@ def _chain(
         node = _Node(_commit_record(pid, version, first.get(version.entry.sha)), "commit", (version.position, pid))
         commit_node[version.entry.sha] = node
         nodes.append(node)
+    for version in through:  # a change to an included partial changes the prompt's messages
+        if version.entry.sha in commit_node:
+            continue
+        record = _commit_record(pid, version, first.get(version.entry.sha)) | {"via": version.path}
+        commit_node[version.entry.sha] = _Node(record)
+        nodes.append(commit_node[version.entry.sha])
     release_node: dict[str, _Node] = {}
     for release in releases:
         includes = [v for v in history.versions if first.get(v.entry.sha) == release.tag]
-        if includes:
-            node = _Node(_release_record(pid, release, shipped[release.tag], includes, layout))
-            node.after = [commit_node[v.entry.sha] for v in includes]
+        partial = [v for v in through if first.get(v.entry.sha) == release.tag]
+        if includes or (partial and shipped[release.tag] is not None):
+            record = _release_record(pid, release, shipped[release.tag], includes, layout)
+            record["via_partials"] = sorted({v.entry.sha for v in partial})
+            node = _Node(record)
+            node.after = [commit_node[v.entry.sha] for v in [*includes, *partial]]
             release_node[release.tag] = node
             nodes.append(node)
     return nodes + _ledger_nodes(pid, history, layout, events, shipped, first, release_node)

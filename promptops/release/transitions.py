@@ -81,8 +81,10 @@ def entry(event: Event) -> dict[str, str]:
 
 def apply(state: LedgerState, event: Event) -> LedgerState:
     """The state after `event`; an InputError when the event cannot happen in `state`."""
-    if event.action not in ("promote", "rollback", "kill", "revive"):
+    if event.action not in ("promote", "rollback", "kill", "revive", "approve"):
         raise InputError(f"unknown ledger action {event.action!r}")
+    if event.action == "approve":  # an approval is a record beside the state; it moves nothing
+        return state
     new = state.as_dict()
     env = event.environment
     current = new["environments"].get(env, {})

@@ -201,6 +201,7 @@ def verify_ledger(root: Path, config: Config, require_signature: bool = False) -
         return Verdict(problems=[f"the ledger {ledger.branch} does not replay: {result.broken}"])
     verdict = Verdict(summary=result.summary(ledger.branch))
     _events_against_tags(ledger, config, verdict)
+    _approvals(root, config, ledger, verdict)
     if require_signature and result.signed < result.commits:
         first = next(c for c in ledger.chain() if c.signature.status != "good")
         verdict.problems.append(
@@ -210,6 +211,16 @@ def verify_ledger(root: Path, config: Config, require_signature: bool = False) -
     else:
         ledger_evidence(result.unsigned, result.commits, verdict)
     return verdict
+
+
+def _approvals(root: Path, config: Config, ledger: Ledger, verdict: Verdict) -> None:
+    """Every signed approval verifies, and every promote that used one used one that counted then."""
+    from .approving import verify_approvals
+    from .environments import Context
+
+    problems, notes = verify_approvals(Context(ledger.repo, config, ledger, who="", root=root))
+    verdict.problems += problems
+    verdict.notes += notes
 
 
 def _events_against_tags(ledger: Ledger, config: Config, verdict: Verdict) -> None:

@@ -39,7 +39,7 @@ def totals(report: EvalReport) -> dict[str, Any]:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "tokens": prompt + completion,
-        "cost": math.fsum(s.cost for s in suites),
+        "cost": None if any(s.cost is None for s in suites) else math.fsum(s.cost or 0.0 for s in suites),
     }
 
 
@@ -120,6 +120,11 @@ def visible(text: str) -> str:
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
     return INVISIBLE.sub(escape, text.replace("\r\n", "\n"))
+
+
+def money(cost: float | None) -> str:
+    """A cost as reports show it; unknown (a model without a price) is never shown as $0."""
+    return "unknown" if cost is None else f"${cost:.4f}"
 
 
 def truncate(text: str, limit: int, unit: str = "characters") -> str:
@@ -204,7 +209,7 @@ def summary_rows(report: EvalReport) -> list[list[str]]:
             percent(s.consistency) + (f" (min {percent(s.min_consistency)})" if s.min_consistency is not None else ""),
             str(s.flaky) + (f" (max {s.max_flaky})" if s.max_flaky is not None else ""),
             f"{s.prompt_tokens + s.completion_tokens:,}",
-            f"${s.cost:.4f}",
+            money(s.cost),
             f"{s.duration_s:.1f} s",
             s.gate,
         ]

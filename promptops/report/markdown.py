@@ -24,6 +24,7 @@ from .cases import (
     case_names,
     case_notes,
     failing_cases,
+    money,
     override_line,
     ratio,
     row_name,
@@ -36,6 +37,8 @@ from .cases import (
     unchecked_cases,
     visible,
 )
+from .metrics import metrics_markdown
+from .variants import variants_markdown
 
 # -- Markdown ------------------------------------------------------------------------------------------------
 
@@ -50,6 +53,8 @@ def to_markdown(report: EvalReport, limit: int = 65000) -> str:
         _md_baseline(report, name),
         _md_unchecked(report, name),
         _md_overrides(report),
+        metrics_markdown(report),
+        variants_markdown(report),
     ]
     details = [_md_details(c, runs.get(case_key(c), [])) for c in failing_cases(report)]
     if details:
@@ -100,6 +105,9 @@ def _md_head(report: EvalReport) -> str:
         title = "## ⚠️ promptops eval interrupted: the results are partial"
     else:
         title = "## ✅ promptops eval passed" if report.passed else "## ❌ promptops eval failed"
+        regressed = sum(c.baseline == "regressed" for c in report.cases)
+        if report.passed and regressed:  # the gates held; `--fail-on regression` fails the run all the same
+            title = f"## ⚠️ promptops eval gates passed, but {count(regressed, 'case')} regressed"
     facts = [f"**{_md_text(report.project)}**"] if report.project else []
     facts += [_md_code(report.label), f"run {_md_code(report.run_id)}"]
     facts += [f"baseline {_md_code(report.baseline)}"] if report.baseline else []
@@ -109,7 +117,7 @@ def _md_head(report: EvalReport) -> str:
     tally = (
         f"{count(sums['suites'], 'suite')}, {sums['cases']} cases: {sums['passed']} passed, "
         f"{sums['failed']} failed, {count(sums['errors'], 'error')} · "
-        f"{sums['tokens']:,} tokens · ${sums['cost']:.4f}"
+        f"{sums['tokens']:,} tokens · {'cost unknown' if sums['cost'] is None else money(sums['cost'])}"
     )
     return "\n\n".join([title, " · ".join(facts), tally])
 

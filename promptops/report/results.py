@@ -35,17 +35,21 @@ from .cases import (
 from .findings import workflow_escape
 from .junit import to_junit
 from .markdown import to_markdown
+from .metrics import METRIC_HEADER, metric_rows
 from .results_html import to_html
 from .results_json import FORMAT_VERSION, from_dict, to_dict, to_json
+from .variants import variant_lines
 
 __all__ = [
     "EXTENSIONS",
     "FORMATS",
     "FORMAT_VERSION",
+    "METRIC_HEADER",
     "SUMMARY_HEADER",
     "format_of",
     "from_dict",
     "github_annotations",
+    "metric_rows",
     "render",
     "summary_rows",
     "to_dict",
@@ -55,6 +59,7 @@ __all__ = [
     "to_markdown",
     "to_text_failures",
     "to_text_notes",
+    "variant_lines",
 ]
 
 

@@ -14,6 +14,7 @@ from .cases import (
     SUMMARY_HEADER,
     CaseKey,
     case_key,
+    money,
     override_line,
     ratio,
     runs_by_case,
@@ -61,7 +62,7 @@ def _head(report: EvalReport) -> str:
     facts.append(f"<span>{esc(report.started)} → {esc(report.finished)}</span>")
     sums = totals(report)
     tally = ", ".join(f'<span data-count="{key}">{sums[key]}</span> {esc(label)}' for key, label in TOTALS)
-    cost = f"{sums['tokens']:,} tokens · ${sums['cost']:.4f}"
+    cost = f"{sums['tokens']:,} tokens · {'cost unknown' if sums['cost'] is None else money(sums['cost'])}"
     return (
         f'<h1>promptops eval <span class="{css}" data-verdict="{css}">{esc(word)}</span></h1>\n'
         f'<p class="facts">{"".join(facts)}</p>\n<p>{tally} · {esc(cost)}</p>'

@@ -13,6 +13,8 @@ from .. import __version__
 from ..errors import InputError
 from ..model import CaseSummary, CheckResult, EvalReport, Override, SuiteSummary, TaskResult
 from .cases import case_key, result_key, sorted_suites, totals
+from .metrics import metric_scores
+from .variants import variant_comparisons
 
 FORMAT_VERSION = 1
 Convert = Callable[[Any, str], Any]
@@ -42,6 +44,8 @@ def to_dict(report: EvalReport) -> dict[str, Any]:
         "axes": list(report.axes),
         "removed": [_plain(c) for c in sorted(report.removed, key=case_key)],
         "base_suites": [_plain(s) for s in sorted(report.base_suites, key=lambda s: (s.suite, sorted(s.axes.items())))],
+        "metrics": metric_scores(report),
+        "variants": variant_comparisons(report),
     }
 
 

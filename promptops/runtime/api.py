@@ -139,7 +139,7 @@ class Runtime:
             messages=[m.as_dict() for m in messages],
             params=dict(route.params),
             route=route.as_dict(),
-            response_format=calls.response_format(served.prompt(prompt_id)),
+            response_format=calls.response_format(served.prompt(prompt_id), route.model),
             killed=prompt_id in served.killed,
             version=served.version,
             digest=served.digest,
@@ -164,8 +164,10 @@ class Runtime:
         served, redactor = self._current  # this call keeps the release (and its redaction) it started with
         values = _json_values(variables)
         prompt = served.prompt(prompt_id)
-        base = {"prompt": prompt_id, "environment": served.environment, "release": served.version}
+        base: dict[str, Any] = {"prompt": prompt_id, "environment": served.environment, "release": served.version}
         base["digest"] = served.digest
+        used: dict[str, str] = {}  # the pinned documents this call read (path -> digest), for the audit record
+        base["sources"] = used
         if prompt_id in served.killed:
             if prompt.fallback is None:
                 error = PromptKilled(
@@ -174,10 +176,11 @@ class Runtime:
                 )
                 self._record(base, values, None, "kill-switch", started, redactor, error=str(error))
                 raise error
-            text = served.fallback_text(prompt, values)
+            text = served.fallback_text(prompt, values, used)
             data = calls.check_output(prompt, text)[1]
             return self._finish(base, values, text, "kill-switch", started, redactor, data=data)
-        messages = served.render(prompt_id, values)
+        messages, read = served.render_traced(prompt_id, values)
+        used.update(read)
         route = served.routes[prompt_id]
         chain = [m for m in (route.model, *route.fallbacks) if m is not None]
         attempts: list[calls.Attempt] = []
@@ -200,7 +203,7 @@ class Runtime:
                 exc.attempts = tuple(replace(a, error=redactor.error(a.error)) for a in exc.attempts)
                 self._record(base, values, None, "fallback-template", started, redactor, errors=errors, error=str(exc))
                 raise
-            text = served.fallback_text(prompt, values)
+            text = served.fallback_text(prompt, values, used)
             data = calls.check_output(prompt, text)[1]
             return self._finish(base, values, text, "fallback-template", started, redactor, errors=errors, data=data)
         errors = tuple(redactor.error(f"{a.model}: {a.error}") for a in attempts)

@@ -75,7 +75,7 @@ async def answer(
             model=model,
             messages=tuple(messages),
             params=dict(params),
-            response_format=response_format(prompt),
+            response_format=response_format(prompt, model),
             timeout=timeout,
             api_key=keys.get(model.api_key_env) if model.api_key_env else None,
         )

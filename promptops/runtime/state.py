@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GateFailed, InputError, PromptopsError
-from ..model import Config, Message, ModelSpec, Partial, Prompt, ResolvedRoute, Routing, Snapshot
+from ..model import Config, Message, ModelSpec, Partial, Price, Prompt, ResolvedRoute, Routing, Snapshot
 
 if TYPE_CHECKING:
     from ..render import Renderer
 
-PROMPT_EXTENSIONS = (".prompt", ".txt", ".md", ".j2")
+PROMPT_EXTENSIONS = (".prompt", ".txt", ".md", ".j2", ".jinja", ".jinja2", ".json", ".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class Served:
 
     @cached_property
     def renderer(self) -> Renderer:
+        from ..release.bundle import documents_reader
         from ..render import Renderer
 
         prompts_dir = _prompts_dir(self.prompts.values())
@@ -66,7 +67,8 @@ class Served:
             routing=Routing(),
             suites={},
         )
-        return Renderer(snapshot)
+        read, pins = documents_reader(self.doc)
+        return Renderer(replace(snapshot, read=read, pins=pins))
 
     def prompt(self, prompt_id: str) -> Prompt:
         prompt = self.prompts.get(prompt_id)
@@ -80,13 +82,18 @@ class Served:
         return prompt
 
     def render(self, prompt_id: str, variables: Mapping[str, Any]) -> list[Message]:
-        self.prompt(prompt_id)
-        return self.renderer.render(prompt_id, variables)
+        return self.render_traced(prompt_id, variables)[0]
 
-    def fallback_text(self, prompt: Prompt, variables: Mapping[str, Any]) -> str:
+    def render_traced(self, prompt_id: str, variables: Mapping[str, Any]) -> tuple[list[Message], dict[str, str]]:
+        """The messages, and the pinned documents they read (path -> digest)."""
+        self.prompt(prompt_id)
+        return self.renderer.render_traced(prompt_id, variables)
+
+    def fallback_text(self, prompt: Prompt, variables: Mapping[str, Any], used: dict[str, str] | None = None) -> str:
+        """The fallback answer; the pinned documents it reads are added to `used` when given."""
         assert prompt.fallback is not None
         values = self.renderer.check_inputs(prompt, variables)
-        return self.renderer.render_text(prompt, prompt.fallback, values, f"the fallback of {prompt.id!r}")
+        return self.renderer.render_text(prompt, prompt.fallback, values, f"the fallback of {prompt.id!r}", used)
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,8 @@ def _spec(data: Mapping[str, Any]) -> ModelSpec:
         model=str(data["model"]),
         api_base=data.get("api_base"),
         api_key_env=data.get("api_key_env"),
+        structured_output=str(data.get("structured_output") or "json_schema"),
+        price=Price(**data["price"]) if data.get("price") else None,
     )
 
 

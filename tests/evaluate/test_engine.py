@@ -210,7 +210,11 @@ def test_a_retry_after_is_honoured_and_one_past_the_limit_fails_at_once(tree: Re
 
 def test_a_cost_budget_stops_new_calls(tree: Repo, scripted: ScriptedProvider) -> None:
     scripted.cost = 0.01
-    root = tree(project(URL, {f"c{i}": f"yes {i}" for i in range(5)}))
+    files = project(URL, {f"c{i}": f"yes {i}" for i in range(5)})
+    files["routing.yaml"] = str(files["routing.yaml"]).replace(
+        "PROMPTOPS_TEST_KEY}", "PROMPTOPS_TEST_KEY, price: {input_per_mtok: 1, output_per_mtok: 1}}", 1
+    )  # a budget needs a price to count against
+    root = tree(files)
     report = evaluate(root, options=replace(FAST, concurrency=1, max_cost=0.02))
     assert len(scripted.calls) == 2 and exit_code(report) == 3
     assert sorted(r.error_kind or r.status for r in report.results) == ["budget"] * 3 + ["pass"] * 2

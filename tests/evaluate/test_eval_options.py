@@ -175,7 +175,7 @@ def test_an_unwritable_report_path_is_an_input_error(make_repo, cli, server: Pro
 
 
 def test_a_cut_key_is_scrubbed_from_provider_messages() -> None:
-    from promptops.providers.litellm import _scrub
+    from promptops.providers.failures import scrub as _scrub
 
     key = "sk-test-0123456789abcdefghij"
     assert key[:14] not in _scrub("refused: " + "x" * 20 + key[:14] + "...", key)

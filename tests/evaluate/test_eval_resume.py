@@ -83,13 +83,14 @@ def test_kill_9_then_rerun_repeats_no_finished_case_and_matches_a_clean_run(make
     assert len(essence(report)) == 100
 
 
-def test_warm_rerun_makes_no_request_and_never_imports_litellm(make_repo) -> None:
+def test_no_run_of_an_openai_compatible_model_imports_litellm(make_repo) -> None:
+    """Cold (the native route makes the calls) and warm (the cache answers): litellm is never imported."""
     with ProviderServer() as server:
         root = make_repo(project(server.base_url, {f"c{i}": f"yes {i}" for i in range(10)}))
         cold = subprocess.run(
             [sys.executable, "-c", PROBE, "eval", "--repo", str(root)], env=env(), capture_output=True, text=True
         )
-        assert json.loads(cold.stdout.strip().splitlines()[-1]) == {"code": 0, "litellm": True}
+        assert json.loads(cold.stdout.strip().splitlines()[-1]) == {"code": 0, "litellm": False}
         served = server.requests_received
         assert served == 10
         warm = subprocess.run(

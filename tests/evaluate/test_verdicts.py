@@ -61,6 +61,8 @@ def test_a_model_swap_pairs_each_case_and_names_the_regression_with_both_models(
     assert (b.base_model, b.model, b.base_verdict, b.verdict) == ("main", "backup", "pass", "fail")
     assert exit_code(report) == 0 and exit_code(report, fail_on_regression=True) == 1
     assert "REGRESSED answer / b [main → backup]: pass → fail" in to_text_notes(report)
+    assert to_markdown(report).startswith("## ⚠️ promptops eval gates passed, but 1 case regressed")
+    assert "`answer/b` (main → backup)" in to_markdown(report)
 
 
 def test_a_fallback_is_paired_by_its_place_in_the_chain(make_repo: Repo, scripted: ScriptedProvider) -> None:

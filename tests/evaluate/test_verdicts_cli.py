@@ -112,10 +112,37 @@ def test_changed_since_selects_suites_whose_pinned_sources_or_datasets_changed(
     assert selected() == ["other"]
 
 
-def test_lint_warns_on_a_case_with_no_assertion(make_repo, cli, server: ProviderServer) -> None:
+def test_a_case_with_no_assertion_is_linted_and_reported_unchecked(
+    make_repo, cli, server: ProviderServer, tmp_path
+) -> None:
     files = project(server.base_url, {"a": "yes a"})
     files["evals/answer.yaml"] = str(files["evals/answer.yaml"]) + "  - id: bare\n    vars: {answer: 'yes'}\n"
     root = make_repo(files, use_git=False)
     code, out, err = cli("lint", root)
     assert code == 0, out + err
     assert "evals/answer.yaml:9" in out and "unchecked-case" in out and "'bare' has no assertion" in out
+    report = tmp_path / "r.json"
+    code, out, err = cli("eval", "--repo", root, "--routes", "all", "-o", report)
+    assert code == 0, out + err
+    verdicts = {(c["case"], c["variant"]): c["verdict"] for c in json.loads(report.read_text())["cases"]}
+    assert verdicts == {
+        ("a", "primary"): "pass", ("a", "kill-switch"): "unchecked",
+        ("bare", "primary"): "unchecked", ("bare", "kill-switch"): "unchecked",
+    }  # fmt: skip
+    assert "UNCHECKED answer / bare [main]: no assertion applies" in out and "4 (3 unchecked)" in out
+
+
+def test_the_base_side_of_a_baseline_run_applies_the_overrides_it_shipped_with(
+    make_repo, cli, server: ProviderServer, tmp_path
+) -> None:
+    root = make_repo(project(server.base_url, {"a": "yes a", "b": "no b"}, threshold=1.0))
+    assert cli("eval", "--repo", root)[0] == 1
+    assert cli("override", "answer", "b", "--verdict", "pass", "--reason", "fine", "--repo", root)[0] == 0
+    commit(root, {}, "record the override")
+    commit(root, {"evals/overrides/answer.yaml": None}, "drop the override")
+    report = tmp_path / "r.json"
+    code, out, err = cli("eval", "--repo", root, "--baseline", "HEAD~1", "--fail-on", "regression", "-o", report)
+    assert code == 1, out + err
+    data = json.loads(report.read_text())
+    assert [(s["pass_rate"], s["overrides"]) for s in data["base_suites"]] == [(1.0, 1)]
+    assert {c["case"]: c["baseline"] for c in data["cases"]} == {"a": "unchanged", "b": "regressed"}

@@ -101,7 +101,7 @@ def test_a_judge_answering_a_non_finite_score_never_passes(
     )
     code, out, err = cli("eval", "--repo", make_repo(files), "--no-cache")
     assert code in (2, 3), out + err  # an error, never a pass (nor a fail the output did not earn)
-    assert "the judge did not answer with JSON holding a score" in out + err
+    assert "did not answer with the JSON object it was asked for" in out + err and "`judge:`" in out + err
 
 
 class _Fixed(http.server.BaseHTTPRequestHandler):

@@ -1,7 +1,8 @@
 """The litellm provider, over real HTTP to the local test server, on both of its routes.
 
-`direct` is the route OpenAI-compatible models take (litellm builds the request, aiohttp carries it);
-`litellm` is `litellm.acompletion`, the route every other provider takes. Each behaviour is checked on both.
+`direct` is the route OpenAI-compatible models take (promptops builds the request without litellm, aiohttp
+carries it; litellm builds it for the OpenAI models whose parameters it remaps); `litellm` is
+`litellm.acompletion`, the route every other provider takes. Each behaviour is checked on both.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from typing import Any
 import pytest
 from provider_server import ProviderServer
 
-from promptops.model import Message, ModelSpec
-from promptops.providers import Completion, ProviderError, ProviderRequest
-from promptops.providers import litellm as provider_module
+from promptops.model import Message, ModelSpec, Price
+from promptops.providers import Completion, ProviderError, ProviderRequest, failures
 from promptops.providers.litellm import LitellmProvider
 
 KEY = "sk-test-0123456789abcdef"
@@ -87,6 +87,36 @@ def test_response_format_and_params_are_sent(srv: ProviderServer, direct: bool) 
     assert {k: body[k] for k in params} == params
     assert body["model"] == "test-model"
     assert body["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello there"}]
+
+
+@ROUTES
+def test_a_price_in_routing_overrides_the_table(srv: ProviderServer, direct: bool) -> None:
+    spec = ModelSpec(
+        name="mini", model="openai/gpt-4o-mini", api_base=srv.base_url, price=Price(2.0, 8.0)
+    )  # the table says 0.15 and 0.6
+    done = complete(ProviderRequest(spec, request(srv).messages, api_key=KEY), direct=direct)
+    assert done.cost == pytest.approx((4 * 2.0 + 3 * 8.0) / 1e6)
+    unknown = ModelSpec(name="t", model="openai/test-model", api_base=srv.base_url, price=Price(1.0, 1.0))
+    assert complete(ProviderRequest(unknown, request(srv).messages, api_key=KEY), direct=direct).cost == 7 / 1e6
+
+
+@ROUTES
+@pytest.mark.parametrize("status", [500, 400])
+def test_a_server_refusing_json_schema_is_told_apart(srv: ProviderServer, direct: bool, status: int) -> None:
+    srv.configure(refuse_json_schema=status)
+    form = {"type": "json_schema", "json_schema": {"name": "output", "schema": {"type": "object"}}}
+    error = failure(request(srv, response_format=form), direct=direct)
+    assert (error.kind, error.retryable) == ("bad_request", False)
+    assert "does not accept response_format json_schema" in error.message
+    assert "structured_output: json_object" in (error.hint or "") and "'test'" in (error.hint or "")
+    assert complete(request(srv, response_format={"type": "json_object"}), direct=direct).text.startswith("{")
+
+
+def test_the_providers_whole_reason_is_kept(srv: ProviderServer) -> None:
+    reason = "field 'tools' is invalid.\n" + "Because: " + "x" * 500 + " END"
+    srv.configure(responder=lambda messages, body: (_ for _ in ()).throw(ValueError(reason)))
+    error = failure(request(srv), direct=True)
+    assert "Because: " in error.message and error.message.rstrip(")'\"").endswith("END")
 
 
 @ROUTES
@@ -178,18 +208,18 @@ def test_unknown_provider_is_not_found() -> None:
 def test_context_window_is_its_own_kind() -> None:
     import litellm
 
-    route = provider_module._Route("openai/m", "m", "openai", None, None, None, {}, None)
+    who = failures.Who("openai/m", "m", None)
     exc = litellm.ContextWindowExceededError(message=f"too long for {KEY}", model="m", llm_provider="openai")
-    error = provider_module._error(litellm, exc, route, 1.0, KEY)
+    error = failures.litellm_error(litellm, exc, who, 1.0, KEY)
     assert (error.kind, error.retryable) == ("context_window", False)
     assert KEY not in str(error)
 
 
 def test_retry_after_as_http_date() -> None:
     later = email.utils.formatdate(time.time() + 30, usegmt=True)
-    assert 25 < (provider_module._retry_after({"retry-after": later}) or 0) <= 30
-    assert provider_module._retry_after({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
-    assert provider_module._retry_after({}) is None
+    assert 25 < (failures.retry_after({"retry-after": later}) or 0) <= 30
+    assert failures.retry_after({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    assert failures.retry_after({}) is None
 
 
 @ROUTES

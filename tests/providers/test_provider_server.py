@@ -594,3 +594,14 @@ def test_runs_as_a_script() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_server_can_refuse_the_json_schema_form(srv: ProviderServer) -> None:
+    schema_form = {"type": "json_schema", "json_schema": {"name": "o", "schema": {"type": "object"}}}
+    assert post(srv, chat_body("hi", response_format=schema_form))[0] == 200  # accepted by default
+    srv.configure(refuse_json_schema=500)
+    status, _, raw = post(srv, chat_body("hi", response_format=schema_form))
+    assert status == 500 and "response_format" in json.loads(raw)["error"]["message"]
+    status, _, raw = post(srv, chat_body("hi", response_format={"type": "json_object"}))
+    assert status == 200 and json.loads(answer_of(raw)) == {"echo": "hi"}
+    assert srv.rejected == 1

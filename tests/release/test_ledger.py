@@ -352,7 +352,12 @@ def test_history_filters_by_environment_and_by_prompt(make_repo, cli) -> None:
     ]
     both = history(cli, root, "--prompt", "greet", "--env", "staging")
     assert [e["action"] for e in both] == ["kill", "promote"]
-    assert run(cli, root, "history", "--env", "qa")[1].strip() == "no events yet"
+    code, _, err = run(cli, root, "history", "--env", "qa")
+    assert code == 2 and "unknown environment 'qa'" in err and "production, staging" in err
+    code, _, err = run(cli, root, "history", "--prompt", "gret")
+    assert code == 2 and "unknown prompt 'gret'" in err and "greet" in err
+    fresh = make_repo({**MINIMAL, "promptops.yaml": CONFIG})  # a declared environment with no events yet
+    assert run(cli, fresh, "history", "--env", "production")[1].strip() == "no events yet"
 
 
 # -- approvals -----------------------------------------------------------------------------------------------
@@ -366,7 +371,7 @@ def approval_repo(make_repo, cli) -> Path:
 @pytest.mark.parametrize(
     ("approver", "expected"),
     [
-        ("", "production requires an approval"),
+        ("", "production requires a signed approval"),
         ("Ada Tester", "someone else must approve"),
         ("ADA@example.test", "someone else must approve"),
         ("Ada Tester <ada@example.test>", "someone else must approve"),
@@ -376,9 +381,9 @@ def approval_repo(make_repo, cli) -> Path:
 def test_an_environment_that_requires_approval_refuses_the_releases_author(
     approval_repo: Path, cli, approver, expected
 ) -> None:
-    args = ("--approved-by", approver) if approver else ()
+    args = ("--approved-by", approver, "--unverified") if approver else ()
     code, _, err = run(cli, approval_repo, "promote", "--reason", "test", "v0.1.0", "--env", "production", *args)
-    assert code == 2
+    assert code == 1
     assert expected in err
     assert ledger_log(approval_repo) == []
 
@@ -398,29 +403,30 @@ def test_an_approval_by_someone_else_is_recorded_on_the_ledger(approval_repo: Pa
         "production",
         "--approved-by",
         "Bob Reviewer <bob@example.test>",
+        "--unverified",
     )
     assert code == 0, err
     assert "Approved-by: Bob Reviewer <bob@example.test>" in git(approval_repo, "log", "-1", "--format=%B", LEDGER)
     (event, _) = history(cli, approval_repo)
     assert event["approved_by"] == "Bob Reviewer <bob@example.test>"
-    assert "approved by Bob Reviewer <bob@example.test>" in run(cli, approval_repo, "history")[1]
+    assert "unverified (typed: Bob Reviewer <bob@example.test>)" in run(cli, approval_repo, "history")[1]
     rows = status(cli, approval_repo)
     assert rows["production"]["requires_approval"] is True and rows["staging"]["requires_approval"] is False
 
 
 def test_rollback_to_a_release_new_to_an_environment_that_requires_approval_needs_one(approval_repo, cli) -> None:
-    approved = ("--approved-by", "Bob Reviewer <bob@example.test>")
+    approved = ("--approved-by", "Bob Reviewer <bob@example.test>", "--unverified")
     assert run(cli, approval_repo, "promote", "--reason", "test", "v0.1.0", "--env", "production", *approved)[0] == 0
     assert run(cli, approval_repo, "promote", "--reason", "test", "v0.1.1", "--env", "production", *approved)[0] == 0
     assert (
         run(cli, approval_repo, "rollback", "--reason", "test", "--env", "production")[0] == 0
     )  # back to an approved release: fine
-    for extra in ((), ("--approved-by", "Ada Tester")):
+    for extra in ((), ("--approved-by", "Ada Tester", "--unverified")):
         code, _, err = run(
             cli, approval_repo, "rollback", "--reason", "test", "--env", "production", "--to", "v0.1.2", *extra
         )
-        assert code == 2, err
-        assert "v0.1.2 never ran in production" in err and "--approved-by" in err
+        assert code == 1, err
+        assert "v0.1.2 never ran in production" in err and ("--approved-by" in err or "someone else" in err)
     assert status(cli, approval_repo)["production"]["version"] == "v0.1.0"
     code, _, err = run(
         cli, approval_repo, "rollback", "--reason", "test", "--env", "production", "--to", "v0.1.2", *approved
@@ -430,7 +436,7 @@ def test_rollback_to_a_release_new_to_an_environment_that_requires_approval_need
 
 
 def test_rollback_to_a_release_that_ran_in_the_environment_needs_no_new_approval(approval_repo: Path, cli) -> None:
-    approved = ("--approved-by", "Bob Reviewer <bob@example.test>")
+    approved = ("--approved-by", "Bob Reviewer <bob@example.test>", "--unverified")
     assert run(cli, approval_repo, "promote", "--reason", "test", "v0.1.0", "--env", "production", *approved)[0] == 0
     assert run(cli, approval_repo, "promote", "--reason", "test", "v0.1.1", "--env", "production", *approved)[0] == 0
     assert (
@@ -783,3 +789,21 @@ def test_history_of_a_prompt_keeps_the_events_of_a_release_whose_tag_was_moved(r
     retag(repo, "v0.1.0", git(repo, "tag", "-l", "--format=%(contents)", "v0.1.0"), "v0.1.2")  # moved by hand
     events = history(cli, repo, "--prompt", "greet")
     assert [(e["action"], e["version"]) for e in events] == [("promote", "v0.1.0")]
+
+
+def test_a_new_environment_name_needs_new_env_when_promptops_yaml_declares_none(make_repo, cli) -> None:
+    root = build_releases(make_repo, cli, "project: t\n")
+    assert run(cli, root, "promote", "--reason", "test", "v0.1.0", "--env", "production")[0] == 0  # the first one
+    code, _, err = run(cli, root, "promote", "--reason", "test", "v0.1.1", "--env", "prodd")
+    assert code == 2 and "no environment 'prodd' on the ledger (environments: production)" in err
+    assert "--new-env" in err and ledger_log(root) == ["promote production to v0.1.0"]
+    assert run(cli, root, "promote", "--reason", "test", "v0.1.1", "--env", "staging", "--new-env")[0] == 0
+    assert run(cli, root, "promote", "--reason", "test", "v0.1.2", "--env", "staging")[0] == 0
+    assert run(cli, root, "rollback", "--reason", "test", "--env", "staging")[0] == 0
+    previous = {(e["action"], e["version"]): e["previous"] for e in history(cli, root)}
+    assert previous == {
+        ("rollback", "v0.1.1"): "v0.1.2",
+        ("promote", "v0.1.2"): "v0.1.1",
+        ("promote", "v0.1.1"): None,
+        ("promote", "v0.1.0"): None,
+    }

@@ -287,3 +287,24 @@ def test_change_reason_in_a_project_in_a_subdirectory(make_repo: Callable[..., P
     assert reason_findings(TreeSource(root / "bot")) == []
     commit(root, {"bot/prompts/refund.prompt": HIGH + "More.\n"}, "More")
     assert [f[1] for f in reason_findings(TreeSource(root / "bot"))] == ["prompts/refund.prompt"]
+
+
+def test_trail_includes_the_commits_and_releases_that_changed_the_prompt_through_a_partial(
+    make_repo: Callable[..., Path], cli: Cli, clock: Clock
+) -> None:
+    clock.set("2026-03-01T10:00:00Z")
+    root = make_repo({**MINIMAL, "prompts/shared/_intro.j2": "Hi.\n"}, message="greet")
+    assert release(cli, root) == "v0.1.0"
+    clock.advance()
+    tone = commit(root, {"prompts/shared/_tone.j2": "Be kind.\n"}, message("Kinder", "Change-Reason: tone"))
+    clock.advance()
+    commit(root, {"prompts/shared/_intro.j2": "Hello.\n"}, "an unused partial")  # greet does not include it
+    clock.advance()
+    assert release(cli, root) == "v0.1.1"
+    assert cli("promote", "v0.1.1", "--env", "production", "--reason", "kinder", "-C", root)[0] == 0
+    trail = records(cli, root, "greet")
+    assert [r["type"] for r in trail] == ["commit", "release", "commit", "release", "promote"]
+    via = trail[2]
+    assert via["commit"] == tone and via["via"] == "prompts/shared/_tone.j2" and via["reasons"] == ["tone"]
+    assert via["release"] == "v0.1.1"
+    assert trail[3]["release"] == "v0.1.1" and trail[3]["via_partials"] == [tone] and trail[3]["includes"] == []

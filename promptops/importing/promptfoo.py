@@ -1,0 +1,246 @@
+"""`promptops import promptfoo`: a promptfooconfig (YAML or JSON) planned as a promptops repository.
+
+prompts -> prompts/ (inline, file://, `---`-separated files, chat messages as messages files; Nunjucks read as
+Jinja2), providers -> named models in routing.yaml (several: a model matrix), defaultTest -> suite defaults,
+tests (inline, or from CSV/JSON/JSONL/YAML files, with CSV's __expected/__description/__prefix/__suffix) ->
+cases, assertions -> assertions (promptfoo_checks.py). Every key read is reported, mapped or needing a
+person. A literal key is never written: it becomes an `api_key_env` reference, and every written file and the
+report are scrubbed of it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import redaction, yamltext
+from ..errors import InputError
+from ..formats import decode, schema
+from . import Plan
+from .promptfoo_cases import Cases
+from .promptfoo_checks import Mapper, PythonChecks
+from .promptfoo_prompts import Prompts
+from .promptfoo_text import model_name, provider_model
+
+TOP_KEYS = {"description", "prompts", "providers", "tests", "defaultTest", "env", "evaluateOptions"}
+PROVIDER_KEYS = {"id", "label", "config"}
+CONFIG_ENDPOINT = {"apiBaseUrl": "", "baseUrl": "", "basePath": "", "apiHost": "https://{}/v1"}
+
+
+class Source:
+    """The promptfoo configuration and the files it names (paths relative to the config's directory)."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.dir = config.parent
+        raw = _read_bytes(config)
+        if raw is None:
+            raise InputError(
+                "promptfoo config not found", file=str(config), hint="give the path of promptfooconfig.yaml"
+            )
+        data, self.lines = yamltext.parse(decode(raw, str(config)), str(config))  # JSON is YAML
+        if not isinstance(data, dict):
+            raise InputError("a promptfoo config is a mapping at the top level", file=str(config), line=1)
+        self.data: dict[str, Any] = data
+        self.secrets: set[str] = set()
+        self.routing_models: dict[str, dict[str, Any]] = {}
+
+    def where(self, *path: Any) -> str:
+        return f"{self.config.name}:{yamltext.line_for(self.lines, tuple(path))}"
+
+    def read(self, rel: str, where: str, plan: Plan) -> str | None:
+        path = (self.dir / rel.removeprefix("file://")).resolve()
+        raw = _read_bytes(path)
+        if raw is None:
+            plan.review(where, rel, f"file {rel} not found next to the config; left out")
+            return None
+        try:
+            return decode(raw, rel, 64 * 1024 * 1024)
+        except InputError as exc:
+            plan.review(where, rel, f"file {rel} is unreadable ({exc.message}); left out")
+            return None
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}", file=str(path)) from None
+
+
+def plan_import(config: Path, name: str | None = None) -> Plan:
+    """Everything the import would write and report. InputError (exit 2) only for an unreadable config."""
+    src = Source(config)
+    plan = Plan()
+    base = _slug(name or (config.parent.name if config.stem.startswith("promptfooconfig") else config.stem))
+    for key in sorted(set(src.data) - TOP_KEYS):
+        plan.review(src.where(key), key, f"`{key}` has no promptops equivalent; left out")
+    if "env" in src.data:
+        _env(src, plan)
+    if "description" in src.data:
+        plan.mapped(src.where("description"), "description", "the suite's description")
+    prompts = Prompts(src, plan, base)
+    prompts.read(src.data.get("prompts"))
+    models = _providers(src, plan)
+    checks = PythonChecks(f"evals/checks/{base.replace('/', '_')}.py")
+    mapper = Mapper(plan, checks, lambda rel, where: src.read(rel, where, plan))
+    cases = Cases(src, plan, mapper, base)
+    cases.read_default(src.data.get("defaultTest"))
+    cases.read_tests(src.data.get("tests"))
+    judge = cases.grader or (models[0] if models else None)
+    plan.files["routing.yaml"] = _routing_yaml(src, models, judge if cases.uses_judge else None)
+    if cases.uses_judge and not cases.grader:
+        plan.review(src.where("defaultTest"), "grader", f"promptfoo grades with its own default model; "
+                    f"llm-rubric is graded here by `judge: {judge}`: check that it is the grader you want")  # fmt: skip
+    if len(models) > 1:
+        matrix = " ".join(f"--model {m}" for m in models)
+        plan.mapped(
+            src.where("providers"), "providers", f"several providers: a model matrix, `promptops eval {matrix}`"
+        )
+    settings, repeat = _evaluate_options(src, plan)
+    plan.files.update(prompts.files(cases.uses_affix))
+    if prompts.found:
+        plan.files.update(cases.suite_files(prompts.found, src.data.get("description"), repeat))
+    if len(prompts.found) > 1:
+        plan.mapped(src.where("prompts"), "prompts", f"{len(prompts.found)} prompts: variants of one suite, "
+                    f"evals/{base}.yaml, gated and reported side by side")  # fmt: skip
+    if checks.functions:
+        plan.files[checks.path] = checks.text()
+    plan.files.setdefault("promptops.yaml", dump({"project": base.split("/")[0], **settings}))
+    _scrub(plan, src.secrets)
+    return plan
+
+
+def _evaluate_options(src: Source, plan: Plan) -> tuple[dict[str, Any], int]:
+    """evaluateOptions: `repeat` -> the suite's repeat, `maxConcurrency` -> promptops.yaml's eval.concurrency."""
+    raw = src.data.get("evaluateOptions")
+    if not isinstance(raw, dict):
+        if raw is not None:
+            plan.review(src.where("evaluateOptions"), "evaluateOptions", "not a mapping; left out")
+        return {}, 1
+    settings: dict[str, Any] = {}
+    repeat = 1
+    for key, value in raw.items():
+        where, what = src.where("evaluateOptions", key), f"evaluateOptions.{key}"
+        if key == "repeat" and isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100:
+            repeat = value
+            plan.mapped(where, what, f"the suite's repeat: {value}")
+        elif key == "maxConcurrency" and isinstance(value, int) and value >= 1:
+            settings = {"eval": {"concurrency": value}}
+            plan.mapped(where, what, f"promptops.yaml eval.concurrency: {value}")
+        else:
+            plan.review(where, what, f"`{key}` has no promptops equivalent; left out")
+    return settings, repeat
+
+
+def _env(src: Source, plan: Plan) -> None:
+    env = src.data["env"]
+    names = sorted(env) if isinstance(env, dict) else []
+    for value in env.values() if isinstance(env, dict) else []:
+        if isinstance(value, str) and len(value) >= 8:
+            src.secrets.add(value)
+    plan.review(src.where("env"), "env", f"environment values are never written; set {', '.join(names) or 'them'} "
+                "in the environment (CI secrets) instead")  # fmt: skip
+
+
+def _providers(src: Source, plan: Plan) -> list[str]:
+    raw = src.data.get("providers")
+    items = raw if isinstance(raw, list) else [raw] if raw is not None else []
+    taken: set[str] = set()
+    models: list[str] = []
+    for i, item in enumerate(items):
+        where = src.where("providers", i) if isinstance(raw, list) else src.where("providers")
+        if isinstance(item, str):
+            item = {"id": item}
+        elif isinstance(item, dict) and "id" not in item and len(item) == 1:
+            ((pid, settings),) = item.items()
+            item = {"id": pid, **(settings if isinstance(settings, dict) else {})}
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            plan.review(where, f"providers[{i}]", "not a provider id or {id, config}; left out")
+            continue
+        spec = _provider(item, where, i, src, plan, taken)
+        if spec is not None:
+            name, body = spec
+            src.routing_models[name] = body
+            models.append(name)
+    if not models:
+        plan.review(src.where("providers"), "providers", "no provider maps to a model: add one to routing.yaml")
+    return models
+
+
+def _provider(
+    item: dict[str, Any], where: str, i: int, src: Source, plan: Plan, taken: set[str]
+) -> tuple[str, dict[str, Any]] | None:
+    mapped = provider_model(item["id"])
+    what = f"providers[{i}] ({item['id']})"
+    if mapped is None:
+        plan.review(where, what, "no litellm equivalent (a script, an HTTP endpoint, ...): add the model by hand")
+        return None
+    model, key_env = mapped
+    for key in sorted(set(item) - PROVIDER_KEYS):
+        plan.review(where, f"{what}.{key}", f"provider setting `{key}` has no promptops equivalent; left out")
+    config = item.get("config") or {}
+    body: dict[str, Any] = {"model": model}
+    params: dict[str, Any] = {}
+    forbidden = set(schema("routing")["properties"]["defaults"]["properties"]["params"]["propertyNames"]["not"]["enum"])
+    for key, value in config.items() if isinstance(config, dict) else []:
+        if key == "apiKey":
+            if isinstance(value, str) and value:
+                src.secrets.add(value)
+            plan.review(where, f"{what}.config.apiKey", f"a literal API key: not written anywhere; the model reads "
+                        f"${key_env or 'API_KEY'} instead. Rotate this key: it was in the config file")  # fmt: skip
+        elif key == "apiKeyEnvar" and isinstance(value, str):
+            key_env = value
+        elif key in CONFIG_ENDPOINT and isinstance(value, str):
+            body["api_base"] = CONFIG_ENDPOINT[key].format(value) if CONFIG_ENDPOINT[key] else value
+        elif key in forbidden or key in ("organization", "headers", "cost"):
+            plan.review(where, f"{what}.config.{key}", f"`{key}` is not a model parameter in promptops; left out")
+        else:
+            params[key] = value
+    if key_env:
+        body["api_key_env"] = key_env
+    if params:
+        body["params"] = params
+    name = model_name(str(item.get("label") or model), taken)
+    plan.mapped(where, what, f"model {name!r} ({model}" + (f", params {sorted(params)}" if params else "") + ")")
+    return name, body
+
+
+def _routing_yaml(src: Source, models: list[str], judge: str | None) -> str:
+    data: dict[str, Any] = {}
+    if models:
+        data["defaults"] = {"model": models[0]}
+    data["models"] = src.routing_models
+    if judge:
+        data["judge"] = judge
+    return dump(data)
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a reviewer reads every case in full: no &anchors and *aliases
+
+
+def dump(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120, default_flow_style=False)
+
+
+def _slug(text: str) -> str:
+    parts = [re.sub(r"[^A-Za-z0-9_.-]+", "-", p).strip("-.") for p in text.replace("\\", "/").split("/")]
+    return "/".join(p for p in parts if p) or "imported"
+
+
+def _scrub(plan: Plan, secrets: set[str]) -> None:
+    """No key in any file or report line: the literal ones the config held, and anything shaped like a key."""
+    known = sorted(secrets, key=len, reverse=True)
+    for rel, text in plan.files.items():
+        plan.files[rel] = redaction.scrub(text, known)
+    plan.items[:] = [
+        type(item)(item.where, redaction.scrub(item.what, known), item.status, redaction.scrub(item.how, known))
+        for item in plan.items
+    ]
