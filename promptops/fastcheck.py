@@ -126,6 +126,11 @@ def _required(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) 
     return lambda v: not isinstance(v, dict) or all(n in v for n in names)
 
 
+def _dependent_required(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
+    rules = {k: tuple(v) for k, v in value.items()}
+    return lambda v: not isinstance(v, dict) or all(all(n in v for n in names) for k, names in rules.items() if k in v)
+
+
 def _enum(value: Any, schema: Any, root: Any, refs: dict[str, list[Check]]) -> Check:
     options = list(value)
     return lambda v: any(_equal(v, o) for o in options)
@@ -245,6 +250,7 @@ _KEYWORDS: dict[str, Callable[[Any, Any, Any, dict[str, list[Check]]], Check]] =
     "properties": _properties,
     "additionalProperties": _additional,
     "required": _required,
+    "dependentRequired": _dependent_required,
     "enum": _enum,
     "const": _const,
     "items": _items,

