@@ -360,6 +360,10 @@ class GitRepo:
     def commit_time(self, sha: str) -> str:
         return self.run("show", "-s", "--format=%cI", sha)
 
+    def commit_people(self, sha: str) -> list[str]:
+        """`Name <email>` of a commit's author and of its committer; [] when the commit is unknown."""
+        return self.run("show", "-s", "--format=%an <%ae>%n%cn <%ce>", sha, check=False).splitlines()
+
     def identity(self) -> str:
         """`Name <email>` of whoever git would record as the committer; "" when git has none."""
         out = self.run("var", "GIT_COMMITTER_IDENT", check=False)

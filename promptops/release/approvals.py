@@ -100,7 +100,7 @@ def sign(body: Mapping[str, Any], key: Path) -> bytes:
 
 def authors(repo: GitRepo, tagger: str, commit: str) -> list[str]:
     """Who made a release: the tagger of its tag, and the author and committer of its commit."""
-    people = repo.run("show", "-s", "--format=%an <%ae>%n%cn <%ce>", commit, check=False).splitlines()
+    people = repo.commit_people(commit)
     return [p for p in [tagger, *people] if p.strip()]
 
 
