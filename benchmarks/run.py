@@ -206,6 +206,7 @@ def ledger_rows(tmp: Path, runs: int, releases: int, events: int, bare: float) -
         from promptops.loader import load_config  # type: ignore[attr-defined,no-redef]
     from promptops.git import GitRepo
     from promptops.release import environments as envs
+    from promptops.release import overview
     from promptops.release.ledger import Ledger
     from promptops.workspace import TreeSource
 
@@ -240,7 +241,7 @@ def ledger_rows(tmp: Path, runs: int, releases: int, events: int, bare: float) -
             promptops("rollback", "--env", "production", "--reason", "bench", *repo_arg),
             lambda ctx: envs.rollback(ctx, "production", "bench"),
         ),
-        (f"status ({releases} releases)", promptops("status", *repo_arg), envs.status),
+        (f"status ({releases} releases)", promptops("status", *repo_arg), overview.status),
     ):
         took, cpu = median_of(argv, runs, reset)
         work_s = in_process(work)
