@@ -213,3 +213,61 @@ def test_diff_eval_html_filters_the_paired_cases(browser: Any, make_repo, cli, s
     assert opened.page.evaluate("window.__pwned") is None
     assert (opened.shown("regressed"), opened.shown("failed"), opened.shown("all")) == (1, 2, 3)
     assert any("window.__pwned = 4" in t for t in opened.page.locator("pre").all_text_contents())
+
+
+LOUD_SUITE = """variants: {plain: answer, loud: loud}
+cases:
+  - id: lower
+    vars: {answer: 'yes'}
+    assert: [{type: contains, value: 'YES', metric: shout}]
+  - id: upper
+    vars: {answer: 'YES'}
+    assert: [{type: contains, value: 'YES', metric: shout}]
+"""
+
+
+def _rows(opened: Opened, selector: str) -> list[list[str]]:
+    tables = opened.page.locator(selector)
+    return [[cell.strip() for cell in row.locator("td").all_inner_texts()] for row in tables.locator("tbody tr").all()]
+
+
+@pytest.mark.usefixtures("api_key")
+def test_the_eval_page_shows_prompt_variants_and_metrics_as_the_json_report(
+    browser: Any, make_repo, cli, server, tmp_path: Path
+) -> None:
+    from eval_fixtures import ANSWER_PROMPT, project
+
+    files = {**project(server.base_url, {}), "evals/answer.yaml": LOUD_SUITE}
+    files["prompts/loud.prompt"] = ANSWER_PROMPT.replace("REPLY: {{ answer }}", "REPLY: {{ answer | upper }}")
+    root = make_repo(files)
+    page, data = tmp_path / "report.html", tmp_path / "report.json"
+    code, out, err = in_thread(cli, "eval", "--repo", root, "-o", page, "-o", data)
+    assert code == 1, out + err  # the plain variant's gate fails
+    report = json.loads(data.read_text(encoding="utf-8"))
+    opened = Opened(browser, page)
+    opened.quiet()
+    (group,) = report["variants"]
+    assert opened.page.locator("[data-section=variants] p code").all_inner_texts() == [group["suite"]]
+    expected = [
+        [v["variant"], v["prompt"], str(v["cases"]), str(v["passed"]), f"{v['pass_rate']:.0%}",
+         "" if i == 0 else f"{v['pass_rate_change'] * 100:+g} points", "passed" if v["gate_passed"] else "failed"]
+        for i, v in enumerate(group["variants"])
+    ]  # fmt: skip
+    assert _rows(opened, "[data-section=variants] table >> nth=0") == expected
+    assert expected == [["loud", "loud", "2", "2", "100%", "", "passed"], ["plain", "answer", "2", "1", "50%",
+                                                                           "-50 points", "failed"]]  # fmt: skip
+    differing = [[d["case"], d["model"], *d["verdicts"].values()] for d in group["differences"]]
+    assert _rows(opened, "[data-section=variants] table >> nth=1") == differing == [["lower", "main", "pass", "fail"]]
+    metrics = [
+        [m["suite"], m["model"], m["metric"], str(m["checks"]), str(m["passed"]), f"{m['score']:.2f}"]
+        for m in report["metrics"]
+    ]
+    assert (
+        _rows(opened, "[data-section=metrics] table")
+        == metrics
+        == [
+            ["answer@loud", "main", "shout", "2", "2", "1.00"],
+            ["answer@plain", "main", "shout", "2", "1", "0.50"],
+        ]
+    )
+    opened.quiet()
