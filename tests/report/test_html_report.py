@@ -1,6 +1,6 @@
 """The HTML reports in a real headless Chromium (Debian's `chromium`, driven by Playwright's Python package):
 opened from a file URL with no console error and no network request, filters that work, model output shown as
-text, and the counts of the JSON report."""
+text, and the counts, prompt variants and metrics of the JSON report."""
 
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ from typing import Any
 import pytest
 from conftest import EXAMPLE, commit
 from hypothesis import HealthCheck, given, settings
-from test_report_results import check, passing, reports, run, suite_summary, summary
+from hypothesis import strategies as st
+from test_report_results import check, nasty_texts, passing, reports, run, suite_summary, summary
 
 from promptops.model import EvalReport, Message
+from promptops.report.metrics import metric_scores
 from promptops.report.results import to_dict, to_html
+from promptops.report.variants import variant_comparisons
 
 # Debian's chromium (.ci/run installs it); another Chromium build can be named, e.g. Chrome on GitHub's runners.
 CHROMIUM = Path(os.environ.get("PROMPTOPS_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -271,3 +274,43 @@ def test_the_eval_page_shows_prompt_variants_and_metrics_as_the_json_report(
         ]
     )
     opened.quiet()
+
+
+@st.composite
+def compared_reports(draw: st.DrawFn) -> EvalReport:
+    """Reports whose suites are variants of one suite file (hostile names) and whose checks name metrics."""
+    report = draw(reports())
+    base, names = draw(nasty_texts.filter(bool)), draw(st.lists(nasty_texts.filter(bool), min_size=1, max_size=3))
+    ids = {s.suite: f"{base}@{names[i % len(names)]}" for i, s in enumerate(report.suites)}
+    ids |= {c.suite: ids.get(c.suite, f"{base}@{names[0]}") for c in report.cases}
+    metric = draw(nasty_texts.filter(bool))
+    results = tuple(
+        replace(r, suite=ids.get(r.suite, r.suite), checks=tuple(replace(c, metric=metric) for c in r.checks))
+        for r in report.results
+    )
+    return replace(
+        report,
+        suites=tuple(replace(s, suite=ids[s.suite]) for s in report.suites),
+        cases=tuple(replace(c, suite=ids[c.suite]) for c in report.cases),
+        results=results,
+    )
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(compared_reports())
+def test_variants_and_metrics_with_any_names_stay_inert_text(report: EvalReport) -> None:
+    """Variant, suite, case, model and metric names are shown as text: only promptops' tags, no handler, and one
+    table row per variant, differing case and metric row of the JSON report."""
+    page = to_html(report)
+    parsed = _Inert()
+    parsed.feed(page)
+    assert parsed.tags <= ALLOWED and page.count("<script") == 1 and parsed.handlers == ["href"]
+    groups, metrics = variant_comparisons(report), metric_scores(report)
+    variant_rows = sum(1 + len(g["variants"]) + (1 + len(g["differences"]) if g["differences"] else 0) for g in groups)
+    assert _section(page, "variants").count("<tr>") == variant_rows  # header rows included
+    assert _section(page, "metrics").count("<tr>") == (1 + len(metrics) if metrics else 0)
+
+
+def _section(page: str, name: str) -> str:
+    start = page.find(f'<div data-section="{name}">')
+    return "" if start < 0 else page[start : page.index("</div>", start)]
