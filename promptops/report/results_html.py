@@ -1,15 +1,17 @@
 """Eval results as one self-contained HTML page: a summary per suite and per model, then every case with its
 rendered messages, each run's output and each assertion's verdict and reason, the baseline classification when
-there is one, and filters (failed, regressed, flaky). Opened offline from a CI artifact; nothing is fetched.
+there is one, prompt variants side by side and named metrics when the run has them, and filters (failed,
+regressed, flaky). Opened offline from a CI artifact; nothing is fetched.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..model import CaseSummary, EvalReport, Message, TaskResult
-from ..wording import count
+from ..wording import count, percent
 from .cases import (
     SUMMARY_HEADER,
     CaseKey,
@@ -23,6 +25,8 @@ from .cases import (
     totals,
 )
 from .html_page import esc, filter_bar, page, pre, table
+from .metrics import metric_scores
+from .variants import points, variant_comparisons
 
 Messages = Mapping[CaseKey, Sequence[Message]]
 TOTALS = (("suites", "suites"), ("cases", "cases"), ("passed", "passed"), ("failed", "failed"), ("errors", "errors"))
@@ -38,6 +42,8 @@ def to_html(report: EvalReport, messages: Messages | None = None) -> str:
         _suite_table(report),
         "<h2>By suite and model</h2>",
         _model_table(cases),
+        *_variants(report),
+        *_metrics(report),
         f"<h2>Cases ({len(cases)})</h2>",
         filter_bar(len(cases)),
         *(_case(c, runs.get(case_key(c), []), (messages or {}).get(case_key(c), ())) for c in cases),
@@ -93,6 +99,60 @@ def _model_table(cases: Sequence[CaseSummary]) -> str:
         )  # fmt: skip
     header = ["suite", "model", "cases", "passed", "failed", "errors", "flaky", "cases passed"]
     return table(header, rows, frozenset(range(2, 8))) if rows else "<p>none</p>"
+
+
+def _variants(report: EvalReport) -> list[str]:
+    """Per suite file that compares prompts: each variant's pass rate, change from the first and gate, then every
+    case whose verdicts differ (all of them: a page has no comment-size limit)."""
+    groups = variant_comparisons(report)
+    if not groups:
+        return []
+    parts = ['<div data-section="variants">', "<h2>Prompt variants</h2>"]
+    header = ["variant", "prompt", "cases", "passed", "pass rate", "change", "gate"]
+    for group in groups:
+        cell = "".join(f" [{k}: {v}]" for k, v in group["axes"].items())
+        parts.append(f"<p><code>{esc(group['suite'])}</code>{esc(cell)}</p>")
+        rows = [_variant_row(r, first=i == 0) for i, r in enumerate(group["variants"])]
+        parts += [table(header, rows, frozenset(range(2, 6))), _differences(group)]
+    return [*parts, "</div>"]
+
+
+def _variant_row(row: dict[str, Any], first: bool) -> list[str]:
+    gate = ("pass", "passed") if row["gate_passed"] else ("fail", "failed")
+    change = "" if first else esc(points(row["pass_rate_change"]))
+    return [
+        esc(row["variant"]), esc(row["prompt"]), str(row["cases"]), str(row["passed"]),
+        esc(percent(row["pass_rate"])), change, f'<span class="{gate[0]}">{gate[1]}</span>',
+    ]  # fmt: skip
+
+
+def _differences(group: dict[str, Any]) -> str:
+    if not group["differences"]:
+        return "<p>Every case has the same verdict in every variant.</p>"
+    names = [r["variant"] for r in group["variants"]]
+    rows = [
+        [f"<code>{esc(d['case'])}</code>", esc(_target(d["model"], d["role"]))]
+        + [f'<span class="{esc(v)}">{esc(v)}</span>' for v in (d["verdicts"].get(n, "-") for n in names)]
+        for d in group["differences"]
+    ]
+    return f"<p>Cases whose verdicts differ ({len(rows)}):</p>" + table(["case", "model", *names], rows)
+
+
+def _metrics(report: EvalReport) -> list[str]:
+    """Named metrics per suite, model and variant: checks, how many passed and the mean score."""
+    rows = [
+        [esc(m["suite"]), esc(_target(m["model"], m["variant"])), f"<code>{esc(m['metric'])}</code>",
+         str(m["checks"]), str(m["passed"]), esc(f"{m['score']:.2f}")]
+        for m in metric_scores(report)
+    ]  # fmt: skip
+    if not rows:
+        return []
+    header = ["suite", "model", "metric", "checks", "passed", "mean score"]
+    return ['<div data-section="metrics">', "<h2>Metrics</h2>", table(header, rows, frozenset(range(3, 6))), "</div>"]
+
+
+def _target(model: str, role: str) -> str:
+    return model if role == "primary" else f"{model} ({role})"
 
 
 def _case(c: CaseSummary, runs: Sequence[TaskResult], messages: Sequence[Message]) -> str:

@@ -57,7 +57,7 @@ def variant_lines(report: EvalReport) -> list[str]:
     for group in variant_comparisons(report):
         cells = []
         for i, row in enumerate(group["variants"]):
-            change = "" if i == 0 else f" ({_points(row['pass_rate_change'])})"
+            change = "" if i == 0 else f" ({points(row['pass_rate_change'])})"
             gate = "gate passed" if row["gate_passed"] else "gate failed"
             cells.append(f"{row['variant']} {percent(row['pass_rate'])}{change}, {gate}")
         cell = "".join(f" [{k}: {v}]" for k, v in group["axes"].items())
@@ -85,7 +85,7 @@ def variants_markdown(report: EvalReport) -> str:
         rates = (
             "| **pass rate** | "
             + " | ".join(
-                percent(r["pass_rate"]) + ("" if i == 0 else f" ({_points(r['pass_rate_change'])})")
+                percent(r["pass_rate"]) + ("" if i == 0 else f" ({points(r['pass_rate_change'])})")
                 for i, r in enumerate(group["variants"])
             )
             + " |"
@@ -101,7 +101,7 @@ def variants_markdown(report: EvalReport) -> str:
     return "\n\n".join(parts)
 
 
-def _points(change: float) -> str:
+def points(change: float) -> str:
     points = round(change * 100, 1)
     return f"{points:+g} points"
 

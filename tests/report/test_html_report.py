@@ -1,6 +1,6 @@
 """The HTML reports in a real headless Chromium (Debian's `chromium`, driven by Playwright's Python package):
 opened from a file URL with no console error and no network request, filters that work, model output shown as
-text, and the counts of the JSON report."""
+text, and the counts, prompt variants and metrics of the JSON report."""
 
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ from typing import Any
 import pytest
 from conftest import EXAMPLE, commit
 from hypothesis import HealthCheck, given, settings
-from test_report_results import check, passing, reports, run, suite_summary, summary
+from hypothesis import strategies as st
+from test_report_results import check, nasty_texts, passing, reports, run, suite_summary, summary
 
 from promptops.model import EvalReport, Message
+from promptops.report.metrics import metric_scores
 from promptops.report.results import to_dict, to_html
+from promptops.report.variants import variant_comparisons
 
 # Debian's chromium (.ci/run installs it); another Chromium build can be named, e.g. Chrome on GitHub's runners.
 CHROMIUM = Path(os.environ.get("PROMPTOPS_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -215,3 +218,101 @@ def test_diff_eval_html_filters_the_paired_cases(browser: Any, make_repo, cli, s
     assert opened.page.evaluate("window.__pwned") is None
     assert (opened.shown("regressed"), opened.shown("failed"), opened.shown("all")) == (1, 2, 3)
     assert any("window.__pwned = 4" in t for t in opened.page.locator("pre").all_text_contents())
+
+
+LOUD_SUITE = """variants: {plain: answer, loud: loud}
+cases:
+  - id: lower
+    vars: {answer: 'yes'}
+    assert: [{type: contains, value: 'YES', metric: shout}]
+  - id: upper
+    vars: {answer: 'YES'}
+    assert: [{type: contains, value: 'YES', metric: shout}]
+"""
+
+
+def _rows(opened: Opened, selector: str) -> list[list[str]]:
+    tables = opened.page.locator(selector)
+    return [[cell.strip() for cell in row.locator("td").all_inner_texts()] for row in tables.locator("tbody tr").all()]
+
+
+@pytest.mark.usefixtures("api_key")
+def test_the_eval_page_shows_prompt_variants_and_metrics_as_the_json_report(
+    browser: Any, make_repo, cli, server, tmp_path: Path
+) -> None:
+    from eval_fixtures import ANSWER_PROMPT, project
+
+    files = {**project(server.base_url, {}), "evals/answer.yaml": LOUD_SUITE}
+    files["prompts/loud.prompt"] = ANSWER_PROMPT.replace("REPLY: {{ answer }}", "REPLY: {{ answer | upper }}")
+    root = make_repo(files)
+    page, data = tmp_path / "report.html", tmp_path / "report.json"
+    code, out, err = in_thread(cli, "eval", "--repo", root, "-o", page, "-o", data)
+    assert code == 1, out + err  # the plain variant's gate fails
+    report = json.loads(data.read_text(encoding="utf-8"))
+    opened = Opened(browser, page)
+    opened.quiet()
+    (group,) = report["variants"]
+    assert opened.page.locator("[data-section=variants] p code").all_inner_texts() == [group["suite"]]
+    expected = [
+        [v["variant"], v["prompt"], str(v["cases"]), str(v["passed"]), f"{v['pass_rate']:.0%}",
+         "" if i == 0 else f"{v['pass_rate_change'] * 100:+g} points", "passed" if v["gate_passed"] else "failed"]
+        for i, v in enumerate(group["variants"])
+    ]  # fmt: skip
+    assert _rows(opened, "[data-section=variants] table >> nth=0") == expected
+    assert expected == [["loud", "loud", "2", "2", "100%", "", "passed"], ["plain", "answer", "2", "1", "50%",
+                                                                           "-50 points", "failed"]]  # fmt: skip
+    differing = [[d["case"], d["model"], *d["verdicts"].values()] for d in group["differences"]]
+    assert _rows(opened, "[data-section=variants] table >> nth=1") == differing == [["lower", "main", "pass", "fail"]]
+    metrics = [
+        [m["suite"], m["model"], m["metric"], str(m["checks"]), str(m["passed"]), f"{m['score']:.2f}"]
+        for m in report["metrics"]
+    ]
+    assert (
+        _rows(opened, "[data-section=metrics] table")
+        == metrics
+        == [
+            ["answer@loud", "main", "shout", "2", "2", "1.00"],
+            ["answer@plain", "main", "shout", "2", "1", "0.50"],
+        ]
+    )
+    opened.quiet()
+
+
+@st.composite
+def compared_reports(draw: st.DrawFn) -> EvalReport:
+    """Reports whose suites are variants of one suite file (hostile names) and whose checks name metrics."""
+    report = draw(reports())
+    base, names = draw(nasty_texts.filter(bool)), draw(st.lists(nasty_texts.filter(bool), min_size=1, max_size=3))
+    ids = {s.suite: f"{base}@{names[i % len(names)]}" for i, s in enumerate(report.suites)}
+    ids |= {c.suite: ids.get(c.suite, f"{base}@{names[0]}") for c in report.cases}
+    metric = draw(nasty_texts.filter(bool))
+    results = tuple(
+        replace(r, suite=ids.get(r.suite, r.suite), checks=tuple(replace(c, metric=metric) for c in r.checks))
+        for r in report.results
+    )
+    return replace(
+        report,
+        suites=tuple(replace(s, suite=ids[s.suite]) for s in report.suites),
+        cases=tuple(replace(c, suite=ids[c.suite]) for c in report.cases),
+        results=results,
+    )
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(compared_reports())
+def test_variants_and_metrics_with_any_names_stay_inert_text(report: EvalReport) -> None:
+    """Variant, suite, case, model and metric names are shown as text: only promptops' tags, no handler, and one
+    table row per variant, differing case and metric row of the JSON report."""
+    page = to_html(report)
+    parsed = _Inert()
+    parsed.feed(page)
+    assert parsed.tags <= ALLOWED and page.count("<script") == 1 and parsed.handlers == ["href"]
+    groups, metrics = variant_comparisons(report), metric_scores(report)
+    variant_rows = sum(1 + len(g["variants"]) + (1 + len(g["differences"]) if g["differences"] else 0) for g in groups)
+    assert _section(page, "variants").count("<tr>") == variant_rows  # header rows included
+    assert _section(page, "metrics").count("<tr>") == (1 + len(metrics) if metrics else 0)
+
+
+def _section(page: str, name: str) -> str:
+    start = page.find(f'<div data-section="{name}">')
+    return "" if start < 0 else page[start : page.index("</div>", start)]
