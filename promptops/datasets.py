@@ -68,7 +68,7 @@ _BAD_ROW = object()
 
 
 class DatasetProblems(InputError):
-    """Every bad row of a dataset file: the first as this error (what eval and render stop on), and every one,
+    """Every bad row of a dataset file: the first as this error (what eval stops on), and every one,
     each at its line with its own hint, in `errors` (in file order), so lint can show them all."""
 
     def __init__(self, errors: list[InputError]) -> None:
