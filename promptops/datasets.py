@@ -63,32 +63,35 @@ def dataset_path(evals_dir: str, ds: str, suite_path: str, line: int) -> str:
     return f"{evals_dir}/{ds}" if evals_dir else ds
 
 
+# Holds the place of a row that could not be read, so the default ids of the rows after it do not move.
+_BAD_ROW = object()
+
+
+class DatasetProblems(InputError):
+    """Every bad row of a dataset file: the first as this error (what eval stops on), and every one,
+    each at its line with its own hint, in `errors` (in file order), so lint can show them all."""
+
+    def __init__(self, errors: list[InputError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, file=first.file, line=first.line, hint=first.hint)
+        self.errors = tuple(errors)
+
+
 def load_dataset(source: Source, path: str) -> list[Case]:
-    """Rows of a JSONL, CSV or YAML dataset as cases. Each row: id?, description?, vars or flat vars, assert?"""
+    """Rows of a JSONL, CSV or YAML dataset as cases. Each row: id?, description?, vars or flat vars, assert?
+
+    A file that cannot be read at all raises InputError; bad rows are all checked and raised together as
+    DatasetProblems. The good rows stay on the fast path: one try per row, nothing else."""
     raw = source.read(path)
     if raw is None:
         raise InputError("dataset file not found", file=path, hint="check the path under `datasets:`")
     text = decode(raw, path, MAX_DATASET_BYTES)
     stem = PurePosixPath(path).stem
-    rows: list[tuple[int, Any]] = []
+    errors: list[InputError] = []
     if path.endswith(".jsonl"):
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append((n, parse_json(line)))
-                except json.JSONDecodeError as exc:
-                    raise InputError(
-                        f"invalid JSON at column {exc.colno}: {exc.msg}",
-                        file=path,
-                        line=n,
-                        hint="each line must hold one JSON object",
-                    ) from None
-                except (ValueError, RecursionError) as exc:
-                    raise InputError(
-                        f"invalid JSON: {exc}", file=path, line=n, hint="each line must hold one JSON object"
-                    ) from None
+        rows = _jsonl_rows(text, path, errors)
     elif path.endswith(".csv"):
-        rows = _csv_rows(text, path)
+        rows = _csv_rows(text, path, errors)
     elif path.endswith((".yaml", ".yml")):
         data, lines = yamltext.parse(text, path)
         if not isinstance(data, list):
@@ -96,12 +99,42 @@ def load_dataset(source: Source, path: str) -> list[Case]:
         rows = [(yamltext.line_for(lines, (i,)), row) for i, row in enumerate(data)]
     else:
         raise InputError("unknown dataset format", file=path, hint="use .jsonl, .csv or .yaml")
-    return [_row_case(row, path, line, f"{stem}-{i + 1}") for i, (line, row) in enumerate(rows)]
+    cases: list[Case] = []
+    for i, (line, row) in enumerate(rows):
+        if row is _BAD_ROW:
+            continue
+        try:
+            cases.append(_row_case(row, path, line, f"{stem}-{i + 1}"))
+        except InputError as exc:
+            errors.append(exc)
+    if errors:
+        errors.sort(key=lambda e: e.line or 0)
+        raise DatasetProblems(errors)
+    return cases
 
 
-def _csv_rows(text: str, path: str) -> list[tuple[int, Any]]:
-    """Rows with the line each starts on. Strict: an unclosed quote is an error at the line that opened it,
-    not a last field that silently swallows the rest of the file."""
+def _jsonl_rows(text: str, path: str, errors: list[InputError]) -> list[tuple[int, Any]]:
+    """(line, value) of every non-blank line; a line that is not JSON adds to `errors`."""
+    rows: list[tuple[int, Any]] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append((n, parse_json(line)))
+            except json.JSONDecodeError as exc:
+                message = f"invalid JSON at column {exc.colno}: {exc.msg}"
+            except (ValueError, RecursionError) as exc:
+                message = f"invalid JSON: {exc}"
+            else:
+                continue
+            errors.append(InputError(message, file=path, line=n, hint="each line must hold one JSON object"))
+            rows.append((n, _BAD_ROW))
+    return rows
+
+
+def _csv_rows(text: str, path: str, errors: list[InputError]) -> list[tuple[int, Any]]:
+    """Rows with the line each starts on; a row with too many fields adds to `errors`. Strict: an unclosed
+    quote is an error at the line that opened it (and ends the reading), not a last field that silently
+    swallows the rest of the file."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
     rows: list[tuple[int, Any]] = []
@@ -114,34 +147,46 @@ def _csv_rows(text: str, path: str) -> list[tuple[int, Any]]:
             if header is None:
                 header = fields
             elif len(fields) > len(header):
-                raise InputError("row has more fields than the header", file=path, line=line)
+                hint = f"the header has {len(header)} fields; quote fields that hold commas"
+                errors.append(InputError("row has more fields than the header", file=path, line=line, hint=hint))
+                rows.append((line, _BAD_ROW))
             else:
                 rows.append((line, {k: fields[i] if i < len(fields) else None for i, k in enumerate(header)}))
     except csv.Error as exc:
         if "end of data" in str(exc) or "EOF" in str(exc):
-            raise InputError(
-                "a quoted field opened on this line is never closed",
-                file=path,
-                line=start,
-                hint='close the quote; write a quote inside a quoted field as two ("")',
-            ) from None
-        raise InputError(f"invalid CSV: {exc}", file=path, line=start, hint="quote fields that hold commas") from None
+            errors.append(
+                InputError(
+                    "a quoted field opened on this line is never closed",
+                    file=path,
+                    line=start,
+                    hint='close the quote; write a quote inside a quoted field as two ("")',
+                )
+            )
+        else:
+            errors.append(
+                InputError(f"invalid CSV: {exc}", file=path, line=start, hint="quote fields that hold commas")
+            )
     return rows
 
 
 def _row_case(row: Any, path: str, line: int, default_id: str) -> Case:
     if not isinstance(row, dict):
-        raise InputError(f"a dataset row must be an object, got {kind_of(row)}", file=path, line=line)
+        raise InputError(
+            f"a dataset row must be an object, got {kind_of(row)}",
+            file=path,
+            line=line,
+            hint="write each row as an object: its vars (flat or under `vars`), and `id`, `description`, `assert`",
+        )
     case_id = str(row.get("id") or default_id)
     if "vars" in row:
         if not isinstance(row["vars"], dict):
-            raise InputError("`vars` must be an object", file=path, line=line)
+            raise InputError("`vars` must be an object", file=path, line=line, hint="map each variable to its value")
         variables = row["vars"]
     else:
         variables = {k: v for k, v in row.items() if k not in ("id", "description", "assert")}
     asserts = row.get("assert", [])
     if not isinstance(asserts, list):
-        raise InputError("`assert` must be a list", file=path, line=line)
+        raise InputError("`assert` must be a list", file=path, line=line, hint="write the assertions as a list")
     checked = []
     for a in asserts:
         validate_assertion(a, path, line)

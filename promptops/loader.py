@@ -14,7 +14,7 @@ from typing import Any
 
 from . import yamltext
 from .config_file import load_config
-from .datasets import dataset_path, load_dataset, parse_assertion, validate_assertion, with_transform
+from .datasets import DatasetProblems, dataset_path, load_dataset, parse_assertion, validate_assertion, with_transform
 from .errors import InputError
 from .formats import (
     SchemaProblems,
@@ -187,20 +187,18 @@ def load_suite(source: Source, evals_dir: str, path: str) -> Suite:
                 options={**default_options, **raw.get("options", {})},
             )
         )
-    for i, ds in enumerate(data.get("datasets", [])):
-        ds_path = dataset_path(evals_dir, ds, path, yamltext.line_for(lines, ("datasets", i)))
-        for case in load_dataset(source, ds_path):
-            add(
-                Case(
-                    id=case.id,
-                    vars={**default_vars, **case.vars},
-                    asserts=tuple(with_transform(a, default_transform) for a in default_asserts + case.asserts),
-                    description=case.description,
-                    file=case.file,
-                    line=case.line,
-                    options=dict(default_options),
-                )
+    for case in _dataset_cases(source, evals_dir, path, data, lines):
+        add(
+            Case(
+                id=case.id,
+                vars={**default_vars, **case.vars},
+                asserts=tuple(with_transform(a, default_transform) for a in default_asserts + case.asserts),
+                description=case.description,
+                file=case.file,
+                line=case.line,
+                options=dict(default_options),
             )
+        )
     variants = _variants(data, path, lines)
     return Suite(
         id=suite_id,
@@ -218,6 +216,26 @@ def load_suite(source: Source, evals_dir: str, path: str) -> Suite:
         metadata=tuple(data.get("metadata", ())),
         variants=variants if ("prompts" in data or "variants" in data) else (),
     )
+
+
+def _dataset_cases(
+    source: Source, evals_dir: str, path: str, data: dict[str, Any], lines: dict[yamltext.Path, int]
+) -> list[Case]:
+    """The cases of every dataset a suite lists. Every dataset is read, and the bad rows of all of them are
+    raised together (DatasetProblems, the first one as its message)."""
+    cases: list[Case] = []
+    errors: list[InputError] = []
+    for i, ds in enumerate(data.get("datasets", [])):
+        try:
+            ds_path = dataset_path(evals_dir, ds, path, yamltext.line_for(lines, ("datasets", i)))
+            cases += load_dataset(source, ds_path)
+        except DatasetProblems as exc:
+            errors += exc.errors
+        except InputError as exc:
+            errors.append(exc)
+    if errors:
+        raise DatasetProblems(errors)
+    return cases
 
 
 def _variants(data: dict[str, Any], path: str, lines: dict[yamltext.Path, int]) -> tuple[tuple[str, str], ...]:
@@ -281,18 +299,23 @@ def _collect(problems: list[Finding], fn: Callable[[], Any]) -> Any:
         for line, message in exc.problems:
             problems.append(Finding("invalid-file", "error", message, exc.file or "", line, exc.hint or ""))
         return None
-    except InputError as exc:
-        problems.append(
-            Finding(
-                rule="invalid-file",
-                severity="error",
-                message=exc.message,
-                file=exc.file or "",
-                line=exc.line or 0,
-                hint=exc.hint or "",
-            )
-        )
+    except DatasetProblems as exc:  # every bad row of a dataset, each at its line
+        problems.extend(_finding(e) for e in exc.errors)
         return None
+    except InputError as exc:
+        problems.append(_finding(exc))
+        return None
+
+
+def _finding(exc: InputError) -> Finding:
+    return Finding(
+        rule="invalid-file",
+        severity="error",
+        message=exc.message,
+        file=exc.file or "",
+        line=exc.line or 0,
+        hint=exc.hint or "",
+    )
 
 
 def load(source: Source) -> Snapshot:
