@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import yaml
 
@@ -28,6 +29,8 @@ from .promptfoo_text import model_name, provider_model
 TOP_KEYS = {"description", "prompts", "providers", "tests", "defaultTest", "env", "evaluateOptions"}
 PROVIDER_KEYS = {"id", "label", "config"}
 CONFIG_ENDPOINT = {"apiBaseUrl": "", "baseUrl": "", "basePath": "", "apiHost": "https://{}/v1"}
+# A provider setting named like a credential (accessToken, client_secret, auth, password...) is never written.
+_CREDENTIAL_WORDS = {"key", "keys", "token", "secret", "secrets", "password", "passwords", "passwd", "pwd"}
 
 
 class Source:
@@ -197,8 +200,14 @@ def _provider(
         elif key == "apiKeyEnvar" and isinstance(value, str):
             key_env = value
         elif key in CONFIG_ENDPOINT and isinstance(value, str):
-            body["api_base"] = CONFIG_ENDPOINT[key].format(value) if CONFIG_ENDPOINT[key] else value
+            url = CONFIG_ENDPOINT[key].format(value) if CONFIG_ENDPOINT[key] else value
+            body["api_base"] = _endpoint(url, src, plan, where, f"{what}.config.{key}")
+        elif _credential_name(key):
+            src.secrets.update(_strings(value))
+            plan.review(where, f"{what}.config.{key}", f"`{key}` holds a credential: not written anywhere; give it to "
+                        "the model through the environment. Rotate it: it was in the config file")  # fmt: skip
         elif key in forbidden or key in ("organization", "headers", "cost"):
+            src.secrets.update(_strings(value) if key == "headers" else ())
             plan.review(where, f"{what}.config.{key}", f"`{key}` is not a model parameter in promptops; left out")
         else:
             params[key] = value
@@ -209,6 +218,45 @@ def _provider(
     name = model_name(str(item.get("label") or model), taken)
     plan.mapped(where, what, f"model {name!r} ({model}" + (f", params {sorted(params)}" if params else "") + ")")
     return name, body
+
+
+def _credential_name(key: str) -> bool:
+    """accessToken, client_secret, authHeader, api_key, password: yes. max_tokens, top_k: no."""
+    words = re.findall(r"[a-z]+|[A-Z][a-z]*", key)
+    return any(w.lower() in _CREDENTIAL_WORDS or w.lower().startswith(("auth", "credential")) for w in words)
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in a value (a header mapping, a list of tokens...)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _endpoint(url: str, src: Source, plan: Plan, where: str, what: str) -> str:
+    """An endpoint URL without the credentials it may carry (user:password@, ?code=..., #...): those join the
+    known secrets and are listed."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # not a URL: left as written, scrubbed like any text
+        return url
+    held = [parts.username or "", parts.password or "", parts.query, parts.fragment]
+    held += [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
+    if not any(held):
+        return url
+    src.secrets.update(v for v in held if v)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    netloc += f":{port}" if port else ""
+    how = "the endpoint URL carried credentials (user, query or fragment): written without them; give them to "
+    how += "the model through the environment. Rotate them: they were in the config file"
+    plan.review(where, what, how)
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _routing_yaml(src: Source, models: list[str], judge: str | None) -> str:

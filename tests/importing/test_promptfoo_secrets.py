@@ -1,0 +1,57 @@
+"""`promptops import promptfoo` on configs holding credentials outside `apiKey`, and naming files outside their
+directory: no credential in any written file or in the printed report, each listed for review."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+# Built at run time so that secret scanners do not flag the test data.
+URL_CODE = "Hf83kd92" + "JdmQ0xPz7LaW1vB"
+TOKEN = "Pp1Oo2Ii3" + "Uu4Yy5Tt6Rr7"
+PASSWORD = "Wd4Rt8Yb" + "3NcQq"
+
+
+def run(cli, tmp_path: Path, config: str) -> tuple[int, str, Path]:
+    """Import `config` (written as tmp_path/pf/promptfooconfig.yaml) into a fresh directory: (code, output, root)."""
+    source = tmp_path / "pf"
+    source.mkdir()
+    (source / "promptfooconfig.yaml").write_text(config)
+    root = tmp_path / "repo"
+    code, out, err = cli("import", "promptfoo", source / "promptfooconfig.yaml", "--into", root)
+    return code, out + err, root
+
+
+def written(root: Path) -> str:
+    return "\n".join(p.read_text() for p in sorted(root.rglob("*")) if p.is_file())
+
+
+def test_endpoint_and_credential_params_are_not_written(cli, tmp_path: Path) -> None:
+    code, output, root = run(
+        cli,
+        tmp_path,
+        f"""\
+prompts: ["Hello {{{{name}}}}"]
+providers:
+  - id: openai:gpt-4o-mini
+    config:
+      apiBaseUrl: "https://bob:{PASSWORD}@example.net/api/v1?code={URL_CODE}#frag"
+      accessToken: "{TOKEN}"
+      client_secret: ["{TOKEN}x"]
+      max_tokens: 100
+      temperature: 0
+tests:
+  - vars: {{name: "{URL_CODE}"}}
+""",
+    )
+    assert code == 1
+    for secret in (URL_CODE, TOKEN, PASSWORD, "bob"):
+        assert secret not in written(root)
+        assert secret not in output
+    model = yaml.safe_load((root / "routing.yaml").read_text())["models"]["gpt-4o-mini"]
+    assert model["api_base"] == "https://example.net/api/v1"
+    assert model["params"] == {"max_tokens": 100, "temperature": 0}
+    assert "config.apiBaseUrl: the endpoint URL carried credentials" in output
+    assert "config.accessToken: `accessToken` holds a credential" in output
+    assert "config.client_secret: `client_secret` holds a credential" in output
