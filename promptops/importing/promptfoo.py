@@ -48,11 +48,27 @@ class Source:
         if not isinstance(data, dict):
             raise InputError("a promptfoo config is a mapping at the top level", file=str(config), line=1)
         self.data: dict[str, Any] = data
-        self.secrets: set[str] = set()
+        self.secrets: set[str] = set(_api_keys(data))  # every literal key, wherever it is, before anything is written
         self.routing_models: dict[str, dict[str, Any]] = {}
 
     def where(self, *path: Any) -> str:
         return f"{self.config.name}:{yamltext.line_for(self.lines, tuple(path))}"
+
+    def provider_key(self, provider: Any, plan: Plan, where: str, what: str) -> None:
+        """A provider block's literal `config.apiKey` (the models, a test's provider, the grader): never written,
+        listed for review."""
+        config = provider.get("config") if isinstance(provider, dict) else None
+        if not isinstance(config, dict) or "apiKey" not in config:
+            return
+        value = config["apiKey"]
+        if isinstance(value, str) and value:
+            self.secrets.add(value)
+        pid = provider.get("id") if isinstance(provider, dict) else None
+        mapped = provider_model(pid) if isinstance(pid, str) else None
+        key_env = config.get("apiKeyEnvar") if isinstance(config.get("apiKeyEnvar"), str) else None
+        key_env = key_env or (mapped[1] if mapped else None)
+        plan.review(where, f"{what}.config.apiKey", f"a literal API key: not written anywhere; the model reads "
+                    f"${key_env or 'API_KEY'} instead. Rotate this key: it was in the config file")  # fmt: skip
 
     def read(self, rel: str, where: str, plan: Plan) -> str | None:
         path = (self.dir / rel.removeprefix("file://")).resolve()
@@ -65,6 +81,16 @@ class Source:
         except InputError as exc:
             plan.review(where, rel, f"file {rel} is unreadable ({exc.message}); left out")
             return None
+
+
+def _api_keys(data: Any) -> list[str]:
+    """Every literal `apiKey` string anywhere in the config."""
+    if isinstance(data, list):
+        return [k for v in data for k in _api_keys(v)]
+    if not isinstance(data, dict):
+        return []
+    found = [v for k, v in data.items() if k == "apiKey" and isinstance(v, str) and v]
+    return found + [k for v in data.values() for k in _api_keys(v)]
 
 
 def _read_bytes(path: Path) -> bytes | None:
@@ -193,10 +219,7 @@ def _provider(
     forbidden = set(schema("routing")["properties"]["defaults"]["properties"]["params"]["propertyNames"]["not"]["enum"])
     for key, value in config.items() if isinstance(config, dict) else []:
         if key == "apiKey":
-            if isinstance(value, str) and value:
-                src.secrets.add(value)
-            plan.review(where, f"{what}.config.apiKey", f"a literal API key: not written anywhere; the model reads "
-                        f"${key_env or 'API_KEY'} instead. Rotate this key: it was in the config file")  # fmt: skip
+            src.provider_key(item, plan, where, what)
         elif key == "apiKeyEnvar" and isinstance(value, str):
             key_env = value
         elif key in CONFIG_ENDPOINT and isinstance(value, str):

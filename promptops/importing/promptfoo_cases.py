@@ -154,6 +154,7 @@ class Cases:
             case["assert"] = asserts
         self._options(raw.get("options"), case, here, f"{what}.options", default)
         if raw.get("provider") is not None:
+            self.src.provider_key(raw["provider"], self.plan, here, f"{what}.provider")
             if default:
                 self.plan.review(here, f"{what}.provider", "a default provider for every test: set defaults.model "
                                  "in routing.yaml instead; left out")  # fmt: skip
@@ -192,6 +193,7 @@ class Cases:
                 self.uses_affix = True
                 self.plan.mapped(where, f"{what}.{key}", f"the var promptfoo_{key}, added to the prompt")
         if "provider" in raw:  # promptfoo's options.provider grades the model-graded checks
+            self.src.provider_key(raw["provider"], self.plan, where, f"{what}.provider")
             if default:
                 self._provider(raw["provider"], case, where, f"{what}.provider", grader=True)
             else:

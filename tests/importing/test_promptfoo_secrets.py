@@ -55,3 +55,35 @@ tests:
     assert "config.apiBaseUrl: the endpoint URL carried credentials" in output
     assert "config.accessToken: `accessToken` holds a credential" in output
     assert "config.client_secret: `client_secret` holds a credential" in output
+
+
+def test_a_key_on_the_grader_or_a_tests_provider_is_scrubbed_and_listed(cli, tmp_path: Path) -> None:
+    grader_key, test_key = "Zz9Yy8Xx" + "7Ww6Vv5Uu4Tt3", "Wq3Er5Ty" + "7Ui9Op1As3Df"
+    code, output, root = run(
+        cli,
+        tmp_path,
+        f"""\
+prompts: ["Hi {{{{a}}}}"]
+providers: [openai:gpt-4o-mini]
+defaultTest:
+  options:
+    provider: {{id: openai:gpt-4o, config: {{apiKey: "{grader_key}"}}}}
+tests:
+  - vars: {{a: "{grader_key}", b: "{test_key}"}}
+    assert: [{{type: llm-rubric, value: ok}}]
+    options:
+      provider: {{id: anthropic:messages:claude-3-haiku, config: {{apiKey: "{test_key}"}}}}
+  - vars: {{a: x}}
+    provider: {{id: openai:gpt-4.1, config: {{apiKey: "{test_key}"}}}}
+""",
+    )
+    assert code == 1
+    for secret in (grader_key, test_key):
+        assert secret not in written(root)
+        assert secret not in output
+    assert (
+        "defaultTest.options.provider.config.apiKey: a literal API key: not written anywhere; the model reads "
+        "$OPENAI_API_KEY instead. Rotate this key" in output
+    )
+    assert "tests[0].options.provider.config.apiKey: a literal API key" in output
+    assert "tests[1].provider.config.apiKey: a literal API key" in output
