@@ -24,7 +24,7 @@ from . import Plan
 from .promptfoo_cases import Cases
 from .promptfoo_checks import Mapper, PythonChecks
 from .promptfoo_prompts import Prompts
-from .promptfoo_text import model_name, provider_model
+from .promptfoo_text import model_name, provider_model, shown_id
 
 TOP_KEYS = {"description", "prompts", "providers", "tests", "defaultTest", "env", "evaluateOptions"}
 PROVIDER_KEYS = {"id", "label", "config"}
@@ -206,7 +206,7 @@ def _provider(
     item: dict[str, Any], where: str, i: int, src: Source, plan: Plan, taken: set[str]
 ) -> tuple[str, dict[str, Any]] | None:
     mapped = provider_model(item["id"])
-    what = f"providers[{i}] ({item['id']})"
+    what = f"providers[{i}] ({shown_id(item['id'])})"
     if mapped is None:
         plan.review(where, what, "no litellm equivalent (a script, an HTTP endpoint, ...): add the model by hand")
         return None

@@ -49,6 +49,18 @@ def provider_model(provider_id: str) -> tuple[str, str | None] | None:
     return f"{litellm_prefix}/{rest}", key_env
 
 
+def shown_id(provider_id: str) -> str:
+    """A provider id as printed: an URL's scheme and host only, a command's first word (`exec: x --token ...`
+    -> `exec:`), since the rest may hold a credential."""
+    if "://" in provider_id:
+        scheme, _, rest = provider_id.partition("://")
+        host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1]
+        return f"{scheme}://{host}"
+    if provider_id.startswith(("exec:", "python:", "file:", "js:", "golang:", "ruby:")):
+        return provider_id.split()[0] if provider_id.split() else provider_id
+    return provider_id
+
+
 def model_name(text: str, taken: set[str]) -> str:
     """A routing.yaml model name from a label or model string: [A-Za-z0-9_.-], unique among `taken`."""
     base = re.sub(r"[^A-Za-z0-9_.-]+", "-", text.rsplit("/", 1)[-1]).strip("-.") or "model"

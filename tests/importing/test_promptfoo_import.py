@@ -165,7 +165,7 @@ def test_providers_become_named_models_and_a_literal_key_is_written_nowhere(cli,
     assert code == 1, err
     assert [r.split(": ")[0] for r in reviews(report)] == [
         "promptfooconfig.yaml:7 providers[1] (openai:chat:gpt-4o).config.apiKey",
-        "promptfooconfig.yaml:17 providers[3] (https://internal.example.com/generate)",
+        "promptfooconfig.yaml:17 providers[3] (https://internal.example.com)",
     ]
     assert "Rotate this key" in reviews(report)[0]
     routing = (root / "routing.yaml").read_text()

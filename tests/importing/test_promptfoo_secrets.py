@@ -87,3 +87,29 @@ tests:
     )
     assert "tests[0].options.provider.config.apiKey: a literal API key" in output
     assert "tests[1].provider.config.apiKey: a literal API key" in output
+
+
+def test_provider_ids_are_printed_without_their_credentials(cli, tmp_path: Path) -> None:
+    code_param, token, password = "Nq4Wz8Lp" + "2Xc6Vb1Mk9Tr", "Rj5Hs7Df" + "9Gk2Lz4Xc8Vb", "Gh7Jk" + "9Lm2Np"
+    code, output, root = run(
+        cli,
+        tmp_path,
+        f"""\
+prompts: ["Hi {{{{a}}}}"]
+providers:
+  - id: "https://api.example.com/generate?code={code_param}"
+  - id: "https://user:{password}@api.example.org:8443/x#{token}"
+  - id: "exec: python call.py --token {token}"
+  - id: "python:call.py --password {password}"
+  - openai:gpt-4o-mini
+tests: [{{vars: {{a: b}}}}]
+""",
+    )
+    assert code == 1
+    for secret in (code_param, token, password):
+        assert secret not in output
+        assert secret not in written(root)
+    assert "providers[0] (https://api.example.com): no litellm equivalent" in output
+    assert "providers[1] (https://api.example.org:8443): no litellm equivalent" in output
+    assert "providers[2] (exec:): no litellm equivalent" in output
+    assert "providers[3] (python:call.py): no litellm equivalent" in output
