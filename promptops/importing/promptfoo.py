@@ -72,6 +72,10 @@ class Source:
 
     def read(self, rel: str, where: str, plan: Plan) -> str | None:
         path = (self.dir / rel.removeprefix("file://")).resolve()
+        if not path.is_relative_to(self.dir.resolve()):
+            plan.review(where, rel, f"file {rel} is outside the config's directory: not read; copy it next to the "
+                        "config to import it")  # fmt: skip
+            return None
         raw = _read_bytes(path)
         if raw is None:
             plan.review(where, rel, f"file {rel} not found next to the config; left out")

@@ -16,7 +16,7 @@ PASSWORD = "Wd4Rt8Yb" + "3NcQq"
 def run(cli, tmp_path: Path, config: str) -> tuple[int, str, Path]:
     """Import `config` (written as tmp_path/pf/promptfooconfig.yaml) into a fresh directory: (code, output, root)."""
     source = tmp_path / "pf"
-    source.mkdir()
+    source.mkdir(exist_ok=True)
     (source / "promptfooconfig.yaml").write_text(config)
     root = tmp_path / "repo"
     code, out, err = cli("import", "promptfoo", source / "promptfooconfig.yaml", "--into", root)
@@ -113,3 +113,34 @@ tests: [{{vars: {{a: b}}}}]
     assert "providers[1] (https://api.example.org:8443): no litellm equivalent" in output
     assert "providers[2] (exec:): no litellm equivalent" in output
     assert "providers[3] (python:call.py): no litellm equivalent" in output
+
+
+def test_files_outside_the_configs_directory_are_not_read(cli, tmp_path: Path) -> None:
+    secret = "Lk8Jh6Gf" + "4Ds2Aq9Wx7"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "credentials.txt").write_text(f"aws_secret_access_key = {secret}\n")
+    (outside / "tests.yaml").write_text(f"- vars: {{a: {secret}}}\n")
+    (tmp_path / "pf").mkdir()
+    (tmp_path / "pf" / "link.txt").symlink_to(outside / "credentials.txt")
+    code, output, root = run(
+        cli,
+        tmp_path,
+        f"""\
+prompts:
+  - file://{outside}/credentials.txt
+  - file://../outside/credentials.txt
+  - file://link.txt
+  - "Hi {{{{a}}}}"
+providers: [openai:gpt-4o-mini]
+tests:
+  - file://../outside/*.yaml
+  - vars: {{a: "file://../outside/credentials.txt"}}
+""",
+    )
+    assert code == 1
+    assert secret not in output
+    assert secret not in written(root)
+    assert f"file {outside}/credentials.txt is outside the config's directory: not read" in output
+    assert "file ../outside/credentials.txt is outside the config's directory: not read" in output
+    assert "file link.txt is outside the config's directory: not read" in output
