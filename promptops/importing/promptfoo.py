@@ -10,6 +10,7 @@ report are scrubbed of it.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -311,11 +312,54 @@ def _slug(text: str) -> str:
 
 
 def _scrub(plan: Plan, secrets: set[str]) -> None:
-    """No key in any file or report line: the literal ones the config held, and anything shaped like a key."""
+    """No key in any file or report line: the literal ones the config held, and anything shaped like a key.
+    YAML and JSON Lines are scrubbed value by value before they are written again, so that the placeholder is a
+    quoted string and never changes what the file means (`name: [REDACTED:secret]` would be a list)."""
     known = sorted(secrets, key=len, reverse=True)
     for rel, text in plan.files.items():
-        plan.files[rel] = redaction.scrub(text, known)
+        plan.files[rel] = _scrub_file(rel, text, known)
     plan.items[:] = [
         type(item)(item.where, redaction.scrub(item.what, known), item.status, redaction.scrub(item.how, known))
         for item in plan.items
     ]
+
+
+def _scrub_file(rel: str, text: str, known: list[str]) -> str:
+    if rel.endswith((".yaml", ".yml")):
+        return _scrub_yaml(text, known)
+    if rel.endswith(".jsonl"):
+        return "".join(_scrub_json_line(line, known) for line in text.splitlines(keepends=True))
+    if text.startswith("---\n") and "\n---\n" in text[3:]:  # a prompt file: YAML front matter, then the template
+        head, body = text[4:].split("\n---\n", 1)
+        return f"---\n{_scrub_yaml(head + chr(10), known)}---\n{redaction.scrub(body, known)}"
+    return redaction.scrub(text, known)
+
+
+def _scrub_yaml(text: str, known: list[str]) -> str:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return redaction.scrub(text, known)
+    clean = _scrub_value(data, known)
+    return text if clean == data else dump(clean)
+
+
+def _scrub_json_line(line: str, known: list[str]) -> str:
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return redaction.scrub(line, known)
+    clean = _scrub_value(data, known)
+    if clean == data:
+        return line
+    return json.dumps(clean, ensure_ascii=False) + ("\n" if line.endswith("\n") else "")
+
+
+def _scrub_value(value: Any, known: list[str]) -> Any:
+    if isinstance(value, str):
+        return redaction.scrub(value, known)
+    if isinstance(value, dict):
+        return {_scrub_value(k, known): _scrub_value(v, known) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_value(v, known) for v in value]
+    return value

@@ -144,3 +144,36 @@ tests:
     assert f"file {outside}/credentials.txt is outside the config's directory: not read" in output
     assert "file ../outside/credentials.txt is outside the config's directory: not read" in output
     assert "file link.txt is outside the config's directory: not read" in output
+
+
+def test_the_placeholder_is_a_quoted_string_in_every_written_file(cli, tmp_path: Path) -> None:
+    plain, quoted = "Kx7Pq2Lm" + "9Wd4Rt8Yb3Nc", "Ab3\"Cd4'" + "Ef5\\Gh6Ij7Kl8"
+    (tmp_path / "pf").mkdir()
+    (tmp_path / "pf" / "chat.json").write_text('[{"role": "user", "content": "{{name}}"}]')
+    (tmp_path / "pf" / "rows.csv").write_text(f"name,other\n{plain},x\n")
+    code, output, root = run(
+        cli,
+        tmp_path,
+        f"""\
+description: {plain}
+prompts: ["Hi {{{{name}}}} {{{{other}}}}", file://chat.json]
+providers:
+  - id: openai:gpt-4o-mini
+    config: {{apiKey: "{plain}"}}
+  - id: anthropic:messages:claude-3-haiku
+    config: {{apiKey: {yaml.safe_dump(quoted).splitlines()[0]}}}
+tests:
+  - vars: {{name: "{plain}", other: {yaml.safe_dump(quoted).splitlines()[0]}}}
+  - file://rows.csv
+""",
+    )
+    assert code == 1
+    files = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*") if p.is_file()}
+    for text in [*files.values(), output]:
+        assert plain not in text
+        assert quoted not in text and "Ab3" not in text
+    suite = yaml.safe_load(files["evals/pf.yaml"])
+    assert suite["description"] == "[REDACTED:secret]"
+    assert suite["cases"][0]["vars"] == {"name": "[REDACTED:secret]", "other": "[REDACTED:secret]"}
+    data = [path for path in files if path.endswith(".jsonl")]
+    assert data and '"name": "[REDACTED:secret]"' in files[data[0]]
