@@ -34,6 +34,7 @@ REDIRECTING = (
     "GIT_CEILING_DIRECTORIES",
 )
 ZERO = "0" * 40
+LINK_MODE = 0o120000  # a symbolic link in a git tree
 PATH_LOG_FORMAT = "--format=%x00%H%x1f%an%x1f%ae%x1f%aI%x1f%cI%x1f%B%x1f"
 
 
@@ -221,6 +222,14 @@ class GitRepo:
         if blob.type != "blob":
             return None
         return bytes(blob.data_stream.read())
+
+    def is_link(self, sha: str, path: str) -> bool:
+        """Whether the path is committed at the commit as a symbolic link (mode 120000)."""
+        try:
+            entry = self._tree(sha)[path]
+        except KeyError:
+            return False
+        return bool(entry.mode == LINK_MODE)
 
     def read_many(self, sha: str, paths: Sequence[str]) -> dict[str, bytes]:
         """The contents of many files at a commit, through one `git cat-file --batch` (missing ones left out)."""

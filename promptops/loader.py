@@ -387,5 +387,5 @@ def load(source: Source) -> Snapshot:
         suites=suites,
         problems=tuple(problems),
         files=tuple(files),
-        read=source.read,
+        read=source.document,
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from .digest import sha256
 from .errors import InputError
 from .model import Prompt
-from .workspace import matches
+from .workspace import LinkedFile, matches
 
 Reader = Callable[[str], "bytes | None"]
 
@@ -43,7 +43,14 @@ class Documents:
         """(the document's text, its digest) for `prompt`, or an InputError saying why it cannot be read."""
         if self.pins is not None and path not in self.pins:
             raise _error(prompt, f"source({path!r}): the release pins no such document", "release it with the file")
-        data = self.read(path)
+        try:
+            data = self.read(path)
+        except LinkedFile as exc:
+            raise _error(
+                prompt,
+                f"source({path!r}): {exc.message}",
+                "commit the document itself under that path: a link may point at a file the prompt does not list",
+            ) from None
         if data is None and self.pins is not None:
             raise _error(
                 prompt,

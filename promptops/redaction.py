@@ -23,10 +23,13 @@ import hmac
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .budget import REGEX_SECONDS, compile_regex
 from .errors import InputError
+
+if TYPE_CHECKING:
+    from .model import Snapshot
 
 MODES = ("redact", "hash", "keep", "drop")
 FIELDS = ("inputs", "output", "error")
@@ -172,6 +175,16 @@ def secret_values(env: Mapping[str, str], named: Iterable[str] = ()) -> tuple[st
         if value and len(value) >= MIN_SECRET and (name in wanted or name.upper().endswith(SECRET_SUFFIXES))
     }
     return tuple(sorted(values, key=lambda v: (-len(v), v)))
+
+
+def key_names(snapshot: Snapshot) -> list[str]:
+    """The environment variables a project names as holding keys: every model's `api_key_env` in routing.yaml."""
+    return [m.api_key_env for m in snapshot.routing.models.values() if m.api_key_env]
+
+
+def project_secrets(snapshot: Snapshot, env: Mapping[str, str]) -> tuple[str, ...]:
+    """The key values of `env` that `scrub` removes from what is shown of a project (see `secret_values`)."""
+    return secret_values(env, key_names(snapshot))
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:

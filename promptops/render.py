@@ -9,7 +9,7 @@ import difflib
 import hashlib
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import SecurityError
 
-from . import pinned, validation
+from . import pinned, redaction, validation
 from .budget import Clock, OverBudget
 from .errors import InputError
 from .model import ROLES, Message, Prompt, Snapshot
@@ -362,6 +362,11 @@ class Renderer:
         """The messages of a prompt for the given variables."""
         return self.render_traced(prompt_id, variables)[0]
 
+    def render_shown(self, prompt_id: str, variables: Mapping[str, Any], env: Mapping[str, str]) -> list[Message]:
+        """The messages as they may be shown (`promptops render`): the API keys of `env` and anything shaped like
+        a key are scrubbed, as from eval results (a template or a pinned document can hold one)."""
+        return shown(self.render(prompt_id, variables), redaction.project_secrets(self.snapshot, env))
+
     def render_traced(self, prompt_id: str, variables: Mapping[str, Any]) -> tuple[list[Message], dict[str, str]]:
         """The messages, and the pinned documents the render read through `source()` (path -> digest)."""
         prompt = self.prompt(prompt_id)
@@ -568,3 +573,8 @@ def _private(values: Mapping[str, Any]) -> dict[str, Any]:
     if all(isinstance(v, _SCALARS) for v in values.values()):
         return dict(values)
     return copy.deepcopy(dict(values))
+
+
+def shown(messages: Sequence[Message], secrets: Sequence[str]) -> list[Message]:
+    """Messages with the given key values, and anything shaped like a key, scrubbed from their content."""
+    return [Message(m.role, redaction.scrub(m.content, secrets)) for m in messages]

@@ -15,6 +15,7 @@ from .diff import DiffReport, EvalDiff, affected_suites, eval_changes, open_side
 from .diff import diff as compare
 from .evaluate.engine import Evaluation, Settings, exit_code
 from .evaluate.runner import Options
+from .redaction import project_secrets
 from .workspace import CONFIG_FILE, open_source
 
 
@@ -51,6 +52,9 @@ def review(
         head_source=sides.head_source,
         renames=sides.renames,
         changed=sides.changed,
+        secrets=sorted(
+            {*project_secrets(sides.base, env), *project_secrets(sides.head, env)}, key=lambda v: (-len(v), v)
+        ),
     )
     if run_eval is None:
         return Review(report)

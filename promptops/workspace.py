@@ -14,6 +14,10 @@ from .git import GitRepo
 CONFIG_FILE = "promptops.yaml"
 
 
+class LinkedFile(InputError):
+    """A document asked for through a symbolic link: `source()` reads only regular files (exit 2)."""
+
+
 class Source(Protocol):
     """Read-only access to the files of a project at one point in time. Paths are POSIX, root-relative."""
 
@@ -29,6 +33,11 @@ class Source(Protocol):
 
     def glob(self, pattern: str) -> list[str]:
         """Files matching a glob (`**` crosses directories), sorted."""
+        ...
+
+    def document(self, path: str) -> bytes | None:
+        """A document's bytes for `source()`, as `read` gives them, but LinkedFile when the path or a directory
+        on it is a symbolic link (the prompt lists the path, not what the link points at)."""
         ...
 
 
@@ -103,6 +112,14 @@ class TreeSource:
     def glob(self, pattern: str) -> list[str]:
         return _match(self.list_dir(_top_dir(pattern)), pattern)
 
+    def document(self, path: str) -> bytes | None:
+        current = self.root
+        for part in PurePosixPath(path).parts:
+            current = current / part
+            if current.is_symlink():
+                raise LinkedFile(f"{path} is read through a symbolic link", file=path)
+        return self.read(path)
+
 
 class GitSource:
     """The project as committed at a git revision, read from git objects (nothing is checked out)."""
@@ -139,6 +156,11 @@ class GitSource:
     def glob(self, pattern: str) -> list[str]:
         return _match(self.list_dir(_top_dir(pattern)), pattern)
 
+    def document(self, path: str) -> bytes | None:
+        if self.repo.is_link(self.sha, self.prefix + path):
+            raise LinkedFile(f"{path} is committed as a symbolic link", file=path)
+        return self.read(path)
+
 
 class DictSource:
     """Files given as a dict: for tests and generated repositories."""
@@ -153,6 +175,9 @@ class DictSource:
 
     def read(self, path: str) -> bytes | None:
         return self.files.get(path)
+
+    def document(self, path: str) -> bytes | None:
+        return self.read(path)
 
     def glob(self, pattern: str) -> list[str]:
         return _match(list(self.files), pattern)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -49,7 +50,7 @@ def render(
     if vars_file:
         values.update(read_vars_file(vars_file))
     values.update(parse_assignments(var or [], prompt))
-    messages = renderer.render(prompt_id, values)
+    messages = renderer.render_shown(prompt_id, values, os.environ)
     if fmt == "json":
         write_out(
             json.dumps(

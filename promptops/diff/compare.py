@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from ..model import Snapshot
@@ -23,14 +23,18 @@ def diff(
     head_source: Source,
     renames: Mapping[str, str] | None = None,
     changed: Collection[str] | None = None,
+    secrets: Sequence[str] = (),
 ) -> DiffReport:
     """Everything that differs between two snapshots, classified.
 
     `renames` maps old file paths to new ones (git's rename detection), for prompts and suites. `changed`,
     when given, is every path that differs between the sources: pinned documents outside it are not read.
+    Rendered messages are shown scrubbed: of the key values in `secrets`, and of anything shaped like a key.
     """
     renames = dict(renames or {})
-    ctx = _Context(base, head, Renderer(base), Renderer(head), base_source, head_source, changed)
+    ctx = _Context(
+        base, head, Renderer(base), Renderer(head), base_source, head_source, changed, secrets=tuple(secrets)
+    )
     partials = _partials(ctx)
     prompts = _prompts(ctx, renames, {p.name for p in partials})
     return DiffReport(

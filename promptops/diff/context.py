@@ -20,6 +20,7 @@ class _Context:
     head_source: Source
     changed: Collection[str] | None
     reached_by: dict[str, set[str]] = field(default_factory=dict)  # changed template -> prompt ids
+    secrets: tuple[str, ...] = ()  # key values scrubbed from rendered messages and render errors
 
 
 def _broken(snapshot: Snapshot, path: str) -> bool:

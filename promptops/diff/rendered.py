@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from ..errors import InputError
 from ..model import Case, Message, Prompt, Snapshot
-from ..render import Renderer
+from ..redaction import scrub
+from ..render import Renderer, shown
 from .context import _Context
 from .model import MessageChange, RenderedCase
 
@@ -16,11 +17,12 @@ def _cases_of(snapshot: Snapshot, prompt_id: str) -> dict[tuple[str, str], Case]
     return {(s.id, c.id): c for s in snapshot.suites.values() if s.prompt == prompt_id for c in s.cases}
 
 
-def _render(r: Renderer, prompt_id: str, case: Case) -> tuple[list[Message] | None, str | None]:
+def _render(r: Renderer, prompt_id: str, case: Case, secrets: Sequence[str]) -> tuple[list[Message] | None, str | None]:
+    """The case's messages as they may be shown (keys scrubbed), or why it does not render."""
     try:
-        return r.render(prompt_id, case.vars), None
+        return shown(r.render(prompt_id, case.vars), secrets), None
     except InputError as exc:
-        return None, str(exc)
+        return None, scrub(str(exc), secrets)
 
 
 def _render_cases(ctx: _Context, old: Prompt, new: Prompt) -> tuple[tuple[RenderedCase, ...], int]:
@@ -29,8 +31,8 @@ def _render_cases(ctx: _Context, old: Prompt, new: Prompt) -> tuple[tuple[Render
     shared = sorted(set(base_cases) & set(head_cases))
     out = []
     for key in shared:
-        a, a_err = _render(ctx.base_r, old.id, base_cases[key])
-        b, b_err = _render(ctx.head_r, new.id, head_cases[key])
+        a, a_err = _render(ctx.base_r, old.id, base_cases[key], ctx.secrets)
+        b, b_err = _render(ctx.head_r, new.id, head_cases[key], ctx.secrets)
         if a_err or b_err:
             if a_err != b_err:
                 out.append(RenderedCase(key[0], key[1], base_error=a_err, head_error=b_err))

@@ -101,6 +101,9 @@ class _Overlay:
     def read(self, path: str) -> bytes | None:
         return self.git.read(path) if path in self.changed else self.tree.read(path)
 
+    def document(self, path: str) -> bytes | None:
+        return self.git.document(path) if path in self.changed else self.tree.document(path)
+
     def glob(self, pattern: str) -> list[str]:
         return self.git.glob(pattern)
 
@@ -118,6 +121,9 @@ class _Scoped:
 
     def read(self, path: str) -> bytes | None:
         return self.source.read(path)
+
+    def document(self, path: str) -> bytes | None:
+        return self.source.document(path)
 
     def glob(self, pattern: str) -> list[str]:
         return self.source.glob(pattern)

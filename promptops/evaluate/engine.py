@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..model import CaseSummary, EvalReport, ModelSpec, Prompt, Snapshot, Suite, SuiteSummary, TaskResult
 from ..providers import Provider, ProviderRequest
 from ..providers import get as get_provider
-from ..redaction import Redactor
+from ..redaction import Redactor, key_names
 from ..render import Renderer
 from ..workspace import Source, open_source
 from . import overrides as overrides_file
@@ -148,8 +148,7 @@ class Evaluation:
         self.on_warning = on_warning
         self.base_snapshot: Snapshot | None = None  # the --changed-since revision
         self.baseline: tuple[Source, Snapshot] | None = None  # the --baseline revision
-        named = [m.api_key_env for m in snapshot.routing.models.values() if m.api_key_env]
-        self.redactor = Redactor.from_config(snapshot.config.redaction, env, named)
+        self.redactor = Redactor.from_config(snapshot.config.redaction, env, key_names(snapshot))
 
     def plan(self) -> Planned:
         """The tasks at HEAD and at the baseline, filtered by --changed-since and --shard; nothing is called yet."""

@@ -8,6 +8,7 @@ import email.utils
 import json
 import re
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +78,21 @@ class Who:
     api_base: str | None
 
 
+def endpoint(api_base: str) -> str:
+    """An endpoint as messages show it: scheme, host, port and path only. User info, the query string and the
+    fragment are dropped (a key can ride in any of them: `https://user:key@host`, `...?code=key`)."""
+    try:
+        parts = urllib.parse.urlsplit(api_base)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:  # not a URL that can be taken apart: nothing of it is shown
+        return "an endpoint that is not a valid URL"
+    if ":" in host:
+        host = f"[{host}]"
+    path = parts.path.rsplit("@", 1)[-1]  # `user:key@host` without `//` parses as a path
+    return urllib.parse.urlunsplit((parts.scheme, host + port, path, "", ""))
+
+
 def kind_of_status(status: int) -> str:
     if status == 429:
         return "rate_limit"
@@ -101,11 +117,12 @@ def make(
     """One message per kind with the provider's reason in full (on one line), never with the key in it."""
     label, code = who.label, f" ({status})" if status else ""
     detail = whole(scrub(str(detail), key))  # scrub before cutting: half a key is still a leak
+    where = endpoint(who.api_base) if who.api_base else "its default address"
     message = {
         "rate_limit": f"rate limited by {label}{code}",
         "timeout": f"{label} did not answer within {timeout:g} s" if timeout else f"{label} timed out: {detail}",
         "server": f"{label} failed{code}: {detail}",
-        "connection": f"could not reach {label} at {who.api_base or 'its default address'}: {detail}",
+        "connection": f"could not reach {label} at {where}: {detail}",
         "malformed": f"{label} sent an unreadable answer: {detail}",
         "auth": f"{label} refused the API key{code}: {detail}",
         "bad_request": f"{label} rejected the request{code}: {detail}",

@@ -48,7 +48,7 @@ from typing import Any
 from ..model import ModelSpec
 from . import ENDPOINT_PARAMS, Completion, ProviderError, ProviderRequest, failures
 from . import openai_compat as native
-from .failures import Who, one_line
+from .failures import Who, endpoint, one_line
 
 # Parameters the direct route sends itself (mapped by litellm); anything else takes the litellm route.
 DIRECT_PARAMS = frozenset(
@@ -437,7 +437,7 @@ def guard_endpoint(label: str, provider: str, api_base: str | None) -> None:
         return
     raise ProviderError(
         "bad_request",
-        f"model {label!r} would send {provider} credentials from the environment to {host or api_base!r}, "
+        f"model {label!r} would send {provider} credentials from the environment to {host or endpoint(api_base)!r}, "
         f"which is not one of {provider}'s own endpoints ({', '.join('*' + d for d in domains)})",
         hint="remove api_base to use the provider's endpoint, or reach this server as an OpenAI-compatible "
         "model (openai/<model>) with api_key_env naming its own key",

@@ -384,3 +384,23 @@ def test_a_one_prompt_change_loads_a_few_files_not_the_project(make_repo) -> Non
     sides = d.open_sides(root, "HEAD", None)
     assert set(sides.head.prompts) == set(sides.base.prompts) == {"plain"}
     assert not sides.head.suites
+
+
+def test_diff_shows_no_key_in_rendered_messages_in_any_format(make_repo, cli, monkeypatch) -> None:
+    token = "Hx8Kd2Lq7Zp4Wm9Rt3Yv"
+    monkeypatch.setenv("MY_SERVICE_TOKEN", token)
+    prompt = "---\ndescription: d\ninputs:\n  tok: {type: string}\n---\nuser:\ntoken {{ tok }}\n"
+    root = make_repo(
+        {
+            "promptops.yaml": "project: t\n",
+            "routing.yaml": "defaults:\n  model: m\nmodels:\n  m:\n    model: openai/gpt-4o-mini\n",
+            "prompts/q.prompt": prompt,
+            "evals/q.yaml": f"prompt: q\ncases:\n  - id: c1\n    vars: {{tok: {token}}}\n"
+            "    assert:\n      - {type: contains, value: x}\n",
+        }
+    )
+    commit(root, {"prompts/q.prompt": prompt.replace("token {{", "the token: {{")})
+    for fmt in ("text", "json", "html"):
+        code, out, err = cli("diff", "HEAD~1", "HEAD", "--format", fmt, "-C", root)
+        assert code == 0, err
+        assert "REDACTED" in out and token not in out + err

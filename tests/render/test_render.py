@@ -103,3 +103,25 @@ def test_hidden_directories_are_skipped_at_revisions_as_in_the_working_tree(make
         code, out, _ = cli("list", "--repo", root, "--format", "json", *ref)
         assert code == 0
         assert [e["id"] for e in json.loads(out)["prompts"]] == ["greet"]
+
+
+def test_render_shows_no_key_a_template_or_document_puts_in_a_message(make_repo, cli, monkeypatch) -> None:
+    key, token = "acmeacmeacme-0123456789-creds", "Hx8Kd2Lq7Zp4Wm9Rt3Yv"
+    monkeypatch.setenv("ACME_CREDS", key)  # named by routing.yaml only
+    monkeypatch.setenv("MY_SERVICE_TOKEN", token)  # named like a key
+    root = make_repo(
+        {
+            **MINIMAL,
+            "routing.yaml": "defaults:\n  model: m\nmodels:\n  m:\n    model: openai/gpt-4o-mini\n"
+            "    api_key_env: ACME_CREDS\n",
+            "prompts/leak.prompt": "---\ndescription: d\nsources: [docs/*]\n---\nuser:\n"
+            "{{ source('docs/notes.md') }} and sk-secretsecretsecretsecret12345\n",
+            "docs/notes.md": f"creds {key}, token {token}",
+        },
+        use_git=False,
+    )
+    for fmt in ("text", "json"):
+        code, out, err = cli("render", "leak", "--format", fmt, "-C", root)
+        assert code == 0, err
+        assert key not in out and token not in out and "secretsecret" not in out
+        assert out.count("[REDACTED:") == 3

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL, commit
+from conftest import MINIMAL, commit, git
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scripted_provider import ScriptedProvider
@@ -108,6 +108,35 @@ def test_source_refuses_a_document_the_prompt_does_not_list(make_repo, cli) -> N
     assert "sources" in err and "Traceback" not in err
     code, out, _ = cli("lint", "-C", root, "--format", "json")
     assert code == 1 and "unlisted-source" in out and "docs/secret.txt" in out
+
+
+def test_source_refuses_a_listed_path_that_is_a_symbolic_link_in_the_tree_and_at_a_revision(make_repo, cli) -> None:
+    secret = "OPENAI_API_KEY=sk-linkedlinkedlinkedlinked0001\n"
+    linked = "---\ndescription: reads docs\nsources: [docs/**]\n---\nuser:\n{{ source(PATH) }}\n"
+    files = {
+        **MINIMAL,
+        ".gitignore": ".env\nprivate/\n",
+        ".env": secret,
+        "private/notes.md": secret,
+        "prompts/env.prompt": linked.replace("PATH", "'docs/env.md'"),
+        "prompts/dir.prompt": linked.replace("PATH", "'docs/private/notes.md'"),
+    }
+    root = make_repo(files, use_git=False)
+    (root / "docs").mkdir()
+    (root / "docs" / "env.md").symlink_to("../.env")  # a file link, committed
+    (root / "docs" / "private").symlink_to("../private")  # a directory link on the way to the file
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "docs")
+    for prompt, path in (("env", "docs/env.md"), ("dir", "docs/private/notes.md")):
+        code, out, err = cli("render", prompt, "-C", root)
+        assert code == 2, out
+        assert f"prompts/{prompt}.prompt:6: source('{path}'): {path} is read through a symbolic link" in err
+        assert "linkedlinked" not in out + err and "Traceback" not in err
+    code, out, err = cli("render", "env", "--ref", "HEAD", "-C", root)
+    assert code == 2, out
+    assert "prompts/env.prompt:6: source('docs/env.md'): docs/env.md is committed as a symbolic link" in err
+    assert "../.env" not in out
 
 
 def test_the_kill_switch_answer_reads_pinned_sources_and_the_audit_lists_them(project, cli, tmp_path) -> None:
