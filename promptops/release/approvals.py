@@ -11,7 +11,8 @@ An approval counts when its signature verifies against the environment's allowed
 the environment and the release's digest, its signer is not the release's author (the tagger of the
 release tag, or the author or committer of the release commit, matched by email or name against every
 principal the signer's key is listed under; nor, when the release tag is SSH-signed, the key that signed it),
-and it was signed at most `approval_valid_days` (default 7) before it is used.
+it approves what it is used for (a release, or the one ledger event its statement names), and it was
+signed at most `approval_valid_days` (default 7) before it is used.
 """
 
 from __future__ import annotations
@@ -148,6 +149,12 @@ def same_person(principal: str, person: str) -> bool:
     return bool(parts(principal) & parts(person))
 
 
+def approved(doc: Mapping[str, Any]) -> str:
+    """The ledger event a signed approval approves after the fact ("" for an approval of a release)."""
+    named = doc["statement"].get("event")
+    return str(named.get("commit", "")) if isinstance(named, dict) else ""
+
+
 def read(ledger: Ledger, commit: str) -> dict[str, Any]:
     """The `approval.json` of an approve commit; GateFailed when it is missing or malformed."""
     data = ledger.repo.show(f"{commit}:{APPROVAL}")
@@ -183,8 +190,12 @@ def check(
         raise GateFailed(f"the approval is not one for {pol.environment} (it names {body.get('environment')!r})")
     if body.get("digest") != digest:
         raise GateFailed(f"the approval is for digest {body.get('digest')}, not {digest}")
-    if event and (body.get("event") or {}).get("commit") != event:
-        raise GateFailed(f"the approval does not name the ledger event {event[:12]}")
+    if approved(doc) != event:
+        raise GateFailed(
+            f"the approval does not name the ledger event {event[:12]}"
+            if event
+            else f"the approval is one after the fact of ledger event {approved(doc)[:12]}, not of a release"
+        )
     signature = str(doc["signature"])
     principals = ssh_principals(canonical(body), signature, signers_file(pol), NAMESPACE, what="the approval")
     principal = principals[0]
@@ -238,10 +249,13 @@ def find(
     for candidate in ledger.events():
         if candidate.action != "approve" or candidate.environment != pol.environment:
             continue
-        if candidate.digest != digest or candidate.approves != event:
+        if candidate.digest != digest:
             continue
         try:
             doc = read(ledger, candidate.commit)
+            # What is approved is what the signed statement says, whatever the ledger entry records.
+            if approved(doc) != event:
+                continue
             principal = check(doc, pol, digest=digest, made_by=made_by, event=event, tag_key=tag_key)
             return principal, candidate.commit
         except GateFailed as exc:

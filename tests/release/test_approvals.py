@@ -268,3 +268,19 @@ def test_an_approval_made_with_the_key_that_signed_the_release_tag_is_refused(re
     assert code == 1 and "the key that signed the release tag" in err
     assert head(repo) == before
     assert approve(cli, repo, people["bob"], "v0.1.0")[0] == 0
+
+
+def test_an_approval_after_the_fact_does_not_approve_a_promote(repo, cli, people) -> None:
+    from promptops.release import approvals
+    from promptops.release.ledger import Event
+
+    assert run(cli, repo, "promote", "v0.1.0", "--env", "staging", "--reason", "try")[0] == 0
+    digest = json.loads(run(cli, repo, "bundle", "--ref", "v0.1.0")[1])["digest"]
+    rollback = Event(action="rollback", environment="production", by="x", time="", reason="r", version="v0.1.0",
+                     digest=digest, commit="a" * 40, prompt="")  # fmt: skip
+    body = approvals.statement("production", "v0.1.0", digest, "after the fact", rollback)
+    # Recorded on the ledger as if it approved the release itself (no `approves` in the event).
+    forged = forge(repo, json.loads(approvals.sign(body, people["bob"])), "v0.1.0", digest)
+    code, _, err = promote(cli, repo, "v0.1.0")
+    assert code == 1 and "requires a signed approval" in err
+    assert head(repo) == forged
