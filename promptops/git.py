@@ -429,6 +429,16 @@ class GitRepo:
             return Signature("good", _signer(err))
         return Signature(_failed(err), detail=_last_line(err))
 
+    def tag_ssh_signature(self, name: str) -> str:
+        """The armored SSH signature of the annotated tag `name` ("" when it has none, or another kind)."""
+        raw = self.read_objects([f"refs/tags/{name}"], kind="tag").get(f"refs/tags/{name}", b"")
+        text = raw.decode("utf-8", "replace")
+        start = text.find("-----BEGIN SSH SIGNATURE-----")
+        end = text.find("-----END SSH SIGNATURE-----", start)
+        if start < 0 or end < 0:
+            return ""
+        return text[start : end + len("-----END SSH SIGNATURE-----")] + "\n"
+
     def create_tag(self, name: str, commit: str, message: str) -> None:
         """An annotated tag; git signs it when `tag.gpgSign` is set."""
         self.run("tag", "-a", "--cleanup=verbatim", "-F", "-", name, commit, input=message.encode("utf-8"))

@@ -15,6 +15,7 @@ forged bundle without loading typer, rich, GitPython or litellm.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -116,8 +117,17 @@ def ssh_sign(data: bytes, key: Path, namespace: str) -> str:
 
 
 def ssh_verify(data: bytes, armored: str, allowed: Path, namespace: str, *, what: str = "the statement") -> str:
-    """The principal of `allowed` (an allowed-signers file) whose key made `armored` over `data` in `namespace`;
-    GateFailed (exit 1) when no listed key made it, or it does not match the data or the namespace."""
+    """The principal of `allowed` (an allowed-signers file) whose key made `armored` over `data` in `namespace`
+    (the first one listed, when the key is listed under several); GateFailed (exit 1) when no listed key made it,
+    or it does not match the data or the namespace."""
+    return ssh_principals(data, armored, allowed, namespace, what=what)[0]
+
+
+def ssh_principals(
+    data: bytes, armored: str, allowed: Path, namespace: str, *, what: str = "the statement"
+) -> list[str]:
+    """Every principal of `allowed` listed with the key that made `armored` over `data` in `namespace`, in the
+    file's order; GateFailed (exit 1) as `ssh_verify`."""
     with tempfile.TemporaryDirectory(prefix="promptops-sig-") as tmp:
         sig = Path(tmp) / "file.sig"
         sig.write_text(armored, encoding="utf-8")
@@ -128,7 +138,52 @@ def ssh_verify(data: bytes, armored: str, allowed: Path, namespace: str, *, what
         done = _run(["-Y", "verify", "-f", str(allowed), "-I", principals[0], "-n", namespace, "-s", str(sig)], data)
     if done.returncode != 0:
         raise GateFailed(f"the SSH signature does not match the content of {what} (edited after signing?)")
-    return principals[0]
+    # find-principals names only the first line listing the key (OpenSSH 9): the others are read here.
+    more = _listed(allowed, ssh_fingerprint(armored))
+    return [*principals, *(p for p in more if p not in principals)]
+
+
+def _listed(allowed: Path, fingerprint: str) -> list[str]:
+    """The principals of every line of an allowed-signers file that lists the key with `fingerprint`."""
+    found: list[str] = []
+    if not fingerprint:
+        return found
+    for line in allowed.read_text(encoding="utf-8", errors="replace").splitlines():
+        tokens = line.split()
+        if not tokens or tokens[0].startswith("#"):
+            continue
+        for token in tokens[1:]:
+            try:
+                blob = base64.b64decode(token, validate=True)
+            except ValueError:
+                continue
+            if blob and _fingerprint(blob) == fingerprint:
+                found.extend(p for p in tokens[0].strip('"').split(",") if p and p not in found)
+                break
+    return found
+
+
+def _fingerprint(key: bytes) -> str:
+    return "SHA256:" + base64.b64encode(hashlib.sha256(key).digest()).decode("ascii").rstrip("=")
+
+
+def ssh_fingerprint(armored: str) -> str:
+    """The SHA256 fingerprint of the public key an armored SSH signature carries ("" when it cannot be read)."""
+    lines = [line.strip() for line in armored.strip().splitlines()]
+    if len(lines) < 3 or not lines[0].startswith("-----BEGIN SSH SIGNATURE") or not lines[-1].startswith("-----END"):
+        return ""
+    try:
+        blob = base64.b64decode("".join(lines[1:-1]), validate=True)
+    except ValueError:
+        return ""
+    # SSHSIG: magic "SSHSIG", uint32 version, then the public key as an SSH string (uint32 length + bytes).
+    if not blob.startswith(b"SSHSIG") or len(blob) < 14:
+        return ""
+    size = int.from_bytes(blob[10:14], "big")
+    key = blob[14 : 14 + size]
+    if len(key) != size or not key:
+        return ""
+    return _fingerprint(key)
 
 
 def _document(doc_or_bytes: Mapping[str, Any] | bytes) -> dict[str, Any]:

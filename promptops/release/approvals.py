@@ -9,8 +9,10 @@ records it on the ledger as an `approve` commit holding `approval.json` ({statem
 
 An approval counts when its signature verifies against the environment's allowed-signers file, it names
 the environment and the release's digest, its signer is not the release's author (the tagger of the
-release tag, or the author or committer of the release commit, matched by email or name against the
-signer's principal), and it was signed at most `approval_valid_days` (default 7) before it is used.
+release tag, or the author or committer of the release commit, matched by email or name against every
+principal the signer's key is listed under; nor, when the release tag is SSH-signed, the key that signed it),
+it approves what it is used for (a release, or the one ledger event its statement names), and it was
+signed at most `approval_valid_days` (default 7) before it is used.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ..digest import canonical
 from ..errors import GateFailed, InputError
 from ..git import GitRepo
 from ..model import Config
-from ..signing import ssh_sign, ssh_verify
+from ..signing import ssh_fingerprint, ssh_principals, ssh_sign
 from ..workspace import CONFIG_FILE
 from .ledger import APPROVAL, Event, Ledger
 
@@ -73,7 +75,33 @@ def signers_file(pol: Policy) -> Path:
             file=str(pol.signers),
             hint='create it: one line per approver, `email namespaces="promptops-approval" ssh-ed25519 AAAA...`',
         )
+    _exact_principals(pol.signers)
     return pol.signers
+
+
+PATTERN = re.compile(r"[*?!,\"\s]")
+
+
+def _exact_principals(path: Path) -> None:
+    """InputError (exit 2) naming the line of an allowed-signers file whose principal is not one exact email: a
+    pattern (`*@example.com`), a list, or a bare name would let a release's author approve under another name."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the allowed-signers file: {exc}", file=str(path)) from None
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        principal = text.split(None, 1)[0] if not text.startswith('"') else text.split('"', 2)[1]
+        if text.startswith('"') or PATTERN.search(principal) or principal.count("@") != 1:
+            raise InputError(
+                f"approvers are listed by exact email; {principal[:60]!r} is not one (a pattern, a list or a name)",
+                file=str(path),
+                line=number,
+                hint='one line per person, naming one email: `bob@example.com namespaces="promptops-approval" '
+                "ssh-ed25519 AAAA...`",
+            )
 
 
 def statement(env: str, version: str, digest: str, reason: str, event: Event | None = None) -> dict[str, Any]:
@@ -104,6 +132,11 @@ def authors(repo: GitRepo, tagger: str, commit: str) -> list[str]:
     return [p for p in [tagger, *people] if p.strip()]
 
 
+def release_key(repo: GitRepo, tag: str) -> str:
+    """The fingerprint of the SSH key that signed the release tag ("" when the tag is not SSH-signed)."""
+    return ssh_fingerprint(repo.tag_ssh_signature(tag))
+
+
 def same_person(principal: str, person: str) -> bool:
     """Whether a principal (an email, or a name) or a typed name is `person` (`Name <email>`)."""
 
@@ -114,6 +147,12 @@ def same_person(principal: str, person: str) -> bool:
         return found | ({name} if name else set())
 
     return bool(parts(principal) & parts(person))
+
+
+def approved(doc: Mapping[str, Any]) -> str:
+    """The ledger event a signed approval approves after the fact ("" for an approval of a release)."""
+    named = doc["statement"].get("event")
+    return str(named.get("commit", "")) if isinstance(named, dict) else ""
 
 
 def read(ledger: Ledger, commit: str) -> dict[str, Any]:
@@ -140,23 +179,38 @@ def check(
     made_by: Iterable[str],
     at: datetime | None = None,
     event: str = "",
+    tag_key: str = "",
 ) -> str:
     """The principal of a valid approval of `digest` (or of the ledger event `event`) for the environment, at
-    time `at` (default now); GateFailed (exit 1) saying why it does not count."""
+    time `at` (default now); GateFailed (exit 1) saying why it does not count. The signer is the release's
+    author when any principal its key is listed under is one of `made_by`, or when its key (fingerprint) is
+    `tag_key`, the key that signed the release tag."""
     body = doc["statement"]
     if body.get("type") != KIND or body.get("environment") != pol.environment:
         raise GateFailed(f"the approval is not one for {pol.environment} (it names {body.get('environment')!r})")
     if body.get("digest") != digest:
         raise GateFailed(f"the approval is for digest {body.get('digest')}, not {digest}")
-    if event and (body.get("event") or {}).get("commit") != event:
-        raise GateFailed(f"the approval does not name the ledger event {event[:12]}")
-    principal = ssh_verify(canonical(body), str(doc["signature"]), signers_file(pol), NAMESPACE, what="the approval")
+    if approved(doc) != event:
+        raise GateFailed(
+            f"the approval does not name the ledger event {event[:12]}"
+            if event
+            else f"the approval is one after the fact of ledger event {approved(doc)[:12]}, not of a release"
+        )
+    signature = str(doc["signature"])
+    principals = ssh_principals(canonical(body), signature, signers_file(pol), NAMESPACE, what="the approval")
+    principal = principals[0]
     for person in made_by:
-        if same_person(principal, person):
-            raise GateFailed(
-                f"the approval is signed by {principal}, who made the release ({person}): someone else must approve",
-                hint="ask an approver listed in the allowed-signers file who did not cut the release",
-            )
+        for listed in principals:
+            if same_person(listed, person):
+                raise GateFailed(
+                    f"the approval is signed by {listed}, who made the release ({person}): someone else must approve",
+                    hint="ask an approver listed in the allowed-signers file who did not cut the release",
+                )
+    if tag_key and ssh_fingerprint(signature) == tag_key:
+        raise GateFailed(
+            f"the approval is signed with the key that signed the release tag ({tag_key}): someone else must approve",
+            hint="ask an approver listed in the allowed-signers file who did not cut the release",
+        )
     signed = _moment(str(body.get("time", "")))
     when = at or clock.now()
     if signed is None or signed > when + SKEW:
@@ -186,19 +240,24 @@ def moment(text: str) -> datetime | None:
     return _moment(text)
 
 
-def find(ledger: Ledger, pol: Policy, digest: str, made_by: Iterable[str], event: str = "") -> tuple[str, str]:
+def find(
+    ledger: Ledger, pol: Policy, digest: str, made_by: Iterable[str], event: str = "", tag_key: str = ""
+) -> tuple[str, str]:
     """(principal, ledger commit) of the newest approval on the ledger that counts for `digest` in the
     environment now (or, with `event`, for that ledger event); GateFailed saying why none does."""
     why = ""
     for candidate in ledger.events():
         if candidate.action != "approve" or candidate.environment != pol.environment:
             continue
-        if candidate.digest != digest or candidate.approves != event:
+        if candidate.digest != digest:
             continue
         try:
-            return check(read(ledger, candidate.commit), pol, digest=digest, made_by=made_by, event=event), (
-                candidate.commit
-            )
+            doc = read(ledger, candidate.commit)
+            # What is approved is what the signed statement says, whatever the ledger entry records.
+            if approved(doc) != event:
+                continue
+            principal = check(doc, pol, digest=digest, made_by=made_by, event=event, tag_key=tag_key)
+            return principal, candidate.commit
         except GateFailed as exc:
             why = why or f"the approval in ledger commit {candidate.commit[:12]} does not count: {exc.message}"
     raise GateFailed(

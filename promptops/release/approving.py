@@ -39,7 +39,12 @@ def approve(ctx: Context, version: str | None, env: str, reason: str, key: Path,
     signed = approvals.sign(body, key)
     made_by = approvals.authors(ctx.repo, tagger, str(record["commit"]))
     principal = approvals.check(
-        json.loads(signed), pol, digest=digest, made_by=made_by, event=target.commit if target else ""
+        json.loads(signed),
+        pol,
+        digest=digest,
+        made_by=made_by,
+        event=target.commit if target else "",
+        tag_key=approvals.release_key(ctx.repo, tag),
     )
 
     def change(state: LedgerState) -> tuple[LedgerState, Event]:
@@ -152,7 +157,7 @@ def verify_approvals(ctx: Context) -> tuple[list[str], list[str]]:
 def _used_approval(ctx: Context, event: Event) -> str:
     """Why the approval a promote or rollback names does not count for it ("" when it does)."""
     try:
-        _, record, tagger = ctx.release(event.version)
+        tag, record, tagger = ctx.release(event.version)
         doc = approvals.read(ctx.ledger, event.approval)
         pol = approvals.policy(ctx.root or ctx.repo.root, ctx.config, event.environment)
         approvals.check(
@@ -161,6 +166,7 @@ def _used_approval(ctx: Context, event: Event) -> str:
             digest=event.digest,
             made_by=approvals.authors(ctx.repo, tagger, str(record["commit"])),
             at=approvals.moment(event.time),
+            tag_key=approvals.release_key(ctx.repo, tag),
         )
     except (GateFailed, InputError) as exc:
         return exc.message

@@ -306,7 +306,11 @@ def _approval(
         return (typed, "unverified") if typed else ("", "")
     made_by = approvals.authors(ctx.repo, tagger, str(record["commit"]))
     if not typed:
-        return approvals.find(ctx.ledger, pol, str(record["digest"]), made_by)
+        if pol.signers is not None and pol.signers.is_file():
+            approvals.signers_file(pol)  # an approvers file that lists a pattern or a name is refused (exit 2)
+        return approvals.find(
+            ctx.ledger, pol, str(record["digest"]), made_by, tag_key=approvals.release_key(ctx.repo, tag)
+        )
     if not unverified:
         raise GateFailed(
             f"{env} requires a signed approval; a typed --approved-by is not one",

@@ -224,3 +224,63 @@ def test_codeowners_gives_the_approvers_file_to_its_owner_and_check_covers_it(re
     (repo / "promptops.yaml").write_text(CONFIG.replace("    approvers_owner: '@acme/release-managers'\n", ""))
     code, out, _ = run(cli, repo, "lint")
     assert code == 1 and "approvers_owner" in out
+
+
+def key_line(people: dict[str, Path], name: str, principal: str) -> str:
+    public = (people[name].parent / f"{name}.pub").read_text().split()
+    return f'{principal} namespaces="promptops-approval" {public[0]} {public[1]}\n'
+
+
+def test_the_author_is_refused_when_any_principal_of_their_key_is_theirs(repo, cli, people) -> None:
+    # Ada's key listed first under a shared address, then under her own: every principal of the key counts.
+    allowed = key_line(people, "ada", "approvers@example.test") + signers_line(people, "ada")
+    commit(repo, {APPROVERS: allowed + signers_line(people, "bob")}, "approvers")
+    before = head(repo)
+    code, _, err = approve(cli, repo, people["ada"], "v0.1.0")
+    assert code == 1 and "ada@example.test, who made the release" in err
+    assert head(repo) == before
+
+
+@pytest.mark.parametrize("principal", ["release-approvers", "ada", "*@example.test", "ada@example.test,x@example.test"])
+def test_an_approvers_file_listing_a_pattern_or_a_name_is_refused(repo, cli, people, principal) -> None:
+    commit(repo, {APPROVERS: signers_line(people, "bob") + key_line(people, "ada", principal)}, "approvers")
+    before = head(repo)
+    code, out, err = approve(cli, repo, people["ada"], "v0.1.0")
+    assert code == 2 and f"{APPROVERS}:2" in err and "exact email" in err and "Traceback" not in out + err
+    assert head(repo) == before
+    code, _, err = promote(cli, repo, "v0.1.0")
+    assert code == 2 and "exact email" in err
+
+
+def test_an_approval_made_with_the_key_that_signed_the_release_tag_is_refused(repo, cli, people) -> None:
+    # The tag is signed with Ada's key, which the approvers file lists under another address only.
+    raw = git(repo, "cat-file", "tag", "v0.1.0")
+    message = raw.split("\n\n", 1)[1] + "\n"
+    subprocess.run(
+        ["git", "-c", "gpg.format=ssh", "-c", f"user.signingkey={people['ada']}", "tag", "-f", "-s",
+         "--cleanup=verbatim", "-F", "-", "v0.1.0", git(repo, "rev-parse", "v0.1.0^{commit}")],
+        cwd=repo, input=message.encode(), capture_output=True, check=True,
+    )  # fmt: skip
+    assert "BEGIN SSH SIGNATURE" in git(repo, "cat-file", "tag", "v0.1.0")
+    commit(repo, {APPROVERS: key_line(people, "ada", "release@example.test") + signers_line(people, "bob")})
+    before = head(repo)
+    code, _, err = approve(cli, repo, people["ada"], "v0.1.0")
+    assert code == 1 and "the key that signed the release tag" in err
+    assert head(repo) == before
+    assert approve(cli, repo, people["bob"], "v0.1.0")[0] == 0
+
+
+def test_an_approval_after_the_fact_does_not_approve_a_promote(repo, cli, people) -> None:
+    from promptops.release import approvals
+    from promptops.release.ledger import Event
+
+    assert run(cli, repo, "promote", "v0.1.0", "--env", "staging", "--reason", "try")[0] == 0
+    digest = json.loads(run(cli, repo, "bundle", "--ref", "v0.1.0")[1])["digest"]
+    rollback = Event(action="rollback", environment="production", by="x", time="", reason="r", version="v0.1.0",
+                     digest=digest, commit="a" * 40, prompt="")  # fmt: skip
+    body = approvals.statement("production", "v0.1.0", digest, "after the fact", rollback)
+    # Recorded on the ledger as if it approved the release itself (no `approves` in the event).
+    forged = forge(repo, json.loads(approvals.sign(body, people["bob"])), "v0.1.0", digest)
+    code, _, err = promote(cli, repo, "v0.1.0")
+    assert code == 1 and "requires a signed approval" in err
+    assert head(repo) == forged
