@@ -385,3 +385,19 @@ def test_report_merge_refuses_a_hostile_repeat_status_and_shard(cli, tmp_path: P
         assert code == 2 and str(shard) in err and key in err, out + err
         assert value not in out + err
     assert not (tmp_path / "merged.html").exists()
+
+
+def test_eval_html_messages_are_redacted_as_the_results_keep_them(cli, tmp_path: Path, monkeypatch) -> None:
+    """The rendered messages on the page go through the project's redaction: the value of a key routing.yaml
+    names (whatever the variable is called) and the project's own patterns (ORD-\\d{6}) never reach the page."""
+    repo = shutil.copytree(EXAMPLE, tmp_path / "support-bot")
+    routing = repo / "routing.yaml"
+    routing.write_text(routing.read_text("utf-8").replace("OPENAI_API_KEY", "OPENAI_CREDS"), "utf-8")
+    key = "bank statement shows"  # a key whose value the ticket happens to contain
+    monkeypatch.setenv("OPENAI_CREDS", key)
+    html = tmp_path / "report.html"
+    code, out, err = in_thread(cli, "eval", "triage/classify_ticket", "--repo", repo, "--replay", "-o", html)
+    assert code == 0, out + err
+    page = html.read_text("utf-8")
+    assert "Rendered messages" in page and "[REDACTED:secret]" in page and "[REDACTED:pattern]" in page
+    assert key not in page + out + err and "ORD-118204" not in page
