@@ -156,7 +156,7 @@ def eval_suites(
         report = planned.run().report
     finally:
         progress.stop()
-    context = _Context(repo_prefix(root), fail_on == "regression", _messages(planned.head, dict(os.environ)))
+    context = _Context(repo_prefix(root), fail_on == "regression", planned.messages())
     _emit(report, kinds, fmt, context)
     code = exit_code(report, fail_on_regression=fail_on == "regression")
     _explain(report, code)
@@ -180,20 +180,6 @@ class _Context:
 
     def __init__(self, prefix: str, fail_on_regression: bool, messages: dict[Any, Any]) -> None:
         self.prefix, self.fail_on_regression, self.messages = prefix, fail_on_regression, messages
-
-
-def _messages(tasks: Any, env: dict[str, str]) -> dict[Any, Any]:
-    """Each case's rendered messages (first repeat), secrets scrubbed, keyed like the report's cases."""
-    from ..model import Message
-    from ..redaction import scrub, secret_values
-
-    secrets = secret_values(env)
-    found: dict[Any, Any] = {}
-    for t in tasks:
-        key = (t.suite.id, t.case.id, t.model.name, t.variant)
-        if t.request is not None and key not in found:
-            found[key] = tuple(Message(m.role, scrub(m.content, secrets)) for m in t.request.messages)
-    return found
 
 
 def _emit(report: EvalReport, outputs: list[tuple[Path, str]], fmt: str | None, context: _Context) -> None:

@@ -14,7 +14,17 @@ from pathlib import Path
 
 from .. import digest, loader, routing
 from ..errors import InputError
-from ..model import CaseSummary, EvalReport, ModelSpec, Prompt, Snapshot, Suite, SuiteSummary, TaskResult
+from ..model import (
+    CaseSummary,
+    EvalReport,
+    Message,
+    ModelSpec,
+    Prompt,
+    Snapshot,
+    Suite,
+    SuiteSummary,
+    TaskResult,
+)
 from ..providers import Provider, ProviderRequest
 from ..providers import get as get_provider
 from ..redaction import Redactor, key_names
@@ -348,6 +358,19 @@ class Planned:
     def run(self) -> Outcome:
         """Run every task (resuming an interrupted run of the same plan), then summarise and gate."""
         return self.evaluation._run(self.head, self.base)
+
+    def messages(self) -> dict[tuple[str, str, str, str], tuple[Message, ...]]:
+        """Each case's rendered messages (first repeat) as the results may keep them: keys removed and the
+        project's redaction for inputs applied (none when inputs are dropped), keyed like the report's cases."""
+        redactor = self.evaluation.redactor
+        found: dict[tuple[str, str, str, str], tuple[Message, ...]] = {}
+        for t in self.head:
+            key = (t.suite.id, t.case.id, t.model.name, t.variant)
+            if t.request is None or key in found:
+                continue
+            kept = [(m.role, redactor.text(m.content, "inputs")) for m in t.request.messages]
+            found[key] = tuple(Message(role, text) for role, text in kept if text is not None)
+        return found
 
 
 def _all_cached(store: Store, tasks: Sequence[Task]) -> bool:

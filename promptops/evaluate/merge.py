@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -92,7 +93,13 @@ def read_reports(paths: Iterable[Path]) -> list[EvalReport]:
     loaded = []
     for path in paths:
         try:
-            loaded.append(from_dict(parse_json(path.read_text("utf-8"))))
+            report = from_dict(parse_json(path.read_text("utf-8")))
+            if report.shard is not None and not re.fullmatch(r"[1-9][0-9]*/[1-9][0-9]*", report.shard):
+                raise InputError(
+                    "eval results: shard must be K/N (e.g. 2/4)",
+                    hint="pass the file `promptops eval --shard K/N -o FILE.json` wrote, unedited",
+                )
+            loaded.append(report)
         except OSError as exc:
             raise InputError(f"cannot read report: {exc.strerror}", file=str(path)) from None
         except InputError as exc:  # the document's own complaint, which does not know the file's name

@@ -30,11 +30,11 @@ def _summary(doc: Doc) -> str:
     title = esc(head_line(doc)) if s["changed"] else "no changes"
     c = s["prompts"]
     rows = [
-        ["behaviour-affecting prompts", str(len(s["behaviour_affecting"]))],
+        ["behaviour-affecting prompts", esc(str(len(s["behaviour_affecting"])))],
         ["prompts added · removed · renamed · modified",
-         f"{c['added']} · {c['removed']} · {c['renamed']} · {c['modified']}"],
-        ["partials · routing edits · eval suites", f"{s['partials']} · {s['routing']} · {s['suites']}"],
-        ["breaking changes · weakened gates", f"{len(s['breaking'])} · {len(s['weakened_gates'])}"],
+         esc(f"{c['added']} · {c['removed']} · {c['renamed']} · {c['modified']}")],
+        ["partials · routing edits · eval suites", esc(f"{s['partials']} · {s['routing']} · {s['suites']}")],
+        ["breaking changes · weakened gates", esc(f"{len(s['breaking'])} · {len(s['weakened_gates'])}")],
     ]  # fmt: skip
     parts = [
         f"<h1>promptops diff: {title}</h1>",

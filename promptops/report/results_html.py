@@ -67,10 +67,10 @@ def _head(report: EvalReport) -> str:
     facts += [f"<span>shard {esc(report.shard)}</span>"] if report.shard else []
     facts.append(f"<span>{esc(report.started)} → {esc(report.finished)}</span>")
     sums = totals(report)
-    tally = ", ".join(f'<span data-count="{key}">{sums[key]}</span> {esc(label)}' for key, label in TOTALS)
+    tally = ", ".join(f'<span data-count="{esc(key)}">{esc(sums[key])}</span> {esc(label)}' for key, label in TOTALS)
     cost = f"{sums['tokens']:,} tokens · {'cost unknown' if sums['cost'] is None else money(sums['cost'])}"
     return (
-        f'<h1>promptops eval <span class="{css}" data-verdict="{css}">{esc(word)}</span></h1>\n'
+        f'<h1>promptops eval <span class="{esc(css)}" data-verdict="{esc(css)}">{esc(word)}</span></h1>\n'
         f'<p class="facts">{"".join(facts)}</p>\n<p>{tally} · {esc(cost)}</p>'
     )
 
@@ -79,7 +79,7 @@ def _suite_table(report: EvalReport) -> str:
     rows = []
     for row in summary_rows(report):
         cells = [esc(cell) for cell in row]
-        cells[-1] = f'<span class="{row[-1]}">{esc(row[-1])}</span>'
+        cells[-1] = f'<span class="{esc(row[-1])}">{esc(row[-1])}</span>'
         rows.append(cells)
     return table(list(SUMMARY_HEADER), rows, frozenset(range(1, len(SUMMARY_HEADER) - 1))) if rows else "<p>none</p>"
 
@@ -93,8 +93,8 @@ def _model_table(cases: Sequence[CaseSummary]) -> str:
         verdicts = [c.verdict for c in members]
         passed = verdicts.count("pass")
         rows.append(
-            [esc(suite), esc(target), str(len(members)), str(passed), str(verdicts.count("fail")),
-             str(verdicts.count("error")), str(sum(c.flaky for c in members)),
+            [esc(suite), esc(target), esc(len(members)), esc(passed), esc(verdicts.count("fail")),
+             esc(verdicts.count("error")), esc(sum(c.flaky for c in members)),
              esc(f"{passed / len(members):.0%}")]
         )  # fmt: skip
     header = ["suite", "model", "cases", "passed", "failed", "errors", "flaky", "cases passed"]
@@ -121,8 +121,8 @@ def _variant_row(row: dict[str, Any], first: bool) -> list[str]:
     gate = ("pass", "passed") if row["gate_passed"] else ("fail", "failed")
     change = "" if first else esc(points(row["pass_rate_change"]))
     return [
-        esc(row["variant"]), esc(row["prompt"]), str(row["cases"]), str(row["passed"]),
-        esc(percent(row["pass_rate"])), change, f'<span class="{gate[0]}">{gate[1]}</span>',
+        esc(row["variant"]), esc(row["prompt"]), esc(row["cases"]), esc(row["passed"]),
+        esc(percent(row["pass_rate"])), change, f'<span class="{esc(gate[0])}">{esc(gate[1])}</span>',
     ]  # fmt: skip
 
 
@@ -142,7 +142,7 @@ def _metrics(report: EvalReport) -> list[str]:
     """Named metrics per suite, model and variant: checks, how many passed and the mean score."""
     rows = [
         [esc(m["suite"]), esc(_target(m["model"], m["variant"])), f"<code>{esc(m['metric'])}</code>",
-         str(m["checks"]), str(m["passed"]), esc(f"{m['score']:.2f}")]
+         esc(m["checks"]), esc(m["passed"]), esc(f"{m['score']:.2f}")]
         for m in metric_scores(report)
     ]  # fmt: skip
     if not rows:
@@ -156,7 +156,7 @@ def _target(model: str, role: str) -> str:
 
 
 def _case(c: CaseSummary, runs: Sequence[TaskResult], messages: Sequence[Message]) -> str:
-    tags = [f'<span class="tag {c.verdict}">{esc(c.verdict)}</span>']
+    tags = [f'<span class="tag {esc(c.verdict)}">{esc(c.verdict)}</span>']
     tags += ['<span class="tag flaky">flaky</span>'] if c.flaky else []
     if c.baseline:
         was = f"{c.base_verdict or '-'}" + (f" on {c.base_model}" if c.base_model and c.base_model != c.model else "")
@@ -182,8 +182,8 @@ def _messages(messages: Sequence[Message]) -> str:
 
 
 def _run(r: TaskResult) -> str:
-    head = f'<h4>Run {r.repeat}: <span class="{esc(r.status)}">{esc(r.status)}</span>, score {esc(ratio(r.score))}'
-    head += f", {r.latency_ms / 1000:.2f} s" + (" (cached)" if r.cached else "") + "</h4>"
+    head = f'<h4>Run {esc(r.repeat)}: <span class="{esc(r.status)}">{esc(r.status)}</span>, score {esc(ratio(r.score))}'
+    head += esc(f", {r.latency_ms / 1000:.2f} s" + (" (cached)" if r.cached else "")) + "</h4>"
     parts = [head]
     if r.error:
         parts.append(f"<p>error{esc(f' ({r.error_kind})' if r.error_kind else '')}:</p>{pre(r.error)}")
@@ -193,7 +193,7 @@ def _run(r: TaskResult) -> str:
             state = "could not run" if check.error else "pass" if check.passed else "fail"
             css = "check-pass" if check.passed and not check.error else "check-fail"
             items.append(
-                f'<li class="{css}"><code>{esc(check.label)}</code>: {esc(state)}, '
+                f'<li class="{esc(css)}"><code>{esc(check.label)}</code>: {esc(state)}, '
                 f"score {esc(ratio(check.score))}: {esc(check.reason)}</li>"
             )
         parts.append("<ul>" + "".join(items) + "</ul>")

@@ -7,7 +7,8 @@ import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, fields, is_dataclass
-from typing import Any
+from types import NoneType, UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from .. import __version__
 from ..errors import InputError
@@ -56,7 +57,8 @@ def to_json(report: EvalReport) -> str:
 def from_dict(data: Any) -> EvalReport:
     """The inverse of to_dict, for `report merge`. Derived keys (passed, totals) are recomputed, not read.
 
-    Types are the schema's business (validate against `results` first); this names what is missing.
+    Every field read is checked against its type (verdicts and statuses from their known set, counts integers):
+    a report is data from elsewhere, and its values reach HTML pages. The first wrong field is named.
     """
     if not isinstance(data, Mapping):
         raise InputError("an eval results document must be a JSON object")
@@ -76,7 +78,10 @@ def from_dict(data: Any) -> EvalReport:
         return None if value is None else _build(Override, value, at)
 
     def strings(value: Any, at: str) -> tuple[Any, ...]:
-        return tuple(_list(value, at))
+        items = _list(value, at)
+        for i, item in enumerate(items):
+            _check(item, str, f"{at}[{i}]")
+        return tuple(items)
 
     report: EvalReport = _build(
         EvalReport,
@@ -124,8 +129,69 @@ def _build(cls: Any, data: Any, at: str, convert: Mapping[str, Convert] | None =
     for f in fields(cls):
         if f.name in data:
             value = data[f.name]
-            kwargs[f.name] = convert[f.name](value, f"{at}.{f.name}" if at else f.name) if f.name in convert else value
+            name = f"{at}.{f.name}" if at else f.name
+            if f.name in convert:
+                kwargs[f.name] = convert[f.name](value, name)
+            else:
+                _check(value, _hints(cls)[f.name], name)
+                kwargs[f.name] = value
     return cls(**kwargs)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+def _check(value: Any, hint: Any, at: str) -> None:
+    """Refuse a value that is not of the field's type, naming the field and what it must be."""
+    if not _fits(value, hint):
+        raise InputError(
+            f"eval results: {at} must be {_describe(hint)}, not {_kind(value)}",
+            hint="pass the file `promptops eval -o FILE.json` wrote, unedited, or run that eval again",
+        )
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    origin = get_origin(hint)
+    if origin in (Union, UnionType):
+        return any(_fits(value, arm) for arm in get_args(hint))
+    if origin is Literal:
+        return isinstance(value, str) and value in get_args(hint)
+    if origin is dict:
+        key, item = get_args(hint)
+        return isinstance(value, dict) and all(_fits(k, key) and _fits(v, item) for k, v in value.items())
+    if hint is NoneType:
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    return True  # nested dataclasses and lists are built by their converters, which check them
+
+
+def _describe(hint: Any) -> str:
+    origin = get_origin(hint)
+    if origin in (Union, UnionType):
+        return " or ".join(_describe(arm) for arm in get_args(hint))
+    if origin is Literal:
+        return "one of " + ", ".join(str(a) for a in get_args(hint))
+    if origin is dict:
+        return "an object of strings"
+    names = {NoneType: "null", bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    return names.get(hint, str(hint))
+
+
+def _kind(value: Any) -> str:
+    """The JSON kind of a value, never the value itself (it may be anything, a credential included)."""
+    if isinstance(value, str):
+        return "another string" if value else "an empty string"
+    kinds = {bool: "true or false", int: "an integer", float: "a number", dict: "an object", list: "a list"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
 def _list(value: Any, at: str) -> list[Any]:

@@ -167,9 +167,11 @@ class _Inert(html.parser.HTMLParser):
         self.cases = 0
         self.counts: dict[str, int] = {}
         self.current: str | None = None
+        self.metas: list[dict[str, str | None]] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.add(tag)
+        self.metas += [dict(attrs)] if tag == "meta" else []
         names = dict(attrs)
         self.handlers += [name for name in names if name.startswith("on") or name in ("src", "href", "action")]
         self.cases += "data-case" in names
@@ -316,3 +318,86 @@ def test_variants_and_metrics_with_any_names_stay_inert_text(report: EvalReport)
 def _section(page: str, name: str) -> str:
     start = page.find(f'<div data-section="{name}">')
     return "" if start < 0 else page[start : page.index("</div>", start)]
+
+
+META = '"><meta http-equiv="refresh" content="0;url=https://evil.test/"><b x="'
+
+
+def _metas(page: str) -> list[dict[str, str | None]]:
+    parsed = _Inert()
+    parsed.feed(page)
+    return parsed.metas
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(reports(), st.one_of(st.just(META), nasty_texts))
+def test_hostile_values_in_every_rendered_field_stay_text(report: EvalReport, text: str) -> None:
+    """Verdicts, statuses, baseline classes, repeat numbers, roles and error kinds (the fields a report read from
+    elsewhere could hold anything in) are shown as text: no tag, meta or handler beyond promptops' own."""
+    cases = tuple(
+        replace(c, verdict=text, baseline=text, base_verdict=text, base_model=text, model=text, variant=text)
+        for c in report.cases
+    )
+    results = tuple(
+        replace(r, status=text, repeat=text, error_kind=text, model=text, variant=text) for r in report.results
+    )
+    hostile = replace(report, cases=cases, results=results, removed=cases, label=text, run_id=text, shard=text)
+    page = to_html(hostile, {("s", "c", "m", "primary"): [Message(text, text)]})
+    parsed = _Inert()
+    parsed.feed(page)
+    assert parsed.tags <= ALLOWED and page.count("<script") == 1 and parsed.handlers == ["href"]
+    assert parsed.metas == _metas(to_html(passing()))
+    assert parsed.cases == len(cases)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("verdict", META, "cases[0].verdict must be one of pass, fail, error, unchecked"),
+        ("runs", "<i>RUNS</i>", "cases[0].runs must be an integer"),
+        ("flaky", "yes", "cases[0].flaky must be true or false"),
+    ],
+)
+def test_report_merge_refuses_a_shard_with_a_hostile_field(
+    cli, tmp_path: Path, field: str, value: Any, named: str
+) -> None:
+    """A shard report whose field holds markup (or the wrong type) is refused with its file and field, exit 2,
+    and no page is written."""
+    doc = to_dict(passing())
+    doc["cases"][0][field] = value
+    shard = tmp_path / "shard.json"
+    shard.write_text(json.dumps(doc), "utf-8")
+    code, out, err = cli("report", "merge", shard, "-o", tmp_path / "merged.html")
+    assert code == 2, out + err
+    assert str(shard) in err and named in err and "Traceback" not in err
+    assert value not in out + err
+    assert not (tmp_path / "merged.html").exists()
+
+
+def test_report_merge_refuses_a_hostile_repeat_status_and_shard(cli, tmp_path: Path) -> None:
+    doc = to_dict(passing())
+    for at, key, value in [("results", "repeat", META), ("results", "status", META), (None, "shard", "x/1")]:
+        bad = json.loads(json.dumps(doc))
+        (bad[at][0] if at else bad)[key] = value
+        shard = tmp_path / f"{key}.json"
+        shard.write_text(json.dumps(bad), "utf-8")
+        code, out, err = cli("report", "merge", shard, "-o", tmp_path / "merged.html")
+        assert code == 2 and str(shard) in err and key in err, out + err
+        assert value not in out + err
+    assert not (tmp_path / "merged.html").exists()
+
+
+def test_eval_html_messages_are_redacted_as_the_results_keep_them(cli, tmp_path: Path, monkeypatch) -> None:
+    """The rendered messages on the page go through the project's redaction: the value of a key routing.yaml
+    names (whatever the variable is called) and the project's own patterns (ORD-\\d{6}) never reach the page."""
+    repo = shutil.copytree(EXAMPLE, tmp_path / "support-bot")
+    routing = repo / "routing.yaml"
+    routing.write_text(routing.read_text("utf-8").replace("OPENAI_API_KEY", "OPENAI_CREDS"), "utf-8")
+    key = "bank statement shows"  # a key whose value the ticket happens to contain
+    monkeypatch.setenv("OPENAI_CREDS", key)
+    html = tmp_path / "report.html"
+    code, out, err = in_thread(cli, "eval", "triage/classify_ticket", "--repo", repo, "--replay", "-o", html)
+    assert code == 0, out + err
+    page = html.read_text("utf-8")
+    assert "Rendered messages" in page and "[REDACTED:secret]" in page and "[REDACTED:pattern]" in page
+    assert key not in page + out + err and "ORD-118204" not in page
