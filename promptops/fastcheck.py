@@ -15,9 +15,21 @@ from typing import Any
 
 from . import budget
 
+# A pattern anchored at the start, with no group, alternation, escape, nested or combined set, and at most one
+# quantifier, matches alike on both engines and cannot backtrack for long: the standard library runs it, so
+# checking a file against our published schemas does not import the `regex` engine. Any other pattern (and one
+# the standard library refuses) takes the budgeted engine.
+_ATOM = r"(?:[^\\()|\[\]{}*+?^$.]|\[\^?[^\\\[\]]+\])"
+_PLAIN = re.compile(rf"\^(?:{_ATOM}+[*+?])?{_ATOM}*\$?")
+
 
 @functools.lru_cache(maxsize=256)
 def _compiled(pattern: str) -> Any:
+    if _PLAIN.fullmatch(pattern) and not any(op in pattern for op in ("--", "&&", "~~", "||")):
+        try:
+            return re.compile(pattern)
+        except re.error:
+            pass
     return budget.compile_regex(pattern)
 
 
@@ -27,6 +39,8 @@ def _search(pattern: str, text: str) -> bool:
         compiled = _compiled(pattern)
     except ValueError:
         return False
+    if isinstance(compiled, re.Pattern):
+        return compiled.search(text) is not None
     return budget.search(compiled, text) is not None
 
 
