@@ -2,7 +2,8 @@
 that pass valid data, and `_plainly_valid` recognises a schema that is valid without the metaschema.
 
 Both answer only "yes" or "ask jsonschema": validation.py runs the full validator, which words the errors, only
-on a "no". Patterns run on the budgeted regex engine, as in validation.py's validator classes.
+on a "no". Patterns run on the budgeted regex engine, as in validation.py's validator classes, except plain
+anchored ones (`_PLAIN`), which match alike on the standard library's `re` and cannot backtrack for long.
 """
 
 from __future__ import annotations
