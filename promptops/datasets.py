@@ -203,7 +203,10 @@ def _row_case(row: Any, path: str, line: int, default_id: str) -> Case:
 
 @functools.cache
 def _assertion_schema() -> tuple[dict[str, Any], validation.Check | None]:
-    sub = {**schema("eval")["$defs"]["assertion"]}
+    defs = schema("eval")["$defs"]
+    # With the definitions it refers to (`transform`): the fast check can then compile it, and the full
+    # validator can resolve the reference.
+    sub = {**defs["assertion"], "$defs": defs}
     return sub, validation.fast_check(sub)
 
 

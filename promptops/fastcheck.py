@@ -2,7 +2,8 @@
 that pass valid data, and `_plainly_valid` recognises a schema that is valid without the metaschema.
 
 Both answer only "yes" or "ask jsonschema": validation.py runs the full validator, which words the errors, only
-on a "no". Patterns run on the budgeted regex engine, as in validation.py's validator classes.
+on a "no". Patterns run on the budgeted regex engine, as in validation.py's validator classes, except plain
+anchored ones (`_PLAIN`), which match alike on the standard library's `re` and cannot backtrack for long.
 """
 
 from __future__ import annotations
@@ -15,9 +16,21 @@ from typing import Any
 
 from . import budget
 
+# A pattern anchored at the start, with no group, alternation, escape, nested or combined set, and at most one
+# quantifier, matches alike on both engines and cannot backtrack for long: the standard library runs it, so
+# checking a file against our published schemas does not import the `regex` engine. Any other pattern (and one
+# the standard library refuses) takes the budgeted engine.
+_ATOM = r"(?:[^\\()|\[\]{}*+?^$.]|\[\^?[^\\\[\]]+\])"
+_PLAIN = re.compile(rf"\^(?:{_ATOM}+[*+?])?{_ATOM}*\$?")
+
 
 @functools.lru_cache(maxsize=256)
 def _compiled(pattern: str) -> Any:
+    if _PLAIN.fullmatch(pattern) and not any(op in pattern for op in ("--", "&&", "~~", "||")):
+        try:
+            return re.compile(pattern)
+        except re.error:
+            pass
     return budget.compile_regex(pattern)
 
 
@@ -27,6 +40,8 @@ def _search(pattern: str, text: str) -> bool:
         compiled = _compiled(pattern)
     except ValueError:
         return False
+    if isinstance(compiled, re.Pattern):
+        return compiled.search(text) is not None
     return budget.search(compiled, text) is not None
 
 

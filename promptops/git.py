@@ -214,14 +214,13 @@ class GitRepo:
         return sorted(str(item.path) for item in tree.traverse() if item.type == "blob")
 
     def read(self, sha: str, path: str) -> bytes | None:
-        """The content of a file at a commit, or None when it does not exist there."""
-        try:
-            blob = self._tree(sha)[path]
-        except KeyError:
-            return None
-        if blob.type != "blob":
-            return None
-        return bytes(blob.data_stream.read())
+        """The content of a file at a commit, or None when it does not exist there (or is not a file).
+
+        Through `git cat-file`, not GitPython: reading one changed file (what `diff` against the working tree
+        does) then costs one git process instead of importing GitPython and opening the repository."""
+        if any(part in ("", ".", "..") for part in path.split("/")):
+            return None  # git would read `./x` relative to the working directory: only plain paths name a file
+        return self.read_many(sha, [path]).get(path)
 
     def is_link(self, sha: str, path: str) -> bool:
         """Whether the path is committed at the commit as a symbolic link (mode 120000)."""

@@ -13,8 +13,6 @@ from pathlib import Path
 from . import loader
 from .diff import DiffReport, EvalDiff, affected_suites, eval_changes, open_sides
 from .diff import diff as compare
-from .evaluate.engine import Evaluation, Settings, exit_code
-from .evaluate.runner import Options
 from .redaction import project_secrets
 from .workspace import CONFIG_FILE, open_source
 
@@ -70,6 +68,10 @@ def paired_eval(
     on_note: Callable[[str], None] | None = None,
 ) -> Review:
     """The baseline eval of the suites `report` affects, run at `base_sha` and in the working tree."""
+    # The eval engine (asyncio, providers, checks) is imported only when an eval runs: plain `diff` skips it.
+    from .evaluate.engine import Evaluation, Settings, exit_code
+    from .evaluate.runner import Options
+
     source = open_source(root)
     snapshot = loader.load(source)
     loader.raise_problem(snapshot, {CONFIG_FILE})

@@ -76,16 +76,35 @@ class TreeSource:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.label = "working tree"
+        self._folders: dict[str, Path] = {}
+        self._inside = os.path.join(str(self.root), "")  # what every path inside starts with
 
     def _safe(self, rel: str) -> Path:
-        path = (self.root / rel).resolve()
-        if path != self.root and self.root not in path.parents:
+        path = self._resolve(rel)
+        if path != self.root and not str(path).startswith(self._inside):  # both resolved: a prefix test will do
             raise InputError(
                 "points outside the repository (a symbolic link or an absolute path?)",
                 file=rel,
                 hint="promptops reads only files inside the repository: copy the file in instead of linking it",
             )
         return path
+
+    def _resolve(self, rel: str) -> Path:
+        """`(root / rel).resolve()`, resolving each directory once: a diff reads every prompt, and a full
+        resolve checks each path component again for every file."""
+        parent, _, name = rel.rpartition("/")
+        if (
+            not name
+            or name in (".", "..")
+            or rel.startswith("/")
+            or any(p in ("", ".", "..") for p in parent.split("/") if parent)
+        ):
+            return (self.root / rel).resolve()
+        folder = self._folders.get(parent)
+        if folder is None:
+            folder = self._folders[parent] = (self.root / parent).resolve() if parent else self.root
+        path = folder / name
+        return path.resolve() if path.is_symlink() else path
 
     def list_dir(self, prefix: str) -> list[str]:
         base = self._safe(prefix) if prefix else self.root

@@ -110,3 +110,20 @@ def test_every_bad_line_of_a_jsonl_dataset_is_one_error_at_its_line(kinds: list[
     findings = lint(DictSource({**MINIMAL, "evals/greet.yaml": suite, "evals/data/p.jsonl": data}))
     bad = [f.line for f in findings if f.file == "evals/data/p.jsonl" and f.rule == "invalid-file"]
     assert bad == [n for n, k in enumerate(kinds, 1) if k != "good"]
+
+
+def test_a_dataset_row_whose_assertion_has_a_transform_loads_and_a_bad_one_is_named(
+    cli: Cli, make_repo: Callable[..., Path]
+) -> None:
+    """An assertion's `transform` refers to a shared definition of the eval schema: a dataset row may use it."""
+    rows = (
+        '{"name": "Ada", "assert": [{"type": "contains", "value": "ada", "transform": ["lower"]}]}\n'
+        '{"name": "Bo", "assert": [{"type": "contains", "value": "bo", "transform": ["shout"]}]}\n'
+    )
+    suite = "prompt: greet\ndatasets: [data/people.jsonl]\n"
+    root = make_repo({**MINIMAL, "evals/greet.yaml": suite, "evals/data/people.jsonl": rows}, use_git=False)
+    code, out, _ = cli("lint", "--repo", root, "--format", "json")
+    assert code == 1
+    found = [f for f in json.loads(out)["findings"] if f["file"] == "evals/data/people.jsonl"]
+    assert [(f["line"], f["rule"]) for f in found] == [(2, "invalid-file")], found
+    assert "invalid assertion" in found[0]["message"]

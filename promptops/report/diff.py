@@ -13,12 +13,31 @@ from __future__ import annotations
 
 import json
 
-from .diff_html import to_html
-from .diff_markdown import to_markdown
-from .diff_text import to_text
 from .diff_wording import MARKER, Doc, describe, head_line
 
 __all__ = ["MARKER", "describe", "summary_line", "to_html", "to_json", "to_markdown", "to_text"]
+
+# Each writer is imported when its format is asked for: `diff --format json` loads neither the HTML page nor
+# the Markdown writer.
+
+
+def to_text(doc: Doc) -> str:
+    from .diff_text import to_text as write
+
+    return write(doc)
+
+
+def to_markdown(doc: Doc, limit: int | None = None) -> str:
+    """Markdown for a PR comment, cut to `limit` characters (default: the writer's MARKDOWN_LIMIT)."""
+    from .diff_markdown import to_markdown as write
+
+    return write(doc) if limit is None else write(doc, limit=limit)
+
+
+def to_html(doc: Doc) -> str:
+    from .diff_html import to_html as write
+
+    return write(doc)
 
 
 def to_json(doc: Doc) -> str:
