@@ -13,7 +13,7 @@ from pathlib import Path
 from . import loader
 from .diff import DiffReport, EvalDiff, affected_suites, eval_changes, open_sides
 from .diff import diff as compare
-from .redaction import project_secrets
+from .redaction import key_names, secret_values
 from .workspace import CONFIG_FILE, open_source
 
 
@@ -50,9 +50,7 @@ def review(
         head_source=sides.head_source,
         renames=sides.renames,
         changed=sides.changed,
-        secrets=sorted(
-            {*project_secrets(sides.base, env), *project_secrets(sides.head, env)}, key=lambda v: (-len(v), v)
-        ),
+        secrets=secret_values(env, [*key_names(sides.base), *key_names(sides.head)]),
     )
     if run_eval is None:
         return Review(report)

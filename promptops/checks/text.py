@@ -57,40 +57,43 @@ def check_icontains(a: Assertion, obs: Observation) -> Outcome:
     return _result(found, f"found {_show(needle)} (ignoring case)", f"{_show(needle)} not found in {_show(obs.output)}")
 
 
-def check_contains_any(a: Assertion, obs: Observation) -> Outcome:
+def _any(a: Assertion, obs: Observation, fold: bool) -> Outcome:
+    """`contains-any`, or `icontains-any` with `fold` (case ignored)."""
     needles = _texts(a)
-    found = [n for n in needles if n in obs.output]
+    key = str.casefold if fold else str
+    text, note = key(obs.output), " (ignoring case)" if fold else ""
+    found = [n for n in needles if key(n) in text]
     if found:
-        return True, 1.0, f"found {_show(found[0])}"
-    return False, 0.0, f"none of {_show(needles)} found in {_show(obs.output)}"
+        return True, 1.0, f"found {_show(found[0])}{note}"
+    return False, 0.0, f"none of {_show(needles)} found in {_show(obs.output)}{note}"
+
+
+def _all(a: Assertion, obs: Observation, fold: bool) -> Outcome:
+    """`contains-all`, or `icontains-all` with `fold` (case ignored)."""
+    needles = _texts(a)
+    key = str.casefold if fold else str
+    text = key(obs.output)
+    missing = [n for n in needles if key(n) not in text]
+    score = 1 - len(missing) / len(needles)
+    if not missing:
+        return True, score, f"found all {len(needles)}{' (ignoring case)' if fold else ''}"
+    return False, score, f"missing {len(missing)} of {len(needles)}: {_show(missing)} in {_show(obs.output)}"
+
+
+def check_contains_any(a: Assertion, obs: Observation) -> Outcome:
+    return _any(a, obs, fold=False)
 
 
 def check_contains_all(a: Assertion, obs: Observation) -> Outcome:
-    needles = _texts(a)
-    missing = [n for n in needles if n not in obs.output]
-    score = 1 - len(missing) / len(needles)
-    if not missing:
-        return True, score, f"found all {len(needles)}"
-    return False, score, f"missing {len(missing)} of {len(needles)}: {_show(missing)} in {_show(obs.output)}"
+    return _all(a, obs, fold=False)
 
 
 def check_icontains_any(a: Assertion, obs: Observation) -> Outcome:
-    needles = _texts(a)
-    text = obs.output.casefold()
-    found = [n for n in needles if n.casefold() in text]
-    if found:
-        return True, 1.0, f"found {_show(found[0])} (ignoring case)"
-    return False, 0.0, f"none of {_show(needles)} found in {_show(obs.output)} (ignoring case)"
+    return _any(a, obs, fold=True)
 
 
 def check_icontains_all(a: Assertion, obs: Observation) -> Outcome:
-    needles = _texts(a)
-    text = obs.output.casefold()
-    missing = [n for n in needles if n.casefold() not in text]
-    score = 1 - len(missing) / len(needles)
-    if not missing:
-        return True, score, f"found all {len(needles)} (ignoring case)"
-    return False, score, f"missing {len(missing)} of {len(needles)}: {_show(missing)} in {_show(obs.output)}"
+    return _all(a, obs, fold=True)
 
 
 def check_regex(a: Assertion, obs: Observation) -> Outcome:

@@ -39,10 +39,11 @@ def _unchecked(suite: Suite) -> Iterator[Finding]:
                 severity="warning",
             )
     for file, cases in rows.items():
-        who = f"case {cases[0].id!r} has" if len(cases) == 1 else f"{len(cases)} cases (first: {cases[0].id!r}) have"
+        one = len(cases) == 1
         yield make_finding(
             "unchecked-case",
-            f"{who} no assertion: eval reports {'it' if len(cases) == 1 else 'them'} as unchecked, never as a pass",
+            f"{_who(cases)} {'has' if one else 'have'} no assertion: eval reports {'it' if one else 'them'} as "
+            "unchecked, never as a pass",
             file,
             cases[0].line,
             f"add `assert` to the rows, or assertions every case shares under `defaults: assert:` in {suite.path}",
@@ -73,6 +74,11 @@ def check_suites(ctx: Context) -> Iterator[Finding]:
         yield from _extra_vars(suite, prompt, extras)
 
 
+def _who(cases: list[Case]) -> str:
+    """The cases one grouped warning speaks of: "case 'a'", or "68 cases (first: 'a')"."""
+    return f"case {cases[0].id!r}" if len(cases) == 1 else f"{len(cases)} cases (first: {cases[0].id!r})"
+
+
 def _metadata(suite: Suite, name: str) -> bool:
     return name.startswith("__") or name in suite.metadata
 
@@ -84,10 +90,9 @@ def _extra_vars(
     for (file, names), cases in extras.items():
         listed = ", ".join(repr(n) for n in names)
         what = f"var {listed} is" if len(names) == 1 else f"vars {listed} are"
-        who = f"case {cases[0].id!r}" if len(cases) == 1 else f"{len(cases)} cases (first: {cases[0].id!r})"
         yield make_finding(
             "case-vars",
-            f"{who}: {what} not an input of {prompt.id!r}",
+            f"{_who(cases)}: {what} not an input of {prompt.id!r}",
             file,
             cases[0].line,
             f"remove, or declare under the inputs of {prompt.id!r}; a column that describes the case (an expected "
