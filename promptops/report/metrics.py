@@ -25,7 +25,7 @@ def metric_scores(report: EvalReport) -> list[dict[str, Any]]:
             "metric": metric,
             "checks": len(found),
             "passed": sum(1 for ok, _ in found if ok),
-            "score": math.fsum(s for _, s in found) / len(found),
+            "score": math.fsum(s / len(found) for _, s in found),  # a mean that never overflows
         }
         for (suite, model, variant, metric), found in sorted(scores.items())
     ]
