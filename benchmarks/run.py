@@ -316,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         (tmp / "home").mkdir()
         rb.seal(tmp / "home")
         os.environ.pop("PROMPTOPS_DEBUG", None)
+        # An installed tool has its bytecode compiled; without it every command pays for compiling its imports.
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         print(f"promptops performance table, {dt.date.today().isoformat()}")
         print(
             f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.system()} "
