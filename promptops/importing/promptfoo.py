@@ -243,9 +243,21 @@ def _provider(
         body["api_key_env"] = key_env
     if params:
         body["params"] = params
-    name = model_name(str(item.get("label") or model), taken)
+    name = model_name(_label(item, src, plan, where, what) or model, taken)
     plan.mapped(where, what, f"model {name!r} ({model}" + (f", params {sorted(params)}" if params else "") + ")")
     return name, body
+
+
+def _label(item: dict[str, Any], src: Source, plan: Plan, where: str, what: str) -> str:
+    """The provider's label, the model's name in routing.yaml, unless it holds a credential: a name is shown in
+    every report and diff, so the model string names it instead."""
+    label = str(item.get("label") or "")
+    if label and redaction.scrub(label, sorted(src.secrets, key=len, reverse=True)) != label:
+        src.secrets.add(label)
+        plan.review(where, f"{what}.label", "`label` holds a credential: not used as the model's name. Rotate it: "
+                    "it was in the config file")  # fmt: skip
+        return ""
+    return label
 
 
 def _credential_name(key: str) -> bool:

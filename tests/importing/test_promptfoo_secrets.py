@@ -177,3 +177,26 @@ tests:
     assert suite["cases"][0]["vars"] == {"name": "[REDACTED:secret]", "other": "[REDACTED:secret]"}
     data = [path for path in files if path.endswith(".jsonl")]
     assert data and '"name": "[REDACTED:secret]"' in files[data[0]]
+
+
+def test_a_provider_label_holding_a_key_does_not_become_the_model_name(cli, tmp_path: Path) -> None:
+    key = "sk-proj-" + "Abc123Def456Ghi789Jkl012Mno345Pqr678Stu901"
+    code, output, root = run(
+        cli,
+        tmp_path,
+        f"""\
+prompts: ["Hello {{{{name}}}}"]
+providers:
+  - id: openai:chat:gpt-4o-mini
+    label: "{key}"
+tests:
+  - vars: {{name: Bob}}
+    assert: [{{type: contains, value: Bob}}]
+""",
+    )
+    assert code == 1
+    assert key not in written(root) and key not in output
+    routing = yaml.safe_load((root / "routing.yaml").read_text())
+    assert list(routing["models"]) == ["gpt-4o-mini"]
+    assert routing["defaults"]["model"] == "gpt-4o-mini"
+    assert "providers[0] (openai:chat:gpt-4o-mini).label: `label` holds a credential" in output
