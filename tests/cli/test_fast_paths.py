@@ -1,5 +1,5 @@
-"""`diff` and `lint` load only what their answer needs: no GitPython, eval engine, `regex` engine or JSONPath
-parser on the everyday paths, and the shortcuts that avoid them answer exactly as the full machinery does."""
+"""`diff` and `lint` load only what their answer needs: no GitPython, eval engine, `regex` engine, JSONPath
+parser or detect-secrets (and the `requests` it imports) on the everyday paths, and the shortcuts that avoid them answer exactly as the full machinery does."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ PROBE = """
 import json, sys
 from promptops.cli import main
 code = main(sys.argv[1:])
-watched = ("git", "regex", "asyncio", "jsonpath", "promptops.evaluate", "promptops.report.diff_html")
+watched = ("git", "regex", "asyncio", "jsonpath", "promptops.evaluate", "promptops.report.diff_html",
+           "detect_secrets", "requests")
 print("\\n" + json.dumps({"code": code, "loaded": [m for m in watched if m in sys.modules]}))
 """
 
@@ -32,7 +33,7 @@ def loaded_by(*args: str | Path) -> tuple[int, list[str], str]:
     return result["code"], result["loaded"], done.stdout
 
 
-def test_diff_of_a_working_tree_change_loads_no_gitpython_eval_engine_or_regex_engine(make_repo) -> None:
+def test_diff_of_a_working_tree_change_loads_no_gitpython_eval_engine_regex_engine_or_detect_secrets(make_repo) -> None:
     root: Path = make_repo(MINIMAL)
     write_tree(root, {"prompts/greet.prompt": MINIMAL["prompts/greet.prompt"].replace("Hello", "Hi")})
     code, loaded, out = loaded_by("diff", "HEAD", "--format", "json", "--repo", root)
