@@ -40,9 +40,10 @@ def _scope(base: Source, head: Source, changed: frozenset[str], renames: Mapping
 
     paths = {*head.list_dir(config.prompts_dir), *(p for p in changed if p.startswith(pre))}
     name_of = {p: p[len(pre) :] for p in paths if p.endswith(loader.PROMPT_EXTENSIONS)}
-    prompts = {name: path for path, name in name_of.items() if not loader.is_partial(name)}
+    partials = {path for path, name in name_of.items() if loader.is_partial(name)}
+    prompts = {name: path for path, name in name_of.items() if path not in partials}
     targets = {name_of[p] for p in changed if p in name_of}
-    scope = {p for p in name_of if p in changed or loader.is_partial(name_of[p])}
+    scope = {p for p in name_of if p in changed or p in partials}
     if targets:
         scope |= {prompts[n] for n in reaching({name_of[p]: text(p) for p in name_of}, targets) if n in prompts}
     # Prompts whose messages may change: their eval cases are rendered, so their suites are loaded.

@@ -7,6 +7,8 @@ on both sides.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from ..workspace import CONFIG_FILE, GitSource, Source, TreeSource
 from .scope import _scope
 
 DEFAULT_BRANCHES = ("origin/HEAD", "main", "master", "origin/main", "origin/master")
+_NO_LINK = getattr(os, "O_NOFOLLOW", 0)  # not on Windows: every read is checked there
 _BATCHED = (*loader.PROMPT_EXTENSIONS, *loader.SUITE_EXTENSIONS)  # what the scope and the load read
 
 
@@ -88,16 +91,52 @@ def _status(repo: GitRepo, base: str, head: str | None, prefix: str) -> tuple[se
 
 
 class _ListedTree(TreeSource):
-    """The working tree, each directory listed once: the scope and both sides' loads list the same folders."""
+    """The working tree, each folder listed once (the scope and both sides' loads list the same ones), and a
+    listed file read with one `open` that does not follow a link.
+
+    A diff reads every prompt and suite file to find what a change reaches, and the checked read (resolve
+    the path, refuse one that leads outside the repository) costs twice the read itself. A listed file is
+    found by walking real folders inside the root, so when it is not a link itself it is the file there; a
+    link, a special file and an unlisted path take the checked way."""
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self._listed: dict[str, list[str]] = {}
+        self._files: set[str] = set()
 
     def list_dir(self, prefix: str) -> list[str]:
         if prefix not in self._listed:
             self._listed[prefix] = super().list_dir(prefix)
+            self._files.update(self._listed[prefix])
         return list(self._listed[prefix])
+
+    def read(self, path: str) -> bytes | None:
+        if _NO_LINK and path in self._files:
+            try:
+                data = _read_regular(self._inside + path)
+            except OSError:  # a link (ELOOP), gone, unreadable: the checked read says which
+                data = None
+            if data is not None:
+                return data
+        return super().read(path)
+
+
+def _read_regular(path: str) -> bytes | None:
+    """The bytes of a regular file, opened without following a link; None for a special file (a FIFO)."""
+    fd = os.open(path, os.O_RDONLY | _NO_LINK | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        chunks = [os.read(fd, info.st_size + 1)]
+        while len(chunks) > 1 or len(chunks[0]) > info.st_size:  # it grew since fstat: read to the end
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 class _Overlay:
