@@ -1,5 +1,6 @@
 """`diff` and `lint` load only what their answer needs: no GitPython, eval engine, `regex` engine, JSONPath
-parser or detect-secrets (and the `requests` it imports) on the everyday paths, and the shortcuts that avoid them answer exactly as the full machinery does."""
+parser, detect-secrets (and the `requests` it imports) or rich (for one summary line) on the everyday paths,
+and the shortcuts that avoid them answer exactly as the full machinery does."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import json, sys
 from promptops.cli import main
 code = main(sys.argv[1:])
 watched = ("git", "regex", "asyncio", "jsonpath", "promptops.evaluate", "promptops.report.diff_html",
-           "detect_secrets", "requests")
+           "detect_secrets", "requests", "rich")
 print("\\n" + json.dumps({"code": code, "loaded": [m for m in watched if m in sys.modules]}))
 """
 
@@ -33,7 +34,9 @@ def loaded_by(*args: str | Path) -> tuple[int, list[str], str]:
     return result["code"], result["loaded"], done.stdout
 
 
-def test_diff_of_a_working_tree_change_loads_no_gitpython_eval_engine_regex_engine_or_detect_secrets(make_repo) -> None:
+def test_diff_of_a_working_tree_change_loads_no_gitpython_eval_engine_regex_engine_detect_secrets_or_rich(
+    make_repo,
+) -> None:
     root: Path = make_repo(MINIMAL)
     write_tree(root, {"prompts/greet.prompt": MINIMAL["prompts/greet.prompt"].replace("Hello", "Hi")})
     code, loaded, out = loaded_by("diff", "HEAD", "--format", "json", "--repo", root)
