@@ -54,7 +54,7 @@ def _scope(base: Source, head: Source, changed: frozenset[str], renames: Mapping
     text = _Texts(base, head, changed)
     paths = {*head.list_dir(config.prompts_dir), *(p for p in changed if p.startswith(pre))}
     name_of = {p: p[len(pre) :] for p in paths if p.endswith(loader.PROMPT_EXTENSIONS)}
-    partials = {path for path, name in name_of.items() if loader.is_partial(name)}
+    partials = {path for path, name in name_of.items() if "_" in name and loader.is_partial(name)}  # no "_", no partial
     prompts = {name: path for path, name in name_of.items() if path not in partials}
     targets = {name_of[p] for p in changed if p in name_of}
     scope = {p for p in name_of if p in changed or p in partials}
