@@ -122,17 +122,18 @@ class _ListedTree(TreeSource):
 
 
 def _read_regular(path: str) -> bytes | None:
-    """The bytes of a regular file, opened without following a link; None for a special file (a FIFO)."""
+    """The bytes of a regular file, opened without following a link; None for a special file (a FIFO) or a
+    large one (left to the checked read: one `read` call is enough for the small files a project holds)."""
     fd = os.open(path, os.O_RDONLY | _NO_LINK | os.O_NONBLOCK)
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
+        if not stat.S_ISREG(info.st_mode) or info.st_size > 1 << 20:
             return None
-        chunks = [os.read(fd, info.st_size + 1)]
-        while len(chunks) > 1 or len(chunks[0]) > info.st_size:  # it grew since fstat: read to the end
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                break
+        data = os.read(fd, info.st_size + 1)
+        if len(data) <= info.st_size:
+            return data
+        chunks = [data]  # it grew since fstat: read to the end
+        while chunk := os.read(fd, 1 << 16):
             chunks.append(chunk)
         return b"".join(chunks)
     finally:
