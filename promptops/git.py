@@ -139,6 +139,7 @@ class GitRepo:
         self._repo: Any = None
         self._trees: dict[str, Any] = {}
         self._git_dir: Path | None = None
+        self._commits: set[str] = set()  # full shas `resolve` returned
 
     # -- running git -----------------------------------------------------------------------------------------
     def _git(self, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -169,9 +170,13 @@ class GitRepo:
         return (self.git_dir / "shallow").exists()
 
     def resolve(self, rev: str) -> str:
-        """The full commit sha of `rev`, or an InputError that says how to get it."""
+        """The full commit sha of `rev`, or an InputError that says how to get it. A sha this method returned
+        names that commit for good, so asking again for it runs no git."""
+        if rev in self._commits:
+            return rev
         out = self.run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False)
         if out:
+            self._commits.add(out)
             return out
         hint = "check the revision name with `git log --oneline`"
         if self.shallow:

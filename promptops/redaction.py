@@ -12,7 +12,8 @@ runtime's audit log. Two layers:
   (`hash`: the same value gives the same token, and a low-entropy value cannot be brute-forced without the
   key), kept (`keep`), or the whole field is dropped (`drop`).
 
-Standard library only at import time; `detect-secrets` is imported on the first scan (about 0.1 s).
+Standard library only at import time. The patterns of `detect-secrets` are read from a table recorded from the
+installed version (`library_detectors.py`), so a scan does not import the library.
 """
 
 from __future__ import annotations
@@ -122,7 +123,22 @@ PII_DETECTORS = {
 
 @functools.lru_cache(maxsize=1)
 def secret_detectors() -> tuple[Detector, ...]:
-    """Our detectors, then every regex detector of `detect-secrets` (AWS, Azure, Stripe, Twilio, JWT, ...)."""
+    """Our detectors, then every regex detector of `detect-secrets` (AWS, Azure, Stripe, Twilio, JWT, ...).
+
+    The library's are taken from the table recorded in `library_detectors.py` when the installed version is
+    the one it was recorded from: importing the library only to read its patterns costs about 0.1 s (it
+    imports `requests`). Any other version is read from the library itself."""
+    from . import library_detectors as recorded
+
+    if _installed_detect_secrets() != recorded.DETECT_SECRETS_VERSION:
+        return OWN_SECRET_DETECTORS + library_detectors()
+    return OWN_SECRET_DETECTORS + tuple(
+        Detector(name, label, re.compile(pattern, flags)) for name, label, pattern, flags in recorded.DETECTORS
+    )
+
+
+def library_detectors() -> tuple[Detector, ...]:
+    """Every regex detector of the installed `detect-secrets`, read from the library (none without it)."""
     import importlib
     import pkgutil
 
@@ -130,7 +146,7 @@ def secret_detectors() -> tuple[Detector, ...]:
         import detect_secrets.plugins as plugins
         from detect_secrets.plugins.base import RegexBasedDetector
     except ImportError:  # an install without it still has our own list
-        return OWN_SECRET_DETECTORS
+        return ()
     found: dict[str, Detector] = {}
     for info in pkgutil.iter_modules(plugins.__path__):
         module = importlib.import_module(f"{plugins.__name__}.{info.name}")
@@ -144,7 +160,26 @@ def secret_detectors() -> tuple[Detector, ...]:
                 for n, pattern in enumerate(cls().denylist):
                     name = re.sub(r"[^a-z0-9]+", "-", str(cls.secret_type).lower()).strip("-")
                     found[f"{name}-{n}"] = Detector(name, f"a {cls.secret_type}", pattern)
-    return OWN_SECRET_DETECTORS + tuple(found[k] for k in sorted(found))
+    return tuple(found[k] for k in sorted(found))
+
+
+def _installed_detect_secrets() -> str | None:
+    """The version of the installed `detect-secrets`, read from its package files without importing it."""
+    import importlib.util
+    import os
+
+    try:
+        spec = importlib.util.find_spec("detect_secrets")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        with open(os.path.join(os.path.dirname(spec.origin), "__version__.py"), encoding="utf-8") as file:
+            found = re.search(r"""^VERSION\s*=\s*['"]([^'"]+)['"]""", file.read(), re.M)
+    except OSError:
+        return None
+    return found.group(1) if found else None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 from jinja2 import meta, nodes
+from jinja2.bccache import Bucket
 from jinja2.sandbox import SecurityError
 
 from . import pinned, redaction, validation
@@ -70,12 +71,39 @@ class _Loader(jinja2.BaseLoader):
         return self.renderer.mark_roles(text), template, lambda: True
 
 
-class Renderer:
-    """Renders the prompts of one snapshot. Templates are compiled once and reused."""
+class _Compiled(jinja2.BytecodeCache):
+    """Compiled templates kept in memory by name and text (jinja2's bucket key and source checksum)."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self) -> None:
+        self._code: dict[tuple[str, str], Any] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        bucket.code = self._code.get((bucket.key, bucket.checksum))
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        if bucket.code is not None:
+            self._code[(bucket.key, bucket.checksum)] = bucket.code
+
+
+class Shared:
+    """What the renderers of two versions of one project share, so a template with the same text on both
+    sides is analysed and compiled once (a diff renders both sides of every prompt a change reaches): one
+    role-marker nonce, so the same text is marked the same way, the compiled code and the static analysis."""
+
+    def __init__(self) -> None:
+        self.nonce = secrets.token_hex(8)
+        self.compiled = _Compiled()
+        self.infos: dict[tuple[str, str, int, str], TemplateInfo] = {}  # (name, file, first line, text) -> info
+
+
+class Renderer:
+    """Renders the prompts of one snapshot. Templates are compiled once and reused (with `shared`, once for
+    every renderer sharing it)."""
+
+    def __init__(self, snapshot: Snapshot, shared: Shared | None = None) -> None:
         self.snapshot = snapshot
-        self._nonce = secrets.token_hex(8)
+        self._shared = shared
+        self._nonce = shared.nonce if shared is not None else secrets.token_hex(8)
         self._sentinel = re.compile("\x1e" + self._nonce + r":(\w+)\x1e\n?")
         self.clock = Clock()
         self.env = BudgetedSandbox(
@@ -86,6 +114,7 @@ class Renderer:
             keep_trailing_newline=True,
             auto_reload=False,
             cache_size=-1,
+            bytecode_cache=shared.compiled if shared is not None else None,
         )
         read = snapshot.read
         documents = pinned.Documents(read, snapshot.pins) if read is not None else None
@@ -129,9 +158,18 @@ class Renderer:
         if name in self._info:
             return self._info[name]
         file, first = self.file_of(name)
-        info = TemplateInfo(name=name, file=file, first_line=first)
-        self._info[name] = info
         text = self.template_text(name) or ""
+        key = (name, file, first, text)
+        if self._shared is not None and key in self._shared.infos:
+            self._info[name] = self._shared.infos[key]
+            return self._info[name]
+        info = self._info[name] = self._analyse(name, file, first, text)
+        if self._shared is not None:
+            self._shared.infos[key] = info
+        return info
+
+    def _analyse(self, name: str, file: str, first: int, text: str) -> TemplateInfo:
+        info = TemplateInfo(name=name, file=file, first_line=first)
         try:
             ast = self.env.parse(self.mark_roles(text), name=name)
         except (RecursionError, MemoryError):

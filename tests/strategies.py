@@ -539,3 +539,90 @@ strict_json_values = st.recursive(  # what strict JSON holds: no NaN, no infinit
 audit_records = st.dictionaries(
     st.text(max_size=10).filter(lambda k: k not in AUDIT_CHAIN_FIELDS), strict_json_values, max_size=6
 )
+
+
+# -- diff: a project and a change to it, for the scoped diff (what a change reaches) --------------------------
+DIFF_PROMPT_IDS = ("a", "b", "sub/c", "sub/d")
+DIFF_PARTIALS = {
+    "prompts/shared/_a.j2": ("A one.\n", "A two {{ name }}.\n", "A {% include 'shared/_b.j2' %}\n"),  # nested
+    "prompts/shared/_b.j2": ("B one.\n", "B two.\n", "B {{ name }}!\n"),
+}
+DIFF_BODIES = (
+    "Hello {{ name }}.\n",
+    "system:\n{% include 'shared/_a.j2' %}\nuser:\n{{ name }}\n",
+    '{% include "shared/_b.j2" %} {{ name }}\n',
+    "{# {% include 'shared/_b.j2' %} #}Hi {{ name }}\n",  # an include in a comment includes nothing
+    "{% include 'a.prompt' %} and {{ name }}\n",  # a prompt including another prompt
+    "{%- include name ~ '.j2' ignore missing -%}{{ name }}\n",  # a dynamic include
+)
+
+
+def diff_prompt(body: str, strict: bool) -> str:
+    inputs = "  name: {type: string, minLength: 2}\n" if strict else "  name: {type: string}\n"
+    return f"---\ninputs:\n{inputs}---\n{body}"
+
+
+def diff_suite(pid: str, style: int, name: str) -> str:
+    if style == 0:
+        return f"prompt: {pid}\ncases:\n  - id: x\n    vars: {{name: {name}}}\n"
+    if style == 1:
+        return f'prompt: "{pid}"  # quoted\nthreshold: 0.5\ncases:\n  - id: x\n    vars: {{name: {name}}}\n'
+    return f"{{prompt: {pid}, cases: [{{id: x, vars: {{name: {name}}}}}, {{id: y, vars: {{name: Bo}}}}]}}\n"
+
+
+@st.composite
+def diff_projects(draw: st.DrawFn) -> dict[str, str]:
+    """Prompts including partials (one including another), prompts, nothing (in a comment) or a computed
+    name; suites naming their prompt plainly, quoted or in flow style; a routing file with a glob route."""
+    files = {
+        "promptops.yaml": "project: gen\n",
+        "routing.yaml": (
+            f"defaults:\n  model: {draw(st.sampled_from(('fast', 'smart')))}\n"
+            "models:\n  fast: {model: openai/mini}\n  smart: {model: openai/big}\n"
+            + (
+                f"routes:\n  'sub/*': {{model: {draw(st.sampled_from(('fast', 'smart')))}}}\n"
+                if draw(st.booleans())
+                else ""
+            )
+        ),
+    }
+    for path, texts in DIFF_PARTIALS.items():
+        if draw(st.booleans()):
+            files[path] = draw(st.sampled_from(texts))
+    for pid in draw(st.lists(st.sampled_from(DIFF_PROMPT_IDS), unique=True, min_size=1, max_size=4)):
+        files[f"prompts/{pid}.prompt"] = diff_prompt(draw(st.sampled_from(DIFF_BODIES)), draw(st.booleans()))
+        for n in range(draw(st.integers(min_value=0, max_value=2))):
+            suite = f"evals/{pid}.yaml" if n == 0 else f"evals/more/{pid.replace('/', '-')}.yaml"
+            files[suite] = diff_suite(pid, draw(st.integers(0, 2)), draw(st.sampled_from(("Ada", "Bob"))))
+    return files
+
+
+@st.composite
+def diff_changes(draw: st.DrawFn, files: dict[str, str]) -> dict[str, str]:
+    """The project after one to three edits: a partial, prompt or suite rewritten, a file deleted or renamed,
+    a prompt added, the routing changed."""
+    head = dict(files)
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        kind = draw(st.sampled_from(("partial", "prompt", "suite", "delete", "rename", "add", "routing")))
+        paths = sorted(head)
+        if kind == "partial":
+            path = draw(st.sampled_from(sorted(DIFF_PARTIALS)))
+            head[path] = draw(st.sampled_from(DIFF_PARTIALS[path]))
+        elif kind in ("prompt", "add"):
+            pid = draw(st.sampled_from(DIFF_PROMPT_IDS))
+            head[f"prompts/{pid}.prompt"] = diff_prompt(draw(st.sampled_from(DIFF_BODIES)), draw(st.booleans()))
+        elif kind == "suite":
+            pid = draw(st.sampled_from(DIFF_PROMPT_IDS))
+            head[f"evals/{pid}.yaml"] = diff_suite(pid, draw(st.integers(0, 2)), draw(st.sampled_from(("Ada", "Bob"))))
+        elif kind == "delete":
+            path = draw(st.sampled_from([p for p in paths if p != "promptops.yaml"]))
+            del head[path]
+        elif kind == "rename":
+            path = draw(st.sampled_from([p for p in paths if p.startswith(("prompts/", "evals/"))] or ["routing.yaml"]))
+            folder, ext = path.split("/")[0], "." + path.rsplit(".", 1)[1]
+            new = f"{folder}/moved/{draw(st.sampled_from(('x', 'y')))}{ext}"
+            if new not in head:
+                head[new] = head.pop(path)
+        else:
+            head["routing.yaml"] = head.get("routing.yaml", "").replace("model: fast", "model: smart", 1)
+    return head

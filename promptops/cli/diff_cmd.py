@@ -101,19 +101,20 @@ def diff(
     }[fmt]
     _emit(render(doc), output, fmt)
     failures = policy_failures(report, policies)
-    console = err_console()
-    for line in failures[:20]:
-        console.print(f"✗ {line}", markup=False)
     errors = [c for c in report.eval.cases if c.error] if report.eval else []
-    if errors:
-        first = errors[0]
-        console.print(
-            f"error: {count(len(errors), 'eval case')} ended in error; first: "
-            f"{first.suite} / {first.case} ({first.model}): {first.error}",
-            markup=False,
-        )
+    if failures or errors:  # rich is loaded only for these lines
+        console = err_console()
+        for line in failures[:20]:
+            console.print(f"✗ {line}", markup=False)
+        if errors:
+            first = errors[0]
+            console.print(
+                f"error: {count(len(errors), 'eval case')} ended in error; first: "
+                f"{first.suite} / {first.case} ({first.model}): {first.error}",
+                markup=False,
+            )
     if output is not None or fmt != "text":
-        console.print(writers.summary_line(doc), markup=False)
+        note(writers.summary_line(doc))
     if code in (2, 3, 130):
         return code
     if failures:

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from ..model import Snapshot
-from ..render import Renderer
+from ..render import Renderer, Shared
 from ..workspace import Source
 from .context import _Context
 from .model import DiffReport, PartialDiff, Problem, _unified
@@ -32,9 +32,9 @@ def diff(
     Rendered messages are shown scrubbed: of the key values in `secrets`, and of anything shaped like a key.
     """
     renames = dict(renames or {})
-    ctx = _Context(
-        base, head, Renderer(base), Renderer(head), base_source, head_source, changed, secrets=tuple(secrets)
-    )
+    shared = Shared()  # a template the change left alone is analysed and compiled once, not once a side
+    renderers = Renderer(base, shared), Renderer(head, shared)
+    ctx = _Context(base, head, *renderers, base_source, head_source, changed, secrets=tuple(secrets))
     partials = _partials(ctx)
     prompts = _prompts(ctx, renames, {p.name for p in partials})
     return DiffReport(

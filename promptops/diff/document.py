@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
 from typing import Any
 
 from .. import __version__
-from .model import Change, DiffReport, PromptDiff, _plain
+from .model import DiffReport, PromptDiff
 from .policy import high_risk, version_bump
 
 FORMAT_VERSION = 1
@@ -34,17 +36,12 @@ def summary(report: DiffReport) -> dict[str, Any]:
 
 def as_dict(report: DiffReport) -> dict[str, Any]:
     """The diff document of the published schema (schemas/diff.json)."""
-    from dataclasses import asdict
-
-    def change(c: Change) -> dict[str, Any]:
-        return _plain(asdict(c))
 
     def prompt(p: PromptDiff) -> dict[str, Any]:
-        data = _plain(asdict(p))
-        data["changes"] = [change(c) for c in p.changes]
+        data = _data(p)
         data["behaviour"] = p.behaviour
         data["breaking"] = any(c.breaking for c in p.changes)
-        data["route"] = None if p.route is None else {"base": _plain(p.route[0]), "head": _plain(p.route[1])}
+        data["route"] = None if p.route is None else {"base": _data(p.route[0]), "head": _data(p.route[1])}
         return data
 
     doc: dict[str, Any] = {
@@ -54,12 +51,24 @@ def as_dict(report: DiffReport) -> dict[str, Any]:
         "head": report.head,
         "summary": summary(report),
         "prompts": [prompt(p) for p in report.prompts],
-        "partials": [_plain(asdict(p)) for p in report.partials],
-        "routing": [change(c) for c in report.routing],
-        "suites": [{**_plain(asdict(s)), "weakened": any(c.weakened for c in s.all_changes)} for s in report.suites],
-        "problems": [_plain(asdict(p)) for p in report.problems],
-        "eval": None if report.eval is None else _plain(asdict(report.eval)),
+        "partials": [_data(p) for p in report.partials],
+        "routing": [_data(c) for c in report.routing],
+        "suites": [{**_data(s), "weakened": any(c.weakened for c in s.all_changes)} for s in report.suites],
+        "problems": [_data(p) for p in report.problems],
+        "eval": None if report.eval is None else _data(report.eval),
     }
     if report.eval is not None:
         doc["eval"]["regressions"] = len(report.eval.regressions)
     return doc
+
+
+def _data(value: Any) -> Any:
+    """JSON data from the report: dataclasses and mappings to dicts, tuples to lists (what `asdict` then
+    `_plain` give, in one walk)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _data(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_data(v) for v in value]
+    return value

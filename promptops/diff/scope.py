@@ -20,6 +20,27 @@ _SUITE_PROMPT = re.compile(
 )
 
 
+class _Texts:
+    """The text of a file as both sides have it (the head's alone when unchanged), read once. A file that
+    cannot be read (a link leading outside the repository) counts as empty and is kept in scope, so the
+    loader reports it as it would in a full comparison."""
+
+    def __init__(self, base: Source, head: Source, changed: frozenset[str]) -> None:
+        self.base, self.head, self.changed = base, head, changed
+        self.unreadable: set[str] = set()
+        self._texts: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        if path not in self._texts:
+            sides = (self.head, self.base) if path in self.changed else (self.head,)
+            try:
+                self._texts[path] = "\n".join((s.read(path) or b"").decode("utf-8", "replace") for s in sides)
+            except InputError:
+                self.unreadable.add(path)
+                self._texts[path] = ""
+        return self._texts[path]
+
+
 def _scope(base: Source, head: Source, changed: frozenset[str], renames: Mapping[str, str]) -> set[str]:
     """The files both sides must load: what changed, and every file whose comparison a change can reach.
 
@@ -30,19 +51,13 @@ def _scope(base: Source, head: Source, changed: frozenset[str], renames: Mapping
     config = loader.load_config(head)
     pre = config.prompts_dir + "/" if config.prompts_dir else ""
     epre = config.evals_dir + "/" if config.evals_dir else ""
-    texts: dict[str, str] = {}
-
-    def text(path: str) -> str:
-        if path not in texts:
-            sides = (head, base) if path in changed else (head,)
-            texts[path] = "\n".join((s.read(path) or b"").decode("utf-8", "replace") for s in sides)
-        return texts[path]
-
+    text = _Texts(base, head, changed)
     paths = {*head.list_dir(config.prompts_dir), *(p for p in changed if p.startswith(pre))}
     name_of = {p: p[len(pre) :] for p in paths if p.endswith(loader.PROMPT_EXTENSIONS)}
-    prompts = {name: path for path, name in name_of.items() if not loader.is_partial(name)}
+    partials = {path for path, name in name_of.items() if "_" in name and loader.is_partial(name)}  # no "_", no partial
+    prompts = {name: path for path, name in name_of.items() if path not in partials}
     targets = {name_of[p] for p in changed if p in name_of}
-    scope = {p for p in name_of if p in changed or loader.is_partial(name_of[p])}
+    scope = {p for p in name_of if p in changed or p in partials}
     if targets:
         scope |= {prompts[n] for n in reaching({name_of[p]: text(p) for p in name_of}, targets) if n in prompts}
     # Prompts whose messages may change: their eval cases are rendered, so their suites are loaded.
@@ -62,13 +77,21 @@ def _scope(base: Source, head: Source, changed: frozenset[str], renames: Mapping
         else:
             frontier = {prompts[n] for names, _ in refs for n in names if n in prompts} - scope
         scope |= frontier
-    suites = {*head.list_dir(config.evals_dir), *(p for p in changed if p.startswith(epre))}
+    scope |= _suites(head, config.evals_dir, changed, ids, text)
+    return scope | text.unreadable
+
+
+def _suites(head: Source, evals_dir: str, changed: frozenset[str], ids: set[str], text: _Texts) -> set[str]:
+    """The suite files to load: the changed ones, and those of the prompts in `ids` or reading a changed
+    data file (a suite whose `prompt:` line is not plain enough to read is kept)."""
+    epre = evals_dir + "/" if evals_dir else ""
+    suites = {*head.list_dir(evals_dir), *(p for p in changed if p.startswith(epre))}
     suites = {
         p
         for p in suites
         if p.endswith(loader.SUITE_EXTENSIONS) and p[len(epre) :].split("/")[0] not in loader.RESERVED_EVAL_DIRS
     }
-    scope |= suites & changed
+    scope = suites & changed
     data = [p[len(epre) :] for p in changed if p.startswith(epre) and p not in suites]
     if ids or data:
         for path in suites - changed:

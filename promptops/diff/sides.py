@@ -7,6 +7,8 @@ on both sides.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,8 @@ from ..workspace import CONFIG_FILE, GitSource, Source, TreeSource
 from .scope import _scope
 
 DEFAULT_BRANCHES = ("origin/HEAD", "main", "master", "origin/main", "origin/master")
+_NO_LINK = getattr(os, "O_NOFOLLOW", 0)  # not on Windows: every read is checked there
+_BATCHED = (*loader.PROMPT_EXTENSIONS, *loader.SUITE_EXTENSIONS)  # what the scope and the load read
 
 
 @dataclass
@@ -86,26 +90,94 @@ def _status(repo: GitRepo, base: str, head: str | None, prefix: str) -> tuple[se
     return changed, renames
 
 
+class _ListedTree(TreeSource):
+    """The working tree, each folder listed once (the scope and both sides' loads list the same ones), and a
+    listed file read with one `open` that does not follow a link.
+
+    A diff reads every prompt and suite file to find what a change reaches, and the checked read (resolve
+    the path, refuse one that leads outside the repository) costs twice the read itself. A listed file is
+    found by walking real folders inside the root, so when it is not a link itself it is the file there; a
+    link, a special file and an unlisted path take the checked way."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self._listed: dict[str, list[str]] = {}
+        self._files: set[str] = set()
+
+    def list_dir(self, prefix: str) -> list[str]:
+        if prefix not in self._listed:
+            self._listed[prefix] = super().list_dir(prefix)
+            self._files.update(self._listed[prefix])
+        return list(self._listed[prefix])
+
+    def read(self, path: str) -> bytes | None:
+        if _NO_LINK and path in self._files:
+            try:
+                data = _read_regular(self._inside + path)
+            except OSError:  # a link (ELOOP), gone, unreadable: the checked read says which
+                data = None
+            if data is not None:
+                return data
+        return super().read(path)
+
+
+def _read_regular(path: str) -> bytes | None:
+    """The bytes of a regular file, opened without following a link; None for a special file (a FIFO) or a
+    large one (left to the checked read: one `read` call is enough for the small files a project holds)."""
+    fd = os.open(path, os.O_RDONLY | _NO_LINK | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > 1 << 20:
+            return None
+        data = os.read(fd, info.st_size + 1)
+        if len(data) <= info.st_size:
+            return data
+        chunks = [data]  # it grew since fstat: read to the end
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 class _Overlay:
-    """The base side when HEAD is the working tree: files git reports unchanged are read from disk."""
+    """The base side when HEAD is the working tree: files git reports unchanged are read from disk.
+
+    The base version of a changed file is read from git once (the scope, the listing and the load all ask
+    for it); the changed prompt and suite files are fetched together, in one `git cat-file` call."""
 
     def __init__(self, tree: TreeSource, git: GitSource, changed: frozenset[str]) -> None:
         self.tree, self.git, self.changed = tree, git, changed
         self.label = git.label
+        self._based: dict[str, bytes | None] = {}
+
+    def _base(self, path: str) -> bytes | None:
+        if path not in self._based:
+            batch = {path, *(p for p in self.changed if p.endswith(_BATCHED) and p not in self._based)}
+            found = self.git.repo.read_many(self.git.sha, [self.git.prefix + p for p in sorted(batch) if _plain(p)])
+            n = len(self.git.prefix)
+            self._based.update(dict.fromkeys(batch))
+            self._based.update({p[n:]: data for p, data in found.items()})
+        return self._based[path]
 
     def list_dir(self, prefix: str) -> list[str]:
         pre = prefix.rstrip("/") + "/" if prefix else ""
         same = [p for p in self.tree.list_dir(prefix) if p not in self.changed]
-        return sorted(same + [p for p in self.changed if p.startswith(pre) and self.git.read(p) is not None])
+        return sorted(same + [p for p in self.changed if p.startswith(pre) and self._base(p) is not None])
 
     def read(self, path: str) -> bytes | None:
-        return self.git.read(path) if path in self.changed else self.tree.read(path)
+        return self._base(path) if path in self.changed else self.tree.read(path)
 
     def document(self, path: str) -> bytes | None:
         return self.git.document(path) if path in self.changed else self.tree.document(path)
 
     def glob(self, pattern: str) -> list[str]:
         return self.git.glob(pattern)
+
+
+def _plain(path: str) -> bool:
+    """A path git reads as itself (`./x` or `a//b` would be read relative to the working directory)."""
+    return not any(part in ("", ".", "..") for part in path.split("/")) and "\n" not in path
 
 
 class _Scoped:
@@ -152,7 +224,7 @@ def open_sides(root: Path, base: str | None, head: str | None) -> Sides:
     base_git.label = label
     head_source: Source
     if head_sha is None:
-        head_source = TreeSource(root)
+        head_source = _ListedTree(root)
         base_source: Source = _Overlay(head_source, base_git, changed)
     else:
         head_source = GitSource(root, head_sha, repo)

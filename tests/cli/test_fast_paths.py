@@ -1,13 +1,17 @@
-"""`diff` and `lint` load only what their answer needs: no GitPython, eval engine, `regex` engine or JSONPath
-parser on the everyday paths, and the shortcuts that avoid them answer exactly as the full machinery does."""
+"""`diff` and `lint` load only what their answer needs: no GitPython, eval engine, `regex` engine, JSONPath
+parser, detect-secrets (and the `requests` it imports) or rich (for one summary line) on the everyday paths,
+and the shortcuts that avoid them answer exactly as the full machinery does."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import regex
 from conftest import EXAMPLE, MINIMAL, write_tree
 from hypothesis import given
@@ -21,7 +25,8 @@ PROBE = """
 import json, sys
 from promptops.cli import main
 code = main(sys.argv[1:])
-watched = ("git", "regex", "asyncio", "jsonpath", "promptops.evaluate", "promptops.report.diff_html")
+watched = ("git", "regex", "asyncio", "jsonpath", "promptops.evaluate", "promptops.report.diff_html",
+           "detect_secrets", "requests", "rich")
 print("\\n" + json.dumps({"code": code, "loaded": [m for m in watched if m in sys.modules]}))
 """
 
@@ -32,13 +37,33 @@ def loaded_by(*args: str | Path) -> tuple[int, list[str], str]:
     return result["code"], result["loaded"], done.stdout
 
 
-def test_diff_of_a_working_tree_change_loads_no_gitpython_eval_engine_or_regex_engine(make_repo) -> None:
+def test_diff_of_a_working_tree_change_loads_no_gitpython_eval_engine_regex_engine_detect_secrets_or_rich(
+    make_repo,
+) -> None:
     root: Path = make_repo(MINIMAL)
     write_tree(root, {"prompts/greet.prompt": MINIMAL["prompts/greet.prompt"].replace("Hello", "Hi")})
     code, loaded, out = loaded_by("diff", "HEAD", "--format", "json", "--repo", root)
     assert code == 0
     assert json.loads(out[: out.rindex("\n{")])["summary"]["prompts"]["modified"] == 1
     assert loaded == []
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the git wrapper is a shell script")
+def test_a_working_tree_diff_of_one_prompt_asks_git_four_things(make_repo, tmp_path: Path) -> None:
+    """The revision, what changed, what is untracked, and the base versions of the changed files in one read."""
+    log = tmp_path / "git.log"
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$1" >> "{log}"\nexec "{shutil.which("git")}" "$@"\n')
+    wrapper.chmod(0o755)
+    root: Path = make_repo(MINIMAL)
+    write_tree(root, {"prompts/greet.prompt": MINIMAL["prompts/greet.prompt"].replace("Hello", "Hi")})
+    env = {**os.environ, "PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
+    argv = [sys.executable, "-m", "promptops", "diff", "HEAD", "--format", "json", "--repo", str(root)]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["summary"]["prompts"]["modified"] == 1
+    assert log.read_text().split() == ["rev-parse", "diff", "ls-files", "cat-file"]
 
 
 def test_lint_of_the_example_loads_neither_the_jsonpath_parser_nor_the_event_loop() -> None:
