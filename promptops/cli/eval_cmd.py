@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -156,7 +157,7 @@ def eval_suites(
         report = planned.run().report
     finally:
         progress.stop()
-    context = _Context(repo_prefix(root), fail_on == "regression", planned.messages())
+    context = _Context(repo_prefix(root), fail_on == "regression", planned.messages)
     _emit(report, kinds, fmt, context)
     code = exit_code(report, fail_on_regression=fail_on == "regression")
     _explain(report, code)
@@ -176,10 +177,17 @@ def _parse_shard(spec: str | None) -> tuple[int, int] | None:
 
 class _Context:
     """What the writers need besides the report: the project's path in the repository, the gate policy and the
-    rendered messages of each case (for the HTML report)."""
+    rendered messages of each case (for the HTML report only: gathered, and redacted, when one is written)."""
 
-    def __init__(self, prefix: str, fail_on_regression: bool, messages: dict[Any, Any]) -> None:
-        self.prefix, self.fail_on_regression, self.messages = prefix, fail_on_regression, messages
+    def __init__(self, prefix: str, fail_on_regression: bool, messages: Callable[[], dict[Any, Any]]) -> None:
+        self.prefix, self.fail_on_regression, self._messages = prefix, fail_on_regression, messages
+        self._gathered: dict[Any, Any] | None = None
+
+    @property
+    def messages(self) -> dict[Any, Any]:
+        if self._gathered is None:
+            self._gathered = self._messages()
+        return self._gathered
 
 
 def _emit(report: EvalReport, outputs: list[tuple[Path, str]], fmt: str | None, context: _Context) -> None:
@@ -189,7 +197,8 @@ def _emit(report: EvalReport, outputs: list[tuple[Path, str]], fmt: str | None, 
     from ..report import results as writers
 
     def render(kind: str) -> str:
-        return writers.render(kind, report, messages=context.messages, fail_on_regression=context.fail_on_regression)
+        messages = context.messages if kind == "html" else None
+        return writers.render(kind, report, messages=messages, fail_on_regression=context.fail_on_regression)
 
     for path, kind in outputs:
         write_out(render(kind), path)
