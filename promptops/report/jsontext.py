@@ -6,12 +6,16 @@ the same C function the standard encoder uses, numbers through the same `repr`, 
 
 from __future__ import annotations
 
+import functools
 import json
-from json.encoder import encode_basestring_ascii
+from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 INDENT = "  "
 _INFINITY = float("inf")
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_EMPTY = frozenset({dict, list, tuple})  # written "{}" or "[]" when empty, at any depth
 
 
 def dumps(value: Any) -> str:
@@ -64,6 +68,20 @@ def _key(key: Any) -> str:
     raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
+@functools.cache
+def _flat(inner: str) -> Callable[[Any], str]:
+    """The C encoder of a mapping or list of scalars whose items start lines with `inner` (newline, indent):
+    it writes them `{"a": 1,<inner>"b": 2}`, the standard text but for the line breaks at the brackets."""
+    if c_make_encoder is None:  # an interpreter without the C accelerator
+        return json.JSONEncoder(separators=("," + inner, ": ")).encode
+    encode = c_make_encoder(None, _refuse, encode_basestring_ascii, None, ": ", "," + inner, False, False, True)
+    return lambda value: "".join(encode(value, 0))
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def _write(value: Any, out: list[str], newline: str) -> None:
     """Append the text of `value`, whose first line is already indented; `newline` ends a line at its level."""
     text = _scalar(value)
@@ -75,15 +93,22 @@ def _write(value: Any, out: list[str], newline: str) -> None:
             out.append("{}")
             return
         inner = newline + INDENT
+        flat = _flat(inner)
         lead = "{" + inner
+        run: dict[Any, Any] = {}  # consecutive items the C encoder writes in one call
         for key, item in value.items():
-            text = _scalar(item)
-            if text is None:
-                out.append(f"{lead}{_key(key)}: ")
-                _write(item, out, inner)
-            else:
-                out.append(f"{lead}{_key(key)}: {text}")
+            kind = type(item)
+            if kind in _SCALARS or (not item and kind in _EMPTY):
+                run[key] = item
+                continue
+            if run:
+                out.append(lead + flat(run)[1:-1])
+                lead, run = "," + inner, {}
+            out.append(f"{lead}{_key(key)}: ")
+            _write(item, out, inner)
             lead = "," + inner
+        if run:
+            out.append(lead + flat(run)[1:-1])
         out.append(newline + "}")
         return
     if isinstance(value, (list, tuple)):
