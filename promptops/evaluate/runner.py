@@ -8,8 +8,9 @@ import contextlib
 import hashlib
 import math
 import random
+import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,11 @@ from ..formats import parse_json
 from ..model import CheckResult, Message, ModelSpec, Prompt, Snapshot, TaskResult
 from ..providers import Completion, Provider, ProviderError, ProviderRequest
 from ..redaction import Redactor
+from .options import BACKOFF_BASE, MAX_RETRY_WAIT, Options  # noqa: F401 (also imported from here)
 from .plan import Task
 from .store import Store
 
-BACKOFF_BASE = 0.2
 BACKOFF_CAP = 20.0
-MAX_RETRY_WAIT = 60.0
 SCRUB_MEMO_CHARS = 2000  # texts up to this long have their scrubbed form remembered, ...
 SCRUB_MEMO_SIZE = 20_000  # ... this many at most (then forgotten, and remembered anew)
 NOTICE_WAIT = 5.0  # waits at least this long are announced through on_wait
@@ -32,43 +32,6 @@ JUDGE_SYSTEM = (
     "You grade an AI answer against a rubric. Reply with a JSON object only: "
     '{"score": <number from 0 to 1>, "reason": "<one sentence>"}. Score 1 means the answer fully meets the rubric.'
 )
-
-
-@dataclass
-class Options:
-    concurrency: int = 8
-    rpm: int | None = None
-    max_cost: float | None = None
-    use_cache: bool = True
-    record: bool = False
-    backoff_base: float = BACKOFF_BASE
-    seed: int | None = None
-    max_retry_wait: float = MAX_RETRY_WAIT  # the longest Retry-After honoured; a longer one fails the task
-    timeout: float | None = None  # eval.timeout: bounds every call of the run (the route's timeout, if lower, wins)
-
-    @classmethod
-    def from_config(
-        cls,
-        defaults: Mapping[str, Any],
-        *,
-        concurrency: int | None = None,
-        rpm: int | None = None,
-        max_cost: float | None = None,
-        use_cache: bool = True,
-    ) -> Options:
-        """The options of a run: what the command line gives, else the `eval:` defaults of promptops.yaml
-        (concurrency, rpm, max_cost, max_retry_wait, timeout).
-
-        `eval`, `diff --eval` and the evals that gate a release all build their options here, and only here."""
-        timeout = defaults.get("timeout")
-        return cls(
-            concurrency=concurrency or int(defaults.get("concurrency", 8)),
-            rpm=rpm or defaults.get("rpm"),
-            max_cost=max_cost if max_cost is not None else defaults.get("max_cost"),
-            use_cache=use_cache,
-            max_retry_wait=float(defaults.get("max_retry_wait", MAX_RETRY_WAIT)),
-            timeout=float(timeout) if timeout is not None else None,
-        )
 
 
 @dataclass
@@ -321,7 +284,7 @@ class Runner:
             started = time.perf_counter()
             self.calls += 1
             try:
-                completion = await asyncio.wait_for(provider.complete(request), timeout=request.timeout * 1.5 + 1)
+                completion = await _within(provider.complete(request), request.timeout * 1.5 + 1)
             except asyncio.TimeoutError:
                 raise ProviderError(
                     "timeout", f"{request.model.name} did not answer within {request.timeout:g} s"
@@ -450,6 +413,19 @@ def judge_verdict(spec: ModelSpec, text: str, routing_file: str) -> tuple[float,
             "(or check that model's `structured_output`)",
         ) from None
     return max(0.0, min(1.0, score)), str(data.get("reason", ""))
+
+
+if sys.version_info >= (3, 11):
+
+    async def _within(call: Awaitable[Completion], seconds: float) -> Completion:
+        """The call's answer, or asyncio.TimeoutError after `seconds` (without a task of its own per call)."""
+        async with asyncio.timeout(seconds):
+            return await call
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _within(call: Awaitable[Completion], seconds: float) -> Completion:
+        return await asyncio.wait_for(call, timeout=seconds)
 
 
 def output_hash(text: str) -> str:
