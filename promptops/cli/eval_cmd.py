@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..model import EvalReport
 
 from ..wording import count
-from .common import RepoOption, err_console, note, open_project, out_console, repo_prefix, write_out
+from .common import RepoOption, err_console, note, open_project, out_console, repo_prefix, root_of, write_out
 
 # Objects made between two collections of the youngest generation during the calls (Python's default is 700):
 # every call leaves a result, its checks and the connection's objects, and a 10,000-case run otherwise spends
@@ -135,6 +135,10 @@ def eval_suites(
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
     kinds = [(path, format_of(path, fmt)) for path in output or []]  # before any call is made
+    if not replay:
+        from ..evaluate import prefetch_http
+
+        prefetch_http(root_of(repo))
     progress = _Progress()
     with _collector_paused():  # loading and planning make objects that live for the whole run
         root, source, snapshot = open_project(repo, strict=True)

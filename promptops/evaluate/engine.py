@@ -33,7 +33,7 @@ from ..redaction import Redactor, key_names, secret_detectors
 from ..render import Renderer
 from ..workspace import Source, open_source
 from . import overrides as overrides_file
-from . import recordings
+from . import prefetch_http, recordings
 from .plan import KILL_SWITCH, Task, plan, select_suites, shard
 from .runner import Options, Runner
 from .store import STATE_FILE, Store
@@ -165,9 +165,8 @@ class Evaluation:
     def plan(self) -> Planned:
         """The tasks at HEAD and at the baseline, filtered by --changed-since and --shard; nothing is called yet."""
         s, snap = self.settings, self.snapshot
-        if s.mode != "replay" and not (self.root / STATE_FILE).exists():
-            # No cache yet, so every call is made: the HTTP client's import overlaps the planning.
-            _prefetch_http()
+        if s.mode != "replay":
+            prefetch_http(self.root)  # with no cache yet, every call is made: the import overlaps the planning
         if s.models and s.all_routes:
             # A matrix has a row per model of the primary role; a drill's fallbacks and kill switch have no row.
             raise InputError(
@@ -418,12 +417,6 @@ def _prefetch_litellm(requests: Sequence[ProviderRequest]) -> None:
     else:
         loading = litellm_provider.native.prefetch()  # its HTTP client only
     threading.Thread(target=_load_scanner, args=(loading,), name="promptops-scanner-import", daemon=True).start()
-
-
-def _prefetch_http() -> None:
-    from ..providers import litellm as litellm_provider
-
-    litellm_provider.native.prefetch()
 
 
 def _load_scanner(after: concurrent.futures.Future[None] | None) -> None:
