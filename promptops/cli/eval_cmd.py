@@ -119,8 +119,6 @@ def eval_suites(
     its JSON included) or a provider asks to wait past eval.max_retry_wait, 130 when interrupted.
     """
     from ..errors import InputError
-    from ..evaluate.engine import Evaluation, Settings
-    from ..evaluate.runner import Options
 
     if record and replay:
         raise InputError("--record and --replay exclude each other")
@@ -138,7 +136,10 @@ def eval_suites(
     if not replay:
         from ..evaluate import prefetch_http
 
-        prefetch_http(root_of(repo))
+        prefetch_http(root_of(repo))  # before importing the engine, which the HTTP client's import overlaps
+    from ..evaluate.engine import Evaluation, Settings
+    from ..evaluate.runner import Options
+
     progress = _Progress()
     with _collector_paused():  # loading and planning make objects that live for the whole run
         root, source, snapshot = open_project(repo, strict=True)
