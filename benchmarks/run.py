@@ -19,6 +19,7 @@ means no .promptops/), the others --runs times after one warm-up, and the median
 the machine and its load: compare runs made close together.
 
 Usage: python benchmarks/run.py [--runs N] [--releases N] [--events N] [--skip eval,diff,ledger,startup]
+                               [--only 200,10000]
 """
 
 from __future__ import annotations
@@ -99,11 +100,13 @@ def promptops(*args: str) -> list[str]:
 # -- eval ----------------------------------------------------------------------------------------------------
 
 
-def eval_rows(tmp: Path) -> list[Row]:
+def eval_rows(tmp: Path, only: set[int] | None = None) -> list[Row]:
     rows = []
     timeline = ev.Timeline()
     with ProviderServer(responder=timeline) as server:
         for n, latency, concurrency in EVALS:
+            if only and n not in only:
+                continue
             server.configure(latency=latency)
             cases = {f"c{i:05d}": f"yes c{i:05d}" for i in range(n)}
             root = ev.make_repo(tmp / f"eval-{n}", project(server.base_url, cases))
@@ -306,8 +309,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--releases", type=int, default=200, help="releases in the ledger history")
     parser.add_argument("--events", type=int, default=100, help="ledger events after the releases")
     parser.add_argument("--skip", default="", help="comma-separated groups to leave out: eval, diff, ledger, startup")
+    parser.add_argument(
+        "--only", default="", help="comma-separated case counts: run only these eval rows (200, 1000, 2000, 10000)"
+    )
     args = parser.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    only = {int(n) for n in args.only.replace("_", "").split(",") if n.strip()}
+    if only - {n for n, _, _ in EVALS}:
+        parser.error(f"--only takes case counts among {', '.join(str(n) for n, _, _ in EVALS)}")
 
     import promptops
 
@@ -328,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bare, bare_cpu = bare_typer(tmp, args.runs)
         rows: list[Row] = []
         if "eval" not in skip:
-            rows += eval_rows(tmp)
+            rows += eval_rows(tmp, only)
         if "diff" not in skip:
             rows += diff_rows(tmp, args.runs, bare)
         if "ledger" not in skip:

@@ -408,7 +408,10 @@ class Renderer:
     def render_traced(self, prompt_id: str, variables: Mapping[str, Any]) -> tuple[list[Message], dict[str, str]]:
         """The messages, and the pinned documents the render read through `source()` (path -> digest)."""
         prompt = self.prompt(prompt_id)
-        values = self.check_inputs(prompt, variables)
+        return self.render_checked(prompt, self.check_inputs(prompt, variables))
+
+    def render_checked(self, prompt: Prompt, values: Mapping[str, Any]) -> tuple[list[Message], dict[str, str]]:
+        """render_traced for values `check_inputs` returned (an eval checks each case's once, then renders)."""
         problems = self.problems(prompt)
         if problems:
             raise problems[0]

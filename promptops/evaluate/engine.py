@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import difflib
-import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -27,11 +29,11 @@ from ..model import (
 )
 from ..providers import Provider, ProviderRequest
 from ..providers import get as get_provider
-from ..redaction import Redactor, key_names
+from ..redaction import Redactor, key_names, secret_detectors
 from ..render import Renderer
 from ..workspace import Source, open_source
 from . import overrides as overrides_file
-from . import recordings
+from . import prefetch_http, recordings
 from .plan import KILL_SWITCH, Task, plan, select_suites, shard
 from .runner import Options, Runner
 from .store import STATE_FILE, Store
@@ -163,6 +165,8 @@ class Evaluation:
     def plan(self) -> Planned:
         """The tasks at HEAD and at the baseline, filtered by --changed-since and --shard; nothing is called yet."""
         s, snap = self.settings, self.snapshot
+        if s.mode != "replay":
+            prefetch_http(self.root)  # with no cache yet, every call is made: the import overlaps the planning
         if s.models and s.all_routes:
             # A matrix has a row per model of the primary role; a drill's fallbacks and kill switch have no row.
             raise InputError(
@@ -259,10 +263,10 @@ class Evaluation:
             recordings.write(self.root, self.snapshot.config.evals_dir, runner.recorded, self.redactor)
         report = self.report(head, head_results, base_results, started, time.perf_counter() - t0, interrupted, run_id)
         if not interrupted:
-            from ..report.results import to_dict
+            from ..report.results_json import to_compact_json
 
             # Kept for the record, never shown: compact JSON (C encoder), not the indented text of `-o`.
-            store.finish(run_id, _now(), json.dumps(to_dict(report)))
+            store.finish(run_id, _now(), to_compact_json(report))
         return Outcome(report, tuple(base_results))
 
     async def _run_both(
@@ -404,13 +408,25 @@ def _refuse_unpriced(snapshot: Snapshot, tasks: Sequence[Task]) -> None:
 
 def _prefetch_litellm(requests: Sequence[ProviderRequest]) -> None:
     """Start importing litellm in the background, so it overlaps the rest of the start-up, when a call needs it
-    (OpenAI-compatible models are called without it)."""
+    (OpenAI-compatible models are called without it); then the secret scanner's detectors."""
     from ..providers import litellm as litellm_provider
 
+    loading: concurrent.futures.Future[None] | None = None
     if any(litellm_provider.needs_litellm(r) for r in requests):
         litellm_provider.prefetch()
     else:
-        litellm_provider.native.prefetch()  # its HTTP client only
+        loading = litellm_provider.native.prefetch()  # its HTTP client only
+    threading.Thread(target=_load_scanner, args=(loading,), name="promptops-scanner-import", daemon=True).start()
+
+
+def _load_scanner(after: concurrent.futures.Future[None] | None) -> None:
+    """Load the detectors that scrub every answer (detect-secrets' plugins, about 0.1 s of imports) once the HTTP
+    client is in: while the first calls are in flight rather than when their answers arrive, which would hold
+    back the next calls by as much. Any failure is left for the run to meet, and report, on its own thread."""
+    if after is not None:
+        concurrent.futures.wait([after])
+    with contextlib.suppress(Exception):
+        secret_detectors()
 
 
 def exit_code(report: EvalReport, fail_on_regression: bool = False) -> int:

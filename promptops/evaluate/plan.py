@@ -110,7 +110,7 @@ def _case_tasks(
     resolved = routing.resolve(snapshot.routing, prompt)
     try:
         variables = renderer.check_inputs(prompt, case.vars)
-        messages = tuple(renderer.render(prompt.id, variables))
+        messages = tuple(renderer.render_checked(prompt, variables)[0])
         asserts = templated_asserts(renderer, prompt, case, variables)
     except InputError as exc:
         return [_broken(suite, case, str(exc), model=m) for m in cells]

@@ -8,65 +8,30 @@ import contextlib
 import hashlib
 import math
 import random
+import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .. import checks
 from ..formats import parse_json
-from ..model import Message, ModelSpec, Prompt, Snapshot, TaskResult
+from ..model import CheckResult, Message, ModelSpec, Prompt, Snapshot, TaskResult
 from ..providers import Completion, Provider, ProviderError, ProviderRequest
 from ..redaction import Redactor
+from .options import BACKOFF_BASE, MAX_RETRY_WAIT, Options  # noqa: F401 (also imported from here)
 from .plan import Task
 from .store import Store
 
-BACKOFF_BASE = 0.2
 BACKOFF_CAP = 20.0
-MAX_RETRY_WAIT = 60.0
+SCRUB_MEMO_CHARS = 2000  # texts up to this long have their scrubbed form remembered, ...
+SCRUB_MEMO_SIZE = 20_000  # ... this many at most (then forgotten, and remembered anew)
 NOTICE_WAIT = 5.0  # waits at least this long are announced through on_wait
 JUDGE_SYSTEM = (
     "You grade an AI answer against a rubric. Reply with a JSON object only: "
     '{"score": <number from 0 to 1>, "reason": "<one sentence>"}. Score 1 means the answer fully meets the rubric.'
 )
-
-
-@dataclass
-class Options:
-    concurrency: int = 8
-    rpm: int | None = None
-    max_cost: float | None = None
-    use_cache: bool = True
-    record: bool = False
-    backoff_base: float = BACKOFF_BASE
-    seed: int | None = None
-    max_retry_wait: float = MAX_RETRY_WAIT  # the longest Retry-After honoured; a longer one fails the task
-    timeout: float | None = None  # eval.timeout: bounds every call of the run (the route's timeout, if lower, wins)
-
-    @classmethod
-    def from_config(
-        cls,
-        defaults: Mapping[str, Any],
-        *,
-        concurrency: int | None = None,
-        rpm: int | None = None,
-        max_cost: float | None = None,
-        use_cache: bool = True,
-    ) -> Options:
-        """The options of a run: what the command line gives, else the `eval:` defaults of promptops.yaml
-        (concurrency, rpm, max_cost, max_retry_wait, timeout).
-
-        `eval`, `diff --eval` and the evals that gate a release all build their options here, and only here."""
-        timeout = defaults.get("timeout")
-        return cls(
-            concurrency=concurrency or int(defaults.get("concurrency", 8)),
-            rpm=rpm or defaults.get("rpm"),
-            max_cost=max_cost if max_cost is not None else defaults.get("max_cost"),
-            use_cache=use_cache,
-            max_retry_wait=float(defaults.get("max_retry_wait", MAX_RETRY_WAIT)),
-            timeout=float(timeout) if timeout is not None else None,
-        )
 
 
 @dataclass
@@ -104,6 +69,7 @@ class Runner:
         self._pacing: dict[str, asyncio.Lock] = {}
         self._inflight: dict[str, asyncio.Future[Completion]] = {}
         self._random = random.Random(self.options.seed)
+        self._scrubbed: dict[tuple[str, str], str] = {}
 
     # -- the public entry ------------------------------------------------------------------------------------
     async def run(self, tasks: Sequence[Task], run_id: str | None, done: Mapping[str, TaskResult]) -> list[TaskResult]:
@@ -117,12 +83,13 @@ class Runner:
 
         async def worker() -> None:
             for index, task in queue:  # one shared iterator: each worker takes the next task
-                if task.uid in done:
-                    results[index] = done[task.uid]
+                uid = task.uid
+                if uid in done:
+                    results[index] = done[uid]
                     continue
                 result = await self.run_task(task)
                 if self.store is not None and run_id is not None:
-                    self.store.record(run_id, task.uid, result)
+                    self.store.record(run_id, uid, result)
                 if self.on_result is not None:
                     self.on_result(result)
                 results[index] = result
@@ -146,23 +113,12 @@ class Runner:
             self.store.flush_due()
 
     async def run_task(self, task: Task) -> TaskResult:
-        base = TaskResult(
-            suite=task.suite.id,
-            case=task.case.id,
-            repeat=task.repeat,
-            model=task.model.name,
-            variant=task.variant,
-            key=task.key,
-            status="error",
-        )
         if task.error is not None or task.request is None:
-            return replace(
-                base, error=self.scrub(task.error or "task could not be planned", "error"), error_kind="input"
-            )
+            return self._failed(task, self.scrub(task.error or "task could not be planned", "error"), "input")
         try:
             completion, cached = await self.complete(task.request, task.retries, task)
         except ProviderError as exc:
-            return replace(base, error=self.scrub(str(exc), "error"), error_kind=exc.kind)
+            return self._failed(task, self.scrub(str(exc), "error"), exc.kind)
         obs = checks.Observation(
             output=completion.text,
             prompt=task.prompt or _NO_PROMPT,
@@ -181,7 +137,7 @@ class Runner:
                 judge_errors.append(exc)  # a provider failure, not a failed check: keep its kind
                 raise
 
-        results = [replace(r, reason=self.scrub(r.reason)) for r in await checks.run_checks(task.asserts, obs, judge)]
+        results = [self._kept(r) for r in await checks.run_checks(task.asserts, obs, judge)]
         status, score = checks.verdict(results)
         if not results:  # nothing to check (no assertion, or none marked for the kill switch): never a pass
             status, score = "unchecked", 0.0
@@ -189,8 +145,13 @@ class Runner:
         kept = self.scrub(completion.text)
         # With redaction on, even a hash of the raw answer is not kept: a short answer could be guessed from it.
         hashed = kept if self.redactor.settings.modes.get("output") in ("redact", "hash") else completion.text
-        return replace(
-            base,
+        return TaskResult(
+            suite=task.suite.id,
+            case=task.case.id,
+            repeat=task.repeat,
+            model=task.model.name,
+            variant=task.variant,
+            key=task.key,
             status=status,
             output=kept,
             checks=tuple(results),
@@ -211,6 +172,25 @@ class Runner:
             else None,
         )
 
+    @staticmethod
+    def _failed(task: Task, error: str, kind: str) -> TaskResult:
+        return TaskResult(
+            suite=task.suite.id,
+            case=task.case.id,
+            repeat=task.repeat,
+            model=task.model.name,
+            variant=task.variant,
+            key=task.key,
+            status="error",
+            error=error,
+            error_kind=kind,
+        )
+
+    def _kept(self, result: CheckResult) -> CheckResult:
+        """A check's result with its reason as it may be kept (the same object when scrubbing changes nothing)."""
+        reason = self.scrub(result.reason)
+        return result if reason == result.reason else replace(result, reason=reason)
+
     # -- provider calls --------------------------------------------------------------------------------------
     async def complete(
         self,
@@ -223,7 +203,7 @@ class Runner:
 
         `accept` raises ProviderError for an answer that is no use (a judge's that is not its JSON): such an
         answer is neither cached nor taken from the cache."""
-        key = request.key()
+        key = task.key if task is not None else request.key()  # a task's key is its request's, made once
         if self.options.use_cache and self.store is not None:
             hit = self.store.get(key)
             if hit is not None and accept is not None:
@@ -242,7 +222,7 @@ class Runner:
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            completion = await self._fetch(request, retries, task, accept)
+            completion = await self._fetch(key, request, retries, task, accept)
         except Exception as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: no "never retrieved" warning when no one else waits
@@ -256,9 +236,13 @@ class Runner:
         return completion, False
 
     async def _fetch(
-        self, request: ProviderRequest, retries: int, task: Task | None, accept: Callable[[Completion], object] | None
+        self,
+        key: str,
+        request: ProviderRequest,
+        retries: int,
+        task: Task | None,
+        accept: Callable[[Completion], object] | None,
     ) -> Completion:
-        key = request.key()
         provider = self.provider_for(request.model)
         if provider.name == "litellm":
             request = replace(request, api_key=self._api_key(request.model))
@@ -300,7 +284,7 @@ class Runner:
             started = time.perf_counter()
             self.calls += 1
             try:
-                completion = await asyncio.wait_for(provider.complete(request), timeout=request.timeout * 1.5 + 1)
+                completion = await _within(provider.complete(request), request.timeout * 1.5 + 1)
             except asyncio.TimeoutError:
                 raise ProviderError(
                     "timeout", f"{request.model.name} did not answer within {request.timeout:g} s"
@@ -393,8 +377,19 @@ class Runner:
         return judge_verdict(spec, completion.text, self.snapshot.routing.path)
 
     def scrub(self, text: str, kind: str = "output") -> str:
-        """Text as it may be kept: keys always removed, then the project's redaction for this kind of field."""
-        return self.redactor.text(text, kind) or ""
+        """Text as it may be kept: keys always removed, then the project's redaction for this kind of field.
+
+        Remembered for short texts: a run scrubs the same check reasons thousands of times, and each answer
+        twice (for the cache, then for the result); scrubbing depends only on the text and the kind."""
+        if len(text) > SCRUB_MEMO_CHARS:
+            return self.redactor.text(text, kind) or ""
+        memo = self._scrubbed
+        kept = memo.get((kind, text))
+        if kept is None:
+            if len(memo) >= SCRUB_MEMO_SIZE:
+                memo.clear()
+            kept = memo[(kind, text)] = self.redactor.text(text, kind) or ""
+        return kept
 
 
 _NO_PROMPT = Prompt(id="", path="", body="")
@@ -418,6 +413,19 @@ def judge_verdict(spec: ModelSpec, text: str, routing_file: str) -> tuple[float,
             "(or check that model's `structured_output`)",
         ) from None
     return max(0.0, min(1.0, score)), str(data.get("reason", ""))
+
+
+if sys.version_info >= (3, 11):
+
+    async def _within(call: Awaitable[Completion], seconds: float) -> Completion:
+        """The call's answer, or asyncio.TimeoutError after `seconds` (without a task of its own per call)."""
+        async with asyncio.timeout(seconds):
+            return await call
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _within(call: Awaitable[Completion], seconds: float) -> Completion:
+        return await asyncio.wait_for(call, timeout=seconds)
 
 
 def output_hash(text: str) -> str:

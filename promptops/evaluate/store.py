@@ -320,12 +320,16 @@ def plain(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in _field_names(type(obj)):  # type: ignore[arg-type]
         value = getattr(obj, name)
-        if isinstance(value, tuple) and value and hasattr(value[0], "__dataclass_fields__"):
-            value = [plain(v) for v in value]
-        elif hasattr(value, "__dataclass_fields__"):
-            value = plain(value)
+        if type(value) not in _SCALARS:  # most fields: nothing to look into
+            if isinstance(value, tuple) and value and hasattr(value[0], "__dataclass_fields__"):
+                value = [plain(v) for v in value]
+            elif hasattr(value, "__dataclass_fields__"):
+                value = plain(value)
         out[name] = value
     return out
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def task_result(data: dict[str, Any]) -> TaskResult:

@@ -89,11 +89,11 @@ def case_names(report: EvalReport) -> Callable[[CaseSummary], str]:
 
 def failing_cases(report: EvalReport) -> list[CaseSummary]:
     """Cases that failed or errored (an unchecked case is neither: see `unchecked_cases`)."""
-    return [c for c in sorted(report.cases, key=case_key) if c.verdict in ("fail", "error")]
+    return sorted((c for c in report.cases if c.verdict in ("fail", "error")), key=case_key)  # few: sort them only
 
 
 def unchecked_cases(report: EvalReport) -> list[CaseSummary]:
-    return [c for c in sorted(report.cases, key=case_key) if c.verdict == "unchecked"]
+    return sorted((c for c in report.cases if c.verdict == "unchecked"), key=case_key)
 
 
 def target_of(c: CaseSummary | TaskResult) -> str:
@@ -105,7 +105,7 @@ def target_of(c: CaseSummary | TaskResult) -> str:
 
 
 def overridden_runs(report: EvalReport) -> list[TaskResult]:
-    return [r for r in sorted(report.results, key=result_key) if r.override is not None]
+    return sorted((r for r in report.results if r.override is not None), key=result_key)
 
 
 # -- text helpers --------------------------------------------------------------------------------------------

@@ -99,9 +99,10 @@ def render(
 
 def to_text_failures(report: EvalReport) -> str:
     """Every failed or errored case with its failed checks and output, for a terminal ("" when none)."""
-    runs = runs_by_case(report)
+    failing = failing_cases(report)
+    runs = runs_by_case(report) if failing else {}
     blocks = []
-    for c in failing_cases(report):
+    for c in failing:
         head = f"{c.verdict.upper()} {c.suite} / {c.case} [{target_of(c)}]: {case_notes(c)}"
         lines = [visible(head)] + ["  " + line for line in run_lines(runs.get(case_key(c), []), TEXT_OUTPUT_CHARS)]
         blocks.append("\n".join(lines))
@@ -112,7 +113,7 @@ def to_text_notes(report: EvalReport) -> str:
     """What the summary table cannot show, for a terminal ("" when nothing): rows left incomplete, cases that
     changed class against the baseline (with the models of both sides), unchecked cases, overrides applied."""
     lines = [f"INCOMPLETE {row_name(s)}: {s.gate_reasons[0]}" for s in sorted_suites(report) if s.incomplete]
-    moved = [c for c in sorted(report.cases, key=case_key) if c.baseline in ("regressed", "fixed")]
+    moved = sorted((c for c in report.cases if c.baseline in ("regressed", "fixed")), key=case_key)
     for c in [*moved, *report.removed]:
         was, now = c.base_verdict or "-", "-" if c.baseline == "removed" else c.verdict
         lines.append(f"{(c.baseline or '').upper()} {c.suite} / {c.case} [{target_of(c)}]: {was} → {now}")

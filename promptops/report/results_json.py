@@ -13,6 +13,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 from .. import __version__
 from ..errors import InputError
 from ..model import CaseSummary, CheckResult, EvalReport, Override, SuiteSummary, TaskResult
+from . import jsontext
 from .cases import case_key, result_key, sorted_suites, totals
 from .metrics import metric_scores
 from .variants import variant_comparisons
@@ -51,7 +52,24 @@ def to_dict(report: EvalReport) -> dict[str, Any]:
 
 
 def to_json(report: EvalReport) -> str:
-    return json.dumps(to_dict(report), indent=2)
+    """The results document as the indented text `-o FILE.json` writes."""
+    return jsontext.dumps(_document(report))
+
+
+def to_compact_json(report: EvalReport) -> str:
+    """The results document on one line (the C encoder), as the results database keeps it."""
+    return json.dumps(_document(report))
+
+
+_last: list[tuple[EvalReport, dict[str, Any]]] = []
+
+
+def _document(report: EvalReport) -> dict[str, Any]:
+    """to_dict of the report last converted, or of this one: an eval keeps its document in the results
+    database and writes it with `-o`, and a report of 10,000 results is worth converting once. Only read."""
+    if not _last or _last[0][0] is not report:
+        _last[:] = [(report, to_dict(report))]
+    return _last[0][1]
 
 
 def from_dict(data: Any) -> EvalReport:
@@ -99,11 +117,19 @@ def from_dict(data: Any) -> EvalReport:
     return report
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(obj: Any) -> Any:
     """A dataclass as JSON-ready data: fields in declaration order, tuples as lists."""
     names = _field_names(type(obj))  # type: ignore[arg-type]
     if names is not None:
-        return {name: _plain(getattr(obj, name)) for name in names}
+        scalars = _SCALARS
+        out = {}
+        for name in names:
+            value = getattr(obj, name)
+            out[name] = value if type(value) in scalars else _plain(value)
+        return out
     if isinstance(obj, (tuple, list)):
         return [_plain(item) for item in obj]
     return obj
