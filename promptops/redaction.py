@@ -12,7 +12,8 @@ runtime's audit log. Two layers:
   (`hash`: the same value gives the same token, and a low-entropy value cannot be brute-forced without the
   key), kept (`keep`), or the whole field is dropped (`drop`).
 
-Standard library only at import time; `detect-secrets` is imported on the first scan (about 0.1 s).
+Standard library only at import time; the token formats of `detect-secrets` come from `token_formats.py`, a
+copy of the installed version's detectors (the library itself is imported only for another version).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import token_formats
 from .budget import REGEX_SECONDS, compile_regex
 from .errors import InputError
 
@@ -36,8 +38,6 @@ FIELDS = ("inputs", "output", "error")
 # Environment variables whose values are treated as keys even when routing.yaml does not name them.
 SECRET_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
 MIN_SECRET = 8  # shorter values are too likely to occur in ordinary text to be replaced everywhere
-# Library detectors left out: an IP address is no secret, and Artifactory's `AP...` pattern flags ordinary words.
-SKIPPED_LIBRARY_DETECTORS = frozenset({"IPPublicDetector", "ArtifactoryDetector"})
 
 
 def placeholder(kind: str) -> str:
@@ -122,29 +122,11 @@ PII_DETECTORS = {
 
 @functools.lru_cache(maxsize=1)
 def secret_detectors() -> tuple[Detector, ...]:
-    """Our detectors, then every regex detector of `detect-secrets` (AWS, Azure, Stripe, Twilio, JWT, ...)."""
-    import importlib
-    import pkgutil
-
-    try:
-        import detect_secrets.plugins as plugins
-        from detect_secrets.plugins.base import RegexBasedDetector
-    except ImportError:  # an install without it still has our own list
-        return OWN_SECRET_DETECTORS
-    found: dict[str, Detector] = {}
-    for info in pkgutil.iter_modules(plugins.__path__):
-        module = importlib.import_module(f"{plugins.__name__}.{info.name}")
-        for cls in vars(module).values():
-            if (
-                isinstance(cls, type)
-                and issubclass(cls, RegexBasedDetector)
-                and cls is not RegexBasedDetector
-                and cls.__name__ not in SKIPPED_LIBRARY_DETECTORS
-            ):
-                for n, pattern in enumerate(cls().denylist):
-                    name = re.sub(r"[^a-z0-9]+", "-", str(cls.secret_type).lower()).strip("-")
-                    found[f"{name}-{n}"] = Detector(name, f"a {cls.secret_type}", pattern)
-    return OWN_SECRET_DETECTORS + tuple(found[k] for k in sorted(found))
+    """Our detectors, then every regex detector of `detect-secrets` (AWS, Azure, Stripe, Twilio, JWT, ...; see
+    `token_formats.py`, which reads them without importing the library when it can)."""
+    return OWN_SECRET_DETECTORS + tuple(
+        Detector(name, label, pattern) for name, label, pattern in token_formats.library_formats()
+    )
 
 
 @dataclass(frozen=True)
