@@ -100,3 +100,23 @@ def test_ledger_commands_read_only_the_settings(reuse, make_repo, cli) -> None:
         ("rollback", 0), ("status", 0), ("history", 0), ("kill", 2), ("kill", 0), ("revive", 0)
     ]  # fmt: skip
     assert [s["heavy"] for s in seen] == [[]] * len(commands), done.stderr
+
+
+def test_lint_checks_case_vars_without_jsonschema(make_repo) -> None:
+    """Every case's vars are checked against its prompt's inputs schema by the schema's compiled check; the
+    full validator (and jsonschema) is needed only to word what is wrong."""
+    root: Path = make_repo(MINIMAL)
+    code, heavy = imported_by("lint", str(root))
+    assert code == 0
+    assert "jsonschema" not in heavy
+
+
+def test_lint_still_words_a_case_var_that_does_not_fit(make_repo) -> None:
+    files = dict(MINIMAL)
+    files["evals/greet.yaml"] = files["evals/greet.yaml"].replace("{name: Ada}", "{name: 42}")
+    root: Path = make_repo(files)
+    done = subprocess.run(
+        [sys.executable, "-m", "promptops", "lint", str(root)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    assert "case 'ada': var name: 42 is not of type 'string' [case-vars]" in done.stdout
