@@ -159,14 +159,11 @@ def status(
     """Which release each environment runs, its digest, what is killed, the last change and its approval."""
     from rich.table import Table
 
-    from ..release.approving import labels
-    from ..release.overview import ledger_warning
-    from ..release.overview import status as environment_rows
+    from ..release.overview import status_report
 
     check_format(fmt, ("text", "json"))
     ctx = _context(repo)
-    rows = environment_rows(ctx, labels(ctx, ctx.ledger.events()))
-    warning = ledger_warning(ctx)
+    rows, warning = status_report(ctx)
     if warning:
         err_console().print(f"warning: {warning}", markup=False)
     if fmt == "json":

@@ -85,7 +85,7 @@ def _step(
         current = claimed["environments"].get(event.environment, {})
         event = replace(event, release_commit=str(current.get("commit", "")))
     try:
-        expected = apply(state, event).as_dict()
+        expected = apply(state, event).shown()
     except InputError as exc:
         raise InputError(f"records an event that cannot happen there: {exc.message}") from None
     if expected != claimed:
@@ -93,7 +93,7 @@ def _step(
             f"does not follow from the state before it and its event ({event.title()}): "
             + _difference(expected, claimed)
         )
-    return LedgerState.read(claimed, STATE)
+    return LedgerState.checked(claimed)
 
 
 def _json(data: bytes | None, name: str) -> Any:

@@ -252,3 +252,26 @@ def test_replay_and_the_commands_agree_on_a_rollback_past_a_repeated_release(mak
     assert state["environments"]["production"]["version"] == "v0.1.1"
     assert cli("verify", "--ledger", "--repo", root)[0] == 0
     assert replay(Ledger(GitRepo(root), "promptops/ledger")).state.as_dict() == state
+
+
+@settings(max_examples=100, deadline=None)
+@given(ops=operations)
+def test_apply_never_changes_a_state_it_was_given(ops) -> None:
+    """A new state shares what an event leaves as it was with the state before it: no later event may change
+    a state already read (the replay compares each one with its commit's, the commands write it)."""
+    states, frozen = [LedgerState()], [json.dumps(LedgerState().as_dict(), sort_keys=True)]
+    for action, env, n in ops:
+        event = next_event(states[-1], action, env, n)
+        if event is None:
+            continue
+        copied = LedgerState.read(states[-1].as_dict(), "copy")
+        try:
+            after = apply(states[-1], event)
+        except InputError:
+            with pytest.raises(InputError):
+                apply(copied, event)
+            continue
+        assert after.as_dict() == apply(copied, event).as_dict()
+        states.append(after)
+        frozen.append(json.dumps(after.as_dict(), sort_keys=True))
+    assert [json.dumps(s.as_dict(), sort_keys=True) for s in states] == frozen
