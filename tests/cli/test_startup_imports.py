@@ -145,3 +145,9 @@ def test_the_ledger_commands_print_their_line_without_rich(reuse, make_repo, cli
         )
         assert done.stdout.split()[-2:] == ["0", "False"], (line, done.stdout, done.stderr)
         assert done.stderr.startswith(said) and done.stderr.count("\n") == (1 if said else 0), done.stderr
+
+
+def test_lint_of_the_example_does_not_import_jsonschema() -> None:
+    """The example's case vars and its json-schema assertion are valid: jsonschema would only word a problem."""
+    code, heavy = imported_by("lint", str(EXAMPLE))
+    assert (code, heavy) == (0, ["jinja2"])
