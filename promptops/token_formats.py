@@ -3,7 +3,7 @@
 Importing the library to read them costs about 0.1 s (its plugins import `requests`, for an online
 verification we never use), and `render`, `lint` and every scrubbed error message need them. So `DETECTORS`
 holds them as data (name, label, pattern and flags, in the order they are used), copied from the version
-named by `VERSION`: `library_formats` compiles the table when the installed library is that version, and
+named by `VERSION`: `library_formats` gives the table when the installed library is that version, and
 reads the library itself otherwise (another version may have other formats); none when it is not installed.
 A test holds the table equal to what the installed library gives (regenerate it with
 `python tests/test_token_formats.py`). The patterns are detect-secrets' own (Apache License 2.0, Yelp, Inc.).
@@ -146,19 +146,17 @@ DETECTORS: tuple[tuple[str, str, str, int], ...] = (
 )
 
 
-Format = tuple[str, str, re.Pattern[str]]  # (name, label, compiled pattern)
+Format = tuple[str, str, str, int]  # (name, label, pattern, re flags)
 
 
 @functools.lru_cache(maxsize=1)
 def library_formats() -> tuple[Format, ...]:
-    """The library's regex detectors: from the table for its version `VERSION`, read from the library for any
-    other, () when it is not installed."""
+    """The library's regex detectors (uncompiled): the table for its version `VERSION`, read from the library
+    for any other, () when it is not installed."""
     version = installed_version()
     if version is None:
         return ()
-    if version == VERSION:
-        return tuple((name, label, re.compile(pattern, flags)) for name, label, pattern, flags in DETECTORS)
-    return from_library()
+    return DETECTORS if version == VERSION else from_library()
 
 
 def installed_version() -> str | None:
@@ -205,5 +203,5 @@ def from_library() -> tuple[Format, ...]:
             ):
                 for n, pattern in enumerate(cls().denylist):
                     name = re.sub(r"[^a-z0-9]+", "-", str(cls.secret_type).lower()).strip("-")
-                    found[f"{name}-{n}"] = (name, f"a {cls.secret_type}", pattern)
+                    found[f"{name}-{n}"] = (name, f"a {cls.secret_type}", pattern.pattern, pattern.flags)
     return tuple(found[k] for k in sorted(found))

@@ -43,7 +43,7 @@ TOKENS = [
 
 
 def library() -> list[tuple[str, str, str, int]]:
-    return [(name, label, p.pattern, p.flags) for name, label, p in token_formats.from_library()]
+    return [(name, label, pattern, flags) for name, label, pattern, flags in token_formats.from_library()]
 
 
 def table() -> list[tuple[str, str, str, int]]:
@@ -70,7 +70,7 @@ def test_the_installed_version_is_read_without_importing_the_library() -> None:
 @settings(max_examples=200, deadline=None)
 def test_the_table_finds_what_the_library_finds(text: str) -> None:
     def scanner(formats: tuple[token_formats.Format, ...]) -> Scanner:
-        return Scanner(Detector(name, label, pattern) for name, label, pattern in formats)
+        return Scanner(Detector(name, label, pattern, flags) for name, label, pattern, flags in formats)
 
     mark = lambda kind, value: f"<{kind}:{len(value)}>"  # noqa: E731
     from_table = scanner(token_formats.library_formats()).replace(text, mark)
@@ -80,7 +80,7 @@ def test_the_table_finds_what_the_library_finds(text: str) -> None:
 def test_every_library_format_is_found_by_the_table() -> None:
     found = {
         d.name
-        for d in (Detector(n, label, p) for n, label, p in token_formats.library_formats())
+        for d in (Detector(n, label, p, flags) for n, label, p, flags in token_formats.library_formats())
         for t in TOKENS
         if list(d.spans(t))
     }
