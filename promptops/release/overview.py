@@ -15,11 +15,13 @@ from .transitions import LedgerState
 
 
 def status_report(ctx: Context) -> tuple[list[dict[str, Any]], str | None]:
-    """`status` with the approval labels, and `ledger_warning`, from one read of the events and one replay
-    (whose last state is the head's when the ledger replays)."""
+    """`status` with the approval labels, and `ledger_warning`, from one replay: when the ledger replays, its
+    events and last state are the ledger's (read again only when it does not)."""
     result = replay(ctx.ledger)
-    events = ctx.ledger.events()
-    state = result.state if result.broken is None else ctx.ledger.state()
+    if result.broken is None:
+        events, state = list(result.events), result.state
+    else:
+        events, state = ctx.ledger.events(), ctx.ledger.state()
     return status(ctx, labels(ctx, events), events=events, state=state), _warning(result)
 
 

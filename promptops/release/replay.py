@@ -38,6 +38,9 @@ class Replay:
     unchecked: int  # signed, but git has no key to check them with
     state: LedgerState  # the state at the last commit that follows (the head's when nothing broke)
     broken: Break | None = None
+    # The events of the commits that follow, newest first, as their messages tell them (Ledger.events() when
+    # nothing broke: the chain is then one line of event commits).
+    events: tuple[Event, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -59,27 +62,30 @@ def replay(ledger: Ledger) -> Replay:
     blobs = ledger.repo.read_objects([f"{c.sha}:{name}" for c in chain for name in (STATE, EVENT)], kind="blob")
     state, previous = empty_state(), None
     signed = unchecked = 0
+    events: list[Event] = []
     for number, commit in enumerate(chain):
         try:
-            state = _step(commit, previous, state, blobs, ledger.branch)
+            state, told = _step(commit, previous, state, blobs, ledger.branch)
         except InputError as exc:
-            return Replay(number, signed, unchecked, state, Break(commit.sha, exc.message))
+            return Replay(number, signed, unchecked, state, Break(commit.sha, exc.message), tuple(reversed(events)))
+        events.append(told)
         signed += commit.signature.status == "good"
         unchecked += commit.signature.status == "unchecked"
         previous = commit.sha
-    return Replay(len(chain), signed, unchecked, state)
+    return Replay(len(chain), signed, unchecked, state, events=tuple(reversed(events)))
 
 
 def _step(
     commit: ChainCommit, previous: str | None, state: LedgerState, blobs: dict[str, bytes], branch: str
-) -> LedgerState:
-    """The state `commit` records, once checked against `state` (the one before) and its event."""
+) -> tuple[LedgerState, Event]:
+    """The state `commit` records, once checked against `state` (the one before) and its event, and the event
+    as its message tells it."""
     if commit.parents != ((previous,) if previous else ()):
         raise InputError("does not follow the commit before it (a merge, or a second root)")
     if commit.signature.status == "bad":
         raise InputError(f"carries a signature that does not verify ({commit.signature.signer or 'unknown key'})")
     claimed = check_state(_json(blobs.get(f"{commit.sha}:{STATE}"), STATE), f"{branch}@{commit.sha[:12]}:{STATE}")
-    event = _event(commit, blobs.get(f"{commit.sha}:{EVENT}"))
+    event, told = _event(commit, blobs.get(f"{commit.sha}:{EVENT}"))
     if event.action in ("promote", "rollback") and not event.release_commit:
         # Written before events named their release commit: that one field is taken from the state.
         current = claimed["environments"].get(event.environment, {})
@@ -93,7 +99,7 @@ def _step(
             f"does not follow from the state before it and its event ({event.title()}): "
             + _difference(expected, claimed)
         )
-    return LedgerState.checked(claimed)
+    return LedgerState.checked(claimed), told
 
 
 def _json(data: bytes | None, name: str) -> Any:
@@ -105,8 +111,9 @@ def _json(data: bytes | None, name: str) -> Any:
         raise InputError(f"has a {name} that is not JSON ({exc})") from None
 
 
-def _event(commit: ChainCommit, data: bytes | None) -> Event:
-    """The event of a commit from its event.json, which must agree with the trailers of its message."""
+def _event(commit: ChainCommit, data: bytes | None) -> tuple[Event, Event]:
+    """The event of a commit from its event.json, which must agree with the trailers of its message; and the
+    event as the message tells it (one line per field, no `previous`)."""
     raw = _json(data, EVENT)
     names = [f.name for f in fields(Event) if f.name != "commit"]
     if not isinstance(raw, dict) or not all(isinstance(raw.get(n, ""), str) for n in names):
@@ -119,7 +126,7 @@ def _event(commit: ChainCommit, data: bytes | None) -> Event:
         said, recorded = getattr(told, name), _one_line(getattr(event, name))
         if name != "previous" and said != recorded:
             raise InputError(f"says {name.replace('_', '-')} {said!r} in its message but {recorded!r} in {EVENT}")
-    return event
+    return event, told
 
 
 def _difference(expected: Any, claimed: Any, path: str = "") -> str:

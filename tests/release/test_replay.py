@@ -202,6 +202,8 @@ def test_any_rewritten_state_is_caught_at_the_commit_that_rewrote_it(ops, data) 
         result = replay(ledger)
         assert result.ok and result.commits == written
         assert result.state == ledger.state()
+        read = ledger.events()  # what `status` and `history` show, read from the log
+        assert list(result.events) == read and [e.commit for e in result.events] == [e.commit for e in read]
         if not written:
             return
         chain = ledger.chain()
