@@ -19,8 +19,6 @@ copy of the installed version's detectors (the library itself is imported only f
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -325,6 +323,9 @@ class Redactor:
         """The keyed hash that `hash` mode writes for a value: HMAC-SHA256, hex."""
         if self.hmac_key is None:
             raise InputError("redaction mode `hash` has no key", hint="set redaction.hmac_key_env in promptops.yaml")
+        import hashlib  # here, not at the top: every command reads promptops.yaml through this module
+        import hmac
+
         return hmac.new(self.hmac_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def text(self, value: str | None, kind: str = "output") -> str | None:
