@@ -84,11 +84,25 @@ def _step(
         raise InputError("does not follow the commit before it (a merge, or a second root)")
     if commit.signature.status == "bad":
         raise InputError(f"carries a signature that does not verify ({commit.signature.signer or 'unknown key'})")
-    claimed = check_state(_json(blobs.get(f"{commit.sha}:{STATE}"), STATE), f"{branch}@{commit.sha[:12]}:{STATE}")
-    event, told = _event(commit, blobs.get(f"{commit.sha}:{EVENT}"))
+    claimed = _json(blobs.get(f"{commit.sha}:{STATE}"), STATE)
+    where = f"{branch}@{commit.sha[:12]}:{STATE}"
+    try:
+        told = _follows(commit, state, claimed, blobs.get(f"{commit.sha}:{EVENT}"), where)
+    except InputError:
+        check_state(claimed, where)  # a malformed state is what is reported, whatever else is wrong
+        raise
+    # The state is what its event makes of a well-formed state, so it is well-formed itself: its shape is
+    # checked only when it does not follow (checking every stack of a long ledger was most of a replay).
+    return LedgerState.checked(claimed), told
+
+
+def _follows(commit: ChainCommit, state: LedgerState, claimed: Any, data: bytes | None, where: str) -> Event:
+    """The event of `commit` as its message tells it, once its state `claimed` is found to be what its event
+    (`data`, its event.json) makes of `state`."""
+    event, told = _event(commit, data)
     if event.action in ("promote", "rollback") and not event.release_commit:
         # Written before events named their release commit: that one field is taken from the state.
-        current = claimed["environments"].get(event.environment, {})
+        current = check_state(claimed, where)["environments"].get(event.environment, {})
         event = replace(event, release_commit=str(current.get("commit", "")))
     try:
         expected = apply(state, event).shown()
@@ -99,7 +113,7 @@ def _step(
             f"does not follow from the state before it and its event ({event.title()}): "
             + _difference(expected, claimed)
         )
-    return LedgerState.checked(claimed), told
+    return told
 
 
 def _json(data: bytes | None, name: str) -> Any:

@@ -277,3 +277,41 @@ def test_apply_never_changes_a_state_it_was_given(ops) -> None:
         states.append(after)
         frozen.append(json.dumps(after.as_dict(), sort_keys=True))
     assert [json.dumps(s.as_dict(), sort_keys=True) for s in states] == frozen
+
+
+@pytest.mark.parametrize("event_too", [False, True])
+@pytest.mark.parametrize(
+    "malform",
+    [
+        lambda s: s["environments"]["staging"].update(stack="v1"),
+        lambda s: s["environments"]["staging"]["stack"].append({"version": 1}),
+        lambda s: s["killed"].update(staging={"greet": {"reason": "r"}}),
+        lambda s: s.update(environments=[]),
+    ],
+)
+def test_a_malformed_state_mid_chain_is_named_as_malformed(malform, event_too: bool) -> None:
+    """The shape of a state is checked when it does not follow; a malformed one is reported as malformed at its
+    commit, even when its event is wrong too."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_tree(root, {"README": "x\n"})
+        git(root, "init", "-q")
+        ledger = Ledger(GitRepo(root), "promptops/ledger")
+        ops = [
+            ("promote", "staging", 0),
+            ("promote", "staging", 1),
+            ("kill", "staging", 0),
+            ("promote", "production", 2),
+        ]
+        assert build_ledger(ledger, ops) == 4
+        chain = ledger.chain()
+        state, event, message = ledger_files(root, chain[1].sha)
+        malform(state)
+        if event_too:
+            event["reason"] = "not what the message says"
+        rewritten = write_commit(root, state, event, message, chain[0].sha)
+        for later in chain[2:]:
+            rewritten = write_commit(root, *ledger_files(root, later.sha), rewritten)
+        broken = replay(ledger).broken
+        assert broken is not None and broken.commit == ledger.chain()[1].sha
+        assert "malformed" in broken.reason, broken.reason
