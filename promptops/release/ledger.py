@@ -132,6 +132,11 @@ class Ledger:
         self.repo = repo
         self.branch = branch
         self.ref = f"refs/heads/{branch}"
+        self._states: dict[str, LedgerState] = {}  # by ledger commit: a commit's state never changes
+
+    def known(self, commit: str, state: LedgerState) -> None:
+        """Keep the state of ledger commit `commit`, read elsewhere (a replay), for `state` to answer from."""
+        self._states[commit] = state
 
     def head(self) -> str | None:
         return self.repo.read_ref(self.ref)
@@ -141,6 +146,8 @@ class Ledger:
         head = at or self.head()
         if head is None:
             return empty_state()
+        if head in self._states:
+            return self._states[head]
         data = self.repo.show(f"{head}:{STATE}")
         if data is None:
             raise GitError(f"the ledger commit {head[:12]} has no {STATE}", hint=f"is {self.branch} a ledger branch?")

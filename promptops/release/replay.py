@@ -72,6 +72,8 @@ def replay(ledger: Ledger) -> Replay:
         signed += commit.signature.status == "good"
         unchecked += commit.signature.status == "unchecked"
         previous = commit.sha
+    if chain:
+        ledger.known(chain[-1].sha, state)  # the head's state: a write that follows need not read it again
     return Replay(len(chain), signed, unchecked, state, events=tuple(reversed(events)))
 
 
