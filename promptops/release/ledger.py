@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -162,9 +162,10 @@ class Ledger:
             ) from None
         return LedgerState.read(parsed, where)
 
-    def chain(self) -> list[ChainCommit]:
-        """Every commit of the ledger, oldest first, with its signature status."""
-        return self.repo.chain(self.ref) if self.head() is not None else []
+    def chain(self, files: Sequence[str] = ()) -> list[ChainCommit]:
+        """Every commit of the ledger, oldest first, with its signature status (and the blobs named `files`
+        of its tree, e.g. STATE and EVENT)."""
+        return self.repo.chain(self.ref, files) if self.head() is not None else []
 
     def sync(self, remote: str) -> None:
         """Before writing an event that will be pushed: take in what `remote` has (a fast-forward)."""

@@ -58,14 +58,13 @@ class Replay:
 
 def replay(ledger: Ledger) -> Replay:
     """Replay the whole ledger from its first commit; stops at the first commit that does not follow."""
-    chain = ledger.chain()
-    blobs = ledger.repo.read_objects([f"{c.sha}:{name}" for c in chain for name in (STATE, EVENT)], kind="blob")
+    chain = ledger.chain(files=(STATE, EVENT))
     state, previous = empty_state(), None
     signed = unchecked = 0
     events: list[Event] = []
     for number, commit in enumerate(chain):
         try:
-            state, told = _step(commit, previous, state, blobs, ledger.branch)
+            state, told = _step(commit, previous, state, ledger.branch)
         except InputError as exc:
             return Replay(number, signed, unchecked, state, Break(commit.sha, exc.message), tuple(reversed(events)))
         events.append(told)
@@ -77,19 +76,17 @@ def replay(ledger: Ledger) -> Replay:
     return Replay(len(chain), signed, unchecked, state, events=tuple(reversed(events)))
 
 
-def _step(
-    commit: ChainCommit, previous: str | None, state: LedgerState, blobs: dict[str, bytes], branch: str
-) -> tuple[LedgerState, Event]:
+def _step(commit: ChainCommit, previous: str | None, state: LedgerState, branch: str) -> tuple[LedgerState, Event]:
     """The state `commit` records, once checked against `state` (the one before) and its event, and the event
     as its message tells it."""
     if commit.parents != ((previous,) if previous else ()):
         raise InputError("does not follow the commit before it (a merge, or a second root)")
     if commit.signature.status == "bad":
         raise InputError(f"carries a signature that does not verify ({commit.signature.signer or 'unknown key'})")
-    claimed = _json(blobs.get(f"{commit.sha}:{STATE}"), STATE)
+    claimed = _json(commit.files.get(STATE), STATE)
     where = f"{branch}@{commit.sha[:12]}:{STATE}"
     try:
-        told = _follows(commit, state, claimed, blobs.get(f"{commit.sha}:{EVENT}"), where)
+        told = _follows(commit, state, claimed, commit.files.get(EVENT), where)
     except InputError:
         check_state(claimed, where)  # a malformed state is what is reported, whatever else is wrong
         raise
