@@ -244,7 +244,7 @@ def ledger_rows(tmp: Path, runs: int, releases: int, events: int, bare: float) -
             promptops("rollback", "--env", "production", "--reason", "bench", *repo_arg),
             lambda ctx: envs.rollback(ctx, "production", "bench"),
         ),
-        (f"status ({releases} releases)", promptops("status", *repo_arg), overview.status),
+        (f"status ({releases} releases)", promptops("status", *repo_arg), overview.status_report),
     ):
         took, cpu = median_of(argv, runs, reset)
         work_s = in_process(work)

@@ -9,8 +9,8 @@ the shim's own cost (finding the entry point, a few ms on most machines) and com
 typer app, which is also a plain `python script.py` run.
 
 Then it prints the ratios of `--help`, `render` and `lint` to the bare typer app against their targets, and which
-heavy third-party modules (litellm, git, jsonschema, jinja2) each promptops command imports, found with
-`python -X importtime`.
+heavy third-party modules (litellm, git, jsonschema, jinja2, detect_secrets, requests, rich) each command imports,
+found with `python -X importtime`.
 
 A benchmark prints figures; it does not assert. The exit status is 0 unless one of the commands itself fails (then 1,
 with its stderr). `promptops lint` exiting 1 (the project has lint errors) is a result, not a failure.
@@ -42,7 +42,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = Path("examples") / "support-bot"
 EXAMPLE_PROMPT = "support/refund_answer"
-HEAVY_MODULES = ("litellm", "git", "jsonschema", "jinja2")
+HEAVY_MODULES = ("litellm", "git", "jsonschema", "jinja2", "detect_secrets", "requests", "rich")
 
 BARE_TYPER_APP = textwrap.dedent(
     '''\

@@ -15,8 +15,8 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,8 @@ class ChainCommit:
     parents: tuple[str, ...]
     message: str
     signature: Signature
+    # The blobs `chain(ref, files)` was asked for, by name, that the commit's tree has at its root.
+    files: Mapping[str, bytes] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,11 @@ class GitRepo:
     def read_objects(self, specs: Sequence[str], kind: str | None = None) -> dict[str, bytes]:
         """Many objects (`REV:PATH`, a sha, ...) through one `git cat-file --batch`: {spec: raw content}, missing
         ones (and, with `kind`, objects of another type) left out."""
+        found = self._read_typed(specs)
+        return {spec: data for spec, (found_kind, data) in found.items() if kind is None or found_kind == kind}
+
+    def _read_typed(self, specs: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+        """{spec: (object type, raw content)} of the objects found, through one `git cat-file --batch`."""
         wanted = [s for s in specs if "\n" not in s]
         if not wanted:
             return {}
@@ -261,8 +268,7 @@ class GitRepo:
             pos = end + 1
             if len(header) == 3:
                 size = int(header[2])
-                if kind is None or header[1] == kind.encode():
-                    found[spec] = out[pos : pos + size]
+                found[spec] = (header[1].decode(), out[pos : pos + size])
                 pos += size + 1
         return found
 
@@ -488,18 +494,21 @@ class GitRepo:
         """Whether `ref` (a full name, `refs/...`) is a name git accepts."""
         return self.ok("check-ref-format", ref)
 
-    def chain(self, ref: str) -> list[ChainCommit]:
-        """The commits of `ref`, oldest first, with their parents, message and signature status; one `git log`
-        for the messages and git's verdict on signatures, one `cat-file` to see which commits carry one."""
+    def chain(self, ref: str, files: Sequence[str] = ()) -> list[ChainCommit]:
+        """The commits of `ref`, oldest first, with their parents, message and signature status, and the blobs
+        named `files` at the root of each one's tree; one `git log` for the messages and git's verdict on
+        signatures, one `cat-file` for the commits (to see which carry a signature) and the files."""
         out = self.run("log", "--reverse", "--topo-order", "--format=%x00%H%x1f%P%x1f%G?%x1f%GS%x1f%B", ref)
         rows = [chunk.split("\x1f", 4) for chunk in out.split("\x00")[1:]]
-        raws = self.read_objects([r[0] for r in rows], kind="commit")
+        objects = self._read_typed([*(r[0] for r in rows), *(f"{r[0]}:{name}" for r in rows for name in files)])
         commits = []
         for sha, parents, verdict, signer, message in rows:
-            header = raws.get(sha, b"").split(b"\n\n", 1)[0]
+            kind, raw = objects.get(sha, ("", b""))
+            header = (raw if kind == "commit" else b"").split(b"\n\n", 1)[0]
             signed = b"\ngpgsig " in header or b"\ngpgsig-sha256 " in header
+            blobs = {name: o[1] for name in files if (o := objects.get(f"{sha}:{name}")) and o[0] == "blob"}
             commits.append(
-                ChainCommit(sha, tuple(parents.split()), message, _commit_signature(signed, verdict, signer))
+                ChainCommit(sha, tuple(parents.split()), message, _commit_signature(signed, verdict, signer), blobs)
             )
         return commits
 

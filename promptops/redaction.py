@@ -12,20 +12,19 @@ runtime's audit log. Two layers:
   (`hash`: the same value gives the same token, and a low-entropy value cannot be brute-forced without the
   key), kept (`keep`), or the whole field is dropped (`drop`).
 
-Standard library only at import time. The patterns of `detect-secrets` are read from a table recorded from the
-installed version (`library_detectors.py`), so a scan does not import the library.
+Standard library only at import time; the token formats of `detect-secrets` come from `token_formats.py`, a
+copy of the installed version's detectors (the library itself is imported only for another version).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import token_formats
 from .budget import REGEX_SECONDS, compile_regex
 from .errors import InputError
 
@@ -37,8 +36,6 @@ FIELDS = ("inputs", "output", "error")
 # Environment variables whose values are treated as keys even when routing.yaml does not name them.
 SECRET_SUFFIXES = ("_API_KEY", "_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
 MIN_SECRET = 8  # shorter values are too likely to occur in ordinary text to be replaced everywhere
-# Library detectors left out: an IP address is no secret, and Artifactory's `AP...` pattern flags ordinary words.
-SKIPPED_LIBRARY_DETECTORS = frozenset({"IPPublicDetector", "ArtifactoryDetector"})
 
 
 def placeholder(kind: str) -> str:
@@ -48,11 +45,22 @@ def placeholder(kind: str) -> str:
 
 @dataclass(frozen=True)
 class Detector:
+    """A kind of secret or personal data and the regular expression that finds it. The expression is compiled
+    on first use (`pattern`): a Scanner's one combined search tells most texts apart as holding nothing, so
+    most detectors never run on their own."""
+
     name: str
     label: str
-    pattern: re.Pattern[str]
+    source: str  # the regular expression
+    flags: int = 0  # re flags
     valid: Callable[[str], bool] | None = None  # a check on the match beyond its shape (Luhn)
     budgeted: bool = False  # a project's own pattern: run on the `regex` engine under a time budget
+
+    @functools.cached_property
+    def pattern(self) -> Any:
+        """The compiled expression: the standard library's, or the `regex` engine's (which takes a timeout) for a
+        budgeted one."""
+        return compile_regex(self.source) if self.budgeted else re.compile(self.source, self.flags)
 
     def spans(self, text: str) -> Iterable[tuple[int, int]]:
         """Where the detector finds something: the whole match. (A pattern's groups are not trusted to hold the
@@ -80,106 +88,48 @@ OWN_SECRET_DETECTORS = (
     Detector(
         "openai-key",
         "an OpenAI-style API key (sk-...)",
-        re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+        r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
     ),
-    Detector("anthropic-key", "an Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}")),
-    Detector("stripe-key", "a Stripe secret key", re.compile(r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}")),
-    Detector("huggingface-token", "a Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
-    Detector("groq-key", "a Groq API key", re.compile(r"\bgsk_[A-Za-z0-9]{40,}")),
-    Detector("xai-key", "an xAI API key", re.compile(r"\bxai-[A-Za-z0-9]{40,}")),
-    Detector("aws-key", "an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    Detector(
-        "github-token", "a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})")
-    ),
-    Detector("gitlab-token", "a GitLab token", re.compile(r"\bgl(?:pat|dt|ft|rt|cbt|soat)-[A-Za-z0-9_-]{20,}")),
-    Detector("google-key", "a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-    Detector("slack-token", "a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    Detector("private-key", "a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-    Detector("bearer", "a bearer token", re.compile(r"\bBearer\s+[A-Za-z0-9._~+/-]{20,}=*")),
+    Detector("anthropic-key", "an Anthropic API key", r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
+    Detector("stripe-key", "a Stripe secret key", r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}"),
+    Detector("huggingface-token", "a Hugging Face token", r"\bhf_[A-Za-z0-9]{30,}"),
+    Detector("groq-key", "a Groq API key", r"\bgsk_[A-Za-z0-9]{40,}"),
+    Detector("xai-key", "an xAI API key", r"\bxai-[A-Za-z0-9]{40,}"),
+    Detector("aws-key", "an AWS access key id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    Detector("github-token", "a GitHub token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
+    Detector("gitlab-token", "a GitLab token", r"\bgl(?:pat|dt|ft|rt|cbt|soat)-[A-Za-z0-9_-]{20,}"),
+    Detector("google-key", "a Google API key", r"\bAIza[0-9A-Za-z_-]{35}\b"),
+    Detector("slack-token", "a Slack token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
+    Detector("private-key", "a private key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    Detector("bearer", "a bearer token", r"\bBearer\s+[A-Za-z0-9._~+/-]{20,}=*"),
     Detector(
         "assigned-secret",
         "a literal secret assigned to a key",
-        re.compile(
-            r"(?i)\b(?:api[_-]?key|secret|token|password|passwd)\b[\"']?\s*[:=]\s*[\"']?"
-            r"(?=[A-Za-z0-9_\-./+]*\d)(?=[A-Za-z0-9_\-./+]*[A-Za-z])[A-Za-z0-9_\-./+]{16,}"
-        ),
+        r"(?i)\b(?:api[_-]?key|secret|token|password|passwd)\b[\"']?\s*[:=]\s*[\"']?"
+        r"(?=[A-Za-z0-9_\-./+]*\d)(?=[A-Za-z0-9_\-./+]*[A-Za-z])[A-Za-z0-9_\-./+]{16,}",
     ),
 )
 
 PII_DETECTORS = {
-    "email": Detector("email", "an email address", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
-    "card": Detector("card", "a payment card number", re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"), _luhn),
+    "email": Detector("email", "an email address", r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
+    "card": Detector("card", "a payment card number", r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])", valid=_luhn),
     "phone": Detector(
         "phone",
         "a phone number",
         # International (+CC ...), (NNN) NNN-NNNN, or NNN-NNN-NNNN; never a run of digit groups (cards, ids).
-        re.compile(
-            r"(?<![\w+])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)|\d{1,4})(?:[ .-]?\d{2,4}){2,3}"
-            r"|\(\d{3}\)[ .-]?\d{3}[.-]\d{4}|\d{3}[.-]\d{3}[.-]\d{4})(?![ .-]?\d)(?!\w)"
-        ),
+        r"(?<![\w+])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)|\d{1,4})(?:[ .-]?\d{2,4}){2,3}"
+        r"|\(\d{3}\)[ .-]?\d{3}[.-]\d{4}|\d{3}[.-]\d{3}[.-]\d{4})(?![ .-]?\d)(?!\w)",
     ),
 }
 
 
 @functools.lru_cache(maxsize=1)
 def secret_detectors() -> tuple[Detector, ...]:
-    """Our detectors, then every regex detector of `detect-secrets` (AWS, Azure, Stripe, Twilio, JWT, ...).
-
-    The library's are taken from the table recorded in `library_detectors.py` when the installed version is
-    the one it was recorded from: importing the library only to read its patterns costs about 0.1 s (it
-    imports `requests`). Any other version is read from the library itself."""
-    from . import library_detectors as recorded
-
-    if _installed_detect_secrets() != recorded.DETECT_SECRETS_VERSION:
-        return OWN_SECRET_DETECTORS + library_detectors()
+    """Our detectors, then every regex detector of `detect-secrets` (AWS, Azure, Stripe, Twilio, JWT, ...; see
+    `token_formats.py`, which reads them without importing the library when it can)."""
     return OWN_SECRET_DETECTORS + tuple(
-        Detector(name, label, re.compile(pattern, flags)) for name, label, pattern, flags in recorded.DETECTORS
+        Detector(name, label, source, flags) for name, label, source, flags in token_formats.library_formats()
     )
-
-
-def library_detectors() -> tuple[Detector, ...]:
-    """Every regex detector of the installed `detect-secrets`, read from the library (none without it)."""
-    import importlib
-    import pkgutil
-
-    try:
-        import detect_secrets.plugins as plugins
-        from detect_secrets.plugins.base import RegexBasedDetector
-    except ImportError:  # an install without it still has our own list
-        return ()
-    found: dict[str, Detector] = {}
-    for info in pkgutil.iter_modules(plugins.__path__):
-        module = importlib.import_module(f"{plugins.__name__}.{info.name}")
-        for cls in vars(module).values():
-            if (
-                isinstance(cls, type)
-                and issubclass(cls, RegexBasedDetector)
-                and cls is not RegexBasedDetector
-                and cls.__name__ not in SKIPPED_LIBRARY_DETECTORS
-            ):
-                for n, pattern in enumerate(cls().denylist):
-                    name = re.sub(r"[^a-z0-9]+", "-", str(cls.secret_type).lower()).strip("-")
-                    found[f"{name}-{n}"] = Detector(name, f"a {cls.secret_type}", pattern)
-    return tuple(found[k] for k in sorted(found))
-
-
-def _installed_detect_secrets() -> str | None:
-    """The version of the installed `detect-secrets`, read from its package files without importing it."""
-    import importlib.util
-    import os
-
-    try:
-        spec = importlib.util.find_spec("detect_secrets")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or spec.origin is None:
-        return None
-    try:
-        with open(os.path.join(os.path.dirname(spec.origin), "__version__.py"), encoding="utf-8") as file:
-            found = re.search(r"""^VERSION\s*=\s*['"]([^'"]+)['"]""", file.read(), re.M)
-    except OSError:
-        return None
-    return found.group(1) if found else None
 
 
 @dataclass(frozen=True)
@@ -247,7 +197,7 @@ def _union(detectors: Iterable[Detector]) -> re.Pattern[str] | None:
     """One pattern matching wherever any detector might: most text holds nothing, and one search says so."""
     parts = []
     for detector in detectors:
-        text, flags = detector.pattern.pattern, detector.pattern.flags
+        text, flags = detector.source, detector.flags
         inline = re.match(r"\(\?([aiLmsux]+)\)", text)
         letters = set(inline.group(1)) if inline else set()
         text = text[inline.end() :] if inline else text
@@ -267,7 +217,7 @@ class Scanner:
 
     def __init__(self, detectors: Iterable[Detector]) -> None:
         self.detectors = tuple(detectors)
-        self.alone = tuple(d for d in self.detectors if d.budgeted or _BACKREF.search(d.pattern.pattern))
+        self.alone = tuple(d for d in self.detectors if d.budgeted or _BACKREF.search(d.source))
         self.union = _union(d for d in self.detectors if d not in self.alone)
 
     def replace(self, text: str, replacement: Callable[[str, str], str]) -> str:
@@ -349,7 +299,7 @@ class Redactor:
         self.hmac_key = hmac_key
         self._scanner = Scanner(
             [PII_DETECTORS[name] for name in self.settings.detectors]
-            + [Detector("pattern", "a project pattern", p, budgeted=True) for p in self.settings.patterns]
+            + [Detector("pattern", "a project pattern", p.pattern, budgeted=True) for p in self.settings.patterns]
         )
 
     @classmethod
@@ -373,6 +323,9 @@ class Redactor:
         """The keyed hash that `hash` mode writes for a value: HMAC-SHA256, hex."""
         if self.hmac_key is None:
             raise InputError("redaction mode `hash` has no key", hint="set redaction.hmac_key_env in promptops.yaml")
+        import hashlib  # here, not at the top: every command reads promptops.yaml through this module
+        import hmac
+
         return hmac.new(self.hmac_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def text(self, value: str | None, kind: str = "output") -> str | None:

@@ -174,3 +174,19 @@ def test_a_common_inputs_schema_needs_no_metaschema(schema: Any) -> None:
     from promptops.fastcheck import _plainly_valid
 
     assert _plainly_valid(schema, 0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(schema=odd_schemas | user_schemas | st.builds(lambda s: {"$schema": "nowhere", **s}, user_schemas))
+def test_lint_accepts_a_json_schema_assertion_exactly_when_its_validator_builds(schema: Any) -> None:
+    """lint takes a plain schema as valid without building its validator; the answer stays the validator's."""
+    from promptops.checks import validate
+    from promptops.model import Assertion
+
+    try:
+        validation.checked_validator(schema)
+        builds = True
+    except validation.InvalidSchema:
+        builds = False
+    for kind in ("json-schema", "is-json"):
+        assert (validate(Assertion(type=kind, value=schema), None) is None) == builds

@@ -101,3 +101,23 @@ def test_no_module_but_the_seam_runs_git_itself() -> None:
                 if target.endswith("repo") or target.endswith("git"):
                     offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {ast.unparse(node)[:60]}")
     assert offenders == []
+
+
+def test_a_chain_brings_each_commits_files_in_the_same_read(make_repo) -> None:
+    """A replay reads every commit of the ledger with its state and event: one `git log` and one `cat-file`
+    answer for the commits, their signatures and the named blobs; a name that is missing or not a blob is left
+    out, as `read_objects` leaves it."""
+    root: Path = make_repo({"state.json": "{}\n", "event.json": "1\n"}, message="one")
+    second = commit(root, {"state.json": '{"a": 1}\n', "event.json": None, "x/y": "tree\n"}, "two")
+    third = commit(root, {"event.json/inner": "now a directory\n"}, "three")
+    chain = GitRepo(root).chain("HEAD", ("state.json", "event.json"))
+    assert [c.message.strip() for c in chain] == ["one", "two", "three"]
+    assert [dict(c.files) for c in chain] == [
+        {"state.json": b"{}\n", "event.json": b"1\n"},
+        {"state.json": b'{"a": 1}\n'},
+        {"state.json": b'{"a": 1}\n'},
+    ]
+    assert [c.sha for c in chain[1:]] == [second, third]
+    assert [c.parents for c in chain] == [(), (chain[0].sha,), (second,)]
+    assert all(c.signature.status == "none" for c in chain)
+    assert [dict(c.files) for c in GitRepo(root).chain("HEAD")] == [{}, {}, {}]

@@ -232,6 +232,15 @@ def _schema(a: Assertion, prompt: Prompt | None) -> Any:
     return _validator_for(json.dumps(_as_json(prompt.output), sort_keys=True))
 
 
+def _schema_valid(a: Assertion, prompt: Prompt | None) -> None:
+    """What lint asks of a json-schema (or is-json) schema: that `_schema` would accept it. A schema that names
+    no draft and is valid Draft 2020-12 is, without building its validator (a plain one without jsonschema)."""
+    schema = _as_json(a.value) if a.value is not None else prompt.output if prompt is not None else None
+    if isinstance(schema, dict) and "$schema" not in schema and validation.schema_problem(schema) is None:
+        return
+    _schema(a, prompt)
+
+
 @functools.lru_cache(maxsize=64)
 def _validator_for(schema_text: str) -> Any:
     schema = json.loads(schema_text)

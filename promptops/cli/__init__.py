@@ -31,14 +31,14 @@ def _scrubbed(text: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run promptops with `argv` (default: sys.argv[1:]) and return the exit code."""
-    from .app import build
+    from .app import build, command_of
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("PROMPTOPS_DEBUG") == "1"
     if "--debug" in args[1:]:  # accepted after the command too: `promptops lint --debug`
         args = [args[0], *(a for a in args[1:] if a != "--debug")]
     try:
-        result = build()(args=args, prog_name="promptops", standalone_mode=False)
+        result = build(command_of(args))(args=args, prog_name="promptops", standalone_mode=False)
         code = int(result) if isinstance(result, int) else 0
         if code == Interrupted.exit_code:  # typer returns Ctrl-C as exit code 130
             _stderr("interrupted")

@@ -104,7 +104,8 @@ def repo_prefix(root: Path) -> str:
 
 
 def note(text: str) -> None:
-    """One plain line for people on stderr, without loading rich (lint and render stay fast)."""
+    """One plain line for people on stderr, as written (rich would turn a `:name:` in it into an emoji), without
+    loading rich: lint, render and the ledger's commands stay fast."""
     sys.stderr.write(text.rstrip("\n") + "\n")
     sys.stderr.flush()
 

@@ -14,7 +14,7 @@ from .common import (
     SigningKeyOption,
     SignOption,
     check_format,
-    err_console,
+    note,
     open_config,
     open_project,
     out_console,
@@ -46,7 +46,7 @@ def _done(ctx: Context, event: Event, push: bool, remote: str) -> int:
 
     if push:
         publish(ctx, event, remote)
-    err_console().print(f"{event.title()} (ledger {event.commit[:12]}){'; pushed' if push else ''}", markup=False)
+    note(f"{event.title()} (ledger {event.commit[:12]}){'; pushed' if push else ''}")
     return 0
 
 
@@ -157,23 +157,20 @@ def status(
     repo: RepoOption = None,
 ) -> int:
     """Which release each environment runs, its digest, what is killed, the last change and its approval."""
-    from rich.table import Table
-
-    from ..release.approving import labels
-    from ..release.overview import ledger_warning
-    from ..release.overview import status as environment_rows
+    from ..release.overview import status_report
 
     check_format(fmt, ("text", "json"))
     ctx = _context(repo)
-    rows = environment_rows(ctx, labels(ctx, ctx.ledger.events()))
-    warning = ledger_warning(ctx)
+    rows, warning = status_report(ctx)
     if warning:
-        err_console().print(f"warning: {warning}", markup=False)
+        note(f"warning: {warning}")
     if fmt == "json":
         write_out(
             json.dumps({"environments": rows, "ledger": {"replays": warning is None, "warning": warning}}, indent=2)
         )
         return 0
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("environment", "release", "digest", "killed", "last change", "approval"):
         table.add_column(column, no_wrap=column not in ("last change", "approval"), overflow="fold")
@@ -257,5 +254,5 @@ def export(
     write_out(data.decode("utf-8"), output)
     if output is not None:
         doc = json.loads(data)
-        err_console().print(f"wrote {output}: {env} runs {doc['version']} ({doc['digest']})", markup=False)
+        note(f"wrote {output}: {env} runs {doc['version']} ({doc['digest']})")
     return 0

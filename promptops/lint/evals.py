@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from .. import checks, loader, routing
+from ..budget import OverBudget
+from ..fastcheck import fast_check
 from ..model import Assertion, Case, Finding, Prompt, Snapshot, Suite
-from ..render import RenderError, input_problem, template_variables
+from ..render import RenderError, input_problem, inputs_validator, template_variables
 from .context import Context, make_finding
 
 
@@ -104,6 +106,7 @@ def _extra_vars(
 def _case_findings(
     ctx: Context, suite: Suite, prompt: Prompt, extras: dict[tuple[str, tuple[str, ...]], list[Case]], routing_ok: bool
 ) -> Iterator[Finding]:
+    inputs_problem = _inputs_checker(prompt)
     for case in suite.cases:
         model = case.options.get("model")
         if model is not None and model not in ctx.snapshot.routing.models and routing_ok:
@@ -118,7 +121,7 @@ def _case_findings(
         for name, spec in prompt.inputs.items():
             if name not in values and isinstance(spec, dict) and "default" in spec:
                 values[name] = spec["default"]
-        problem = input_problem(prompt, values)
+        problem = inputs_problem(values)
         if problem is not None:
             where, detail = problem
             if detail:
@@ -134,6 +137,27 @@ def _case_findings(
             extras.setdefault((case.file, extra), []).append(case)
         for a in case.asserts:
             yield from _assertion_findings(ctx, case, a, prompt, routing_ok)
+
+
+def _inputs_checker(prompt: Prompt) -> Callable[[Mapping[str, Any]], tuple[str, str] | None]:
+    """render.input_problem for the cases of one prompt: values the schema's compiled check passes are fine
+    without jsonschema (a valid suite never imports it), and the full validator is built once, on a miss."""
+    fast = fast_check(prompt.inputs_schema) if prompt.inputs else None
+    full: list[Any] = []
+
+    def problem(values: Mapping[str, Any]) -> tuple[str, str] | None:
+        if not prompt.inputs:
+            return None
+        try:
+            if fast is not None and fast(values):
+                return None
+        except OverBudget:  # no pass: the full validator meets the pattern again and reports it
+            pass
+        if not full:
+            full.append(inputs_validator(prompt))
+        return input_problem(prompt, values, full[0])
+
+    return problem
 
 
 def _assertion_findings(ctx: Context, case: Case, a: Assertion, prompt: Prompt, routing_ok: bool) -> Iterator[Finding]:

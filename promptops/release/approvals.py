@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from .. import clock
-from ..digest import canonical
 from ..errors import GateFailed, InputError
 from ..git import GitRepo
 from ..model import Config
-from ..signing import ssh_fingerprint, ssh_principals, ssh_sign
 from ..workspace import CONFIG_FILE
 from .ledger import APPROVAL, Event, Ledger
+
+# ..signing and ..digest (hashlib, tempfile) are imported where a signature is made or checked: `status` reads
+# the approval policy of every event, and checks signatures only of approve events.
 
 NAMESPACE = "promptops-approval"
 KIND = "promptops-approval"
@@ -122,6 +123,9 @@ def statement(env: str, version: str, digest: str, reason: str, event: Event | N
 
 def sign(body: Mapping[str, Any], key: Path) -> bytes:
     """The `approval.json` of a signed statement."""
+    from ..digest import canonical
+    from ..signing import ssh_sign
+
     signed = {"statement": dict(body), "signature": ssh_sign(canonical(body), key, NAMESPACE)}
     return (json.dumps(signed, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
@@ -134,6 +138,8 @@ def authors(repo: GitRepo, tagger: str, commit: str) -> list[str]:
 
 def release_key(repo: GitRepo, tag: str) -> str:
     """The fingerprint of the SSH key that signed the release tag ("" when the tag is not SSH-signed)."""
+    from ..signing import ssh_fingerprint
+
     return ssh_fingerprint(repo.tag_ssh_signature(tag))
 
 
@@ -196,6 +202,9 @@ def check(
             if event
             else f"the approval is one after the fact of ledger event {approved(doc)[:12]}, not of a release"
         )
+    from ..digest import canonical
+    from ..signing import ssh_fingerprint, ssh_principals
+
     signature = str(doc["signature"])
     principals = ssh_principals(canonical(body), signature, signers_file(pol), NAMESPACE, what="the approval")
     principal = principals[0]

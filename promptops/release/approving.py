@@ -8,9 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..digest import canonical
 from ..errors import GateFailed, InputError
-from ..signing import ssh_verify
 from . import approvals
 from .environments import Context, _need_reason, _verified_release, _writable
 from .ledger import APPROVAL, Event
@@ -120,6 +118,9 @@ def _signature_ok(ctx: Context, event: Event, root: Path) -> str:
     if named != (event.environment, event.digest, event.approves):
         raise GateFailed(f"the approval in ledger commit {event.commit[:12]} signs something else than it records")
     pol = approvals.policy(root, ctx.config, event.environment)
+    from ..digest import canonical
+    from ..signing import ssh_verify
+
     principal = ssh_verify(canonical(body), str(doc["signature"]), approvals.signers_file(pol), approvals.NAMESPACE)
     if principal != event.approved_by:
         raise GateFailed(f"ledger commit {event.commit[:12]} records {event.approved_by!r}, the key is {principal}")

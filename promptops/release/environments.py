@@ -12,7 +12,6 @@ from .. import clock
 from ..errors import GateFailed, InputError
 from ..git import GitRepo
 from ..model import Config
-from . import approvals
 from .ledger import Event, Ledger
 from .record import parse_message
 from .replay import verified_state
@@ -298,6 +297,10 @@ def _approval(
 ) -> tuple[str, str]:
     """(approved by, how) recorded with a promote: a signed approval's principal and ledger commit, or a typed
     name and "unverified"; ("", "") when the environment asks for none and none was given."""
+    # Approval policies and signatures matter to promote and `rollback --to` alone: a plain rollback, a kill
+    # or a revive does not import them.
+    from . import approvals
+
     typed = approved_by.strip()
     if unverified and not typed:
         raise InputError("--unverified goes with --approved-by NAME", hint="name who approved, e.g. --approved-by bob")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -132,6 +132,11 @@ class Ledger:
         self.repo = repo
         self.branch = branch
         self.ref = f"refs/heads/{branch}"
+        self._states: dict[str, LedgerState] = {}  # by ledger commit: a commit's state never changes
+
+    def known(self, commit: str, state: LedgerState) -> None:
+        """Keep the state of ledger commit `commit`, read elsewhere (a replay), for `state` to answer from."""
+        self._states[commit] = state
 
     def head(self) -> str | None:
         return self.repo.read_ref(self.ref)
@@ -141,6 +146,8 @@ class Ledger:
         head = at or self.head()
         if head is None:
             return empty_state()
+        if head in self._states:
+            return self._states[head]
         data = self.repo.show(f"{head}:{STATE}")
         if data is None:
             raise GitError(f"the ledger commit {head[:12]} has no {STATE}", hint=f"is {self.branch} a ledger branch?")
@@ -155,9 +162,10 @@ class Ledger:
             ) from None
         return LedgerState.read(parsed, where)
 
-    def chain(self) -> list[ChainCommit]:
-        """Every commit of the ledger, oldest first, with its signature status."""
-        return self.repo.chain(self.ref) if self.head() is not None else []
+    def chain(self, files: Sequence[str] = ()) -> list[ChainCommit]:
+        """Every commit of the ledger, oldest first, with its signature status (and the blobs named `files`
+        of its tree, e.g. STATE and EVENT)."""
+        return self.repo.chain(self.ref, files) if self.head() is not None else []
 
     def sync(self, remote: str) -> None:
         """Before writing an event that will be pushed: take in what `remote` has (a fast-forward)."""

@@ -3,21 +3,41 @@ one replaced; unknown environments and prompts named in a question are usage err
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import GateFailed, InputError
+from .approving import labels
 from .environments import Context, prompt_ids
 from .ledger import Event
-from .replay import replay
+from .replay import Replay, replay
+from .transitions import LedgerState
 
 
-def status(ctx: Context, labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+def status_report(ctx: Context) -> tuple[list[dict[str, Any]], str | None]:
+    """`status` with the approval labels, and `ledger_warning`, from one replay: when the ledger replays, its
+    events and last state are the ledger's (read again only when it does not)."""
+    result = replay(ctx.ledger)
+    if result.broken is None:
+        events, state = list(result.events), result.state
+    else:
+        events, state = ctx.ledger.events(), ctx.ledger.state()
+    return status(ctx, labels(ctx, events), events=events, state=state), _warning(result)
+
+
+def status(
+    ctx: Context,
+    labels: Mapping[str, str] | None = None,
+    *,
+    events: Sequence[Event] | None = None,
+    state: LedgerState | None = None,
+) -> list[dict[str, Any]]:
     """Each environment: its release, digest, killed prompts, the last change with who made it, how the running
-    release was approved and the events awaiting approval (`labels`: see approving.labels)."""
+    release was approved and the events awaiting approval (`labels`: see approving.labels). `events` and `state`
+    are the ledger's, read when not given."""
     labels = labels or {}
-    state = ctx.ledger.state()
-    events = ctx.ledger.events()
+    state = ctx.ledger.state() if state is None else state
+    events = ctx.ledger.events() if events is None else events
     names = sorted(set(ctx.config.environments) | set(state.environments) | set(state.killed))
     rows = []
     for env in names:
@@ -52,7 +72,10 @@ def status(ctx: Context, labels: Mapping[str, str] | None = None) -> list[dict[s
 
 def ledger_warning(ctx: Context) -> str | None:
     """A warning when the ledger does not replay (a state or event written by hand), else None."""
-    result = replay(ctx.ledger)
+    return _warning(replay(ctx.ledger))
+
+
+def _warning(result: Replay) -> str | None:
     if result.broken is None:
         return None
     return (

@@ -38,6 +38,9 @@ class Replay:
     unchecked: int  # signed, but git has no key to check them with
     state: LedgerState  # the state at the last commit that follows (the head's when nothing broke)
     broken: Break | None = None
+    # The events of the commits that follow, newest first, as their messages tell them (Ledger.events() when
+    # nothing broke: the chain is then one line of event commits).
+    events: tuple[Event, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -55,37 +58,53 @@ class Replay:
 
 def replay(ledger: Ledger) -> Replay:
     """Replay the whole ledger from its first commit; stops at the first commit that does not follow."""
-    chain = ledger.chain()
-    blobs = ledger.repo.read_objects([f"{c.sha}:{name}" for c in chain for name in (STATE, EVENT)], kind="blob")
+    chain = ledger.chain(files=(STATE, EVENT))
     state, previous = empty_state(), None
     signed = unchecked = 0
+    events: list[Event] = []
     for number, commit in enumerate(chain):
         try:
-            state = _step(commit, previous, state, blobs, ledger.branch)
+            state, told = _step(commit, previous, state, ledger.branch)
         except InputError as exc:
-            return Replay(number, signed, unchecked, state, Break(commit.sha, exc.message))
+            return Replay(number, signed, unchecked, state, Break(commit.sha, exc.message), tuple(reversed(events)))
+        events.append(told)
         signed += commit.signature.status == "good"
         unchecked += commit.signature.status == "unchecked"
         previous = commit.sha
-    return Replay(len(chain), signed, unchecked, state)
+    if chain:
+        ledger.known(chain[-1].sha, state)  # the head's state: a write that follows need not read it again
+    return Replay(len(chain), signed, unchecked, state, events=tuple(reversed(events)))
 
 
-def _step(
-    commit: ChainCommit, previous: str | None, state: LedgerState, blobs: dict[str, bytes], branch: str
-) -> LedgerState:
-    """The state `commit` records, once checked against `state` (the one before) and its event."""
+def _step(commit: ChainCommit, previous: str | None, state: LedgerState, branch: str) -> tuple[LedgerState, Event]:
+    """The state `commit` records, once checked against `state` (the one before) and its event, and the event
+    as its message tells it."""
     if commit.parents != ((previous,) if previous else ()):
         raise InputError("does not follow the commit before it (a merge, or a second root)")
     if commit.signature.status == "bad":
         raise InputError(f"carries a signature that does not verify ({commit.signature.signer or 'unknown key'})")
-    claimed = check_state(_json(blobs.get(f"{commit.sha}:{STATE}"), STATE), f"{branch}@{commit.sha[:12]}:{STATE}")
-    event = _event(commit, blobs.get(f"{commit.sha}:{EVENT}"))
+    claimed = _json(commit.files.get(STATE), STATE)
+    where = f"{branch}@{commit.sha[:12]}:{STATE}"
+    try:
+        told = _follows(commit, state, claimed, commit.files.get(EVENT), where)
+    except InputError:
+        check_state(claimed, where)  # a malformed state is what is reported, whatever else is wrong
+        raise
+    # The state is what its event makes of a well-formed state, so it is well-formed itself: its shape is
+    # checked only when it does not follow (checking every stack of a long ledger was most of a replay).
+    return LedgerState.checked(claimed), told
+
+
+def _follows(commit: ChainCommit, state: LedgerState, claimed: Any, data: bytes | None, where: str) -> Event:
+    """The event of `commit` as its message tells it, once its state `claimed` is found to be what its event
+    (`data`, its event.json) makes of `state`."""
+    event, told = _event(commit, data)
     if event.action in ("promote", "rollback") and not event.release_commit:
         # Written before events named their release commit: that one field is taken from the state.
-        current = claimed["environments"].get(event.environment, {})
+        current = check_state(claimed, where)["environments"].get(event.environment, {})
         event = replace(event, release_commit=str(current.get("commit", "")))
     try:
-        expected = apply(state, event).as_dict()
+        expected = apply(state, event).shown()
     except InputError as exc:
         raise InputError(f"records an event that cannot happen there: {exc.message}") from None
     if expected != claimed:
@@ -93,7 +112,7 @@ def _step(
             f"does not follow from the state before it and its event ({event.title()}): "
             + _difference(expected, claimed)
         )
-    return LedgerState.read(claimed, STATE)
+    return told
 
 
 def _json(data: bytes | None, name: str) -> Any:
@@ -105,8 +124,9 @@ def _json(data: bytes | None, name: str) -> Any:
         raise InputError(f"has a {name} that is not JSON ({exc})") from None
 
 
-def _event(commit: ChainCommit, data: bytes | None) -> Event:
-    """The event of a commit from its event.json, which must agree with the trailers of its message."""
+def _event(commit: ChainCommit, data: bytes | None) -> tuple[Event, Event]:
+    """The event of a commit from its event.json, which must agree with the trailers of its message; and the
+    event as the message tells it (one line per field, no `previous`)."""
     raw = _json(data, EVENT)
     names = [f.name for f in fields(Event) if f.name != "commit"]
     if not isinstance(raw, dict) or not all(isinstance(raw.get(n, ""), str) for n in names):
@@ -119,7 +139,7 @@ def _event(commit: ChainCommit, data: bytes | None) -> Event:
         said, recorded = getattr(told, name), _one_line(getattr(event, name))
         if name != "previous" and said != recorded:
             raise InputError(f"says {name.replace('_', '-')} {said!r} in its message but {recorded!r} in {EVENT}")
-    return event
+    return event, told
 
 
 def _difference(expected: Any, claimed: Any, path: str = "") -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
@@ -38,10 +38,11 @@ class LedgerState:
     @classmethod
     def read(cls, data: Any, where: str) -> LedgerState:
         """The state in parsed `state.json`, or an InputError naming `where` when it is malformed."""
-        return cls._of(check_state(data, where))
+        return cls.checked(check_state(data, where))
 
     @classmethod
-    def _of(cls, data: Mapping[str, Any]) -> LedgerState:
+    def checked(cls, data: Mapping[str, Any]) -> LedgerState:
+        """The state in `data`, which `check_state` has passed (its objects are taken, not copied)."""
         known = ("environments", "killed", "format_version")
         return cls(
             environments=data["environments"],
@@ -52,10 +53,14 @@ class LedgerState:
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON of `state.json` (a deep copy: changing it leaves the state as it was)."""
+        return copy.deepcopy(self.shown())
+
+    def shown(self) -> dict[str, Any]:
+        """The JSON of `state.json` sharing this state's objects, to read or compare only (`as_dict` to change)."""
         data: dict[str, Any] = {"environments": self.environments, "killed": self.killed, **self.extra}
         if self.format_version is not None:
             data["format_version"] = self.format_version
-        return copy.deepcopy(data)
+        return data
 
     def current(self, env: str) -> Mapping[str, Any]:
         """What `env` runs ({} when nothing)."""
@@ -80,20 +85,20 @@ def entry(event: Event) -> dict[str, str]:
 
 
 def apply(state: LedgerState, event: Event) -> LedgerState:
-    """The state after `event`; an InputError when the event cannot happen in `state`."""
+    """The state after `event`; an InputError when the event cannot happen in `state`. The new state shares
+    what the event leaves as it was with `state` (a state is never changed in place), so a replay of a long
+    ledger does not copy every environment's stack at every step."""
     if event.action not in ("promote", "rollback", "kill", "revive", "approve"):
         raise InputError(f"unknown ledger action {event.action!r}")
     if event.action == "approve":  # an approval is a record beside the state; it moves nothing
         return state
-    new = state.as_dict()
     env = event.environment
-    current = new["environments"].get(env, {})
+    current = state.current(env)
     if event.action in ("promote", "rollback"):
-        new["environments"][env] = _moved(current, event)
-        return LedgerState._of(new)
-    killed = new["killed"].setdefault(env, {}) if event.action == "kill" else new["killed"].get(env, {})
+        return replace(state, environments={**state.environments, env: _moved(current, event)})
     if event.action == "kill" and not current:
         raise InputError(f"{env} runs no release; there is nothing to kill")
+    killed = state.killed_in(env)
     if event.action == "kill" and event.prompt in killed:
         raise InputError(f"{event.prompt} is already killed in {env} ({killed[event.prompt]['reason']})")
     if event.action == "revive" and event.prompt not in killed:
@@ -101,10 +106,10 @@ def apply(state: LedgerState, event: Event) -> LedgerState:
     if event.version != current.get("version", ""):
         raise InputError(f"the {event.action} names release {event.version!r}, but {env} runs {current.get('version')}")
     if event.action == "kill":
-        killed[event.prompt] = {"reason": event.reason, "by": event.by, "time": event.time}
+        after = {**killed, event.prompt: {"reason": event.reason, "by": event.by, "time": event.time}}
     else:
-        del killed[event.prompt]
-    return LedgerState._of(new)
+        after = {name: why for name, why in killed.items() if name != event.prompt}
+    return replace(state, killed={**state.killed, env: after})
 
 
 def _moved(current: Mapping[str, Any], event: Event) -> dict[str, Any]:

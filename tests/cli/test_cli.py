@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from golden_files import check_golden
 
 from promptops import __version__
 from promptops.cli import main
-from promptops.cli.app import COMMANDS
+from promptops.cli.app import COMMANDS, NAMES, build, command_of
 
 
 def test_init_scaffolds_a_repository_that_lints_clean(tmp_path: Path, cli) -> None:
@@ -129,7 +131,7 @@ def test_keyboard_interrupt_exits_130(make_repo, monkeypatch: pytest.MonkeyPatch
     assert "interrupted" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("command", ["", *[name for name, _ in COMMANDS]])
+@pytest.mark.parametrize("command", ["", *[name for name, *_ in COMMANDS]])
 def test_help_golden(command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("TERM", "dumb")
@@ -147,3 +149,50 @@ def test_an_unknown_format_is_a_usage_error_listing_the_known_ones(make_repo, cl
     root = make_repo(dict(MINIMAL))
     code, out, err = cli(*command, "--format", "yaml", "--repo", root)
     assert code == 2 and "unknown format 'yaml'" in err and "use one of:" in err and out == ""
+
+
+@pytest.mark.parametrize("args", [[name, "--help"] for name in sorted(NAMES)] + [["status", "--bogus"], ["report"]])
+def test_a_command_built_alone_answers_as_in_the_whole_table(
+    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run builds only the parser of the command it names; its help and its usage errors are those of the
+    whole application."""
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("TERM", "dumb")
+    answers = []
+    for only in (None, command_of(args)):
+        try:
+            code = build(only)(args=args, prog_name="promptops", standalone_mode=False)
+        except Exception as exc:  # the parser's usage error (click's, as typer vendors it)
+            exc.show()  # type: ignore[attr-defined]
+            code = exc.exit_code  # type: ignore[attr-defined]
+        captured = capsys.readouterr()
+        answers.append((code, captured.out, captured.err))
+    assert command_of(args) == args[0]
+    assert answers[0] == answers[1]
+
+
+def test_a_command_run_imports_no_other_command_module() -> None:
+    probe = (
+        "import sys; from promptops.cli import main; main(['schema', 'config']); "
+        "print(sorted(m for m in sys.modules if m.startswith('promptops.cli.') and m.endswith('_cmd')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "['promptops.cli.schema_cmd']"
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["status"], "status"),
+        (["--debug", "rollback", "--env", "x"], "rollback"),
+        (["report", "show"], "report"),
+        (["--help"], None),
+        (["--version", "status"], None),
+        (["-h"], None),
+        (["stauts"], None),
+        ([], None),
+    ],
+)
+def test_the_command_is_the_first_argument_past_debug(args: list[str], command: str | None) -> None:
+    assert command_of(args) == command

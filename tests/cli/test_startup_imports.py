@@ -100,3 +100,54 @@ def test_ledger_commands_read_only_the_settings(reuse, make_repo, cli) -> None:
         ("rollback", 0), ("status", 0), ("history", 0), ("kill", 2), ("kill", 0), ("revive", 0)
     ]  # fmt: skip
     assert [s["heavy"] for s in seen] == [[]] * len(commands), done.stderr
+
+
+def test_lint_checks_case_vars_without_jsonschema(make_repo) -> None:
+    """Every case's vars are checked against its prompt's inputs schema by the schema's compiled check; the
+    full validator (and jsonschema) is needed only to word what is wrong."""
+    root: Path = make_repo(MINIMAL)
+    code, heavy = imported_by("lint", str(root))
+    assert code == 0
+    assert "jsonschema" not in heavy
+
+
+def test_lint_still_words_a_case_var_that_does_not_fit(make_repo) -> None:
+    files = dict(MINIMAL)
+    files["evals/greet.yaml"] = files["evals/greet.yaml"].replace("{name: Ada}", "{name: 42}")
+    root: Path = make_repo(files)
+    done = subprocess.run(
+        [sys.executable, "-m", "promptops", "lint", str(root)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    assert "case 'ada': var name: 42 is not of type 'string' [case-vars]" in done.stdout
+
+
+def test_the_ledger_commands_print_their_line_without_rich(reuse, make_repo, cli) -> None:
+    """A rollback, kill or revive says what it did in one plain line; only `status`'s table needs rich."""
+    from test_ledger import build_releases
+
+    root = reuse("ledger-releases", lambda: build_releases(make_repo, cli))
+    for tag in ("v0.1.0", "v0.1.1"):
+        code, _, err = cli("promote", tag, "--env", "production", "--reason", "r", "--repo", root)
+        assert code == 0, err
+    probe = (
+        "import shlex, sys; from promptops.cli import main; code = main(shlex.split(sys.argv[1])); "
+        "print(code, 'rich' in sys.modules)"
+    )
+    expected = {
+        "rollback --env production --reason incident": "roll back production to v0.1.0 (ledger ",
+        "kill greet --env production --reason r --allow-error": "kill greet in production (ledger ",
+        "status --format json": "",
+    }
+    for line, said in expected.items():
+        done = subprocess.run(
+            [sys.executable, "-c", probe, f"{line} --repo {root}"], capture_output=True, text=True, check=False
+        )
+        assert done.stdout.split()[-2:] == ["0", "False"], (line, done.stdout, done.stderr)
+        assert done.stderr.startswith(said) and done.stderr.count("\n") == (1 if said else 0), done.stderr
+
+
+def test_lint_of_the_example_does_not_import_jsonschema() -> None:
+    """The example's case vars and its json-schema assertion are valid: jsonschema would only word a problem."""
+    code, heavy = imported_by("lint", str(EXAMPLE))
+    assert (code, heavy) == (0, ["jinja2"])

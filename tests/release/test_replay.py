@@ -202,6 +202,8 @@ def test_any_rewritten_state_is_caught_at_the_commit_that_rewrote_it(ops, data) 
         result = replay(ledger)
         assert result.ok and result.commits == written
         assert result.state == ledger.state()
+        read = ledger.events()  # what `status` and `history` show, read from the log
+        assert list(result.events) == read and [e.commit for e in result.events] == [e.commit for e in read]
         if not written:
             return
         chain = ledger.chain()
@@ -252,3 +254,64 @@ def test_replay_and_the_commands_agree_on_a_rollback_past_a_repeated_release(mak
     assert state["environments"]["production"]["version"] == "v0.1.1"
     assert cli("verify", "--ledger", "--repo", root)[0] == 0
     assert replay(Ledger(GitRepo(root), "promptops/ledger")).state.as_dict() == state
+
+
+@settings(max_examples=100, deadline=None)
+@given(ops=operations)
+def test_apply_never_changes_a_state_it_was_given(ops) -> None:
+    """A new state shares what an event leaves as it was with the state before it: no later event may change
+    a state already read (the replay compares each one with its commit's, the commands write it)."""
+    states, frozen = [LedgerState()], [json.dumps(LedgerState().as_dict(), sort_keys=True)]
+    for action, env, n in ops:
+        event = next_event(states[-1], action, env, n)
+        if event is None:
+            continue
+        copied = LedgerState.read(states[-1].as_dict(), "copy")
+        try:
+            after = apply(states[-1], event)
+        except InputError:
+            with pytest.raises(InputError):
+                apply(copied, event)
+            continue
+        assert after.as_dict() == apply(copied, event).as_dict()
+        states.append(after)
+        frozen.append(json.dumps(after.as_dict(), sort_keys=True))
+    assert [json.dumps(s.as_dict(), sort_keys=True) for s in states] == frozen
+
+
+@pytest.mark.parametrize("event_too", [False, True])
+@pytest.mark.parametrize(
+    "malform",
+    [
+        lambda s: s["environments"]["staging"].update(stack="v1"),
+        lambda s: s["environments"]["staging"]["stack"].append({"version": 1}),
+        lambda s: s["killed"].update(staging={"greet": {"reason": "r"}}),
+        lambda s: s.update(environments=[]),
+    ],
+)
+def test_a_malformed_state_mid_chain_is_named_as_malformed(malform, event_too: bool) -> None:
+    """The shape of a state is checked when it does not follow; a malformed one is reported as malformed at its
+    commit, even when its event is wrong too."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_tree(root, {"README": "x\n"})
+        git(root, "init", "-q")
+        ledger = Ledger(GitRepo(root), "promptops/ledger")
+        ops = [
+            ("promote", "staging", 0),
+            ("promote", "staging", 1),
+            ("kill", "staging", 0),
+            ("promote", "production", 2),
+        ]
+        assert build_ledger(ledger, ops) == 4
+        chain = ledger.chain()
+        state, event, message = ledger_files(root, chain[1].sha)
+        malform(state)
+        if event_too:
+            event["reason"] = "not what the message says"
+        rewritten = write_commit(root, state, event, message, chain[0].sha)
+        for later in chain[2:]:
+            rewritten = write_commit(root, *ledger_files(root, later.sha), rewritten)
+        broken = replay(ledger).broken
+        assert broken is not None and broken.commit == ledger.chain()[1].sha
+        assert "malformed" in broken.reason, broken.reason
