@@ -48,8 +48,8 @@ class Documents:
         except IgnoredFile:
             raise _error(
                 prompt,
-                f"source({path!r}): git ignores {path} (an untracked file a .gitignore matches), so no release could "
-                "carry it, and it may hold secrets",
+                f"source({path!r}): git ignores {path} (an untracked file a .gitignore matches, or git's own "
+                "directory), so no release could carry it, and it may hold secrets",
                 "commit the document under a path git does not ignore, or remove it from the prompt's `sources`",
             ) from None
         except LinkedFile as exc:

@@ -150,12 +150,15 @@ class TreeSource:
 
     def ignored(self, path: str) -> bool:
         """Whether git ignores `path`: untracked and matched by .gitignore, .git/info/exclude or the user's
-        excludes file (a tracked file never is). Git is asked once, at the first question; outside a git
-        repository nothing is ignored. Compared without case: on a case-insensitive disk `.ENV` reads `.env`."""
+        excludes file (a tracked file never is), or inside a `.git` directory. Git is asked once, at the first
+        question; outside a git repository nothing else is ignored. Compared without case: on a case-insensitive
+        disk `.ENV` reads `.env`."""
+        key = PurePosixPath(path).as_posix().casefold()
+        if ".git" in key.split("/"):  # git's own files: its config may hold a remote's credentials
+            return True
         if self._ignored is None:
             self._ignored = self._ask_git()
         files, folders = self._ignored
-        key = PurePosixPath(path).as_posix().casefold()
         return key in files or key.startswith(folders)
 
     def _ask_git(self) -> tuple[frozenset[str], tuple[str, ...]]:

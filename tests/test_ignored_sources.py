@@ -82,6 +82,14 @@ def test_an_ignored_directory_and_an_ignored_file_in_an_untracked_directory_are_
     assert code == 0 and "a new document" in out, out + err
 
 
+def test_git_own_files_are_refused(make_repo, cli) -> None:
+    root = project(make_repo, {"prompts/leaky.prompt": LEAKY.replace("'*'", "'**'").replace(".env", ".git/config")})
+    git(root, "config", "remote.origin.url", "https://bob:" + ENV_VALUE[-20:] + "@example.com/r.git")
+    code, out, err = cli("render", "leaky", "--repo", root)
+    assert code == 2 and "source('.git/config'): git ignores .git/config" in err, out + err
+    assert ENV_VALUE[-20:] not in out + err
+
+
 def test_untracked_and_tracked_but_matched_documents_are_still_read(make_repo, cli) -> None:
     root = project(make_repo, {"prompts/docs.prompt": DOCS, ".gitignore": ".env\ndocs/b.md\n"})
     (root / "docs").mkdir()
