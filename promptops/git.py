@@ -376,6 +376,13 @@ class GitRepo:
         listed = self.run("ls-files", "-z", "--others", "--exclude-standard", "--", pathspec)
         return [p for p in listed.split("\x00") if p]
 
+    def ignored(self, pathspec: str) -> list[str]:
+        """Untracked files under `pathspec` that git ignores (.gitignore, .git/info/exclude, core.excludesFile),
+        relative to the repository root; a directory whose untracked files all are is given once, ending in `/`."""
+        args = ("--others", "--ignored", "--exclude-standard", "--directory")
+        listed = self.run("ls-files", "-z", *args, "--", pathspec)
+        return [p for p in listed.split("\x00") if p]
+
     def commit_time(self, sha: str) -> str:
         return self.run("show", "-s", "--format=%cI", sha)
 

@@ -15,6 +15,7 @@ from typing import Any
 from . import yamltext
 from .config_file import load_config
 from .datasets import DatasetProblems, dataset_path, load_dataset, parse_assertion, validate_assertion, with_transform
+from .endpoints import API_BASE_HINT, api_base_problem
 from .errors import InputError
 from .formats import (
     SchemaProblems,
@@ -85,6 +86,7 @@ def load_routing(source: Source, path: str) -> Routing:
     if source.read(path) is None:
         return Routing(path=path)
     data, lines = load_yaml(source, path, "routing")
+    _refuse_credentials(path, data, lines)
     models = {
         name: ModelSpec(
             name=name,
@@ -124,6 +126,17 @@ def load_routing(source: Source, path: str) -> Routing:
         judge=data.get("judge"),
         lines=flat,
     )
+
+
+def _refuse_credentials(path: str, data: Mapping[str, Any], lines: dict[yamltext.Path, int]) -> None:
+    """A model's `api_base` that carries credentials is refused, each at its line."""
+    found = [
+        (yamltext.line_for(lines, ("models", name, "api_base")), message)
+        for name, spec in data.get("models", {}).items()
+        if (message := api_base_problem(str(name), spec.get("api_base"))) is not None
+    ]
+    if found:
+        raise SchemaProblems(found[0][1], file=path, line=found[0][0], hint=API_BASE_HINT, problems=tuple(found))
 
 
 def _price(data: Mapping[str, Any] | None) -> Price | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from .digest import sha256
 from .errors import InputError
 from .model import Prompt
-from .workspace import LinkedFile, matches
+from .workspace import IgnoredFile, LinkedFile, matches
 
 Reader = Callable[[str], "bytes | None"]
 
@@ -45,6 +45,13 @@ class Documents:
             raise _error(prompt, f"source({path!r}): the release pins no such document", "release it with the file")
         try:
             data = self.read(path)
+        except IgnoredFile:
+            raise _error(
+                prompt,
+                f"source({path!r}): git ignores {path} (an untracked file a .gitignore matches, or git's own "
+                "directory), so no release could carry it, and it may hold secrets",
+                "commit the document under a path git does not ignore, or remove it from the prompt's `sources`",
+            ) from None
         except LinkedFile as exc:
             raise _error(
                 prompt,

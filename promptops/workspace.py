@@ -9,13 +9,17 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from .errors import InputError
-from .git import GitRepo
+from .git import GitRepo, toplevel
 
 CONFIG_FILE = "promptops.yaml"
 
 
 class LinkedFile(InputError):
     """A document asked for through a symbolic link: `source()` reads only regular files (exit 2)."""
+
+
+class IgnoredFile(InputError):
+    """A document read from the working tree that git ignores: no commit, so no release, carries it (exit 2)."""
 
 
 class Source(Protocol):
@@ -78,6 +82,7 @@ class TreeSource:
         self.label = "working tree"
         self._folders: dict[str, Path] = {}
         self._inside = os.path.join(str(self.root), "")  # what every path inside starts with
+        self._ignored: tuple[frozenset[str], tuple[str, ...]] | None = None  # (files, directories ending in /)
 
     def _safe(self, rel: str) -> Path:
         path = self._resolve(rel)
@@ -129,7 +134,9 @@ class TreeSource:
             raise InputError(f"cannot read file: {exc.strerror}", file=path) from None
 
     def glob(self, pattern: str) -> list[str]:
-        return _match(self.list_dir(_top_dir(pattern)), pattern)
+        """As in a commit, files git ignores are left out: no release could carry them."""
+        found = _match(self.list_dir(_top_dir(pattern)), pattern)
+        return [p for p in found if not self.ignored(p)] if found else found
 
     def document(self, path: str) -> bytes | None:
         current = self.root
@@ -137,7 +144,31 @@ class TreeSource:
             current = current / part
             if current.is_symlink():
                 raise LinkedFile(f"{path} is read through a symbolic link", file=path)
+        if self.ignored(path):
+            raise IgnoredFile(f"{path} is a file git ignores (it is untracked and matches a .gitignore)", file=path)
         return self.read(path)
+
+    def ignored(self, path: str) -> bool:
+        """Whether git ignores `path`: untracked and matched by .gitignore, .git/info/exclude or the user's
+        excludes file (a tracked file never is), or inside a `.git` directory. Git is asked once, at the first
+        question; outside a git repository nothing else is ignored. Compared without case: on a case-insensitive
+        disk `.ENV` reads `.env`."""
+        key = PurePosixPath(path).as_posix().casefold()
+        if ".git" in key.split("/"):  # git's own files: its config may hold a remote's credentials
+            return True
+        if self._ignored is None:
+            self._ignored = self._ask_git()
+        files, folders = self._ignored
+        return key in files or key.startswith(folders)
+
+    def _ask_git(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        if toplevel(self.root) is None:
+            return frozenset(), ()
+        repo = GitRepo(self.root)
+        rel = self.root.relative_to(repo.root).as_posix()
+        prefix = "" if rel == "." else rel + "/"
+        found = [p[len(prefix) :].casefold() for p in repo.ignored(f":(literal){rel}" if prefix else ".")]
+        return frozenset(p for p in found if not p.endswith("/")), tuple(p for p in found if p.endswith("/"))
 
 
 class GitSource:

@@ -626,3 +626,34 @@ def diff_changes(draw: st.DrawFn, files: dict[str, str]) -> dict[str, str]:
         else:
             head["routing.yaml"] = head.get("routing.yaml", "").replace("model: fast", "model: smart", 1)
     return head
+
+
+# -- endpoint URLs with credentials in them ------------------------------------------------------------------
+
+CREDENTIAL_QUERY_NAMES = ("key", "api-key", "api_key", "apiKey", "code", "token", "access_token", "sig", "Signature")
+PLAIN_QUERY_NAMES = ("api-version", "format", "deployment", "region")
+credential_values = st.text(string.ascii_letters + string.digits + "-._~", min_size=12, max_size=30)
+
+
+@st.composite
+def endpoint_urls(draw: st.DrawFn) -> tuple[str, tuple[str, ...]]:
+    """(an api_base URL, the credential values written in it): maybe user:password@, maybe credential query
+    parameters mixed with plain ones, maybe a #fragment."""
+    secrets: list[str] = []
+    netloc = draw(st.sampled_from(("api.example.com", "127.0.0.1:8080", "[::1]:9", "h.example")))
+    if draw(st.booleans()):
+        user, password = draw(credential_values), draw(credential_values)
+        netloc, secrets = f"{user}:{password}@{netloc}", [user, password]
+    query = []
+    for _ in range(draw(st.integers(0, 4))):
+        if draw(st.booleans()):
+            value = draw(credential_values)
+            query.append(f"{draw(st.sampled_from(CREDENTIAL_QUERY_NAMES))}={value}")
+            secrets.append(value)
+        else:
+            query.append(f"{draw(st.sampled_from(PLAIN_QUERY_NAMES))}=2024-06-01")
+    url = f"https://{netloc}/v1" + ("?" + "&".join(query) if query else "")
+    if draw(st.booleans()):
+        fragment = draw(credential_values)
+        url, secrets = f"{url}#{fragment}", [*secrets, fragment]
+    return url, tuple(secrets)

@@ -14,11 +14,11 @@ import json
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import yaml
 
 from .. import redaction, yamltext
+from ..endpoints import url_credentials
 from ..errors import InputError
 from ..formats import decode, schema
 from . import Plan
@@ -278,25 +278,16 @@ def _strings(value: Any) -> list[str]:
 
 
 def _endpoint(url: str, src: Source, plan: Plan, where: str, what: str) -> str:
-    """An endpoint URL without the credentials it may carry (user:password@, ?code=..., #...): those join the
-    known secrets and are listed."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:  # not a URL: left as written, scrubbed like any text
+    """An endpoint URL without the credentials it may carry (user:password@, ?code=..., #...), found by the rule
+    routing.yaml's `api_base` is held to: those join the known secrets and are listed."""
+    held = url_credentials(url)
+    if not held.found:
         return url
-    held = [parts.username or "", parts.password or "", parts.query, parts.fragment]
-    held += [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
-    if not any(held):
-        return url
-    src.secrets.update(v for v in held if v)
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    netloc += f":{port}" if port else ""
-    how = "the endpoint URL carried credentials (user, query or fragment): written without them; give them to "
+    src.secrets.update(held.values)
+    how = f"the endpoint URL carried credentials ({', '.join(held.found)}): written without them; give them to "
     how += "the model through the environment. Rotate them: they were in the config file"
     plan.review(where, what, how)
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return held.clean
 
 
 def _routing_yaml(src: Source, models: list[str], judge: str | None) -> str:

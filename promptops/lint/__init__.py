@@ -55,6 +55,7 @@ RULE_DOCS: dict[str, str] = {
     "high-risk-owner": "a high-risk prompt without an owner",
     "high-risk-fallback": "a high-risk prompt without a fallback",
     "missing-source": "a pinned source that matches no file",
+    "ignored-source": "a pinned source, or a literal source() call, naming a file git ignores",
     "literal-secret": "an API key, token or private key in a managed file",
     "change-reason": "a commit since the last release that changes a high-risk prompt without a Change-Reason: "
     "trailer (off unless promptops.yaml turns it on)",
@@ -67,7 +68,7 @@ RULES: tuple[Rule, ...] = (
     Rule("routing", "error", "routes naming unknown prompts or models; prompts no model serves", check_routing),
     Rule("suites", "error", "suites naming unknown prompts; case vars that do not fit the inputs", check_suites),
     Rule("coverage", "error", "prompts without evals; high-risk prompts without owner or fallback", check_coverage),
-    Rule("sources", "error", "pinned sources that match no file", check_sources),
+    Rule("sources", "error", "pinned sources that match no file or that git ignores", check_sources),
     Rule("secrets", "error", "literal secrets in any managed file", check_secrets),
     Rule("change-reason", "off", "high-risk prompt changes without a Change-Reason: trailer", check_change_reason),
 )

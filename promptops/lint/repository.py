@@ -8,21 +8,46 @@ from collections.abc import Iterator
 
 from ..git import GitRepo, toplevel
 from ..model import Finding
+from ..pinned import listed
 from ..redaction import find_secrets
+from ..routing import is_glob
 from ..workspace import GitSource, Source, TreeSource
 from .context import Context, make_finding
 
 
 def check_sources(ctx: Context) -> Iterator[Finding]:
+    tree = ctx.source if isinstance(ctx.source, TreeSource) else None
     for prompt in ctx.snapshot.prompts.values():
         for pattern in prompt.sources:
-            if not ctx.source.glob(pattern):
+            if not ctx.source.glob(pattern) and not (tree and not is_glob(pattern) and tree.ignored(pattern)):
                 yield make_finding(
                     "missing-source",
                     f"source {pattern!r} matches no file",
                     prompt.path,
                     prompt.line_of("sources"),
                     "paths are relative to the repository root",
+                )
+    if tree is not None:
+        yield from _ignored_sources(ctx, tree)
+
+
+def _ignored_sources(ctx: Context, tree: TreeSource) -> Iterator[Finding]:
+    """Documents git ignores, named by a prompt's `sources` or by a literal `source("...")` call: `source()`
+    refuses them in the working tree (git is asked only when some prompt lists sources)."""
+    for prompt in ctx.snapshot.prompts.values():
+        if not prompt.sources:
+            continue
+        named = {p: (prompt.path, prompt.line_of("sources")) for p in prompt.sources if not is_glob(p)}
+        for info in ctx.renderer.closure(ctx.renderer.name_of(prompt))[0]:
+            named.update({p: (info.file, n) for p, n in info.sources.items() if p not in named and listed(prompt, p)})
+        for path, (file, line) in named.items():
+            if tree.ignored(path):
+                yield make_finding(
+                    "ignored-source",
+                    f"source {path!r} of prompt {prompt.id!r} is a file git ignores: source() refuses it",
+                    file,
+                    line,
+                    "commit the document under a path git does not ignore, or remove it from the prompt's `sources`",
                 )
 
 
