@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from . import yamltext
+from . import redaction, yamltext
 from .config_file import load_config
 from .datasets import DatasetProblems, dataset_path, load_dataset, parse_assertion, validate_assertion, with_transform
 from .endpoints import API_BASE_HINT, api_base_problem
@@ -86,6 +86,7 @@ def load_routing(source: Source, path: str) -> Routing:
     if source.read(path) is None:
         return Routing(path=path)
     data, lines = load_yaml(source, path, "routing")
+    redaction.note_key_names(spec.get("api_key_env") for spec in data.get("models", {}).values())
     _refuse_credentials(path, data, lines)
     models = {
         name: ModelSpec(

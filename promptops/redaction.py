@@ -162,6 +162,20 @@ def secret_values(env: Mapping[str, str], named: Iterable[str] = ()) -> tuple[st
     return tuple(sorted(values, key=lambda v: (-len(v), v)))
 
 
+_NOTED_KEY_NAMES: set[str] = set()
+
+
+def note_key_names(names: Iterable[object]) -> None:
+    """Remember the variables a project names as holding keys (routing's `api_key_env`) as soon as they are read,
+    for the last scrub of an error message, which reaches the command line with no project at hand."""
+    _NOTED_KEY_NAMES.update(name for name in names if isinstance(name, str) and name)
+
+
+def noted_key_names() -> frozenset[str]:
+    """Every variable `note_key_names` was given in this process."""
+    return frozenset(_NOTED_KEY_NAMES)
+
+
 def key_names(snapshot: Snapshot) -> list[str]:
     """The environment variables a project names as holding keys: every model's `api_key_env` in routing.yaml."""
     return [m.api_key_env for m in snapshot.routing.models.values() if m.api_key_env]

@@ -23,10 +23,11 @@ def _stderr(text: str) -> None:
 
 
 def _scrubbed(text: str) -> str:
-    """An error message without any key from the environment or anything shaped like one."""
-    from ..redaction import scrub, secret_values
+    """An error message without any key from the environment (those named like keys, and those routing.yaml
+    names as holding one) or anything shaped like one."""
+    from ..redaction import noted_key_names, scrub, secret_values
 
-    return scrub(text, secret_values(os.environ))
+    return scrub(text, secret_values(os.environ, noted_key_names()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

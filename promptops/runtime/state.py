@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import redaction
 from ..errors import GateFailed, InputError, PromptopsError
 from ..model import Config, Message, ModelSpec, Partial, Price, Prompt, ResolvedRoute, Routing, Snapshot
 
@@ -157,6 +158,7 @@ def _prompt(prompt_id: str, entry: Mapping[str, Any]) -> Prompt:
 
 
 def _spec(data: Mapping[str, Any]) -> ModelSpec:
+    redaction.note_key_names([data.get("api_key_env")])
     return ModelSpec(
         name=str(data["name"]),
         model=str(data["model"]),
