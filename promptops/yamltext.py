@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import hashlib
+import marshal
 import math
+import os
 import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path as FilePath
 from typing import Any
 
 import yaml
@@ -33,11 +42,72 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
+# Texts this long (a suite of some 500 cases) are worth keeping parsed while a memo directory is set.
+MEMO_MIN_CHARS = 64 * 1024
+# What a kept parse depends on besides the text: the parser (this module's rules, PyYAML) and marshal's format.
+_MEMO_SALT = f"yamltext 1|pyyaml {yaml.__version__}|{_Base.__name__}|python {sys.version}|marshal {marshal.version}"
+_memo_dir: contextvars.ContextVar[FilePath | None] = contextvars.ContextVar("yamltext_memo_dir", default=None)
+
+
+@contextlib.contextmanager
+def memo(directory: FilePath) -> Iterator[None]:
+    """Within the block, keep the parse of every long text in `directory` (one file per file name and first
+    line, replaced when the text changes), so the next run reads it back instead of parsing it again.
+
+    Only parses that succeed are kept, so every refusal is made again with the same message and line; a kept
+    parse that cannot be read or belongs to another text is ignored, and a directory that cannot be written
+    only costs the saving."""
+    token = _memo_dir.set(directory)
+    try:
+        yield
+    finally:
+        _memo_dir.reset(token)
+
+
 def parse(text: str, file: str, *, first_line: int = 1) -> tuple[Any, dict[Path, int]]:
     """Parse one YAML document. Returns the data and {key path: 1-based line}.
 
     Raises only InputError, whatever the text.
     """
+    directory = _memo_dir.get()
+    if directory is None or len(text) < MEMO_MIN_CHARS:
+        return _parse(text, file, first_line)
+    name = hashlib.sha256(f"{file}\0{first_line}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    digest = hashlib.sha256(f"{_MEMO_SALT}\0{first_line}\0{text}".encode("utf-8", "surrogatepass")).digest()
+    kept = _read_memo(directory / name, digest)
+    if kept is not None:
+        return kept
+    data, lines = _parse(text, file, first_line)
+    _write_memo(directory, name, (digest, data, lines))
+    return data, lines
+
+
+def _read_memo(path: FilePath, digest: bytes) -> tuple[Any, dict[Path, int]] | None:
+    try:
+        kept = marshal.loads(path.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if isinstance(kept, tuple) and len(kept) == 3 and kept[0] == digest and isinstance(kept[2], dict):
+        return kept[1], kept[2]
+    return None
+
+
+def _write_memo(directory: FilePath, name: str, kept: tuple[bytes, Any, dict[Path, int]]) -> None:
+    """Write atomically (a reader sees the old file or the new one); a failure only loses the saving."""
+    temp: str | None = None
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
+        with os.fdopen(fd, "wb") as out:
+            out.write(marshal.dumps(kept))
+        os.replace(temp, directory / name)
+    except (OSError, ValueError):
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+
+
+def _parse(text: str, file: str, first_line: int) -> tuple[Any, dict[Path, int]]:
     loader: _Loader | None = None
     try:
         loader = _Loader(text)
