@@ -166,7 +166,8 @@ class _Builder:
         self.count += 1
         if self.count > MAX_NODES or depth > MAX_DEPTH:
             raise self._fail("YAML document is too large or too deeply nested (aliases expand too far?)", node)
-        self.lines.setdefault(path, self._line(node))
+        lines = self.lines
+        lines.setdefault(path, node.start_mark.line + self.first_line)
         if isinstance(node, yaml.MappingNode):
             self.loader.flatten_mapping(node)
             result: dict[str, Any] = {}
@@ -179,8 +180,13 @@ class _Builder:
                 if key in result:
                     raise self._fail(f"duplicate key {key!r}", key_node, hint="remove one of the two entries")
                 key_path: Path = (*path, key)
-                self.lines[key_path] = self._line(key_node)
-                result[key] = self.build(value_node, (*path, key), depth + 1)
+                lines[key_path] = key_node.start_mark.line + self.first_line
+                if isinstance(value_node, yaml.ScalarNode) and self.count < MAX_NODES and depth < MAX_DEPTH:
+                    # What build() does for a scalar, without the call (most values): the key's line is its path's.
+                    self.count += 1
+                    result[key] = self._scalar(value_node)
+                else:
+                    result[key] = self.build(value_node, key_path, depth + 1)
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
