@@ -42,26 +42,93 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
-# Texts this long (a suite of some 500 cases) are worth keeping parsed while a memo directory is set.
+# Texts this long (a suite of some 500 cases) are worth keeping parsed while a memo is open.
 MEMO_MIN_CHARS = 64 * 1024
 # What a kept parse depends on besides the text: the parser (this module's rules, PyYAML) and marshal's format.
 _MEMO_SALT = f"yamltext 1|pyyaml {yaml.__version__}|{_Base.__name__}|python {sys.version}|marshal {marshal.version}"
-_memo_dir: contextvars.ContextVar[FilePath | None] = contextvars.ContextVar("yamltext_memo_dir", default=None)
+
+
+_MEMO_NAME = re.compile(r"\.?[0-9a-f]{40}(?:\.[A-Za-z0-9_]+)?")  # a kept parse, or one being written
+
+
+class _Memo:
+    def __init__(self, directory: FilePath) -> None:
+        self.directory = directory
+        self.used: set[str] = set()
+
+    def parse(self, text: str, file: str, first_line: int) -> tuple[Any, dict[Path, int]]:
+        # The data and lines depend only on the text and its first line (the file is named by errors alone,
+        # which are never kept): the kept parse is named by their digest.
+        digest = hashlib.sha256(f"{_MEMO_SALT}\0{first_line}\0{text}".encode("utf-8", "surrogatepass")).digest()
+        name = digest.hex()[:40]
+        self.used.add(name)
+        kept = self._read(name, digest)
+        if kept is not None:
+            return kept
+        data, lines = _parse(text, file, first_line)
+        self._write(name, (digest, data, lines))
+        return data, lines
+
+    def _read(self, name: str, digest: bytes) -> tuple[Any, dict[Path, int]] | None:
+        try:
+            kept = marshal.loads((self.directory / name).read_bytes())
+        except (OSError, EOFError, ValueError, TypeError):
+            return None
+        if isinstance(kept, tuple) and len(kept) == 3 and kept[0] == digest and isinstance(kept[2], dict):
+            return kept[1], kept[2]
+        return None
+
+    def _write(self, name: str, kept: tuple[bytes, Any, dict[Path, int]]) -> None:
+        """Write atomically (a reader sees no file or the whole file); a failure only loses the saving."""
+        temp: str | None = None
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if self.directory.is_symlink():
+                return
+            fd, temp = tempfile.mkstemp(prefix=f".{name}.", dir=self.directory)
+            with os.fdopen(fd, "wb") as out:
+                out.write(marshal.dumps(kept))
+            os.replace(temp, self.directory / name)
+        except (OSError, ValueError):
+            if temp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+
+    def prune(self) -> None:
+        """Remove what this block did not use: the parses of texts since edited (or of files since deleted).
+        Only files named as this class names them, in a directory that is no link, are ever removed."""
+        if self.directory.is_symlink():
+            return
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.directory):
+                if (
+                    entry.name not in self.used
+                    and _MEMO_NAME.fullmatch(entry.name)
+                    and entry.is_file(follow_symlinks=False)
+                ):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+
+_memo: contextvars.ContextVar[_Memo | None] = contextvars.ContextVar("yamltext_memo", default=None)
 
 
 @contextlib.contextmanager
 def memo(directory: FilePath) -> Iterator[None]:
-    """Within the block, keep the parse of every long text in `directory` (one file per file name and first
-    line, replaced when the text changes), so the next run reads it back instead of parsing it again.
+    """Within the block, keep the parse of every long text in `directory`, named by a digest of the text, so
+    the next block reads it back instead of parsing the text again. When the block ends without an error, the
+    kept parses it did not use are removed (what a run loads, the head and a baseline revision alike, stays).
 
     Only parses that succeed are kept, so every refusal is made again with the same message and line; a kept
-    parse that cannot be read or belongs to another text is ignored, and a directory that cannot be written
-    only costs the saving."""
-    token = _memo_dir.set(directory)
+    parse that cannot be read is ignored and written again, and a directory that cannot be written only costs
+    the saving."""
+    state = _Memo(directory)
+    token = _memo.set(state)
     try:
         yield
     finally:
-        _memo_dir.reset(token)
+        _memo.reset(token)
+    state.prune()
 
 
 def parse(text: str, file: str, *, first_line: int = 1) -> tuple[Any, dict[Path, int]]:
@@ -69,42 +136,10 @@ def parse(text: str, file: str, *, first_line: int = 1) -> tuple[Any, dict[Path,
 
     Raises only InputError, whatever the text.
     """
-    directory = _memo_dir.get()
-    if directory is None or len(text) < MEMO_MIN_CHARS:
+    state = _memo.get()
+    if state is None or len(text) < MEMO_MIN_CHARS:
         return _parse(text, file, first_line)
-    name = hashlib.sha256(f"{file}\0{first_line}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    digest = hashlib.sha256(f"{_MEMO_SALT}\0{first_line}\0{text}".encode("utf-8", "surrogatepass")).digest()
-    kept = _read_memo(directory / name, digest)
-    if kept is not None:
-        return kept
-    data, lines = _parse(text, file, first_line)
-    _write_memo(directory, name, (digest, data, lines))
-    return data, lines
-
-
-def _read_memo(path: FilePath, digest: bytes) -> tuple[Any, dict[Path, int]] | None:
-    try:
-        kept = marshal.loads(path.read_bytes())
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
-    if isinstance(kept, tuple) and len(kept) == 3 and kept[0] == digest and isinstance(kept[2], dict):
-        return kept[1], kept[2]
-    return None
-
-
-def _write_memo(directory: FilePath, name: str, kept: tuple[bytes, Any, dict[Path, int]]) -> None:
-    """Write atomically (a reader sees the old file or the new one); a failure only loses the saving."""
-    temp: str | None = None
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
-        with os.fdopen(fd, "wb") as out:
-            out.write(marshal.dumps(kept))
-        os.replace(temp, directory / name)
-    except (OSError, ValueError):
-        if temp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
+    return state.parse(text, file, first_line)
 
 
 def _parse(text: str, file: str, first_line: int) -> tuple[Any, dict[Path, int]]:

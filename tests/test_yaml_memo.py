@@ -71,11 +71,38 @@ def test_an_edited_file_is_parsed_again_and_its_refusals_hold(tmp_path: Path) ->
     with yamltext.memo(tmp_path):
         assert outcome("a: 1\nb: 2\n" + PAD)[1] == {"a": 1, "b": 2}
         assert outcome("a: 1\nb: 3\n" + PAD)[1] == {"a": 1, "b": 3}
-        assert len(memo_files(tmp_path)) == 1  # one kept parse per file, replaced
         refused = outcome("a: 1\na: 3\n" + PAD)
         assert refused[:4] == ("refused", "duplicate key 'a'", "evals/big.yaml", 2)
         assert outcome("a: .nan\n" + PAD)[1] == "'.nan' is not a finite number"
         assert outcome("a: 1\nb: 3\n" + PAD)[1] == {"a": 1, "b": 3}
+
+
+def test_what_a_run_did_not_use_is_removed_when_it_ends(tmp_path: Path) -> None:
+    head, base = "a: 1\n" + PAD, "a: 2\n" + PAD
+    with yamltext.memo(tmp_path):
+        outcome(head)
+        outcome(base)  # the same file at a baseline revision: both are kept
+    assert len(memo_files(tmp_path)) == 2
+    other = tmp_path / "notes.txt"
+    other.write_text("not a kept parse")
+    with yamltext.memo(tmp_path):
+        assert outcome(head)[1] == {"a": 1}
+    assert other.exists() and len(memo_files(tmp_path)) == 2  # the head's parse, and the file none of ours
+    with pytest.raises(InputError), yamltext.memo(tmp_path):
+        outcome("a: [\n" + PAD)
+        raise InputError("stopped")
+    assert len(memo_files(tmp_path)) == 2  # a run that stops removes nothing
+
+
+def test_a_memo_directory_that_is_a_link_is_neither_written_nor_pruned(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    mine = elsewhere / ("0" * 40)
+    mine.write_text("a file of the link's target")
+    (tmp_path / "memo").symlink_to(elsewhere)
+    with yamltext.memo(tmp_path / "memo"):
+        assert outcome("a: 1\n" + PAD)[1] == {"a": 1}
+    assert memo_files(elsewhere) == [mine] and mine.read_text() == "a file of the link's target"
 
 
 def test_the_same_text_in_two_files_keeps_each_files_lines(tmp_path: Path) -> None:
@@ -83,7 +110,7 @@ def test_the_same_text_in_two_files_keeps_each_files_lines(tmp_path: Path) -> No
     with yamltext.memo(tmp_path):
         assert outcome(text, "one.yaml") == outcome(text, "two.yaml") == ("parsed", {"a": 1}, {(): 1, ("a",): 1})
         assert outcome(text, "one.yaml", first_line=5)[2] == {(): 5, ("a",): 5}
-    assert len(memo_files(tmp_path)) == 3
+    assert len(memo_files(tmp_path)) == 2
 
 
 @pytest.mark.parametrize("damage", [b"", b"garbage", b"\xe3\x03\x00\x00", None])
