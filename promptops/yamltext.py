@@ -45,8 +45,8 @@ _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False
 # Texts this long (a suite of some 500 cases) are worth keeping parsed while a memo is open.
 MEMO_MIN_CHARS = 64 * 1024
 # What a kept parse depends on besides the text: the parser (this module's rules, PyYAML) and marshal's format.
+# Raise "yamltext N" whenever _parse would return other data or lines for the same text.
 _MEMO_SALT = f"yamltext 1|pyyaml {yaml.__version__}|{_Base.__name__}|python {sys.version}|marshal {marshal.version}"
-
 
 _MEMO_NAME = re.compile(r"\.?[0-9a-f]{40}(?:\.[A-Za-z0-9_]+)?")  # a kept parse, or one being written
 
