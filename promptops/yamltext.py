@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import hashlib
+import marshal
 import math
+import os
 import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path as FilePath
 from typing import Any
 
 import yaml
@@ -33,11 +42,107 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
+# Texts this long (a suite of some 500 cases) are worth keeping parsed while a memo is open.
+MEMO_MIN_CHARS = 64 * 1024
+# What a kept parse depends on besides the text: the parser (this module's rules, PyYAML) and marshal's format.
+# Raise "yamltext N" whenever _parse would return other data or lines for the same text.
+_MEMO_SALT = f"yamltext 1|pyyaml {yaml.__version__}|{_Base.__name__}|python {sys.version}|marshal {marshal.version}"
+
+_MEMO_NAME = re.compile(r"\.?[0-9a-f]{40}(?:\.[A-Za-z0-9_]+)?")  # a kept parse, or one being written
+
+
+class _Memo:
+    def __init__(self, directory: FilePath) -> None:
+        self.directory = directory
+        self.used: set[str] = set()
+
+    def parse(self, text: str, file: str, first_line: int) -> tuple[Any, dict[Path, int]]:
+        # The data and lines depend only on the text and its first line (the file is named by errors alone,
+        # which are never kept): the kept parse is named by their digest.
+        digest = hashlib.sha256(f"{_MEMO_SALT}\0{first_line}\0{text}".encode("utf-8", "surrogatepass")).digest()
+        name = digest.hex()[:40]
+        self.used.add(name)
+        kept = self._read(name, digest)
+        if kept is not None:
+            return kept
+        data, lines = _parse(text, file, first_line)
+        self._write(name, (digest, data, lines))
+        return data, lines
+
+    def _read(self, name: str, digest: bytes) -> tuple[Any, dict[Path, int]] | None:
+        try:
+            kept = marshal.loads((self.directory / name).read_bytes())
+        except (OSError, EOFError, ValueError, TypeError):
+            return None
+        if isinstance(kept, tuple) and len(kept) == 3 and kept[0] == digest and isinstance(kept[2], dict):
+            return kept[1], kept[2]
+        return None
+
+    def _write(self, name: str, kept: tuple[bytes, Any, dict[Path, int]]) -> None:
+        """Write atomically (a reader sees no file or the whole file); a failure only loses the saving."""
+        temp: str | None = None
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if self.directory.is_symlink():
+                return
+            fd, temp = tempfile.mkstemp(prefix=f".{name}.", dir=self.directory)
+            with os.fdopen(fd, "wb") as out:
+                out.write(marshal.dumps(kept))
+            os.replace(temp, self.directory / name)
+        except (OSError, ValueError):
+            if temp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+
+    def prune(self) -> None:
+        """Remove what this block did not use: the parses of texts since edited (or of files since deleted).
+        Only files named as this class names them, in a directory that is no link, are ever removed."""
+        if self.directory.is_symlink():
+            return
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.directory):
+                if (
+                    entry.name not in self.used
+                    and _MEMO_NAME.fullmatch(entry.name)
+                    and entry.is_file(follow_symlinks=False)
+                ):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+
+_memo: contextvars.ContextVar[_Memo | None] = contextvars.ContextVar("yamltext_memo", default=None)
+
+
+@contextlib.contextmanager
+def memo(directory: FilePath) -> Iterator[None]:
+    """Within the block, keep the parse of every long text in `directory`, named by a digest of the text, so
+    the next block reads it back instead of parsing the text again. When the block ends without an error, the
+    kept parses it did not use are removed (what a run loads, the head and a baseline revision alike, stays).
+
+    Only parses that succeed are kept, so every refusal is made again with the same message and line; a kept
+    parse that cannot be read is ignored and written again, and a directory that cannot be written only costs
+    the saving."""
+    state = _Memo(directory)
+    token = _memo.set(state)
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+    state.prune()
+
+
 def parse(text: str, file: str, *, first_line: int = 1) -> tuple[Any, dict[Path, int]]:
     """Parse one YAML document. Returns the data and {key path: 1-based line}.
 
     Raises only InputError, whatever the text.
     """
+    state = _memo.get()
+    if state is None or len(text) < MEMO_MIN_CHARS:
+        return _parse(text, file, first_line)
+    return state.parse(text, file, first_line)
+
+
+def _parse(text: str, file: str, first_line: int) -> tuple[Any, dict[Path, int]]:
     loader: _Loader | None = None
     try:
         loader = _Loader(text)
@@ -96,7 +201,8 @@ class _Builder:
         self.count += 1
         if self.count > MAX_NODES or depth > MAX_DEPTH:
             raise self._fail("YAML document is too large or too deeply nested (aliases expand too far?)", node)
-        self.lines.setdefault(path, self._line(node))
+        lines = self.lines
+        lines.setdefault(path, node.start_mark.line + self.first_line)
         if isinstance(node, yaml.MappingNode):
             self.loader.flatten_mapping(node)
             result: dict[str, Any] = {}
@@ -109,8 +215,13 @@ class _Builder:
                 if key in result:
                     raise self._fail(f"duplicate key {key!r}", key_node, hint="remove one of the two entries")
                 key_path: Path = (*path, key)
-                self.lines[key_path] = self._line(key_node)
-                result[key] = self.build(value_node, (*path, key), depth + 1)
+                lines[key_path] = key_node.start_mark.line + self.first_line
+                if isinstance(value_node, yaml.ScalarNode) and self.count < MAX_NODES and depth < MAX_DEPTH:
+                    # What build() does for a scalar, without the call (most values): the key's line is its path's.
+                    self.count += 1
+                    result[key] = self._scalar(value_node)
+                else:
+                    result[key] = self.build(value_node, key_path, depth + 1)
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]

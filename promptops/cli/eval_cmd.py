@@ -137,11 +137,13 @@ def eval_suites(
         from ..evaluate import prefetch_http
 
         prefetch_http(root_of(repo))  # before importing the engine, which the HTTP client's import overlaps
+    from ..evaluate import parses_kept
     from ..evaluate.engine import Evaluation, Settings
     from ..evaluate.runner import Options
 
     progress = _Progress()
-    with _collector_paused():  # loading and planning make objects that live for the whole run
+    # Loading and planning make objects that live for the whole run; a long suite is parsed once, not every run.
+    with _collector_paused(), parses_kept(root_of(repo)):
         root, source, snapshot = open_project(repo, strict=True)
         if not snapshot.suites:
             raise InputError(

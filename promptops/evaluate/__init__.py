@@ -4,6 +4,8 @@ that drives them (engine.py: `Evaluation(...).plan().run()`)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -17,3 +19,14 @@ def prefetch_http(root: Path) -> None:
         from ..providers import openai_compat
 
         openai_compat.prefetch()
+
+
+@contextlib.contextmanager
+def parses_kept(root: Path) -> Iterator[None]:
+    """Within the block, long YAML files (a suite of thousands of cases) are parsed once and read back on the
+    next run from `.promptops/yaml/` (see yamltext.memo)."""
+    from .. import yamltext
+    from .store import STATE_DIR
+
+    with yamltext.memo(root / STATE_DIR / "yaml"):
+        yield

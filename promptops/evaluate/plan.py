@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import routing
 from ..errors import InputError
-from ..model import Assertion, Case, Message, ModelSpec, Prompt, Snapshot, Suite, variant_parts
+from ..model import Assertion, Case, Message, ModelSpec, Prompt, ResolvedRoute, Snapshot, Suite, variant_parts
 from ..providers import ProviderRequest
 from ..render import Renderer
 
@@ -87,9 +87,10 @@ def plan(
     tasks: list[Task] = []
     for suite in suites:
         prompt = snapshot.prompts.get(suite.prompt)
+        resolved = routing.resolve(snapshot.routing, prompt) if prompt is not None else None  # once a suite
         for case in suite.cases:
             repeats = repeat or case.options.get("repeat") or suite.repeat
-            tasks.extend(_case_tasks(snapshot, renderer, suite, prompt, case, repeats, models, all_routes))
+            tasks.extend(_case_tasks(snapshot, renderer, suite, prompt, resolved, case, repeats, models, all_routes))
     return tasks
 
 
@@ -98,6 +99,7 @@ def _case_tasks(
     renderer: Renderer,
     suite: Suite,
     prompt: Prompt | None,
+    resolved: ResolvedRoute | None,
     case: Case,
     repeats: int,
     models: Sequence[str],
@@ -105,9 +107,8 @@ def _case_tasks(
 ) -> list[Task]:
     # A case that cannot be built is one error per model of a matrix, so every row of the matrix shows it.
     cells: list[ModelSpec | None] = [snapshot.routing.models[m] for m in models] or [None]
-    if prompt is None:
+    if prompt is None or resolved is None:
         return [_broken(suite, case, f"suite targets unknown prompt {suite.prompt!r}", model=m) for m in cells]
-    resolved = routing.resolve(snapshot.routing, prompt)
     try:
         variables = renderer.check_inputs(prompt, case.vars)
         messages = tuple(renderer.render_checked(prompt, variables)[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..model import EvalReport, Message
@@ -33,12 +34,26 @@ from .cases import (
     visible,
 )
 from .findings import workflow_escape
-from .junit import to_junit
-from .markdown import to_markdown
 from .metrics import METRIC_HEADER, metric_rows
-from .results_html import to_html
 from .results_json import FORMAT_VERSION, from_dict, to_dict, to_json
 from .variants import variant_lines
+
+if TYPE_CHECKING:
+    from .junit import to_junit
+    from .markdown import to_markdown
+    from .results_html import to_html
+
+# The writers of the formats asked for only are imported (an eval that writes JSON needs no HTML or XML).
+_WRITERS = {"to_junit": "junit", "to_markdown": "markdown", "to_html": "results_html"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WRITERS:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_WRITERS[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "EXTENSIONS",
@@ -88,10 +103,18 @@ def render(
 ) -> str:
     """The report in one of FORMATS; JUnit agrees with the exit code `fail_on_regression` gives."""
     if kind == "junit":
+        from .junit import to_junit
+
         return to_junit(report, fail_on_regression=fail_on_regression)
     if kind == "html":
+        from .results_html import to_html
+
         return to_html(report, messages)
-    return to_markdown(report) if kind == "markdown" else to_json(report)
+    if kind == "markdown":
+        from .markdown import to_markdown
+
+        return to_markdown(report)
+    return to_json(report)
 
 
 # -- terminal text and annotations ---------------------------------------------------------------------------

@@ -591,3 +591,25 @@ def test_the_module_imports_nothing_heavy() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
     assert results.__doc__
+
+
+def test_only_the_writer_of_the_format_asked_for_is_imported() -> None:
+    code = (
+        "import sys\n"
+        "from promptops.model import EvalReport\n"
+        "from promptops.report import results\n"
+        "writers = ('junit', 'markdown', 'results_html', 'html_page')\n"
+        "def loaded(): return [w for w in writers if 'promptops.report.' + w in sys.modules]\n"
+        "report = EvalReport('r', 'p', 'working tree', 's', 'f', (), (), ())\n"
+        "results.render('json', report)\n"
+        "print(loaded())\n"
+        "results.render('junit', report)\n"
+        "print(loaded())\n"
+        "print(results.to_markdown.__module__, results.to_html.__module__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [
+        "[]",
+        "['junit']",
+        "promptops.report.markdown promptops.report.results_html",
+    ]
