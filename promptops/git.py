@@ -371,6 +371,11 @@ class GitRepo:
             i += width
         return rows
 
+    def tracked(self, pathspec: str) -> list[str]:
+        """Files under `pathspec` that git tracks (in the index), relative to the repository root."""
+        listed = self.run("ls-files", "-z", "--cached", "--", pathspec)
+        return [p for p in listed.split("\x00") if p]
+
     def untracked(self, pathspec: str) -> list[str]:
         """Files under `pathspec` git does not track, ignored ones left out."""
         listed = self.run("ls-files", "-z", "--others", "--exclude-standard", "--", pathspec)

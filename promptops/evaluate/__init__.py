@@ -28,5 +28,34 @@ def parses_kept(root: Path) -> Iterator[None]:
     from .. import yamltext
     from .store import STATE_DIR
 
+    refuse_committed_state(root / STATE_DIR)
     with yamltext.memo(root / STATE_DIR / "yaml"):
         yield
+
+
+def refuse_committed_state(state_dir: Path) -> None:
+    """Refuse (exit 2) a `.promptops/` that git tracks. It holds this machine's response cache, results and kept
+    YAML parses, which a run trusts as they are: committed, a change could carry planted answers or cases that
+    no review reads (a binary database, files named by digests). Nothing is asked of git when the directory
+    does not exist, outside a git repository, or when git is not installed."""
+    if not state_dir.exists():
+        return
+    from ..errors import GitError, InputError
+    from ..git import GitRepo, toplevel
+
+    top = toplevel(state_dir)
+    if top is None:
+        return
+    try:
+        repo = GitRepo(state_dir)
+        rel = state_dir.resolve().relative_to(repo.root.resolve()).as_posix()
+        tracked = repo.tracked(f":(literal){rel}")
+    except (GitError, ValueError):
+        return
+    if tracked:
+        raise InputError(
+            f"{rel}/ is committed ({len(tracked)} file(s), e.g. {tracked[0]}): it holds this machine's response "
+            "cache and kept parses, which an eval would trust without review",
+            hint=f"untrack it (`git rm -r --cached {rel}` at the repository's root), then add `.promptops/` to "
+            ".gitignore",
+        )

@@ -171,6 +171,9 @@ class Store:
         batch_size: int = BATCH_SIZE,
         batch_seconds: float = BATCH_SECONDS,
     ) -> None:
+        from . import refuse_committed_state
+
+        refuse_committed_state(path.parent)
         self.path = path
         self.db = _connect(path, warn or (lambda _: None))
         self.batch_size = max(1, batch_size)

@@ -46,7 +46,8 @@ def test_a_branch_that_swaps_the_model_and_breaks_a_case_fails_eval_and_diff_nam
 
 
 def test_deleting_a_case_never_lowers_heads_pass_rate(make_repo, cli, server: ProviderServer, tmp_path) -> None:
-    root = make_repo(project(server.base_url, {"a": "yes a", "b": "no b"}, threshold=1.0))
+    files = project(server.base_url, {"a": "yes a", "b": "no b"}, threshold=1.0)
+    root = make_repo({**files, ".gitignore": ".promptops/\n"})  # later commits take the tree, not the cache
     commit(root, {"evals/answer.yaml": suite({"a": "yes a"}, threshold=1.0)}, "delete b")
     report = tmp_path / "r.json"
     code, out, err = cli("eval", "--repo", root, "--baseline", "HEAD~1", "--fail-on", "regression", "-o", report)
@@ -62,7 +63,8 @@ def test_deleting_a_case_never_lowers_heads_pass_rate(make_repo, cli, server: Pr
 def test_an_override_recorded_after_a_baseline_run_applies_on_the_next_run(
     make_repo, cli, server: ProviderServer
 ) -> None:
-    root = make_repo(project(server.base_url, {"a": "yes a", "b": "no b"}, threshold=1.0))
+    files = project(server.base_url, {"a": "yes a", "b": "no b"}, threshold=1.0)
+    root = make_repo({**files, ".gitignore": ".promptops/\n"})  # later commits take the tree, not the cache
     commit(root, {"evals/answer.yaml": suite({"a": "yes a", "b": "nope b"}, threshold=1.0)}, "reword b")
     args = ("eval", "--repo", root, "--baseline", "HEAD~1", "-j", "1")
     assert cli(*args)[0] == 1
@@ -92,6 +94,7 @@ def test_changed_since_selects_suites_whose_pinned_sources_or_datasets_changed(
         "---\n", "---\nsources: [docs/*.md]\n", 1
     )
     files["docs/policy.md"] = "Refunds within 30 days.\n"
+    files[".gitignore"] = ".promptops/\n"  # later commits take the tree, not the cache
     files["prompts/other.prompt"] = "---\ninputs:\n  answer: {type: string}\n---\nREPLY: {{ answer }}\n"
     files["evals/other.yaml"] = "prompt: other\ndatasets: [data/other.jsonl]\n"
     files["evals/data/other.jsonl"] = (
@@ -135,7 +138,8 @@ def test_a_case_with_no_assertion_is_linted_and_reported_unchecked(
 def test_the_base_side_of_a_baseline_run_applies_the_overrides_it_shipped_with(
     make_repo, cli, server: ProviderServer, tmp_path
 ) -> None:
-    root = make_repo(project(server.base_url, {"a": "yes a", "b": "no b"}, threshold=1.0))
+    files = project(server.base_url, {"a": "yes a", "b": "no b"}, threshold=1.0)
+    root = make_repo({**files, ".gitignore": ".promptops/\n"})  # later commits take the tree, not the cache
     assert cli("eval", "--repo", root)[0] == 1
     assert cli("override", "answer", "b", "--verdict", "pass", "--reason", "fine", "--repo", root)[0] == 0
     commit(root, {}, "record the override")
