@@ -279,9 +279,11 @@ class Store:
         return {key: task_result(json.loads(text)) for key, text in rows}
 
     @_guarded
-    def finish(self, run_id: str, finished: str, report: str | None) -> None:
+    def finish(self, run_id: str, finished: str) -> None:
+        """Mark the run finished (it is no longer resumable). `runs.report`, which older versions filled with
+        the whole results document and nothing read, stays NULL: the column is kept for existing databases."""
         self.flush()
-        self.db.execute("UPDATE runs SET finished = ?, report = ? WHERE run_id = ?", (finished, report, run_id))
+        self.db.execute("UPDATE runs SET finished = ? WHERE run_id = ?", (finished, run_id))
 
     @_guarded
     def latest_output(self, suite: str, case: str) -> TaskResult | None:
