@@ -194,7 +194,8 @@ def _run(
         report = planned.run().report
     finally:
         progress.stop()
-    _emit(report, kinds, fmt, context)
+    with _collector_paused():  # the reports' text is made of plain values, many, in no cycle
+        _emit(report, kinds, fmt, context)
     code = exit_code(report, fail_on_regression=context.fail_on_regression)
     _explain(report, code)
     return code
