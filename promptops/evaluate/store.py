@@ -321,7 +321,7 @@ def _fields_of(obj: Any) -> dict[str, Any]:
     asks again for each dataclass inside. Not a copy: these objects are frozen and never mutated."""
     if not hasattr(obj, "__dataclass_fields__"):
         raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
-    return {name: getattr(obj, name) for name in _field_names(type(obj))}
+    return {name: getattr(obj, name) for name in _field_names(type(obj))}  # type: ignore[arg-type]
 
 
 def to_json(obj: Any) -> str:
