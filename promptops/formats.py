@@ -11,7 +11,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from . import validation, yamltext
+from . import __version__, validation, yamltext
 from .errors import InputError
 from .model import (
     FORMAT_VERSION,
@@ -158,9 +158,22 @@ def load_yaml(source: Source, path: str, schema_name: str) -> tuple[dict[str, An
             line=1,
             hint=f"see `promptops schema {schema_name}`",
         )
-    validate(schema_name, data, path, lines)
+    passed = _passed(schema_name)
+    if not yamltext.vouched(data, passed):  # a long file's kept parse that passed this very schema before
+        validate(schema_name, data, path, lines)
+        yamltext.vouch(data, passed)
     check_version(data, path, lines)
     return data, lines
+
+
+@cache
+def _passed(name: str) -> str:
+    """What a kept parse that passed the schema `name` notes: the schema's digest and promptops' version (which
+    names the checking code), so that another schema or version checks the data again."""
+    import hashlib
+
+    text = resources.files("promptops.schemas").joinpath(f"{name}.json").read_bytes()
+    return f"schema {name} {hashlib.sha256(text).hexdigest()[:32]} promptops {__version__}"
 
 
 def check_version(data: Mapping[str, Any], path: str, lines: dict[yamltext.Path, int]) -> None:

@@ -198,9 +198,15 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
 def _cut_key(text: str, key: str) -> str:
     """A message cut to a length may end in the first characters of a key (maybe followed by `...`)."""
     stripped = text.removesuffix("...")
-    for size in range(len(key) - 1, MIN_SECRET - 1, -1):
-        if stripped.endswith(key[:size]):
-            return stripped[: len(stripped) - size] + placeholder("secret")
+    # The longest start of the key (shorter than the key, at least MIN_SECRET characters) that ends the text.
+    # Such a start begins with the key's first MIN_SECRET characters, so only where those occur near the end
+    # is it tried (most texts have none: one search instead of a test per length).
+    head = key[:MIN_SECRET]
+    at = stripped.find(head, max(0, len(stripped) - len(key) + 1))
+    while at != -1:
+        if key.startswith(stripped[at:]):
+            return stripped[:at] + placeholder("secret")
+        at = stripped.find(head, at + 1)
     return text
 
 

@@ -128,6 +128,7 @@ class Renderer:
         self._strings: dict[str, jinja2.Template] = {}
         self._validators: dict[str, Any] = {}
         self._fast: dict[str, validation.Check | None] = {}  # compiled checks of the inputs schemas
+        self._renders: set[str] = set()  # prompts found to have no problems (see render_checked)
 
     # -- template lookup -------------------------------------------------------------------------------------
     def template_text(self, name: str) -> str | None:
@@ -412,9 +413,11 @@ class Renderer:
 
     def render_checked(self, prompt: Prompt, values: Mapping[str, Any]) -> tuple[list[Message], dict[str, str]]:
         """render_traced for values `check_inputs` returned (an eval checks each case's once, then renders)."""
-        problems = self.problems(prompt)
-        if problems:
-            raise problems[0]
+        if prompt.id not in self._renders:  # a prompt's problems do not change: an eval renders it per case
+            problems = self.problems(prompt)
+            if problems:
+                raise problems[0]
+            self._renders.add(prompt.id)
         with pinned.rendering(prompt) as used:
             text = self._run(self.name_of(prompt), _private(values), prompt)  # a template never touches ours
         return self._split(text, prompt), dict(used)

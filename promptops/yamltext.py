@@ -12,6 +12,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -45,16 +46,34 @@ _Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False
 # Texts this long (a suite of some 500 cases) are worth keeping parsed while a memo is open.
 MEMO_MIN_CHARS = 64 * 1024
 # What a kept parse depends on besides the text: the parser (this module's rules, PyYAML) and marshal's format.
-# Raise "yamltext N" whenever _parse would return other data or lines for the same text.
-_MEMO_SALT = f"yamltext 1|pyyaml {yaml.__version__}|{_Base.__name__}|python {sys.version}|marshal {marshal.version}"
+# Raise "yamltext N" whenever _parse would return other data or lines for the same text, or the file's layout
+# changes.
+_MEMO_SALT = f"yamltext 2|pyyaml {yaml.__version__}|{_Base.__name__}|python {sys.version}|marshal {marshal.version}"
 
 _MEMO_NAME = re.compile(r"\.?[0-9a-f]{40}(?:\.[A-Za-z0-9_]+)?")  # a kept parse, or one being written
+
+
+@dataclass
+class _Kept:
+    """One kept parse as its file holds it: a head (the text's digest, and the checks the data passed, see
+    `vouch`), then the body (the data and lines), marshalled once and written again as it is."""
+
+    name: str
+    digest: bytes
+    body: bytes | memoryview
+    data: Any  # held, so that no other object takes its id while the block lasts
+    passed: tuple[str, ...] = ()
+
+    def file(self) -> bytes:
+        head = marshal.dumps((self.digest, self.passed))
+        return b"".join((len(head).to_bytes(4, "little"), head, self.body))
 
 
 class _Memo:
     def __init__(self, directory: FilePath) -> None:
         self.directory = directory
         self.used: set[str] = set()
+        self.kept: dict[int, _Kept] = {}  # by the id of the data handed out
 
     def parse(self, text: str, file: str, first_line: int) -> tuple[Any, dict[Path, int]]:
         # The data and lines depend only on the text and its first line (the file is named by errors alone,
@@ -62,37 +81,59 @@ class _Memo:
         digest = hashlib.sha256(f"{_MEMO_SALT}\0{first_line}\0{text}".encode("utf-8", "surrogatepass")).digest()
         name = digest.hex()[:40]
         self.used.add(name)
-        kept = self._read(name, digest)
-        if kept is not None:
-            return kept
-        data, lines = _parse(text, file, first_line)
-        self._write(name, (digest, data, lines))
-        return data, lines
+        found = self._read(name, digest)
+        if found is not None:
+            kept, lines = found
+        else:
+            data, lines = _parse(text, file, first_line)
+            kept = _Kept(name, digest, marshal.dumps((data, lines)), data)
+            self._write(kept)
+        self.kept[id(kept.data)] = kept
+        return kept.data, lines
 
-    def _read(self, name: str, digest: bytes) -> tuple[Any, dict[Path, int]] | None:
+    def _read(self, name: str, digest: bytes) -> tuple[_Kept, dict[Path, int]] | None:
         try:
-            kept = marshal.loads((self.directory / name).read_bytes())
+            raw = (self.directory / name).read_bytes()
+            size = int.from_bytes(raw[:4], "little")
+            head = marshal.loads(raw[4 : 4 + size])
+            if not (isinstance(head, tuple) and len(head) == 2 and head[0] == digest):
+                return None
+            body = memoryview(raw)[4 + size :]
+            loaded = marshal.loads(body)
         except (OSError, EOFError, ValueError, TypeError):
             return None
-        if isinstance(kept, tuple) and len(kept) == 3 and kept[0] == digest and isinstance(kept[2], dict):
-            return kept[1], kept[2]
+        passed = head[1]
+        if not (isinstance(passed, tuple) and all(isinstance(p, str) for p in passed)):
+            return None
+        if isinstance(loaded, tuple) and len(loaded) == 2 and isinstance(loaded[1], dict):
+            return _Kept(name, digest, body, loaded[0], passed), loaded[1]
         return None
 
-    def _write(self, name: str, kept: tuple[bytes, Any, dict[Path, int]]) -> None:
+    def _write(self, kept: _Kept) -> None:
         """Write atomically (a reader sees no file or the whole file); a failure only loses the saving."""
         temp: str | None = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             if self.directory.is_symlink():
                 return
-            fd, temp = tempfile.mkstemp(prefix=f".{name}.", dir=self.directory)
+            fd, temp = tempfile.mkstemp(prefix=f".{kept.name}.", dir=self.directory)
             with os.fdopen(fd, "wb") as out:
-                out.write(marshal.dumps(kept))
-            os.replace(temp, self.directory / name)
+                out.write(kept.file())
+            os.replace(temp, self.directory / kept.name)
         except (OSError, ValueError):
             if temp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(temp)
+
+    def vouch(self, data: Any, check: str) -> None:
+        kept = self.kept.get(id(data))
+        if kept is not None and kept.data is data and check not in kept.passed:
+            kept.passed = (*kept.passed, check)
+            self._write(kept)
+
+    def vouched(self, data: Any, check: str) -> bool:
+        kept = self.kept.get(id(data))
+        return kept is not None and kept.data is data and check in kept.passed
 
     def prune(self) -> None:
         """Remove what this block did not use: the parses of texts since edited (or of files since deleted).
@@ -140,6 +181,23 @@ def parse(text: str, file: str, *, first_line: int = 1) -> tuple[Any, dict[Path,
     if state is None or len(text) < MEMO_MIN_CHARS:
         return _parse(text, file, first_line)
     return state.parse(text, file, first_line)
+
+
+def vouch(data: Any, check: str) -> None:
+    """Note, with the kept parse that `data` came from, that the data passed `check` (a name that changes
+    whenever the check could judge otherwise, such as a schema's digest): the next run reading the parse back
+    need not make the check again (`vouched`). Nothing happens for data of no kept parse, or outside a memo.
+
+    The data must be as `parse` returned it: a check of data since changed vouches for nothing."""
+    state = _memo.get()
+    if state is not None:
+        state.vouch(data, check)
+
+
+def vouched(data: Any, check: str) -> bool:
+    """Whether `data`, as `parse` returned it within this memo, is a kept parse that passed `check` before."""
+    state = _memo.get()
+    return state is not None and state.vouched(data, check)
 
 
 def _parse(text: str, file: str, first_line: int) -> tuple[Any, dict[Path, int]]:

@@ -36,6 +36,25 @@ def test_the_start_of_a_cut_key_at_the_end_is_removed(before: str, key: str, cut
     assert key[:cut] not in scrub(text, (key,))
 
 
+def _cut_key_by_every_length(text: str, key: str) -> str:
+    """The plain statement of what `_cut_key` does: try every length of the key's start, longest first."""
+    stripped = text.removesuffix("...")
+    for size in range(len(key) - 1, 7, -1):
+        if stripped.endswith(key[:size]):
+            return stripped[: len(stripped) - size] + "[REDACTED:secret]"
+    return text
+
+
+@given(st.text("ab.", max_size=30), st.text("ab", min_size=8, max_size=24), st.integers(0, 30), st.booleans())
+@settings(max_examples=500)
+def test_a_cut_key_is_found_as_trying_every_length_finds_it(before: str, key: str, cut: int, dots: bool) -> None:
+    """Keys and texts of two letters repeat the key's start many times, near the end and across it."""
+    from promptops.redaction import _cut_key
+
+    text = before + key[: min(cut, len(key))] + ("..." if dots else "")
+    assert _cut_key(text, key) == _cut_key_by_every_length(text, key)
+
+
 @pytest.mark.parametrize(
     "token",
     [

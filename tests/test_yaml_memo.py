@@ -157,3 +157,62 @@ def test_eval_keeps_a_long_suite_parsed_and_sees_its_edits(make_repo, cli, serve
     suite.write_text(suite.read_text().replace("  - id: b\n", "  - id: b\n    id: c\n"))
     code, out, err = cli("eval", "--repo", root)
     assert code == 2 and "evals/answer.yaml:10" in err and "duplicate key 'id'" in err, out + err
+
+
+def test_a_check_the_data_passed_is_kept_with_its_parse(tmp_path: Path) -> None:
+    text = "a: [1, 2]\n" + PAD
+    with yamltext.memo(tmp_path):
+        data, _ = yamltext.parse(text, "big.yaml")
+        assert not yamltext.vouched(data, "schema x")
+        yamltext.vouch(data, "schema x")
+        assert yamltext.vouched(data, "schema x")
+        assert not yamltext.vouched({"a": [1, 2]}, "schema x")  # equal data not handed out by the parse
+    with yamltext.memo(tmp_path):
+        again, lines = yamltext.parse(text, "big.yaml")
+        assert (again, lines) == outcome(text)[1:]
+        assert yamltext.vouched(again, "schema x")
+        assert not yamltext.vouched(again, "schema y")  # another check (another schema, another version)
+        edited, _ = yamltext.parse("a: [1, 3]\n" + PAD, "big.yaml")
+        assert not yamltext.vouched(edited, "schema x")  # an edited text is checked again
+        short, _ = yamltext.parse("a: 1\n", "small.yaml")
+        yamltext.vouch(short, "schema x")  # no kept parse: nothing to note
+        assert not yamltext.vouched(short, "schema x")
+    again, _ = yamltext.parse(text, "big.yaml")
+    assert not yamltext.vouched(again, "schema x")  # outside a memo nothing is vouched for
+
+
+def _load_suite_file(text: str) -> tuple[Any, ...]:
+    from promptops.formats import load_yaml
+    from promptops.workspace import DictSource
+
+    try:
+        data, lines = load_yaml(DictSource({"evals/big.yaml": text}), "evals/big.yaml", "eval")
+    except InputError as exc:
+        return ("refused", exc.message, exc.file, exc.line, exc.hint)
+    return ("loaded", data, lines, yamltext.vouched(data, _passed_eval()))
+
+
+def _passed_eval() -> str:
+    from promptops.formats import _passed
+
+    return _passed("eval")
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_a_long_suite_is_checked_against_its_schema_until_it_passed_once(tmp_path: Path, broken: bool) -> None:
+    """A kept parse that passed the eval schema is not checked again while its text is unchanged; one that
+    did not pass is refused on every run with the same message and line."""
+    suite = "prompt: answer\ncases:\n" + "".join(f"  - id: c{i}\n    vars: {{q: '{i}'}}\n" for i in range(3000))
+    if broken:
+        suite = suite.replace("  - id: c1500\n", "  - id: c1500\n    colour: blue\n")
+    expected = _load_suite_file(suite)  # no memo: parsed and checked
+    seen = []
+    for _ in range(3):
+        with yamltext.memo(tmp_path / "memo"):
+            seen.append(_load_suite_file(suite))
+    if broken:
+        assert expected[0] == "refused" and expected[3] == 3 + 2 * 1500 + 1 and "colour" in expected[1]
+        assert seen == [expected] * 3
+    else:
+        assert expected[:3] == seen[0][:3] == seen[1][:3] == seen[2][:3] and expected[3] is False
+        assert [s[3] for s in seen] == [True, True, True]  # checked on the first run, vouched for after

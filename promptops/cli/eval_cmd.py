@@ -7,7 +7,8 @@ import contextlib
 import functools
 import gc
 import os
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -188,11 +189,13 @@ def _run(
     if evaluation.settings.changed_since and not planned.head:
         note(f"no eval suite is affected by changes since {evaluation.settings.changed_since}; nothing to run")
     progress.start(planned.total)
+    _import_writers(kind for _, kind in kinds)
     try:
         report = planned.run().report
     finally:
         progress.stop()
-    _emit(report, kinds, fmt, context)
+    with _collector_paused():  # the reports' text is made of plain values, many, in no cycle
+        _emit(report, kinds, fmt, context)
     code = exit_code(report, fail_on_regression=context.fail_on_regression)
     _explain(report, code)
     return code
@@ -246,6 +249,25 @@ class _Context:
         if self._gathered is None:
             self._gathered = self._messages()
         return self._gathered
+
+
+def _import_writers(kinds: Iterable[str]) -> None:
+    """Import what writes the reports and the summary table on a background thread while the calls are made
+    (about 40 ms, which the time after the last answer no longer includes). Any failure is left for `_emit`."""
+    modules = ["rich.table", "rich.text", "promptops.report.results"]
+    modules += [f"promptops.report.{_WRITER_MODULES[k]}" for k in dict.fromkeys(kinds) if k in _WRITER_MODULES]
+
+    def load() -> None:
+        import importlib
+
+        with contextlib.suppress(Exception):
+            for name in modules:
+                importlib.import_module(name)
+
+    threading.Thread(target=load, name="promptops-report-import", daemon=True).start()
+
+
+_WRITER_MODULES = {"junit": "junit", "markdown": "markdown", "html": "results_html"}  # json: report.results
 
 
 def _emit(report: EvalReport, outputs: list[tuple[Path, str]], fmt: str | None, context: _Context) -> None:

@@ -263,10 +263,7 @@ class Evaluation:
             recordings.write(self.root, self.snapshot.config.evals_dir, runner.recorded, self.redactor)
         report = self.report(head, head_results, base_results, started, time.perf_counter() - t0, interrupted, run_id)
         if not interrupted:
-            from ..report.results_json import to_compact_json
-
-            # Kept for the record, never shown: compact JSON (C encoder), not the indented text of `-o`.
-            store.finish(run_id, _now(), to_compact_json(report))
+            store.finish(run_id, _now())
         return Outcome(report, tuple(base_results))
 
     async def _run_both(

@@ -4,7 +4,6 @@ ignores keys it does not know, so validate a file against the `results` schema f
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, fields, is_dataclass
 from types import NoneType, UnionType
@@ -53,23 +52,7 @@ def to_dict(report: EvalReport) -> dict[str, Any]:
 
 def to_json(report: EvalReport) -> str:
     """The results document as the indented text `-o FILE.json` writes."""
-    return jsontext.dumps(_document(report))
-
-
-def to_compact_json(report: EvalReport) -> str:
-    """The results document on one line (the C encoder), as the results database keeps it."""
-    return json.dumps(_document(report))
-
-
-_last: list[tuple[EvalReport, dict[str, Any]]] = []
-
-
-def _document(report: EvalReport) -> dict[str, Any]:
-    """to_dict of the report last converted, or of this one: an eval keeps its document in the results
-    database and writes it with `-o`, and a report of 10,000 results is worth converting once. Only read."""
-    if not _last or _last[0][0] is not report:
-        _last[:] = [(report, to_dict(report))]
-    return _last[0][1]
+    return jsontext.dumps(to_dict(report))
 
 
 def from_dict(data: Any) -> EvalReport:

@@ -205,3 +205,17 @@ def test_repeat_reports_flaky_cases_and_gates_on_them(make_repo, cli, server: Pr
     case = data["cases"][0]
     assert case["runs"] == 4 and case["flaky"] is True and case["pass_any"] is True and case["pass_all"] is False
     assert data["suites"][0]["flaky"] == 1
+
+
+def test_an_eval_leaves_the_garbage_collector_as_it_found_it(make_repo, cli, server: ProviderServer, tmp_path) -> None:
+    """Loading, planning and writing the reports pause the collector and freeze what they made: a program that
+    runs `eval` in its own process and goes on running gets the collector back enabled, unfrozen, with its
+    thresholds."""
+    import gc
+
+    root = make_repo(project(server.base_url, {"a": "yes a", "b": "no b"}))
+    before = gc.get_threshold()
+    for args in (["-o", str(tmp_path / "report.json")], ["-o", str(tmp_path / "report.html")], []):
+        code, out, err = run(cli, root, *args)
+        assert code == 1, out + err
+        assert gc.isenabled() and gc.get_freeze_count() == 0 and gc.get_threshold() == before

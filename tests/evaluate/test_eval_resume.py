@@ -159,3 +159,18 @@ def test_kill_9_during_batched_writes_with_no_cache_resends_no_written_case(make
         assert all(counts[c] == 1 for c in written), {c: counts[c] for c in written if counts[c] != 1}
         assert set(counts) == set(cases)
         assert len(finished_cases(root)) == len(cases)
+
+
+def test_a_finished_run_is_marked_finished_without_a_copy_of_its_report(make_repo, cli, api_key, tmp_path) -> None:
+    """The results database keeps a run's results and marks it finished (a re-run does not resume it); the
+    whole report, which nothing reads, is not stored again with the run (it grew the database by the size of
+    every report)."""
+    with ProviderServer() as server:
+        root = make_repo(project(server.base_url, {f"c{i:02d}": f"yes c{i:02d}" for i in range(20)}))
+        for _ in range(2):
+            code, _, err = cli("eval", "--repo", root, "-o", tmp_path / "report.json")
+            assert code == 0, err
+    with sqlite3.connect(root / ".promptops" / "promptops.sqlite") as conn:
+        runs = conn.execute("SELECT finished, report FROM runs").fetchall()
+    assert len(runs) == 2
+    assert all(finished and report is None for finished, report in runs)

@@ -8,8 +8,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from promptops.evaluate.store import Store
-from promptops.model import CheckResult, TaskResult
+from promptops.model import CheckResult, Override, TaskResult
 from promptops.providers import Completion
 
 
@@ -90,3 +93,51 @@ def test_a_warm_cache_is_read_in_bulk(tmp_path: Path) -> None:
     reader.db.close()  # every answer preloaded is served from memory from now on
     assert reader.get("k1199") == Completion(text="answer 1199", model="m", prompt_tokens=1199)
     assert reader.get("k1250") is None  # a key the bulk read did not find is not looked up again
+
+
+TEXT = st.text(max_size=12)
+NUMBER = st.floats(allow_nan=False, allow_infinity=False) | st.integers(-5, 5).map(float)
+CHECKS = st.builds(CheckResult, type=TEXT, passed=st.booleans(), score=NUMBER, reason=TEXT, metric=TEXT)
+OVERRIDES = st.builds(
+    Override,
+    suite=TEXT,
+    case=TEXT,
+    verdict=st.sampled_from(["pass", "fail"]),
+    reason=TEXT,
+    author=TEXT,
+    time=TEXT,
+    output_hash=TEXT,
+)
+RESULTS = st.builds(
+    TaskResult,
+    suite=TEXT,
+    case=TEXT,
+    repeat=st.integers(0, 3),
+    model=TEXT,
+    variant=TEXT,
+    key=TEXT,
+    status=st.sampled_from(["pass", "fail", "error", "unchecked"]),
+    output=st.none() | st.text(),
+    error=st.none() | TEXT,
+    checks=st.lists(CHECKS, max_size=3).map(tuple),
+    score=NUMBER,
+    latency_ms=NUMBER,
+    prompt_tokens=st.integers(0, 10**6),
+    cost=st.none() | NUMBER,
+    cached=st.booleans(),
+    override=st.none() | OVERRIDES,
+    error_kind=st.none() | TEXT,
+)
+
+
+@given(RESULTS, st.builds(Completion, text=st.text(), cost=st.none() | NUMBER, latency_ms=NUMBER, model=TEXT))
+@settings(max_examples=200, deadline=None)
+def test_what_the_store_writes_is_the_json_of_the_dataclass(found: TaskResult, answer: Completion) -> None:
+    """Results and cached answers are stored as `json.dumps(asdict(...))` writes them, whatever their values
+    (unicode, floats of any size, nested checks and overrides), so that a store written by any version reads
+    back equal."""
+    from promptops.evaluate.store import task_result, to_json
+
+    assert to_json(found) == json.dumps(asdict(found))
+    assert to_json(answer) == json.dumps(asdict(answer))
+    assert task_result(json.loads(to_json(found))) == found
