@@ -4,7 +4,6 @@ line, bounded) and never contains the API key, for the native route and for lite
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import re
 import time
@@ -148,6 +147,8 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
         try:
             return max(0.0, float(value))
         except ValueError:
+            import email.utils  # an HTTP date is rare; the module costs about 10 ms to import
+
             return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
     except (ValueError, TypeError):
         return None
