@@ -538,6 +538,23 @@ def test_verdict(results: list[CheckResult], status: str, score: float) -> None:
     assert got_score == pytest.approx(score)
 
 
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 1.7e308), st.floats(0, 1), st.booleans()),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_a_verdict_s_score_is_a_weighted_mean_even_for_weights_near_the_float_maximum(
+    checks: list[tuple[float, float, bool]],
+) -> None:
+    results = [result(passed, score, weight=weight) for weight, score, passed in checks]
+    _, got = verdict(results)
+    assert min(score for _, score, _ in checks) - 1e-9 <= got <= max(score for _, score, _ in checks) + 1e-9
+    if len({w for w, _, _ in checks}) == 1 and checks[0][0] > 0:  # equal weights: the plain mean
+        assert got == pytest.approx(math.fsum(score for _, score, _ in checks) / len(checks))
+
+
 def test_verdict_of_run_checks_with_weights() -> None:
     results = run([A("contains", "refund", weight=3.0), A("no-such-kind", "x"), A("contains", "nope")], "refund")
     assert verdict(results)[0] == "error"

@@ -188,13 +188,20 @@ def verdict(results: Sequence[CheckResult]) -> tuple[Status, float]:
     """("error" if any check errored, else "pass" if all passed, else "fail"; the weighted mean score)."""
     if not results:
         return "pass", 1.0
-    total = math.fsum(r.weight for r in results)
-    if total > 0:
-        score = math.fsum(r.weight * r.score for r in results) / total
-    else:  # every weight is 0: the checks still count for the verdict, and equally for the score
-        score = math.fsum(r.score for r in results) / len(results)
+    try:
+        score = _weighted_mean(results, 1.0)
+    except OverflowError:  # weights near the float maximum: the same mean, with every weight scaled down
+        score = _weighted_mean(results, max(r.weight for r in results))
     status: Status = "error" if any(r.error for r in results) else "pass" if all(r.passed for r in results) else "fail"
     return status, score
+
+
+def _weighted_mean(results: Sequence[CheckResult], scale: float) -> float:
+    total = math.fsum(r.weight / scale for r in results)
+    if total > 0:
+        return math.fsum(r.weight / scale * r.score for r in results) / total
+    # every weight is 0: the checks still count for the verdict, and equally for the score
+    return math.fsum(r.score for r in results) / len(results)
 
 
 # -- static validation, for lint -----------------------------------------------------------------------------
