@@ -135,6 +135,8 @@ class Runner:
                 return await self.judge(rubric, output, variables, judged)
             except ProviderError as exc:
                 judge_errors.append(exc)  # a provider failure, not a failed check: keep its kind
+                if exc.answer is not None:  # a judge's answer refused as malformed was still paid for
+                    judged.append(exc.answer)
                 raise
 
         results = [self._kept(r) for r in await checks.run_checks(task.asserts, obs, judge)]
@@ -261,7 +263,11 @@ class Runner:
                 await self._wait(request.model, exc, self._backoff(attempt, exc.retry_after))
                 attempt += 1
         if accept is not None:
-            accept(completion)
+            try:
+                accept(completion)
+            except ProviderError as exc:
+                exc.answer = completion  # the call was made: its tokens and cost are the task's all the same
+                raise
         if self.store is not None and provider.name == "litellm":
             # Only live answers are cached: a recording or a fallback must never pass for a model's answer later.
             self.store.put(key, replace(completion, text=self.scrub(completion.text)))

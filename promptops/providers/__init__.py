@@ -73,6 +73,7 @@ class ProviderError(UnavailableError):
         super().__init__(message, hint=hint)
         self.kind = kind
         self.retry_after = retry_after
+        self.answer: Completion | None = None  # an answer that was made (and paid for) but refused as no use
 
     @property
     def retryable(self) -> bool:

@@ -97,6 +97,28 @@ def test_a_judge_that_answers_something_else_is_a_provider_error(
     assert "I think 7/10" in junit.read_text()
 
 
+def test_a_judge_answer_refused_as_malformed_still_counts_in_the_case_s_tokens_and_cost(
+    make_repo, cli, server: ProviderServer, tmp_path
+) -> None:
+    server.configure(responder=lambda messages, request: "yes" if "Rubric:" not in str(messages) else "I think 7/10")
+    plain = project(server.base_url, {"a": "yes"}, retries=0)
+    judged = dict(plain)
+    judged["evals/answer.yaml"] = suite({"a": "yes"}).replace(
+        "      - {type: contains, value: yes}", "      - {type: llm-rubric, value: polite}"
+    )
+    results = []
+    for n, files in enumerate((plain, judged)):
+        report = tmp_path / f"r{n}.json"
+        run(cli, make_repo(priced(files)), "-o", report)
+        [result] = json.loads(report.read_text())["results"]
+        results.append(result)
+    alone, with_judge = results
+    assert with_judge["error_kind"] == "malformed" and server.requests_received == 3  # 1 + (1 answer, 1 judge)
+    assert with_judge["prompt_tokens"] > alone["prompt_tokens"] > 0  # the judge's call was made and paid for
+    expected = (with_judge["prompt_tokens"] * 2.0 + with_judge["completion_tokens"] * 8.0) / 1e6
+    assert with_judge["cost"] == pytest.approx(expected) and with_judge["cost"] > alone["cost"]
+
+
 def test_a_server_that_refuses_json_schema_names_the_setting(make_repo, cli, server: ProviderServer, tmp_path) -> None:
     server.configure(refuse_json_schema=500)
     files = project(server.base_url, {})
