@@ -113,7 +113,7 @@ def note(text: str) -> None:
 def err_console() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def out_console() -> Console:
@@ -123,7 +123,7 @@ def out_console() -> Console:
     from rich.console import Console
 
     piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
-    return Console(highlight=False, soft_wrap=True, width=160 if piped else None)
+    return Console(highlight=False, soft_wrap=True, emoji=False, width=160 if piped else None)
 
 
 def write_out(text: str, output: Path | None = None) -> None:

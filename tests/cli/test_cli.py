@@ -196,3 +196,11 @@ def test_a_command_run_imports_no_other_command_module() -> None:
 )
 def test_the_command_is_the_first_argument_past_debug(args: list[str], command: str | None) -> None:
     assert command_of(args) == command
+
+
+def test_text_that_looks_like_an_emoji_code_is_printed_as_written(make_repo, cli) -> None:
+    files = dict(MINIMAL)
+    files["prompts/greet.prompt"] = str(files["prompts/greet.prompt"]).replace("greets", "'hot :fire: take'")
+    code, out, err = cli("list", "--repo", make_repo(files))
+    assert code == 0, err
+    assert "hot :fire: take" in out and "\N{FIRE}" not in out
