@@ -219,3 +219,24 @@ def test_an_eval_leaves_the_garbage_collector_as_it_found_it(make_repo, cli, ser
         code, out, err = run(cli, root, *args)
         assert code == 1, out + err
         assert gc.isenabled() and gc.get_freeze_count() == 0 and gc.get_threshold() == before
+
+
+def test_an_eval_keeps_the_callers_own_collector_state(make_repo, cli, server: ProviderServer, tmp_path) -> None:
+    """A program that runs `eval` in its own process after disabling the collector, or after freezing its own
+    objects (as a server does before it forks), finds both as it left them: the collector still disabled, and
+    its frozen objects still frozen."""
+    import gc
+
+    root = make_repo(project(server.base_url, {"a": "yes a", "b": "no b"}))
+    kept = [["the caller's own object"]]  # gc.get_objects() lists every tracked object but the frozen ones
+    try:
+        gc.freeze()
+        assert not any(o is kept for o in gc.get_objects())
+        gc.disable()
+        code, out, err = run(cli, root, "-o", str(tmp_path / "report.json"))
+        assert code == 1, out + err
+        assert not gc.isenabled()
+        assert not any(o is kept for o in gc.get_objects())
+    finally:
+        gc.enable()
+        gc.unfreeze()
