@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import functools
 import gc
 import os
 import threading
@@ -19,6 +17,7 @@ if TYPE_CHECKING:
     from ..model import EvalReport
 
 from ..wording import count
+from . import skip_collections_at_exit
 from .common import RepoOption, err_console, note, open_project, out_console, repo_prefix, root_of, write_out
 
 # Objects made between two collections of the youngest generation during the calls (Python's default is 700):
@@ -179,7 +178,7 @@ def eval_suites(
         gc.set_threshold(*threshold)
         if freeze:
             gc.unfreeze()  # what loading froze may be collected again (for a caller that goes on running)
-            _skip_collections_at_exit()
+            skip_collections_at_exit()  # the console script's exit; a program calling main() keeps its own
 
 
 def _run(
@@ -207,14 +206,6 @@ def _run(
     code = exit_code(report, fail_on_regression=context.fail_on_regression)
     _explain(report, code)
     return code
-
-
-@functools.cache  # registered once
-def _skip_collections_at_exit() -> None:
-    """At exit the interpreter collects every object of the run (the report's included) again, a tenth of a
-    second or more, to free memory the process is about to give back whole: frozen first, they are skipped.
-    This runs only when the process exits, so a caller that goes on running is not affected."""
-    atexit.register(gc.freeze)
 
 
 @contextlib.contextmanager

@@ -240,3 +240,39 @@ def test_an_eval_keeps_the_callers_own_collector_state(make_repo, cli, server: P
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+FINALIZED_AT_EXIT = """
+import sys
+from promptops.cli import main
+
+
+class Note:
+    def __del__(self) -> None:
+        with open(sys.argv[2], "w") as out:
+            out.write("finalized")
+
+
+code = main(["eval", "--repo", sys.argv[1]])
+note = Note()
+note.cycle = note  # garbage in a cycle: only the collection at exit finalizes it
+del note
+sys.exit(code)
+"""
+
+
+def test_a_program_calling_eval_has_its_objects_finalized_at_exit(make_repo, server: ProviderServer, tmp_path) -> None:
+    """A program that runs `eval` through promptops.cli.main and then exits still has its own objects collected,
+    and their finalizers run, at exit (only the console script skips that last collection)."""
+    import os
+    import subprocess
+    import sys
+
+    root = make_repo(project(server.base_url, {"a": "yes a", "b": "no b"}))
+    marker = tmp_path / "finalized.txt"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run(
+        [sys.executable, "-c", FINALIZED_AT_EXIT, str(root), str(marker)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert marker.read_text() == "finalized"
