@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import functools
 import gc
 import os
 import threading
@@ -19,6 +17,7 @@ if TYPE_CHECKING:
     from ..model import EvalReport
 
 from ..wording import count
+from . import skip_collections_at_exit
 from .common import RepoOption, err_console, note, open_project, out_console, repo_prefix, root_of, write_out
 
 # Objects made between two collections of the youngest generation during the calls (Python's default is 700):
@@ -143,8 +142,10 @@ def eval_suites(
     from ..evaluate.runner import Options
 
     progress = _Progress()
+    # Freezing is left alone when the caller froze objects of its own: unfreezing ours would unfreeze them too.
+    freeze = gc.get_freeze_count() == 0
     # Loading and planning make objects that live for the whole run; a long suite is parsed once, not every run.
-    with _collector_paused(), parses_kept(root_of(repo)):
+    with _collector_paused(freeze), parses_kept(root_of(repo)):
         root, source, snapshot = open_project(repo, strict=True)
         if not snapshot.suites:
             raise InputError(
@@ -172,15 +173,21 @@ def eval_suites(
     gc.set_threshold(YOUNG_OBJECTS, *threshold[1:])
     try:
         context = _Context(repo_prefix(root), fail_on == "regression", planned.messages)
-        return _run(planned, progress, kinds, fmt, context)
+        return _run(planned, progress, kinds, fmt, context, freeze)
     finally:
         gc.set_threshold(*threshold)
-        gc.unfreeze()  # what loading froze may be collected again (for a caller that goes on running)
-        _skip_collections_at_exit()
+        if freeze:
+            gc.unfreeze()  # what loading froze may be collected again (for a caller that goes on running)
+            skip_collections_at_exit()  # the console script's exit; a program calling main() keeps its own
 
 
 def _run(
-    planned: Planned, progress: _Progress, kinds: list[tuple[Path, str]], fmt: str | None, context: _Context
+    planned: Planned,
+    progress: _Progress,
+    kinds: list[tuple[Path, str]],
+    fmt: str | None,
+    context: _Context,
+    freeze: bool,
 ) -> int:
     """Make the calls, write the reports and the summary; the exit code."""
     from ..evaluate.engine import exit_code
@@ -194,35 +201,30 @@ def _run(
         report = planned.run().report
     finally:
         progress.stop()
-    with _collector_paused():  # the reports' text is made of plain values, many, in no cycle
+    with _collector_paused(freeze):  # the reports' text is made of plain values, many, in no cycle
         _emit(report, kinds, fmt, context)
     code = exit_code(report, fail_on_regression=context.fail_on_regression)
     _explain(report, code)
     return code
 
 
-@functools.cache  # registered once
-def _skip_collections_at_exit() -> None:
-    """At exit the interpreter collects every object of the run (the report's included) again, a tenth of a
-    second or more, to free memory the process is about to give back whole: frozen first, they are skipped.
-    This runs only when the process exits, so a caller that goes on running is not affected."""
-    atexit.register(gc.freeze)
-
-
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Run the block without the cyclic garbage collector, then freeze what it made.
+def _collector_paused(freeze: bool) -> Iterator[None]:
+    """Run the block without the cyclic garbage collector, then freeze what it made (when `freeze`).
 
     Loading a suite of 10,000 cases and planning it make hundreds of thousands of objects, kept for the run,
     and next to no garbage in cycles: each collection during the block (hundreds of them) would scan them again,
     and every full collection of the run after it too. Frozen, they are not scanned until the command
     ends; the calls, which do make cycles, run with the collector back on."""
+    enabled = gc.isenabled()  # a caller that disabled it gets it back disabled
     gc.disable()
     try:
         yield
-        gc.freeze()
+        if freeze:
+            gc.freeze()
     finally:
-        gc.enable()
+        if enabled:
+            gc.enable()
 
 
 def _parse_shard(spec: str | None) -> tuple[int, int] | None:

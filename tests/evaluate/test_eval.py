@@ -219,3 +219,60 @@ def test_an_eval_leaves_the_garbage_collector_as_it_found_it(make_repo, cli, ser
         code, out, err = run(cli, root, *args)
         assert code == 1, out + err
         assert gc.isenabled() and gc.get_freeze_count() == 0 and gc.get_threshold() == before
+
+
+def test_an_eval_keeps_the_callers_own_collector_state(make_repo, cli, server: ProviderServer, tmp_path) -> None:
+    """A program that runs `eval` in its own process after disabling the collector, or after freezing its own
+    objects (as a server does before it forks), finds both as it left them: the collector still disabled, and
+    its frozen objects still frozen."""
+    import gc
+
+    root = make_repo(project(server.base_url, {"a": "yes a", "b": "no b"}))
+    kept = [["the caller's own object"]]  # gc.get_objects() lists every tracked object but the frozen ones
+    try:
+        gc.freeze()
+        assert not any(o is kept for o in gc.get_objects())
+        gc.disable()
+        code, out, err = run(cli, root, "-o", str(tmp_path / "report.json"))
+        assert code == 1, out + err
+        assert not gc.isenabled()
+        assert not any(o is kept for o in gc.get_objects())
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+FINALIZED_AT_EXIT = """
+import sys
+from promptops.cli import main
+
+
+class Note:
+    def __del__(self) -> None:
+        with open(sys.argv[2], "w") as out:
+            out.write("finalized")
+
+
+code = main(["eval", "--repo", sys.argv[1]])
+note = Note()
+note.cycle = note  # garbage in a cycle: only the collection at exit finalizes it
+del note
+sys.exit(code)
+"""
+
+
+def test_a_program_calling_eval_has_its_objects_finalized_at_exit(make_repo, server: ProviderServer, tmp_path) -> None:
+    """A program that runs `eval` through promptops.cli.main and then exits still has its own objects collected,
+    and their finalizers run, at exit (only the console script skips that last collection)."""
+    import os
+    import subprocess
+    import sys
+
+    root = make_repo(project(server.base_url, {"a": "yes a", "b": "no b"}))
+    marker = tmp_path / "finalized.txt"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run(
+        [sys.executable, "-c", FINALIZED_AT_EXIT, str(root), str(marker)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert marker.read_text() == "finalized"
