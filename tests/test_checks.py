@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import strategies as s
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from promptops.checks import CHECKS, KINDS, Judge, Observation, run_checks, validate, verdict
@@ -545,7 +545,9 @@ def test_verdict(results: list[CheckResult], status: str, score: float) -> None:
         max_size=6,
     )
 )
-def test_a_verdict_s_score_is_a_weighted_mean_even_for_weights_near_the_float_maximum(
+@example(checks=[(5e-324, 0.5, False)])  # a subnormal weight: its product with the score underflowed to 0
+@example(checks=[(1.7e308, 1.0, True), (1.7e308, 0.0, False)])  # the sum of the weights overflowed
+def test_a_verdict_s_score_is_a_weighted_mean_even_for_weights_near_the_float_limits(
     checks: list[tuple[float, float, bool]],
 ) -> None:
     results = [result(passed, score, weight=weight) for weight, score, passed in checks]

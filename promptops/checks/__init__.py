@@ -188,10 +188,10 @@ def verdict(results: Sequence[CheckResult]) -> tuple[Status, float]:
     """("error" if any check errored, else "pass" if all passed, else "fail"; the weighted mean score)."""
     if not results:
         return "pass", 1.0
-    try:
-        score = _weighted_mean(results, 1.0)
-    except OverflowError:  # weights near the float maximum: the same mean, with every weight scaled down
-        score = _weighted_mean(results, max(r.weight for r in results))
+    top = max(r.weight for r in results)
+    # Weights near the float maximum would overflow the sums, weights near its minimum underflow the products:
+    # there the same mean is taken with every weight scaled by the largest (ordinary weights are left exact).
+    score = _weighted_mean(results, top if top > 1e150 or 0 < top < 1e-150 else 1.0)
     status: Status = "error" if any(r.error for r in results) else "pass" if all(r.passed for r in results) else "fail"
     return status, score
 
