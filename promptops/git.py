@@ -373,19 +373,19 @@ class GitRepo:
 
     def tracked(self, pathspec: str) -> list[str]:
         """Files under `pathspec` that git tracks (in the index), relative to the repository root."""
-        listed = self.run("ls-files", "-z", "--cached", "--", pathspec)
-        return [p for p in listed.split("\x00") if p]
+        return self._ls_files(pathspec, "--cached")
 
     def untracked(self, pathspec: str) -> list[str]:
         """Files under `pathspec` git does not track, ignored ones left out."""
-        listed = self.run("ls-files", "-z", "--others", "--exclude-standard", "--", pathspec)
-        return [p for p in listed.split("\x00") if p]
+        return self._ls_files(pathspec, "--others", "--exclude-standard")
 
     def ignored(self, pathspec: str) -> list[str]:
         """Untracked files under `pathspec` that git ignores (.gitignore, .git/info/exclude, core.excludesFile),
         relative to the repository root; a directory whose untracked files all are is given once, ending in `/`."""
-        args = ("--others", "--ignored", "--exclude-standard", "--directory")
-        listed = self.run("ls-files", "-z", *args, "--", pathspec)
+        return self._ls_files(pathspec, "--others", "--ignored", "--exclude-standard", "--directory")
+
+    def _ls_files(self, pathspec: str, *flags: str) -> list[str]:
+        listed = self.run("ls-files", "-z", *flags, "--", pathspec)
         return [p for p in listed.split("\x00") if p]
 
     def commit_time(self, sha: str) -> str:

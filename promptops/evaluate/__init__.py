@@ -33,24 +33,25 @@ def parses_kept(root: Path) -> Iterator[None]:
         yield
 
 
+_CLEARED: set[Path] = set()  # state directories found untracked in this process (an eval checks twice)
+
+
 def refuse_committed_state(state_dir: Path) -> None:
     """Refuse (exit 2) a `.promptops/` that git tracks. It holds this machine's response cache, results and kept
     YAML parses, which a run trusts as they are: committed, a change could carry planted answers or cases that
     no review reads (a binary database, files named by digests). Nothing is asked of git when the directory
-    does not exist, outside a git repository, or when git is not installed."""
-    if not state_dir.exists():
+    does not exist, outside a git repository, when git is not installed, or when this process already found
+    the directory untracked (the kept parses, then the store)."""
+    if not state_dir.exists() or state_dir.resolve() in _CLEARED:
         return
-    from ..errors import GitError, InputError
-    from ..git import GitRepo, toplevel
+    from ..errors import GitError, InputError, NotAGitRepository
+    from ..git import GitRepo
 
-    top = toplevel(state_dir)
-    if top is None:
-        return
     try:
         repo = GitRepo(state_dir)
         rel = state_dir.resolve().relative_to(repo.root.resolve()).as_posix()
         tracked = repo.tracked(f":(literal){rel}")
-    except (GitError, ValueError):
+    except (NotAGitRepository, GitError, ValueError):
         return
     if tracked:
         raise InputError(
@@ -59,3 +60,4 @@ def refuse_committed_state(state_dir: Path) -> None:
             hint=f"untrack it (`git rm -r --cached {rel}` at the repository's root), then add `.promptops/` to "
             ".gitignore",
         )
+    _CLEARED.add(state_dir.resolve())
