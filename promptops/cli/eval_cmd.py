@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import threading
@@ -244,13 +245,10 @@ class _Context:
 
     def __init__(self, prefix: str, fail_on_regression: bool, messages: Callable[[], dict[Any, Any]]) -> None:
         self.prefix, self.fail_on_regression, self._messages = prefix, fail_on_regression, messages
-        self._gathered: dict[Any, Any] | None = None
 
-    @property
+    @functools.cached_property
     def messages(self) -> dict[Any, Any]:
-        if self._gathered is None:
-            self._gathered = self._messages()
-        return self._gathered
+        return self._messages()
 
 
 def _import_writers(kinds: Iterable[str]) -> None:
