@@ -349,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.system()} "
         f"{platform.machine()}, {os.cpu_count()} CPU(s)"
     )
-    print(", ".join(f"{d} {_version(d)}" for d in ("promptops", "litellm", "aiohttp")))
+    print(", ".join(f"{d} {_version(d)}" for d in ("promptops", "litellm", "httptools")))
     print(
         f"N={args.n} cases, C={args.c} in flight (-j), L={args.latency:g} s server latency; "
         f"--changed-since project: {args.prompts} prompts, one edited\n"

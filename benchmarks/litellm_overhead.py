@@ -8,7 +8,8 @@ CPU time, and one client's litellm settings and warm caches cannot leak into the
   b  promptops `LitellmProvider` (its direct route for OpenAI-compatible models)
   b' `LitellmProvider(direct=False)`: the litellm.acompletion route that non-OpenAI providers take
   c  the openai SDK's `AsyncOpenAI` directly (max_retries=0)
-  f  the floor: a bare aiohttp POST and json.loads, no LLM library at all
+  f  a bare aiohttp POST and json.loads, no LLM library at all
+  h  the floor: a bare POST on promptops' own HTTP client (providers/http1.py) and json.loads
 
 Each client imports its library and makes one warm-up call, then the server's counters are reset and the
 measured run starts: N requests through an asyncio.Semaphore(C). Reported per client: the wall time from the
@@ -17,7 +18,7 @@ CPU time over the run, all threads, divided by N), the test server's CPU per req
 what the server counted (requests answered, TCP connections opened). A benchmark prints figures; it does not
 assert. Exit status 0 unless a client fails.
 
-Usage: python benchmarks/litellm_overhead.py [-n 1000] [-c 50] [-l 0.1] [--repeat 1] [--modes a,b,b',c]
+Usage: python benchmarks/litellm_overhead.py [-n 1000] [-c 50] [-l 0.1] [--repeat 1] [--modes a,b,b',c,f,h]
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ MODES = {
     "b": "LitellmProvider (promptops)",
     "b'": "LitellmProvider(direct=False)",
     "c": "openai AsyncOpenAI (SDK only)",
-    "f": "floor: bare aiohttp + json",
+    "f": "bare aiohttp + json",
+    "h": "floor: bare http1.Client + json",
 }
 MODEL = "test-model"
 KEY = "sk-benchmark"
@@ -82,6 +84,8 @@ def _call_factory(mode: str, base_url: str) -> Callable[[int], Awaitable[str]]:
         return ours
     if mode == "f":
         return _floor(base_url)
+    if mode == "h":
+        return _own_client(base_url)
     import openai
 
     client = openai.AsyncOpenAI(base_url=base_url, api_key=KEY, max_retries=0)
@@ -107,6 +111,20 @@ def _floor(base_url: str) -> Callable[[int], Awaitable[str]]:
             return str(json.loads(await response.read())["choices"][0]["message"]["content"])
 
     return floor
+
+
+def _own_client(base_url: str) -> Callable[[int], Awaitable[str]]:
+    from promptops.providers.http1 import Client
+
+    client = Client()
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+
+    async def own(i: int) -> str:
+        body = json.dumps({"model": MODEL, "messages": _messages(i)}).encode()
+        _, raw, _ = await client.post(f"{base_url}/chat/completions", body, headers, 60.0)
+        return str(json.loads(raw)["choices"][0]["message"]["content"])
+
+    return own
 
 
 def _messages(i: int) -> list[dict[str, str]]:
@@ -169,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-c", type=int, default=50, help="requests in flight (default 50)")
     parser.add_argument("-l", "--latency", type=float, default=0.1, help="server latency in seconds (default 0.1)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per client; the median is shown (default 1)")
-    parser.add_argument("--modes", default=",".join(MODES), help="clients to run (default a,b,b',c)")
+    parser.add_argument("--modes", default=",".join(MODES), help="clients to run (default: all)")
     parser.add_argument("--client", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

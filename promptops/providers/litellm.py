@@ -10,8 +10,8 @@ Three routes
 An eval run makes thousands of calls with tens in flight, so once a provider answers in ~100 ms the CPU spent
 per call sets the wall time, and a cold run pays litellm's import (2-3 s, most of a small run).
 benchmarks/litellm_overhead.py (1,000 calls, 50 in flight, 100 ms latency, 2 cores) measured a bare
-`litellm.acompletion` at 3.2-3.4 ms of CPU per call, the openai SDK at 1.3-1.7 ms, and our own aiohttp
-transport at 0.24 ms. So:
+`litellm.acompletion` at 3.2-3.4 ms of CPU per call, the openai SDK at 1.3-1.7 ms, a bare aiohttp POST at
+0.24 ms, and our own HTTP client (http1.py) at less than half of that. So:
 
 * The native route (openai_compat.py), for `openai/<model>` on OpenAI or any OpenAI-compatible server (and
   bare OpenAI model names on OpenAI's endpoint) with the common parameters: promptops builds the request, maps
@@ -20,7 +20,7 @@ transport at 0.24 ms. So:
 * The direct route, for other models litellm resolves to its OpenAI chat provider (the o-series and reasoning
   models, whose parameters litellm remaps): litellm builds the request (`get_optional_params`, the chat
   config's `transform_request`, `get_complete_url`, `validate_environment`) and prices it; the transport is
-  the native route's shared aiohttp session.
+  the native route's HTTP client (http1.py).
 * The litellm route, for every other provider, for parameters neither of the above knows, or with
   `direct=False`: `litellm.acompletion(..., num_retries=0)` (our engine retries).
 

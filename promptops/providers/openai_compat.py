@@ -12,12 +12,11 @@ configuration (not the o-series or gpt-5/gpt-6 reasoning configurations, not an 
 row whose price depends on a time or tier table) and the parameters in `PARAMS`. Anything else returns None and
 goes through litellm, as does every other provider.
 
-The transport is one aiohttp session per event loop, shared by every call (one connection pool).
+The transport is `http1.Client`: one pool of keep-alive connections per event loop, shared by every call.
 """
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import functools
 import json
@@ -27,7 +26,7 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +35,7 @@ from . import Completion, ProviderError, prices
 from .failures import one_line, scrub
 
 if TYPE_CHECKING:
-    import aiohttp
+    from . import http1
 
 PREFIX = "openai/"
 OPENAI_BASE = "https://api.openai.com/v1"
@@ -150,7 +149,7 @@ _import: concurrent.futures.Future[None] | None = None
 
 
 def prefetch() -> concurrent.futures.Future[None]:
-    """Import the HTTP client (aiohttp, ~0.2 s) on a background thread, once; the future says when it is done."""
+    """Import the HTTP client on a background thread, once; the future says when it is done."""
     global _import
     with _import_lock:
         if _import is None:
@@ -161,69 +160,42 @@ def prefetch() -> concurrent.futures.Future[None]:
 
 def _load(future: concurrent.futures.Future[None]) -> None:
     try:
-        import aiohttp  # noqa: F401
+        from . import http1  # noqa: F401
     except BaseException as exc:  # handed to whoever waits
         future.set_exception(exc)
     else:
         future.set_result(None)
 
 
-@dataclass
-class _Loop:
-    session: aiohttp.ClientSession
-    closer: AsyncGenerator[None, None]
-
-
 class Transport:
-    """One aiohttp session per event loop, so concurrent calls share a connection pool."""
+    """The HTTP client of every native and direct call (`http1.Client`: a connection pool per event loop)."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
-        self._loops: dict[asyncio.AbstractEventLoop, _Loop] = {}
-        self._timeouts: dict[float, Any] = {}
-        self._ssl: bool | ssl.SSLContext | None = None
+        self._client: http1.Client | None = None
 
-    async def post(self, url: str, data: bytes, headers: Mapping[str, str], timeout: float) -> tuple[int, bytes, Any]:
-        session = await self._session()
-        # The TLS context (certifi's bundle takes tens of ms to load) only for the URLs that need one.
-        tls = self._tls() if url.startswith("https:") else None
-        async with session.post(
-            url, data=data, headers=dict(headers), timeout=self._timeout(timeout), ssl=True if tls is None else tls
-        ) as response:
-            return response.status, await response.read(), response.headers
+    async def post(self, url: str, data: bytes, headers: Mapping[str, str], timeout: float) -> http1.Answer:
+        client = self._client
+        if client is None:
+            from . import http1
+
+            client = self._client = http1.Client(tls=functools.partial(tls_context, self.env))
+        return await client.post(url, data, headers, timeout)
 
     async def aclose(self) -> None:
-        state = self._loops.pop(asyncio.get_running_loop(), None)
-        if state is not None:
-            await state.closer.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
-    async def _session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        state = self._loops.get(loop)
-        if state is not None and not state.session.closed:
-            return state.session
-        import aiohttp
 
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-        session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
-        closer = _close_at_loop_end(session)
-        self._loops = {lp: st for lp, st in self._loops.items() if not lp.is_closed()}
-        self._loops[loop] = _Loop(session, closer)
-        await closer.__anext__()
-        return session
-
-    def _tls(self) -> bool | ssl.SSLContext:
-        if self._ssl is None:
-            self._ssl = ssl_setting(self.env)
-        return self._ssl
-
-    def _timeout(self, seconds: float) -> Any:
-        timeout = self._timeouts.get(seconds)
-        if timeout is None:
-            import aiohttp
-
-            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
-        return timeout
+def tls_context(env: Mapping[str, str]) -> ssl.SSLContext:
+    """The context of `ssl_setting`, with verification off when SSL_VERIFY says so."""
+    setting = ssl_setting(env)
+    if isinstance(setting, ssl.SSLContext):
+        return setting
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def ssl_setting(env: Mapping[str, str]) -> bool | ssl.SSLContext:
@@ -247,14 +219,6 @@ def ssl_setting(env: Mapping[str, str]) -> bool | ssl.SSLContext:
     context = ssl.create_default_context(cafile=cafile)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
-
-
-async def _close_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
-    """An async generator the loop knows: `asyncio.run` closes it at shutdown, which closes the session."""
-    try:
-        yield
-    finally:
-        await session.close()
 
 
 # ---------------------------------------------------------------------------------------------- answers

@@ -19,7 +19,8 @@ PROBE = """
 import json, sys
 from promptops.cli import main
 code = main(sys.argv[1:])
-print("\\n" + json.dumps({"code": code, "litellm": "litellm" in sys.modules, "aiohttp": "aiohttp" in sys.modules}))
+loaded = {name: name in sys.modules for name in ("litellm", "aiohttp", "httptools")}
+print("\\n" + json.dumps({"code": code, **loaded}))
 """
 
 
@@ -84,20 +85,31 @@ def test_kill_9_then_rerun_repeats_no_finished_case_and_matches_a_clean_run(make
 
 
 def test_no_run_of_an_openai_compatible_model_imports_litellm(make_repo) -> None:
-    """Cold (the native route makes the calls) and warm (the cache answers): litellm is never imported, and a
-    warm run, which sends nothing, does not import the HTTP client either."""
+    """Cold (the native route makes the calls on promptops' own HTTP client) and warm (the cache answers): neither
+    litellm nor aiohttp is ever imported, and a warm run, which sends nothing, does not import the HTTP client
+    (httptools) either."""
     with ProviderServer() as server:
         root = make_repo(project(server.base_url, {f"c{i}": f"yes {i}" for i in range(10)}))
         cold = subprocess.run(
             [sys.executable, "-c", PROBE, "eval", "--repo", str(root)], env=env(), capture_output=True, text=True
         )
-        assert json.loads(cold.stdout.strip().splitlines()[-1]) == {"code": 0, "litellm": False, "aiohttp": True}
+        assert json.loads(cold.stdout.strip().splitlines()[-1]) == {
+            "code": 0,
+            "litellm": False,
+            "aiohttp": False,
+            "httptools": True,
+        }
         served = server.requests_received
         assert served == 10
         warm = subprocess.run(
             [sys.executable, "-c", PROBE, "eval", "--repo", str(root)], env=env(), capture_output=True, text=True
         )
-        assert json.loads(warm.stdout.strip().splitlines()[-1]) == {"code": 0, "litellm": False, "aiohttp": False}
+        assert json.loads(warm.stdout.strip().splitlines()[-1]) == {
+            "code": 0,
+            "litellm": False,
+            "aiohttp": False,
+            "httptools": False,
+        }
         assert server.requests_received == served
 
 

@@ -1,7 +1,7 @@
 """The litellm provider, over real HTTP to the local test server, on both of its routes.
 
-`direct` is the route OpenAI-compatible models take (promptops builds the request without litellm, aiohttp
-carries it; litellm builds it for the OpenAI models whose parameters it remaps); `litellm` is
+`direct` is the route OpenAI-compatible models take (promptops builds the request without litellm, its own
+HTTP client carries it; litellm builds it for the OpenAI models whose parameters it remaps); `litellm` is
 `litellm.acompletion`, the route every other provider takes. Each behaviour is checked on both.
 """
 
@@ -249,9 +249,9 @@ def run_python(code: str) -> str:
 def test_importing_the_module_does_not_import_litellm() -> None:
     out = run_python(
         "import sys\nimport promptops.providers as p\nimport promptops.providers.litellm\n"
-        "print('litellm' in p.names(), 'litellm' in sys.modules, 'aiohttp' in sys.modules)"
+        "print('litellm' in p.names(), 'litellm' in sys.modules, 'aiohttp' in sys.modules, 'httptools' in sys.modules)"
     )
-    assert out.split() == ["True", "False", "False"]
+    assert out.split() == ["True", "False", "False", "False"]
 
 
 def test_prefetch_is_idempotent_and_imports_in_the_background() -> None:
