@@ -210,15 +210,16 @@ def test_repeat_reports_flaky_cases_and_gates_on_them(make_repo, cli, server: Pr
 def test_an_eval_leaves_the_garbage_collector_as_it_found_it(make_repo, cli, server: ProviderServer, tmp_path) -> None:
     """Loading, planning and writing the reports pause the collector and freeze what they made: a program that
     runs `eval` in its own process and goes on running gets the collector back enabled, unfrozen, with its
-    thresholds."""
+    thresholds. (What was frozen before stays frozen, and may shrink as frozen objects are freed: importing
+    litellm, earlier in this process, freezes its own objects.)"""
     import gc
 
     root = make_repo(project(server.base_url, {"a": "yes a", "b": "no b"}))
-    before = gc.get_threshold()
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
     for args in (["-o", str(tmp_path / "report.json")], ["-o", str(tmp_path / "report.html")], []):
         code, out, err = run(cli, root, *args)
         assert code == 1, out + err
-        assert gc.isenabled() and gc.get_freeze_count() == 0 and gc.get_threshold() == before
+        assert gc.isenabled() and gc.get_freeze_count() <= frozen and gc.get_threshold() == before
 
 
 def test_an_eval_keeps_the_callers_own_collector_state(make_repo, cli, server: ProviderServer, tmp_path) -> None:
