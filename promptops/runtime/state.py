@@ -134,8 +134,24 @@ def build(data: bytes, *, environment: str, origin: str, trust: Trust = Trust())
             f"{origin}: not a bundle this version of promptops can serve ({type(exc).__name__}: {exc})",
             hint="export it with the same promptops version the application runs",
         ) from None
+    _refuse_credentials(origin, routes)
     label = environment or str(doc.get("environment") or "")  # an export names its environment
     return Served(doc=doc, environment=label, origin=origin, prompts=prompts, routes=routes)
+
+
+def _refuse_credentials(origin: str, routes: Mapping[str, ResolvedRoute]) -> None:
+    """A bundle released before promptops refused credentials in `api_base` is not served: its key would be
+    sent, and shown wherever the endpoint is (refused when loading routing.yaml since; the bundle keeps it)."""
+    from ..endpoints import API_BASE_HINT, api_base_problem
+
+    for prompt_id, route in sorted(routes.items()):
+        for spec in (route.model, *route.fallbacks):
+            problem = api_base_problem(spec.name, spec.api_base) if spec is not None else None
+            if problem is not None:
+                raise InputError(
+                    f"{origin}: refused: prompt {prompt_id!r}, {problem}",
+                    hint=f"fix routing.yaml ({API_BASE_HINT}), then release and export again",
+                )
 
 
 def _prompt(prompt_id: str, entry: Mapping[str, Any]) -> Prompt:

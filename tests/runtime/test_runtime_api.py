@@ -243,6 +243,29 @@ def test_loading_a_tampered_bundle_is_refused(project: Path, cli, tmp_path: Path
         promptops.load(bundle=bundle, audit=False)
 
 
+@pytest.mark.parametrize("where", ["model", "fallbacks"])
+def test_a_bundle_with_credentials_in_api_base_is_refused_without_showing_them(
+    project: Path, cli, tmp_path: Path, where: str
+) -> None:
+    """A bundle released before routing.yaml refused credentials in `api_base` still carries them: the runtime
+    does not serve it (the key would be sent, and shown wherever the endpoint is), and never prints them."""
+    from promptops.release.bundle import canonical, digest_of, kill_switch_digest
+
+    bundle = tmp_path / "b.json"
+    doc = json.loads(export(cli, project, bundle))
+    routing = doc["prompts"]["answer"]["routing"]
+    spec = routing["model"] if where == "model" else routing["fallbacks"][0]
+    spec["api_base"] = spec["api_base"].replace("http://", "http://ci:sk-bundled-0123456789@") + "?api_key=sk-q-987"
+    doc["digest"] = digest_of(doc)
+    doc["kill_switch_digest"] = kill_switch_digest(doc)
+    bundle.write_bytes(canonical(doc))
+    with pytest.raises(InputError) as caught:
+        promptops.load(bundle=bundle, audit=False)
+    said = f"{caught.value.message} {caught.value.hint}"
+    assert "refused" in said and "'answer'" in said and "'api_key'" in said and "user:password@" in said
+    assert "sk-bundled" not in said and "sk-q-987" not in said
+
+
 def test_an_export_file_needs_no_git_binary(project: Path, cli, tmp_path: Path, server: ProviderServer) -> None:
     bundle = tmp_path / "b.json"
     export(cli, project, bundle)
