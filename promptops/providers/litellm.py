@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import gc
 import importlib
 import json
@@ -171,6 +172,7 @@ class LitellmProvider:
         self._plans: dict[tuple[str, str | None], native.Plan] = {}
         self._params: dict[tuple[str, str], dict[str, Any]] = {}
         self._transport = native.Transport(self.env)
+        self._http_ready = False  # the HTTP client is imported
 
     def needs_litellm(self, request: ProviderRequest) -> bool:
         """Whether this call imports litellm (False: the native route takes it)."""
@@ -181,11 +183,12 @@ class LitellmProvider:
         pacing and timeouts measure calls, not the import."""
         if request is None or self.needs_litellm(request):
             await _litellm()
-        else:
+        elif not self._http_ready:
             loading = native.prefetch()  # the HTTP client only
             if not loading.done():
                 await asyncio.wrap_future(loading)
             loading.result()
+            self._http_ready = True
 
     async def complete(self, request: ProviderRequest) -> Completion:
         variable = request.model.api_key_env
@@ -238,7 +241,6 @@ class LitellmProvider:
         if plan is None:
             plan = self._plans[(spec.model, spec.api_base)] = native.plan(spec.model, spec.api_base, self.env)
         key = self._api_key(request, "openai")
-        who = Who(plan.label, spec.name, plan.api_base)
         started = time.perf_counter()
         data = json.dumps(native.body(plan.name, request.messages, params, request.response_format)).encode()
         try:
@@ -246,8 +248,10 @@ class LitellmProvider:
                 plan.url, data, native.headers(plan, key), request.timeout
             )
         except Exception as exc:
+            who = Who(plan.label, spec.name, plan.api_base)
             raise failures.transport_error(exc, who, request.timeout, key) from exc
         if status != 200:
+            who = Who(plan.label, spec.name, plan.api_base)
             raise failures.status_error(status, raw, headers, who, key, request.response_format)
         return native.parse(raw, plan.label, plan.rates, started, key)
 
@@ -387,9 +391,15 @@ class LitellmProvider:
 
 def needs_litellm(request: ProviderRequest) -> bool:
     """Whether a call needs litellm: False for the calls the native route takes (OpenAI-compatible models with
-    the common parameters)."""
-    params = {k: v for k, v in request.params.items() if k not in RESERVED}
-    return not native.takes(request.model.model, request.model.api_base, params, request.response_format)
+    the common parameters). Decided by the model, its endpoint and the parameters' names, once for each."""
+    spec = request.model
+    return _needs_litellm(spec.model, spec.api_base, tuple(request.params), request.response_format is not None)
+
+
+@functools.lru_cache(maxsize=1024)
+def _needs_litellm(model: str, api_base: str | None, names: tuple[str, ...], response_format: bool) -> bool:
+    params = dict.fromkeys(name for name in names if name not in RESERVED)
+    return not native.takes(model, api_base, params, {} if response_format else None)
 
 
 def unpriced(models: Iterable[ModelSpec]) -> list[ModelSpec]:
