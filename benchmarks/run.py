@@ -14,12 +14,13 @@ Rows:
   rollback / status on a ledger of --releases releases (benchmarks/rollback.py's history)
   lint / render of examples/support-bot
 
-Every command is a fresh `python -m promptops` subprocess of this interpreter; eval rows run once each (cold
-means no .promptops/), the others --runs times after one warm-up, and the median is shown. Figures depend on
+Every command is a fresh `python -m promptops` subprocess of this interpreter; eval rows run --eval-runs times
+each (default 1; cold means no .promptops/, removed before each cold run), the others --runs times after one
+warm-up, and the median is shown. Figures depend on
 the machine and its load: compare runs made close together.
 
-Usage: python benchmarks/run.py [--runs N] [--releases N] [--events N] [--skip eval,diff,ledger,startup]
-                               [--only 200,10000]
+Usage: python benchmarks/run.py [--runs N] [--eval-runs N] [--releases N] [--events N]
+                               [--skip eval,diff,ledger,startup] [--only 200,10000]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import math
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -100,7 +102,8 @@ def promptops(*args: str) -> list[str]:
 # -- eval ----------------------------------------------------------------------------------------------------
 
 
-def eval_rows(tmp: Path, only: set[int] | None = None) -> list[Row]:
+def eval_rows(tmp: Path, only: set[int] | None = None, runs: int = 1) -> list[Row]:
+    """Each eval row `runs` times (each cold run on a project without `.promptops/`), the median shown."""
     rows = []
     timeline = ev.Timeline()
     with ProviderServer(responder=timeline) as server:
@@ -111,34 +114,32 @@ def eval_rows(tmp: Path, only: set[int] | None = None) -> list[Row]:
             cases = {f"c{i:05d}": f"yes c{i:05d}" for i in range(n)}
             root = ev.make_repo(tmp / f"eval-{n}", project(server.base_url, cases))
             args = ("eval", "--repo", str(root), "-j", str(concurrency), "-o", str(root / "report.json"))
-            served = server.requests_received
-            timeline.clear()
-            cold = ev.run_promptops(args)
-            sent = server.requests_received - served
-            engine = timeline.span(latency) or 0.0
+            colds, engines, sent = [], [], 0
+            for _ in range(runs):
+                shutil.rmtree(root / ".promptops", ignore_errors=True)
+                served = server.requests_received
+                timeline.clear()
+                colds.append(ev.run_promptops(args))
+                sent = server.requests_received - served
+                engines.append(timeline.span(latency) or 0.0)
+            cold = _median_run(colds)
+            engine = statistics.median(engines)
             ideal = math.ceil(n / concurrency) * latency
             label = f"eval N={n:,}, L={latency * 1000:.0f} ms, C={concurrency}, cold"
-            detail = f"{cold.wall:.2f} s ({sent} requests, engine {engine:.2f} s, {cold.cpu:.1f} s CPU)"
+            detail = f"{cold.wall:.2f} s ({sent} requests, engine {engine:.2f} s, {cold.cpu:.1f} s CPU){_spread(colds)}"
             goal, ok = _eval_goal(n, cold.wall, ideal)
             rows.append(Row(label, detail, f"ideal {ideal:.2f} s", cold.wall / ideal, goal, ok))
             if n == 10_000:
-                rows.append(
-                    Row(
-                        f"eval N={n:,}, peak RSS",
-                        f"{cold.maxrss_mb:.0f} MB",
-                        "-",
-                        None,
-                        "<= 250 MB",
-                        cold.maxrss_mb <= 250,
-                    )
-                )
+                peak = max(run.maxrss_mb for run in colds)
+                rows.append(Row(f"eval N={n:,}, peak RSS", f"{peak:.0f} MB", "-", None, "<= 250 MB", peak <= 250))
                 served = server.requests_received
-                warm = ev.run_promptops(args)
+                warms = [ev.run_promptops(args) for _ in range(runs)]
                 calls = server.requests_received - served
+                warm = _median_run(warms)
                 rows.append(
                     Row(
                         f"eval N={n:,}, warm re-run",
-                        f"{warm.wall:.2f} s ({calls} requests, {warm.cpu:.1f} s CPU)",
+                        f"{warm.wall:.2f} s ({calls} requests, {warm.cpu:.1f} s CPU){_spread(warms)}",
                         "0 requests",
                         None,
                         "<= 1.5 s, 0 requests",
@@ -146,6 +147,17 @@ def eval_rows(tmp: Path, only: set[int] | None = None) -> list[Row]:
                     )
                 )
     return rows
+
+
+def _median_run(runs: Sequence[ev.Run]) -> ev.Run:
+    """The run of median wall time (the lower middle one of an even count)."""
+    return sorted(runs, key=lambda run: run.wall)[(len(runs) - 1) // 2]
+
+
+def _spread(runs: Sequence[ev.Run]) -> str:
+    if len(runs) < 2:
+        return ""
+    return f"; median of {len(runs)}: {min(r.wall for r in runs):.2f}-{max(r.wall for r in runs):.2f} s"
 
 
 def _eval_goal(n: int, wall: float, ideal: float) -> tuple[str, bool]:
@@ -310,6 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100, help="ledger events after the releases")
     parser.add_argument("--skip", default="", help="comma-separated groups to leave out: eval, diff, ledger, startup")
     parser.add_argument(
+        "--eval-runs", type=int, default=1, help="runs of each eval row, cold and warm (median shown; default 1)"
+    )
+    parser.add_argument(
         "--only", default="", help="comma-separated case counts: run only these eval rows (200, 1000, 2000, 10000)"
     )
     args = parser.parse_args(argv)
@@ -337,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bare, bare_cpu = bare_typer(tmp, args.runs)
         rows: list[Row] = []
         if "eval" not in skip:
-            rows += eval_rows(tmp, only)
+            rows += eval_rows(tmp, only, args.eval_runs)
         if "diff" not in skip:
             rows += diff_rows(tmp, args.runs, bare)
         if "ledger" not in skip:
