@@ -26,6 +26,16 @@ Convert = Callable[[Any, str], Any]
 
 def to_dict(report: EvalReport) -> dict[str, Any]:
     """The results document of the published schema (schemas/results.json); lists sorted, checks in order."""
+    return _document(report, _plain)
+
+
+def to_json(report: EvalReport) -> str:
+    """The results document as the indented text `-o FILE.json` writes: `to_dict`'s, written straight from the
+    report's objects (jsontext writes a dataclass as its fields), without making the dicts first."""
+    return jsontext.dumps(_document(report, lambda obj: obj))
+
+
+def _document(report: EvalReport, plain: Callable[[Any], Any]) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "promptops_version": __version__,
@@ -39,20 +49,15 @@ def to_dict(report: EvalReport) -> dict[str, Any]:
         "interrupted": report.interrupted,
         "passed": report.passed,
         "totals": totals(report),
-        "suites": [_plain(s) for s in sorted_suites(report)],
-        "cases": [_plain(c) for c in sorted(report.cases, key=case_key)],
-        "results": [_plain(r) for r in sorted(report.results, key=result_key)],
+        "suites": [plain(s) for s in sorted_suites(report)],
+        "cases": [plain(c) for c in sorted(report.cases, key=case_key)],
+        "results": [plain(r) for r in sorted(report.results, key=result_key)],
         "axes": list(report.axes),
-        "removed": [_plain(c) for c in sorted(report.removed, key=case_key)],
-        "base_suites": [_plain(s) for s in sorted(report.base_suites, key=lambda s: (s.suite, sorted(s.axes.items())))],
+        "removed": [plain(c) for c in sorted(report.removed, key=case_key)],
+        "base_suites": [plain(s) for s in sorted(report.base_suites, key=lambda s: (s.suite, sorted(s.axes.items())))],
         "metrics": metric_scores(report),
         "variants": variant_comparisons(report),
     }
-
-
-def to_json(report: EvalReport) -> str:
-    """The results document as the indented text `-o FILE.json` writes."""
-    return jsontext.dumps(to_dict(report))
 
 
 def from_dict(data: Any) -> EvalReport:

@@ -361,6 +361,13 @@ def test_any_report_validates_and_round_trips(report: EvalReport) -> None:
     assert to_dict(from_dict(data)) == data == to_dict(from_dict(to_dict(report)))
 
 
+@PROPERTY
+@given(reports())
+def test_the_json_file_is_the_indented_text_of_the_document_byte_for_byte(report: EvalReport) -> None:
+    # `-o FILE.json` writes the report's objects directly: the same bytes as indenting `to_dict`'s document.
+    assert to_json(report) == json.dumps(to_dict(report), indent=2)
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
