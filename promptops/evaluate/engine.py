@@ -295,7 +295,7 @@ class Evaluation:
             base_cases = summarize_cases(based, dims)
             cases, removed = pair(base_cases, cases)
             base_rows = _rows(base_snap, base_cases, based, duration, dims, None)
-        planned = Counter((t.suite.id, cell_of(_task_axes(t, dims))) for t in head)
+        planned = Counter((t.suite.id, cell_of(_task_axes(t, dims)) if dims else ()) for t in head)
         suites = _rows(self.snapshot, cases, results, duration, dims, planned)
         shard_label = f"{self.settings.shard[0]}/{self.settings.shard[1]}" if self.settings.shard else None
         return EvalReport(
