@@ -5,8 +5,8 @@ Writes are batched: results and cached answers wait in memory and are written in
 even when no new result arrives). A result answered from the cache counts as a fraction of a row (a batch holds
 up to `CACHED_PER_ROW` times as many of them): a resumed run remakes it from the cache without a call, and a warm
 re-run of 10,000 cases no longer commits 200 transactions. A run killed with kill -9 loses at most the batch in
-flight, whose tasks a resumed run makes again; everything written before is kept and not repeated. Reading the results of a run,
-finishing it and closing the store write what is pending first, so Ctrl-C loses nothing.
+flight, whose tasks a resumed run makes again; everything written before is kept and not repeated. Reading the
+results of a run, finishing it and closing the store write what is pending first, so Ctrl-C loses nothing.
 """
 
 from __future__ import annotations
