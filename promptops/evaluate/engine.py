@@ -204,15 +204,17 @@ class Evaluation:
         return Planned(self, tuple(head), tuple(base))
 
     def _providers(self) -> Callable[[ModelSpec], Provider]:
-        mode = self.settings.mode
-        fallback = get_provider("fallback")()
-        if mode == "replay":
-            live: Provider = get_provider("replay")(recordings.read_all(self.source, self.snapshot.config.evals_dir))
-        else:
-            live = get_provider("litellm")(env=self.env)
+        """The provider of each model, made when the first call needs it: a warm re-run, answered by the cache,
+        makes none (nor imports their modules)."""
+        made: dict[str, Provider] = {}
+        if self.settings.mode == "replay":  # the recordings are read (and refused when broken) before any call
+            made["live"] = get_provider("replay")(recordings.read_all(self.source, self.snapshot.config.evals_dir))
 
         def provider_of(model: ModelSpec) -> Provider:
-            return fallback if model is KILL_SWITCH or model.name == KILL_SWITCH.name else live
+            role = "fallback" if model is KILL_SWITCH or model.name == KILL_SWITCH.name else "live"
+            if role not in made:
+                made[role] = get_provider("fallback")() if role == "fallback" else get_provider("litellm")(env=self.env)
+            return made[role]
 
         return provider_of
 

@@ -270,7 +270,8 @@ class Runner:
                 raise
         if self.store is not None and provider.name == "litellm":
             # Only live answers are cached: a recording or a fallback must never pass for a model's answer later.
-            self.store.put(key, replace(completion, text=self.scrub(completion.text)))
+            kept = self.scrub(completion.text)
+            self.store.put(key, completion if kept == completion.text else replace(completion, text=kept))
         self._remember(key, task, request.model, completion)
         return completion
 
