@@ -255,8 +255,9 @@ class Store:
         for start in range(0, len(wanted), READ_CHUNK):
             chunk = wanted[start : start + READ_CHUNK]
             marks = ",".join("?" * len(chunk))
-            for key, text in self.db.execute(f"SELECT key, completion FROM responses WHERE key IN ({marks})", chunk):
-                self._known[key] = Completion(**json.loads(text))
+            rows = self.db.execute(f"SELECT key, completion FROM responses WHERE key IN ({marks})", chunk).fetchall()
+            answers = json.loads(f"[{','.join(text for _, text in rows)}]")  # one decoder call for the chunk
+            self._known.update((key, Completion(**data)) for (key, _), data in zip(rows, answers, strict=True))
         self._absent.update(k for k in wanted if k not in self._known)  # a cold run asks again for none of them
         return sum(1 for k in set(keys) if k in self._known)
 
