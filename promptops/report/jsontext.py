@@ -31,12 +31,26 @@ _PLAIN_HINTS = frozenset({str, int, float, bool, type(None)})
 Segments = tuple[tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]] | None], ...]
 
 
+class Raw(str):
+    """JSON text made beforehand by `dumps_at` for the depth it is written at: written as it is."""
+
+    __slots__ = ()
+
+
 def dumps(value: Any) -> str:
-    """`json.dumps(value, indent=2)`: the same text (a dataclass as the dict of its fields); a TypeError for a value
-    JSON cannot hold."""
+    """`json.dumps(value, indent=2)`: the same text (a dataclass as the dict of its fields, a `Raw` as its text); a
+    TypeError for a value JSON cannot hold."""
     out: list[str] = []
     _write(value, out, "\n")
     return "".join(out)
+
+
+def dumps_at(value: Any, depth: int) -> Raw:
+    """The text `dumps` writes for `value` as an item `depth` levels down (the items of a list that is the value
+    of a top-level key are at depth 2), to be written later as a `Raw`."""
+    out: list[str] = []
+    _write(value, out, "\n" + INDENT * depth)
+    return Raw("".join(out))
 
 
 def _float(value: float) -> str:
@@ -156,6 +170,9 @@ def _write_fields(obj: Any, segments: Segments, out: list[str], newline: str) ->
 
 def _write(value: Any, out: list[str], newline: str) -> None:
     """Append the text of `value`, whose first line is already indented; `newline` ends a line at its level."""
+    if type(value) is Raw:
+        out.append(value)
+        return
     text = _scalar(value)
     if text is not None:
         out.append(text)
@@ -196,6 +213,8 @@ def _write(value: Any, out: list[str], newline: str) -> None:
         for item in value:
             if type(item) in _SCALARS:
                 out.append(lead + str(_scalar(item)))
+            elif type(item) is Raw:  # a result written while the run went on
+                out.append(lead + item)
             elif (segments := _segments(type(item))) is not None:  # type: ignore[arg-type]  # results, cases
                 out.append(lead)
                 _write_fields(item, segments, out, inner)

@@ -117,3 +117,13 @@ def test_a_field_holding_a_value_unlike_its_declared_type_is_written_as_that_val
     assert jsontext.dumps(odd) == json.dumps(_as_dict(odd), indent=2)
     with pytest.raises(TypeError):
         jsontext.dumps(Outer("n", 1, (), 0.5, {}, {1, 2}))
+
+
+@given(st.lists(st.one_of(outers, values), max_size=4), st.lists(st.booleans(), max_size=4))
+def test_text_made_beforehand_for_its_depth_is_written_as_the_value_would_be(
+    items: list[Any], early: list[bool]
+) -> None:
+    # A report's results are written as they arrive (dumps_at) and joined into the document afterwards.
+    made = [jsontext.dumps_at(v, 2) if i < len(early) and early[i] else v for i, v in enumerate(items)]
+    assert jsontext.dumps({"results": made, "n": 1}) == jsontext.dumps({"results": items, "n": 1})
+    assert jsontext.dumps({"results": made}) == json.dumps({"results": _as_dict(items)}, indent=2)
