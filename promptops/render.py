@@ -549,7 +549,8 @@ class Renderer:
         parts = self._sentinel.split(text)
         head, rest = parts[0], parts[1:]
         if not rest:
-            return [Message("user", _clean(head))] if _clean(head) else []
+            text = _clean(head)
+            return [Message("user", text)] if text else []
         if head.strip():
             raise RenderError(
                 "text before the first role marker",
@@ -559,8 +560,9 @@ class Renderer:
             )
         messages = []
         for role, content in zip(rest[0::2], rest[1::2], strict=False):
-            if _clean(content):
-                messages.append(Message(role, _clean(content)))
+            text = _clean(content)
+            if text:
+                messages.append(Message(role, text))
         return messages
 
 
