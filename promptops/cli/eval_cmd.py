@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 from . import skip_collections_at_exit
 from .common import RepoOption, note, open_project, repo_prefix, root_of
-from .eval_output import Context, Progress, emit, explain, import_writers, on_result
+from .eval_output import Context, Progress, emit, explain, import_writers
 
 # Objects made between two collections of the youngest generation during the calls (Python's default is 700):
 # every call leaves a result, its checks and the connection's objects, and a 10,000-case run otherwise spends
@@ -167,7 +167,14 @@ def eval_suites(
             options=options,
         )
         planned = Evaluation(
-            root, source, snapshot, settings, dict(os.environ), on_result=on_result(progress, texts), on_warning=note
+            root,
+            source,
+            snapshot,
+            settings,
+            dict(os.environ),
+            on_result=progress.advance,
+            on_warning=note,
+            texts=texts,
         ).plan()
     threshold = gc.get_threshold()
     gc.set_threshold(YOUNG_OBJECTS, *threshold[1:])

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..model import EvalReport, TaskResult
+    from ..model import EvalReport
     from ..report.results import ResultTexts
 
 from ..wording import count
@@ -51,18 +51,6 @@ class Progress:
     def stop(self) -> None:
         if self.bar is not None:
             self.bar.stop()
-
-
-def on_result(progress: Progress, texts: ResultTexts | None) -> Callable[[TaskResult], None]:
-    """What is done with each result as it arrives: the progress bar advances, and its JSON text is made."""
-    if texts is None:
-        return progress.advance
-
-    def arrived(result: TaskResult) -> None:
-        progress.advance(result)
-        texts.add(result)
-
-    return arrived
 
 
 class Context:

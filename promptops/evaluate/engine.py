@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import digest, loader, routing
 from ..errors import InputError
@@ -38,6 +39,9 @@ from .plan import KILL_SWITCH, Task, plan, select_suites, shard
 from .runner import Options, Runner
 from .store import STATE_FILE, Store
 from .summary import RowKey, apply_overrides, cell_of, pair, rows, summarize_cases, summarize_suite
+
+if TYPE_CHECKING:
+    from ..report.results_json import ResultTexts
 
 
 @dataclass
@@ -153,10 +157,12 @@ class Evaluation:
         env: Mapping[str, str],
         on_result: Callable[[TaskResult], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
+        texts: ResultTexts | None = None,
     ) -> None:
         self.root, self.source, self.snapshot, self.settings = root, source, snapshot, settings
         self.env = env
         self.on_result = on_result
+        self.texts = texts  # a JSON report's text of each result, made as the results arrive (when one is written)
         self.on_warning = on_warning
         self.base_snapshot: Snapshot | None = None  # the --changed-since revision
         self.baseline: tuple[Source, Snapshot] | None = None  # the --baseline revision
@@ -239,6 +245,7 @@ class Evaluation:
             env=self.env,
             root=self.root,
             on_result=self.on_result,
+            texts=self.texts,
             on_wait=self.on_warning,
         )
         if (

@@ -282,11 +282,12 @@ class Store:
             (run_id, plan, label, started),
         )
 
-    def record(self, run_id: str, uid: str, result: TaskResult) -> None:
-        """Keep one task's result; `uid` identifies the task (two cases may send the same request)."""
+    def record(self, run_id: str, uid: str, result: TaskResult, encoded: str | None = None) -> None:
+        """Keep one task's result; `uid` identifies the task (two cases may send the same request). `encoded` is
+        `to_json(result)` when the caller has made that text already."""
         if result.cached and (run_id, uid) not in self._results:
             self._cached += 1
-        self._results[(run_id, uid)] = (run_id, uid, result.suite, result.case, to_json(result))
+        self._results[(run_id, uid)] = (run_id, uid, result.suite, result.case, encoded or to_json(result))
         self._queued()
 
     @_guarded

@@ -92,7 +92,12 @@ def test_no_run_of_an_openai_compatible_model_imports_litellm(make_repo) -> None
         cold = subprocess.run(
             [sys.executable, "-c", PROBE, "eval", "--repo", str(root)], env=env(), capture_output=True, text=True
         )
-        assert json.loads(cold.stdout.strip().splitlines()[-1]) == {"code": 0, "litellm": False, "aiohttp": True, "provider": True}
+        assert json.loads(cold.stdout.strip().splitlines()[-1]) == {
+            "code": 0,
+            "litellm": False,
+            "aiohttp": True,
+            "provider": True,
+        }
         served = server.requests_received
         assert served == 10
         warm = subprocess.run(

@@ -127,3 +127,10 @@ def test_text_made_beforehand_for_its_depth_is_written_as_the_value_would_be(
     made = [jsontext.dumps_at(v, 2) if i < len(early) and early[i] else v for i, v in enumerate(items)]
     assert jsontext.dumps({"results": made, "n": 1}) == jsontext.dumps({"results": items, "n": 1})
     assert jsontext.dumps({"results": made}) == json.dumps({"results": _as_dict(items)}, indent=2)
+
+
+@given(st.one_of(values, outers), st.integers(min_value=0, max_value=4))
+def test_compact_text_is_the_standard_one_line_text(value: Any, depth: int) -> None:
+    # The results store keeps `json.dumps` of a result: a JSON report's text of it, on one line.
+    assert jsontext.compact(jsontext.dumps(value)) == json.dumps(_as_dict(value))
+    assert jsontext.compact(jsontext.dumps_at(value, depth)) == json.dumps(_as_dict(value))

@@ -384,6 +384,15 @@ def test_results_written_as_they_arrived_give_the_same_json(report: EvalReport, 
     assert to_json(report, texts) == to_json(report) == json.dumps(to_dict(report), indent=2)
 
 
+@PROPERTY
+@given(task_results)
+def test_a_results_report_text_on_one_line_is_what_the_store_keeps(result: TaskResult) -> None:
+    from promptops.evaluate.store import to_json
+    from promptops.report import jsontext
+
+    assert jsontext.compact(ResultTexts().add(result)) == to_json(result)
+
+
 def test_a_replaced_result_is_written_as_it_is_now_not_as_it_arrived() -> None:
     arrived = run("s", "c", 0, "fail")
     texts = ResultTexts()
