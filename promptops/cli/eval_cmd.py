@@ -175,6 +175,7 @@ def eval_suites(
             on_result=progress.advance,
             on_warning=note,
             texts=texts,
+            on_calls_done=gc.disable,  # the report is then built of plain values, in no cycle (see _run)
         ).plan()
     threshold = gc.get_threshold()
     gc.set_threshold(YOUNG_OBJECTS, *threshold[1:])
@@ -204,10 +205,13 @@ def _run(
         note(f"no eval suite is affected by changes since {evaluation.settings.changed_since}; nothing to run")
     progress.start(planned.total)
     import_writers(kind for _, kind in kinds)
+    enabled = gc.isenabled()  # the engine pauses the collector once the calls are over (`on_calls_done`)
     try:
         report = planned.run().report
     finally:
         progress.stop()
+        if enabled:
+            gc.enable()
     with _collector_paused(freeze):  # the reports' text is made of plain values, many, in no cycle
         emit(report, kinds, fmt, context)
     code = exit_code(report, fail_on_regression=context.fail_on_regression)

@@ -158,11 +158,13 @@ class Evaluation:
         on_result: Callable[[TaskResult], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
         texts: ResultTexts | None = None,
+        on_calls_done: Callable[[], None] | None = None,
     ) -> None:
         self.root, self.source, self.snapshot, self.settings = root, source, snapshot, settings
         self.env = env
         self.on_result = on_result
         self.texts = texts  # a JSON report's text of each result, made as the results arrive (when one is written)
+        self.on_calls_done = on_calls_done  # called once the calls are over (or interrupted), before the report
         self.on_warning = on_warning
         self.base_snapshot: Snapshot | None = None  # the --changed-since revision
         self.baseline: tuple[Source, Snapshot] | None = None  # the --baseline revision
@@ -268,6 +270,8 @@ class Evaluation:
             finished = store.results(run_id)
             head_results = [finished[t.uid] for t in head if t.uid in finished]
             base_results = [finished[t.uid] for t in base if t.uid in finished]
+        if self.on_calls_done is not None:
+            self.on_calls_done()
         if s.mode == "record" and runner.recorded:
             recordings.write(self.root, self.snapshot.config.evals_dir, runner.recorded, self.redactor)
         report = self.report(head, head_results, base_results, started, time.perf_counter() - t0, interrupted, run_id)
