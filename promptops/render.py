@@ -128,6 +128,7 @@ class Renderer:
         self._strings: dict[str, jinja2.Template] = {}
         self._validators: dict[str, Any] = {}
         self._fast: dict[str, validation.Check | None] = {}  # compiled checks of the inputs schemas
+        self._inputs: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {}  # defaults and required inputs
         self._renders: set[str] = set()  # prompts found to have no problems (see render_checked)
         self._plain: dict[str, tuple[tuple[str, bool], ...] | None] = {}  # see _plain_pieces
 
@@ -360,11 +361,15 @@ class Renderer:
 
     def check_inputs(self, prompt: Prompt, variables: Mapping[str, Any]) -> dict[str, Any]:
         """Validate variables against the prompt's inputs; returns them with defaults filled in."""
+        if prompt.id not in self._inputs:  # read once a prompt: an eval checks the variables of every case
+            defaults = {n: s["default"] for n, s in prompt.inputs.items() if isinstance(s, Mapping) and "default" in s}
+            self._inputs[prompt.id] = (defaults, prompt.required_inputs)
+        defaults, required = self._inputs[prompt.id]
         values = dict(variables)
-        for name, spec in prompt.inputs.items():
-            if name not in values and isinstance(spec, Mapping) and "default" in spec:
-                values[name] = spec["default"]
-        missing = [r for r in prompt.required_inputs if r not in values]
+        for name, default in defaults.items():
+            if name not in values:
+                values[name] = default
+        missing = [r for r in required if r not in values]
         if missing:
             raise InputError(
                 f"missing input {missing[0]!r} for prompt {prompt.id!r}",
