@@ -7,7 +7,8 @@ the same C function the standard encoder uses, numbers through the same `repr`, 
 A dataclass is written as the object of its fields in declaration order (tuples as lists), the text of
 `json.dumps` of the dict `dataclasses.asdict` would make, without making it: the report's results, cases and
 suites are written straight from their objects. The fields declared as scalars (str, int, float, bool, None, a
-Literal of them) that follow each other are written by the C encoder in one call per object."""
+Literal of them) or as optional (`X | None`) that follow each other are written by the C encoder in one call per
+object, when they all hold scalars (else field by field)."""
 
 from __future__ import annotations
 
@@ -142,10 +143,12 @@ def _segments(cls: type) -> Segments | None:
 
 
 def _plain_hint(hint: Any) -> bool:
-    """Whether a field's declared type holds scalars only (the values are checked again as they are written)."""
+    """Whether a field's declared type holds scalars, or may be None (an override, most often absent): such fields
+    are written in runs, and a run holding another value at the time is written field by field."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        return all(_plain_hint(arm) for arm in typing.get_args(hint))
+        arms = typing.get_args(hint)
+        return type(None) in arms or all(_plain_hint(arm) for arm in arms)
     if origin is typing.Literal:
         return all(type(arg) in _SCALARS for arg in typing.get_args(hint))
     return hint in _PLAIN_HINTS

@@ -73,6 +73,8 @@ class Outer:
     axes: dict[str, str]
     loose: Any  # declared as anything: written as the value it holds
     last: bool | None = None
+    extra: Inner | None = None  # most often None: written with the scalars around it, else on its own
+    after: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +103,8 @@ outers = st.builds(
     axes=st.dictionaries(st.text(max_size=4), st.text(max_size=4), max_size=2),
     loose=values,
     last=st.none() | st.booleans(),
+    extra=st.none() | inners,
+    after=st.integers(),
 )
 
 
