@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 from . import skip_collections_at_exit
 from .common import RepoOption, note, open_project, repo_prefix, root_of
-from .eval_output import Context, Progress, emit, explain, import_writers
+from .eval_output import Context, ProgressBar, emit, explain, import_writers
 
 # Objects made (and not yet freed) between two collections of the youngest generation during the calls
 # (Python's default is 700): results, checks and the connections' objects are freed by reference counting or
@@ -141,7 +141,7 @@ def eval_suites(
     from ..evaluate.engine import Evaluation, Settings
     from ..evaluate.runner import Options
 
-    progress = Progress()
+    progress = ProgressBar()
     # A JSON report's results are written as they arrive, while the other calls are in flight (see ResultTexts).
     texts = ResultTexts() if "json" in {kind for _, kind in kinds} or (fmt == "json" and not kinds) else None
     # Freezing is left alone when the caller froze objects of its own: unfreezing ours would unfreeze them too.
@@ -193,7 +193,7 @@ def eval_suites(
 
 def _run(
     planned: Planned,
-    progress: Progress,
+    progress: ProgressBar,
     kinds: list[tuple[Path, str]],
     fmt: str | None,
     context: Context,

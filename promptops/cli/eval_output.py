@@ -18,7 +18,7 @@ from ..wording import count
 from .common import err_console, out_console, write_out
 
 
-class Progress:
+class ProgressBar:
     """A progress bar on a terminal; nothing when stderr is not one."""
 
     def __init__(self) -> None:
