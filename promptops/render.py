@@ -128,7 +128,9 @@ class Renderer:
         self._strings: dict[str, jinja2.Template] = {}
         self._validators: dict[str, Any] = {}
         self._fast: dict[str, validation.Check | None] = {}  # compiled checks of the inputs schemas
+        self._inputs: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {}  # defaults and required inputs
         self._renders: set[str] = set()  # prompts found to have no problems (see render_checked)
+        self._plain: dict[str, tuple[tuple[str, bool], ...] | None] = {}  # see _plain_pieces
 
     # -- template lookup -------------------------------------------------------------------------------------
     def template_text(self, name: str) -> str | None:
@@ -359,11 +361,15 @@ class Renderer:
 
     def check_inputs(self, prompt: Prompt, variables: Mapping[str, Any]) -> dict[str, Any]:
         """Validate variables against the prompt's inputs; returns them with defaults filled in."""
+        if prompt.id not in self._inputs:  # read once a prompt: an eval checks the variables of every case
+            defaults = {n: s["default"] for n, s in prompt.inputs.items() if isinstance(s, Mapping) and "default" in s}
+            self._inputs[prompt.id] = (defaults, prompt.required_inputs)
+        defaults, required = self._inputs[prompt.id]
         values = dict(variables)
-        for name, spec in prompt.inputs.items():
-            if name not in values and isinstance(spec, Mapping) and "default" in spec:
-                values[name] = spec["default"]
-        missing = [r for r in prompt.required_inputs if r not in values]
+        for name, default in defaults.items():
+            if name not in values:
+                values[name] = default
+        missing = [r for r in required if r not in values]
         if missing:
             raise InputError(
                 f"missing input {missing[0]!r} for prompt {prompt.id!r}",
@@ -418,9 +424,29 @@ class Renderer:
             if problems:
                 raise problems[0]
             self._renders.add(prompt.id)
+        name = self.name_of(prompt)
+        pieces = self._plain_pieces(name)
+        if pieces is not None and all(piece in values for piece, is_name in pieces if is_name):
+            # Text and variables only: what Jinja2 would write (`str` of each value), without running it. A
+            # missing variable, or an output past the budget, renders through Jinja2, which reports it.
+            text = "".join(str(values[piece]) if is_name else piece for piece, is_name in pieces)
+            if len(text) <= self.clock.chars:
+                return self._split(text, prompt), {}
         with pinned.rendering(prompt) as used:
-            text = self._run(self.name_of(prompt), _private(values), prompt)  # a template never touches ours
+            text = self._run(name, _private(values), prompt)  # a template never touches ours
         return self._split(text, prompt), dict(used)
+
+    def _plain_pieces(self, name: str) -> tuple[tuple[str, bool], ...] | None:
+        """The pieces of a template made only of text and `{{ variable }}` outputs (the body of most prompts), in
+        order: (text, False) or (variable name, True). None for any other template (a filter, a tag, an include,
+        an expression): it renders through Jinja2."""
+        if name not in self._plain:
+            try:
+                ast = self.env.parse(self.mark_roles(self.template_text(name) or ""), name=name)
+            except Exception:  # what does not parse renders through Jinja2, which reports it
+                ast = None
+            self._plain[name] = _pieces(ast) if ast is not None else None
+        return self._plain[name]
 
     def render_text(
         self,
@@ -549,7 +575,8 @@ class Renderer:
         parts = self._sentinel.split(text)
         head, rest = parts[0], parts[1:]
         if not rest:
-            return [Message("user", _clean(head))] if _clean(head) else []
+            text = _clean(head)
+            return [Message("user", text)] if text else []
         if head.strip():
             raise RenderError(
                 "text before the first role marker",
@@ -559,9 +586,25 @@ class Renderer:
             )
         messages = []
         for role, content in zip(rest[0::2], rest[1::2], strict=False):
-            if _clean(content):
-                messages.append(Message(role, _clean(content)))
+            text = _clean(content)
+            if text:
+                messages.append(Message(role, text))
         return messages
+
+
+def _pieces(ast: nodes.Template) -> tuple[tuple[str, bool], ...] | None:
+    pieces: list[tuple[str, bool]] = []
+    for node in ast.body:
+        if type(node) is not nodes.Output:
+            return None
+        for child in node.nodes:
+            if type(child) is nodes.TemplateData:
+                pieces.append((child.data, False))
+            elif type(child) is nodes.Name and child.ctx == "load":
+                pieces.append((child.name, True))
+            else:
+                return None
+    return tuple(pieces)
 
 
 def inputs_validator(prompt: Prompt) -> Any:

@@ -262,6 +262,44 @@ def test_rendering_leaves_the_variables_alone(value: dict[str, object]) -> None:
     assert repr(case.vars) == before
 
 
+# -- a body of text and variables renders as Jinja2 renders it -------------------------------------------------
+
+# `{{ x }}` as a prompt may write it, and text Jinja2 reads as text (a comment, a raw block, whitespace control).
+VARIABLE_FORMS = ["{{ NAME }}", "{{NAME}}", "{{- NAME }}", "{{ NAME -}}", " {{- NAME -}} "]
+TAG = "{% if true %}{% endif %}"
+TEXT_FORMS = ["{# a note #}", "{% raw %}{{ not_a_variable }}{% endraw %}", "\n", "  \n\t"]
+plain_values = st.one_of(
+    s.variable_values, st.integers(), st.floats(), st.booleans(), st.none(), s.json_values, s.json_objects
+)
+
+
+@properties
+@given(s.bodies(), st.data())
+def test_text_and_variables_render_as_jinja_renders_them(body: s.Body, data: st.DataObject) -> None:
+    # Such bodies (most prompts) are rendered without running Jinja2; an `{% if %}` at the end makes the same
+    # body render through it. One renderer renders both (its role markers are its own).
+    text = body.text()
+    for name in sorted(body.variables):
+        text = text.replace(f"{{{{ {name} }}}}", data.draw(st.sampled_from(VARIABLE_FORMS)).replace("NAME", name))
+    extra = data.draw(st.lists(st.sampled_from(TEXT_FORMS), max_size=2))
+    text = text.replace("\n", "\n" + "".join(extra), 1) if extra else text
+    snapshot = loader.load(DictSource({"prompts/plain.prompt": text, "prompts/tagged.prompt": text + TAG}))
+    assert {"plain", "tagged"} <= set(snapshot.prompts), snapshot.problems
+    renderer = Renderer(snapshot)
+
+    def outcome(prompt: str, variables: dict[str, object]) -> object:
+        try:
+            return renderer.render(prompt, variables)
+        except InputError as exc:  # the same refusal, naming its own prompt
+            return exc.message.replace(f"'{prompt}'", "'P'"), exc.file and exc.file.replace(prompt, "P"), exc.line
+
+    values = {name: data.draw(plain_values) for name in sorted(body.variables)}
+    assert outcome("plain", values) == outcome("tagged", values)
+    for name in sorted(body.variables)[:1]:  # a missing variable is reported as Jinja2 reports it
+        missing = {k: v for k, v in values.items() if k != name}
+        assert outcome("plain", missing) == outcome("tagged", missing)
+
+
 # -- a missing variable always raises ------------------------------------------------------------------------
 
 

@@ -46,15 +46,21 @@ def check_equals(a: Assertion, obs: Observation) -> Outcome:
     )
 
 
+# The most used checks word only the reason they give (a run of 10,000 cases wrote 20,000 it did not keep).
+
+
 def check_contains(a: Assertion, obs: Observation) -> Outcome:
     needle = _text(a)
-    return _result(needle in obs.output, f"found {_show(needle)}", f"{_show(needle)} not found in {_show(obs.output)}")
+    if needle in obs.output:
+        return True, 1.0, f"found {_show(needle)}"
+    return False, 0.0, f"{_show(needle)} not found in {_show(obs.output)}"
 
 
 def check_icontains(a: Assertion, obs: Observation) -> Outcome:
     needle = _text(a)
-    found = needle.casefold() in obs.output.casefold()
-    return _result(found, f"found {_show(needle)} (ignoring case)", f"{_show(needle)} not found in {_show(obs.output)}")
+    if needle.casefold() in obs.output.casefold():
+        return True, 1.0, f"found {_show(needle)} (ignoring case)"
+    return False, 0.0, f"{_show(needle)} not found in {_show(obs.output)}"
 
 
 def _any(a: Assertion, obs: Observation, fold: bool) -> Outcome:
@@ -109,16 +115,16 @@ def check_regex(a: Assertion, obs: Observation) -> Outcome:
 
 def check_starts_with(a: Assertion, obs: Observation) -> Outcome:
     prefix = _text(a)
-    ok = obs.output.startswith(prefix)
-    return _result(
-        ok, f"starts with {_show(prefix)}", f"expected to start with {_show(prefix)}, got {_show(obs.output)}"
-    )
+    if obs.output.startswith(prefix):
+        return True, 1.0, f"starts with {_show(prefix)}"
+    return False, 0.0, f"expected to start with {_show(prefix)}, got {_show(obs.output)}"
 
 
 def check_ends_with(a: Assertion, obs: Observation) -> Outcome:
     suffix = _text(a)
-    ok = obs.output.endswith(suffix)
-    return _result(ok, f"ends with {_show(suffix)}", f"expected to end with {_show(suffix)}, got {_show(obs.output)}")
+    if obs.output.endswith(suffix):
+        return True, 1.0, f"ends with {_show(suffix)}"
+    return False, 0.0, f"expected to end with {_show(suffix)}, got {_show(obs.output)}"
 
 
 def check_length(a: Assertion, obs: Observation) -> Outcome:

@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import os
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
     from ..evaluate.engine import Planned
-    from ..model import EvalReport
 
-from ..wording import count
 from . import skip_collections_at_exit
-from .common import RepoOption, err_console, note, open_project, out_console, repo_prefix, root_of, write_out
+from .common import RepoOption, note, open_project, repo_prefix, root_of
+from .eval_output import Context, ProgressBar, emit, explain, import_writers
 
-# Objects made between two collections of the youngest generation during the calls (Python's default is 700):
-# every call leaves a result, its checks and the connection's objects, and a 10,000-case run otherwise spends
-# a tenth of its CPU time in hundreds of collections.
-YOUNG_OBJECTS = 10_000
+# Objects made (and not yet freed) between two collections of the youngest generation during the calls
+# (Python's default is 700): results, checks and the connections' objects are freed by reference counting or
+# kept for the report, and next to none are garbage in cycles. At 700 a 10,000-case run spent a tenth of its CPU
+# time in hundreds of collections; at 10,000 it still made a dozen (0.04 s warm, 0.07 s cold) that found at
+# most a few hundred objects; at 100,000 it makes none.
+YOUNG_OBJECTS = 100_000
 
 
 def eval_suites(
@@ -129,7 +128,7 @@ def eval_suites(
         raise InputError("--fail-on regression needs --baseline REV")
     if routes not in ("primary", "all"):
         raise InputError(f"unknown --routes {routes!r}", hint="use primary or all")
-    from ..report.results import FORMATS, format_of
+    from ..report.results import FORMATS, ResultTexts, format_of
 
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
@@ -142,7 +141,9 @@ def eval_suites(
     from ..evaluate.engine import Evaluation, Settings
     from ..evaluate.runner import Options
 
-    progress = _Progress()
+    progress = ProgressBar()
+    # A JSON report's results are written as they arrive, while the other calls are in flight (see ResultTexts).
+    texts = ResultTexts() if "json" in {kind for _, kind in kinds} or (fmt == "json" and not kinds) else None
     # Freezing is left alone when the caller froze objects of its own: unfreezing ours would unfreeze them too.
     freeze = gc.get_freeze_count() == 0
     # Loading and planning make objects that live for the whole run; a long suite is parsed once, not every run.
@@ -168,12 +169,20 @@ def eval_suites(
             options=options,
         )
         planned = Evaluation(
-            root, source, snapshot, settings, dict(os.environ), on_result=progress.advance, on_warning=note
+            root,
+            source,
+            snapshot,
+            settings,
+            dict(os.environ),
+            on_result=progress.advance,
+            on_warning=note,
+            texts=texts,
+            on_calls_done=gc.disable,  # the report is then built of plain values, in no cycle (see _run)
         ).plan()
     threshold = gc.get_threshold()
     gc.set_threshold(YOUNG_OBJECTS, *threshold[1:])
     try:
-        context = _Context(repo_prefix(root), fail_on == "regression", planned.messages)
+        context = Context(repo_prefix(root), fail_on == "regression", planned.messages, texts)
         return _run(planned, progress, kinds, fmt, context, freeze)
     finally:
         gc.set_threshold(*threshold)
@@ -184,10 +193,10 @@ def eval_suites(
 
 def _run(
     planned: Planned,
-    progress: _Progress,
+    progress: ProgressBar,
     kinds: list[tuple[Path, str]],
     fmt: str | None,
-    context: _Context,
+    context: Context,
     freeze: bool,
 ) -> int:
     """Make the calls, write the reports and the summary; the exit code."""
@@ -197,15 +206,18 @@ def _run(
     if evaluation.settings.changed_since and not planned.head:
         note(f"no eval suite is affected by changes since {evaluation.settings.changed_since}; nothing to run")
     progress.start(planned.total)
-    _import_writers(kind for _, kind in kinds)
+    import_writers(kind for _, kind in kinds)
+    enabled = gc.isenabled()  # the engine pauses the collector once the calls are over (`on_calls_done`)
     try:
         report = planned.run().report
     finally:
         progress.stop()
+        if enabled:
+            gc.enable()
     with _collector_paused(freeze):  # the reports' text is made of plain values, many, in no cycle
-        _emit(report, kinds, fmt, context)
+        emit(report, kinds, fmt, context)
     code = exit_code(report, fail_on_regression=context.fail_on_regression)
-    _explain(report, code)
+    explain(report, code)
     return code
 
 
@@ -237,156 +249,3 @@ def _parse_shard(spec: str | None) -> tuple[int, int] | None:
     if not (sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
         raise InputError(f"--shard {spec!r} is not K/N with 1 <= K <= N", hint="e.g. --shard 2/4")
     return int(k), int(n)
-
-
-class _Context:
-    """What the writers need besides the report: the project's path in the repository, the gate policy and the
-    rendered messages of each case (for the HTML report only: gathered, and redacted, when one is written)."""
-
-    def __init__(self, prefix: str, fail_on_regression: bool, messages: Callable[[], dict[Any, Any]]) -> None:
-        self.prefix, self.fail_on_regression, self._messages = prefix, fail_on_regression, messages
-
-    @functools.cached_property
-    def messages(self) -> dict[Any, Any]:
-        return self._messages()
-
-
-def _import_writers(kinds: Iterable[str]) -> None:
-    """Import what writes the reports and the summary table on a background thread while the calls are made
-    (about 40 ms, which the time after the last answer no longer includes). Any failure is left for `_emit`."""
-    modules = ["rich.table", "rich.text", "promptops.report.results"]
-    modules += [f"promptops.report.{_WRITER_MODULES[k]}" for k in dict.fromkeys(kinds) if k in _WRITER_MODULES]
-
-    def load() -> None:
-        import importlib
-
-        with contextlib.suppress(Exception):
-            for name in modules:
-                importlib.import_module(name)
-
-    threading.Thread(target=load, name="promptops-report-import", daemon=True).start()
-
-
-_WRITER_MODULES = {"junit": "junit", "markdown": "markdown", "html": "results_html"}  # json: report.results
-
-
-def _emit(report: EvalReport, outputs: list[tuple[Path, str]], fmt: str | None, context: _Context) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    from ..report import results as writers
-
-    def render(kind: str) -> str:
-        messages = context.messages if kind == "html" else None
-        return writers.render(kind, report, messages=messages, fail_on_regression=context.fail_on_regression)
-
-    for path, kind in outputs:
-        write_out(render(kind), path)
-    if fmt and not outputs:
-        write_out(render(fmt))
-        console = err_console()
-    else:
-        console = out_console()
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in writers.SUMMARY_HEADER:
-        table.add_column(column, no_wrap=True)
-    for row in writers.summary_rows(report):
-        table.add_row(*(Text(cell) for cell in row))  # text, never markup: "[model: x]", or a suite id
-    console.print(table)
-    metrics = writers.metric_rows(report)
-    if metrics:
-        table = Table(box=None, pad_edge=False, header_style="bold", title="metrics", title_justify="left")
-        for column in writers.METRIC_HEADER:
-            table.add_column(column, no_wrap=True)
-        for metric in metrics:
-            table.add_row(*(Text(cell) for cell in metric))
-        console.print(table)
-    variants = writers.variant_lines(report)
-    if variants:
-        console.print("\n".join(variants), markup=False)
-    notes = writers.to_text_notes(report)
-    if notes:
-        console.print(notes, markup=False)
-    failures = writers.to_text_failures(report)
-    if failures:
-        console.print(failures, markup=False)
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
-            handle.write(writers.to_markdown(report) + "\n")
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        annotations = writers.github_annotations(report, context.prefix)
-        if annotations:
-            write_out(annotations)
-
-
-def _explain(report: object, code: int) -> None:
-    from ..model import EvalReport
-
-    assert isinstance(report, EvalReport)
-    console = err_console()
-    errors = [r for r in report.results if r.status == "error"]
-    if errors:
-        first = errors[0]
-        console.print(
-            f"error: {count(len(errors), 'task')} ended in error; first: "
-            f"{first.suite}:{first.case} ({first.model}): {first.error}",
-            markup=False,
-        )
-    missing = [r for r in errors if r.error_kind == "replay_miss"]
-    if missing:
-        console.print(
-            "missing recordings: "
-            + ", ".join(f"{r.suite}:{r.case} ({r.model})" for r in missing[:20])
-            + (" ..." if len(missing) > 20 else "")
-            + "\n  hint: record them with `promptops eval --record` with the providers' keys set",
-            markup=False,
-        )
-    regressed = [c for c in report.cases if c.baseline == "regressed"]
-    failed = "✗ a gate failed"
-    if any(s.incomplete for s in report.suites):
-        failed = "✗ incomplete: runs are missing, which is never a pass"
-    elif report.passed and regressed:  # the gates held: --fail-on regression failed the run
-        failed = f"✗ {count(len(regressed), 'case')} regressed against {report.baseline}"
-    verdict = {
-        0: "✓ all gates passed" if report.suites else "✓ nothing was evaluated",
-        1: failed,
-        2: "✗ bad input",
-        3: "✗ provider errors",
-        130: "partial results kept; run the same command to resume",
-    }[code]
-    console.print(verdict)
-
-
-class _Progress:
-    """A progress bar on a terminal; nothing when stderr is not one."""
-
-    def __init__(self) -> None:
-        self.bar: Any = None
-        self.task: Any = None
-
-    def start(self, total: int) -> None:
-        import sys
-
-        if not sys.stderr.isatty() or total == 0:
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        bar = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console(),
-            transient=True,
-        )
-        bar.start()
-        self.task = bar.add_task("eval", total=total)
-        self.bar = bar
-
-    def advance(self, _: object) -> None:
-        if self.bar is not None:
-            self.bar.advance(self.task)
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()

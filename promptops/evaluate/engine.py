@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import digest, loader, routing
 from ..errors import InputError
@@ -38,6 +39,9 @@ from .plan import KILL_SWITCH, Task, plan, select_suites, shard
 from .runner import Options, Runner
 from .store import STATE_FILE, Store
 from .summary import RowKey, apply_overrides, cell_of, pair, rows, summarize_cases, summarize_suite
+
+if TYPE_CHECKING:
+    from ..report.results_json import ResultTexts
 
 
 @dataclass
@@ -153,10 +157,14 @@ class Evaluation:
         env: Mapping[str, str],
         on_result: Callable[[TaskResult], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
+        texts: ResultTexts | None = None,
+        on_calls_done: Callable[[], None] | None = None,
     ) -> None:
         self.root, self.source, self.snapshot, self.settings = root, source, snapshot, settings
         self.env = env
         self.on_result = on_result
+        self.texts = texts  # a JSON report's text of each result, made as the results arrive (when one is written)
+        self.on_calls_done = on_calls_done  # called once the calls are over (or interrupted), before the report
         self.on_warning = on_warning
         self.base_snapshot: Snapshot | None = None  # the --changed-since revision
         self.baseline: tuple[Source, Snapshot] | None = None  # the --baseline revision
@@ -204,15 +212,17 @@ class Evaluation:
         return Planned(self, tuple(head), tuple(base))
 
     def _providers(self) -> Callable[[ModelSpec], Provider]:
-        mode = self.settings.mode
-        fallback = get_provider("fallback")()
-        if mode == "replay":
-            live: Provider = get_provider("replay")(recordings.read_all(self.source, self.snapshot.config.evals_dir))
-        else:
-            live = get_provider("litellm")(env=self.env)
+        """The provider of each model, made when the first call needs it: a warm re-run, answered by the cache,
+        makes none (nor imports their modules)."""
+        made: dict[str, Provider] = {}
+        if self.settings.mode == "replay":  # the recordings are read (and refused when broken) before any call
+            made["live"] = get_provider("replay")(recordings.read_all(self.source, self.snapshot.config.evals_dir))
 
         def provider_of(model: ModelSpec) -> Provider:
-            return fallback if model is KILL_SWITCH or model.name == KILL_SWITCH.name else live
+            role = "fallback" if model is KILL_SWITCH or model.name == KILL_SWITCH.name else "live"
+            if role not in made:
+                made[role] = get_provider("fallback")() if role == "fallback" else get_provider("litellm")(env=self.env)
+            return made[role]
 
         return provider_of
 
@@ -237,6 +247,7 @@ class Evaluation:
             env=self.env,
             root=self.root,
             on_result=self.on_result,
+            texts=self.texts,
             on_wait=self.on_warning,
         )
         if (
@@ -259,6 +270,8 @@ class Evaluation:
             finished = store.results(run_id)
             head_results = [finished[t.uid] for t in head if t.uid in finished]
             base_results = [finished[t.uid] for t in base if t.uid in finished]
+        if self.on_calls_done is not None:
+            self.on_calls_done()
         if s.mode == "record" and runner.recorded:
             recordings.write(self.root, self.snapshot.config.evals_dir, runner.recorded, self.redactor)
         report = self.report(head, head_results, base_results, started, time.perf_counter() - t0, interrupted, run_id)
@@ -295,7 +308,7 @@ class Evaluation:
             base_cases = summarize_cases(based, dims)
             cases, removed = pair(base_cases, cases)
             base_rows = _rows(base_snap, base_cases, based, duration, dims, None)
-        planned = Counter((t.suite.id, cell_of(_task_axes(t, dims))) for t in head)
+        planned = Counter((t.suite.id, cell_of(_task_axes(t, dims)) if dims else ()) for t in head)
         suites = _rows(self.snapshot, cases, results, duration, dims, planned)
         shard_label = f"{self.settings.shard[0]}/{self.settings.shard[1]}" if self.settings.shard else None
         return EvalReport(

@@ -13,16 +13,20 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import checks
 from ..formats import parse_json
 from ..model import CheckResult, Message, ModelSpec, Prompt, Snapshot, TaskResult
 from ..providers import Completion, Provider, ProviderError, ProviderRequest
 from ..redaction import Redactor
+from ..report import jsontext
 from .options import BACKOFF_BASE, MAX_RETRY_WAIT, Options  # noqa: F401 (also imported from here)
 from .plan import Task
 from .store import Store
+
+if TYPE_CHECKING:
+    from ..report.results_json import ResultTexts
 
 BACKOFF_CAP = 20.0
 SCRUB_MEMO_CHARS = 2000  # texts up to this long have their scrubbed form remembered, ...
@@ -59,6 +63,7 @@ class Runner:
     root: Path | None = None
     on_result: Callable[[TaskResult], None] | None = None
     on_wait: Callable[[str], None] | None = None
+    texts: ResultTexts | None = None  # when a JSON report is written: each result's text, made as it arrives
     spent: float = 0.0
     calls: int = 0
     recorded: list[Recorded] = field(default_factory=list)
@@ -88,8 +93,11 @@ class Runner:
                     results[index] = done[uid]
                     continue
                 result = await self.run_task(task)
+                # A JSON report's text of the result, made now (while other calls are in flight); the store keeps
+                # the same text on one line rather than encoding the result a second time.
+                text = self.texts.add(result) if self.texts is not None else None
                 if self.store is not None and run_id is not None:
-                    self.store.record(run_id, uid, result)
+                    self.store.record(run_id, uid, result, jsontext.compact(text) if text is not None else None)
                 if self.on_result is not None:
                     self.on_result(result)
                 results[index] = result
@@ -270,7 +278,8 @@ class Runner:
                 raise
         if self.store is not None and provider.name == "litellm":
             # Only live answers are cached: a recording or a fallback must never pass for a model's answer later.
-            self.store.put(key, replace(completion, text=self.scrub(completion.text)))
+            kept = self.scrub(completion.text)
+            self.store.put(key, completion if kept == completion.text else replace(completion, text=kept))
         self._remember(key, task, request.model, completion)
         return completion
 

@@ -48,7 +48,8 @@ def apply_overrides(results: Iterable[TaskResult], overrides: Mapping[tuple[str,
 def summarize_cases(results: Sequence[TaskResult], dimensions: Sequence[str] = ()) -> list[CaseSummary]:
     groups: dict[Identity, list[TaskResult]] = defaultdict(list)
     for r in sorted(results, key=lambda r: r.repeat):
-        groups[(r.suite, r.case, r.variant, cell_of(axes_of(r, dimensions)))].append(r)
+        cell = cell_of(axes_of(r, dimensions)) if dimensions else ()
+        groups[(r.suite, r.case, r.variant, cell)].append(r)
     return [_case(key, runs) for key, runs in groups.items()]
 
 
@@ -56,8 +57,11 @@ def _case(key: Identity, runs: Sequence[TaskResult]) -> CaseSummary:
     suite, case, variant, cell = key
     statuses = [r.status for r in runs]
     passed, failed = statuses.count("pass"), statuses.count("fail")
-    outputs = Counter(r.output_hash for r in runs if r.output is not None)
-    agreement = (max(outputs.values()) / len(runs)) if outputs else 0.0
+    if len(runs) == 1:  # most cases run once: its output agrees with itself, when it has one
+        agreement = 0.0 if runs[0].output is None else 1.0
+    else:
+        outputs = Counter(r.output_hash for r in runs if r.output is not None)
+        agreement = (max(outputs.values()) / len(runs)) if outputs else 0.0
     return CaseSummary(
         suite=suite,
         case=case,
@@ -90,8 +94,12 @@ def summarize_suite(
     `planned` is the number of runs the plan held for the row; fewer results make the row incomplete."""
     axes = dict(axes or {})
     cell = cell_of(axes)
-    of_suite = [c for c in cases if c.suite == suite.id and cell_of(c.axes) == cell]
-    runs = [r for r in results if r.suite == suite.id and cell_of(axes_of(r, list(axes))) == cell]
+    if cell:
+        of_suite = [c for c in cases if c.suite == suite.id and cell_of(c.axes) == cell]
+        runs = [r for r in results if r.suite == suite.id and cell_of(axes_of(r, list(axes))) == cell]
+    else:  # a run split by no dimension (the cell of every result)
+        of_suite = [c for c in cases if c.suite == suite.id and not c.axes]
+        runs = [r for r in results if r.suite == suite.id]
     checked = [c for c in of_suite if c.verdict != "unchecked"]
     checked_runs = sum(c.runs - c.unchecked_runs for c in of_suite)
     passed_runs = sum(c.passed_runs for c in of_suite)

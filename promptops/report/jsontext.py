@@ -2,12 +2,23 @@
 standard library's indenting encoder: that one is pure Python and runs a generator per nested value, which for
 a report of 10,000 results (about 600,000 values) costs several times the text's own work. Strings go through
 the same C function the standard encoder uses, numbers through the same `repr`, so the text is byte-identical
-(a property test holds it to `json.dumps` on generated values)."""
+(a property test holds it to `json.dumps` on generated values).
+
+A dataclass is written as the object of its fields in declaration order (tuples as lists), the text of
+`json.dumps` of the dict `dataclasses.asdict` would make, without making it: the report's results, cases and
+suites are written straight from their objects. The fields declared as scalars (str, int, float, bool, None, a
+Literal of them) or as optional (`X | None`) that follow each other are written by the C encoder in one call per
+object, when they all hold scalars (else field by field)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import operator
+import re
+import types
+import typing
 from collections.abc import Callable
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
@@ -16,13 +27,43 @@ INDENT = "  "
 _INFINITY = float("inf")
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _EMPTY = frozenset({dict, list, tuple})  # written "{}" or "[]" when empty, at any depth
+_PLAIN_HINTS = frozenset({str, int, float, bool, type(None)})
+# A dataclass's fields as segments: (names, getter) where `getter` returns the values of a run of fields
+# declared as scalars in one tuple, or None for a field written on its own (a nested value).
+Segments = tuple[tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]] | None], ...]
+
+
+class Raw(str):
+    """JSON text made beforehand by `dumps_at` for the depth it is written at: written as it is."""
+
+    __slots__ = ()
 
 
 def dumps(value: Any) -> str:
-    """`json.dumps(value, indent=2)`: the same text; a TypeError for a value JSON cannot hold."""
+    """`json.dumps(value, indent=2)`: the same text (a dataclass as the dict of its fields, a `Raw` as its text); a
+    TypeError for a value JSON cannot hold."""
     out: list[str] = []
     _write(value, out, "\n")
     return "".join(out)
+
+
+def dumps_at(value: Any, depth: int) -> Raw:
+    """The text `dumps` writes for `value` as an item `depth` levels down (the items of a list that is the value
+    of a top-level key are at depth 2), to be written later as a `Raw`."""
+    out: list[str] = []
+    _write(value, out, "\n" + INDENT * depth)
+    return Raw("".join(out))
+
+
+def compact(text: str) -> str:
+    """The text `json.dumps(value)` writes (separators ", " and ": ", one line) for the text `dumps` or `dumps_at`
+    wrote: its line breaks and indents taken out. Every line break in it is one the indenting made (a string's
+    own are escaped), so this is two searches instead of a second encoding of the value."""
+    return _BREAK.sub("", _ITEM_BREAK.sub(", ", text))
+
+
+_ITEM_BREAK = re.compile(r",\n *")
+_BREAK = re.compile(r"\n *")
 
 
 def _float(value: float) -> str:
@@ -82,11 +123,78 @@ def _refuse(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+@functools.cache
+def _segments(cls: type) -> Segments | None:
+    """How a dataclass is written (None for any other type): its runs of scalar fields, then the others."""
+    if not dataclasses.is_dataclass(cls):
+        return None
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # an annotation that does not resolve: every field is then written on its own
+        hints = {}
+    runs: list[tuple[list[str], bool]] = []
+    for f in dataclasses.fields(cls):
+        scalar = _plain_hint(hints.get(f.name))
+        if scalar and runs and runs[-1][1]:
+            runs[-1][0].append(f.name)
+        else:
+            runs.append(([f.name], scalar))
+    return tuple((tuple(names), _getter(names) if scalar else None) for names, scalar in runs)
+
+
+def _plain_hint(hint: Any) -> bool:
+    """Whether a field's declared type holds scalars, or may be None (an override, most often absent): such fields
+    are written in runs, and a run holding another value at the time is written field by field."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        arms = typing.get_args(hint)
+        return type(None) in arms or all(_plain_hint(arm) for arm in arms)
+    if origin is typing.Literal:
+        return all(type(arg) in _SCALARS for arg in typing.get_args(hint))
+    return hint in _PLAIN_HINTS
+
+
+def _getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    if len(names) == 1:
+        name = names[0]
+        return lambda obj: (getattr(obj, name),)
+    return operator.attrgetter(*names)
+
+
+def _write_fields(obj: Any, segments: Segments, out: list[str], newline: str) -> None:
+    """Append the text of a dataclass: the object of its fields, as `_write` writes a dict."""
+    if not segments:
+        out.append("{}")
+        return
+    inner = newline + INDENT
+    flat = _flat(inner)
+    lead = "{" + inner
+    for names, getter in segments:
+        if getter is not None:
+            values = getter(obj)
+            if _SCALARS.issuperset(map(type, values)):
+                out.append(lead + flat(dict(zip(names, values, strict=True)))[1:-1])
+                lead = "," + inner
+                continue
+        for name in names:  # a nested value, or a run holding a value that is not of a plain scalar type
+            out.append(f"{lead}{encode_basestring_ascii(name)}: ")
+            _write(getattr(obj, name), out, inner)
+            lead = "," + inner
+    out.append(newline + "}")
+
+
 def _write(value: Any, out: list[str], newline: str) -> None:
     """Append the text of `value`, whose first line is already indented; `newline` ends a line at its level."""
+    if type(value) is Raw:
+        out.append(value)
+        return
     text = _scalar(value)
     if text is not None:
         out.append(text)
+        return
+    segments = _segments(type(value))  # type: ignore[arg-type]
+    if segments is not None:
+        _write_fields(value, segments, out, newline)
         return
     if isinstance(value, dict):
         if not value:
@@ -118,8 +226,14 @@ def _write(value: Any, out: list[str], newline: str) -> None:
         inner = newline + INDENT
         lead = "[" + inner
         for item in value:
-            text = _scalar(item)
-            if text is None:
+            if type(item) in _SCALARS:
+                out.append(lead + str(_scalar(item)))
+            elif type(item) is Raw:  # a result written while the run went on
+                out.append(lead + item)
+            elif (segments := _segments(type(item))) is not None:  # type: ignore[arg-type]  # results, cases
+                out.append(lead)
+                _write_fields(item, segments, out, inner)
+            elif (text := _scalar(item)) is None:
                 out.append(lead)
                 _write(item, out, inner)
             else:

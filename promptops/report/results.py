@@ -35,7 +35,7 @@ from .cases import (
 )
 from .findings import workflow_escape
 from .metrics import METRIC_HEADER, metric_rows
-from .results_json import FORMAT_VERSION, from_dict, to_dict, to_json
+from .results_json import FORMAT_VERSION, ResultTexts, from_dict, to_dict, to_json
 from .variants import variant_lines
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ __all__ = [
     "FORMAT_VERSION",
     "METRIC_HEADER",
     "SUMMARY_HEADER",
+    "ResultTexts",
     "format_of",
     "from_dict",
     "github_annotations",
@@ -100,8 +101,10 @@ def render(
     *,
     messages: Mapping[CaseKey, Sequence[Message]] | None = None,
     fail_on_regression: bool = False,
+    texts: ResultTexts | None = None,
 ) -> str:
-    """The report in one of FORMATS; JUnit agrees with the exit code `fail_on_regression` gives."""
+    """The report in one of FORMATS; JUnit agrees with the exit code `fail_on_regression` gives. JSON writes the
+    results `texts` holds with the text made as they arrived."""
     if kind == "junit":
         from .junit import to_junit
 
@@ -114,7 +117,7 @@ def render(
         from .markdown import to_markdown
 
         return to_markdown(report)
-    return to_json(report)
+    return to_json(report, texts)
 
 
 # -- terminal text and annotations ---------------------------------------------------------------------------

@@ -26,6 +26,44 @@ Convert = Callable[[Any, str], Any]
 
 def to_dict(report: EvalReport) -> dict[str, Any]:
     """The results document of the published schema (schemas/results.json); lists sorted, checks in order."""
+    return _document(report, _plain, _plain)
+
+
+def _itself(obj: Any) -> Any:
+    return obj
+
+
+def to_json(report: EvalReport, texts: ResultTexts | None = None) -> str:
+    """The results document as the indented text `-o FILE.json` writes: `to_dict`'s, written straight from the
+    report's objects (jsontext writes a dataclass as its fields), without making the dicts first. A result whose
+    text `texts` made while the run went on is written with that text."""
+    return jsontext.dumps(_document(report, _itself, texts.text_or_result if texts is not None else _itself))
+
+
+class ResultTexts:
+    """The JSON text of each result, made as the result arrives (`add`), while the calls of the others are still
+    in flight, rather than all after the last answer. Kept by identity: only a result the report still holds
+    unchanged is written with it (an override makes a new result, written when the report is)."""
+
+    def __init__(self) -> None:
+        self._texts: dict[int, tuple[TaskResult, jsontext.Raw]] = {}
+
+    def add(self, result: TaskResult) -> jsontext.Raw:
+        """Make and keep the result's text; returns it (`jsontext.compact` of it is `json.dumps` of the result's
+        fields, what the results store keeps)."""
+        text = jsontext.dumps_at(result, RESULT_DEPTH)
+        self._texts[id(result)] = (result, text)
+        return text
+
+    def text_or_result(self, result: Any) -> Any:
+        found = self._texts.get(id(result))
+        return found[1] if found is not None and found[0] is result else result
+
+
+RESULT_DEPTH = 2  # the items of the document's "results" list
+
+
+def _document(report: EvalReport, plain: Callable[[Any], Any], result: Callable[[Any], Any]) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "promptops_version": __version__,
@@ -39,20 +77,15 @@ def to_dict(report: EvalReport) -> dict[str, Any]:
         "interrupted": report.interrupted,
         "passed": report.passed,
         "totals": totals(report),
-        "suites": [_plain(s) for s in sorted_suites(report)],
-        "cases": [_plain(c) for c in sorted(report.cases, key=case_key)],
-        "results": [_plain(r) for r in sorted(report.results, key=result_key)],
+        "suites": [plain(s) for s in sorted_suites(report)],
+        "cases": [plain(c) for c in sorted(report.cases, key=case_key)],
+        "results": [result(r) for r in sorted(report.results, key=result_key)],
         "axes": list(report.axes),
-        "removed": [_plain(c) for c in sorted(report.removed, key=case_key)],
-        "base_suites": [_plain(s) for s in sorted(report.base_suites, key=lambda s: (s.suite, sorted(s.axes.items())))],
+        "removed": [plain(c) for c in sorted(report.removed, key=case_key)],
+        "base_suites": [plain(s) for s in sorted(report.base_suites, key=lambda s: (s.suite, sorted(s.axes.items())))],
         "metrics": metric_scores(report),
         "variants": variant_comparisons(report),
     }
-
-
-def to_json(report: EvalReport) -> str:
-    """The results document as the indented text `-o FILE.json` writes."""
-    return jsontext.dumps(to_dict(report))
 
 
 def from_dict(data: Any) -> EvalReport:

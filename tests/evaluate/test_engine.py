@@ -65,6 +65,27 @@ def test_one_request_per_case_rendered_and_routed_with_the_key_from_the_environm
     assert report.suites[0].pass_rate == 0.5 and exit_code(report) == 0
 
 
+def test_the_end_of_the_calls_is_announced_once_after_every_result_and_before_the_report(
+    tree: Repo, scripted: ScriptedProvider
+) -> None:
+    # `promptops eval` pauses the garbage collector there: the report is built of plain values, in no cycle.
+    root = tree(project(URL, {"a": "yes a", "b": "no b", "c": "yes c"}, threshold=0.5))
+    source = open_source(root)
+    seen: list[str] = []
+    evaluation = Evaluation(
+        root,
+        source,
+        loader.load(source),
+        Settings(options=FAST),
+        KEYED,
+        on_result=lambda r: seen.append(r.case),
+        on_calls_done=lambda: seen.append("calls done"),
+    )
+    report = evaluation.plan().run().report
+    assert sorted(seen[:3]) == ["a", "b", "c"] and seen[3:] == ["calls done"]
+    assert len(report.results) == 3 and len(scripted.calls) == 3
+
+
 def test_a_model_matrix_asks_each_named_model_once_per_case(tree: Repo, scripted: ScriptedProvider) -> None:
     root = tree(project(URL, {"a": "yes", "b": "yes b"}))
     report = evaluate(root, models=["main", "backup"])

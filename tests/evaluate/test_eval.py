@@ -129,6 +129,34 @@ def test_baseline_reports_exactly_the_broken_case_as_regressed(
     assert code == 1
 
 
+def test_the_store_keeps_each_result_as_json_dumps_writes_it_with_or_without_a_json_report(
+    make_repo, cli, server: ProviderServer, tmp_path
+) -> None:
+    """With a JSON report, the store's text of a result is the report's text put on one line (not a second
+    encoding): it must be what `json.dumps` of the result's fields writes, as without a report, for the base
+    revision's results too."""
+    import sqlite3
+    from dataclasses import asdict
+
+    from promptops.evaluate.store import task_result
+
+    cases = {"a": "yes a", "b": "yes b", "c": "nope c"}
+    root = make_repo(project(server.base_url, cases, threshold=0.3))
+    commit(root, {"evals/answer.yaml": suite(dict(cases, b="nope b"), threshold=0.3)}, "break b")
+    out_file = tmp_path / "r.json"
+    assert run(cli, root, "--baseline", "HEAD~1", "-o", out_file)[0] == 0
+    assert run(cli, root)[0] == 0  # the next run, without a report
+    with sqlite3.connect(root / ".promptops" / "promptops.sqlite") as db:
+        rows = db.execute("SELECT run_id, key, result FROM results ORDER BY rowid").fetchall()
+    assert len(rows) == 9  # 3 at HEAD and 3 at the baseline, then 3 again
+    for _, _, text in rows:
+        assert text == json.dumps(asdict(task_result(json.loads(text))))
+    report = json.loads(out_file.read_text())["results"]
+    first_run = rows[0][0]
+    stored = {json.loads(text)["case"]: text for run_id, key, text in rows if run_id == first_run and key[:4] != "base"}
+    assert {r["case"]: json.dumps(r) for r in report} == stored
+
+
 def test_changed_since_runs_only_affected_suites(make_repo, cli, server: ProviderServer, tmp_path) -> None:
     files = project(server.base_url, {"a": "yes"})
     files["prompts/other.prompt"] = "---\ninputs:\n  answer: {type: string}\n---\nREPLY: {{ answer }}\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -54,6 +54,29 @@ def test_results_and_answers_are_written_one_batch_at_a_time(tmp_path: Path) -> 
     store.record("r", "u4", result(4))
     store.close()  # so does closing the store
     assert on_disk(path) == (5, 1)
+
+
+def test_results_answered_from_the_cache_fill_a_batch_more_slowly(tmp_path: Path) -> None:
+    """A lost cached result costs no call to remake (its answer is in the cache), so a warm re-run writes its
+    results in fewer, larger transactions; a result that made a call still counts as a whole row."""
+    from promptops.evaluate.store import CACHED_PER_ROW
+
+    path = tmp_path / "promptops.sqlite"
+    store = Store(path, batch_size=4, batch_seconds=3600)
+    store.start("r", "plan", "label", "2026-01-01T00:00:00Z")
+    cached = 4 * CACHED_PER_ROW
+    for n in range(cached - 1):
+        store.record("r", f"u{n}", replace(result(n), cached=True))
+    assert on_disk(path) == (0, 0)  # a kill -9 now costs no call: the resumed run answers these from the cache
+    store.record("r", f"u{cached - 1}", replace(result(cached - 1), cached=True))
+    assert on_disk(path) == (cached, 0)  # as full as four results that made calls
+    for n in range(3):
+        store.record("r", f"fresh{n}", result(n))
+    store.record("r", "one-more-cached", replace(result(0), cached=True))
+    assert on_disk(path) == (cached, 0)
+    store.record("r", "fresh3", result(3))  # three fresh, one cached: 3 + 1/20 rows, then the fourth fresh one
+    assert on_disk(path) == (cached + 5, 0)
+    store.close()
 
 
 def test_a_result_waits_in_memory_at_most_the_batch_time(tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ def test_deleting_a_case_never_lowers_heads_pass_rate(make_repo, cli, server: Pr
 
 
 def test_an_override_recorded_after_a_baseline_run_applies_on_the_next_run(
-    make_repo, cli, server: ProviderServer
+    make_repo, cli, server: ProviderServer, tmp_path
 ) -> None:
     files = project(server.base_url, {"a": "yes a", "b": "no b"}, threshold=1.0)
     root = make_repo({**files, ".gitignore": ".promptops/\n"})  # later commits take the tree, not the cache
@@ -70,9 +70,13 @@ def test_an_override_recorded_after_a_baseline_run_applies_on_the_next_run(
     assert cli(*args)[0] == 1
     code, out, err = cli("override", "answer", "b", "--verdict", "pass", "--reason", "fine", "--repo", root)
     assert code == 0, out + err
-    code, out, err = cli(*args)
+    report = tmp_path / "r.json"
+    code, out, err = cli(*args, "-o", report)
     assert code == 0, out + err
     assert "OVERRIDDEN answer / b [main] run 0: override: pass by Ada Tester" in out
+    # The JSON text of each result is made as it arrives; the report writes b as the override left it.
+    (b,) = [r for r in json.loads(report.read_text())["results"] if r["case"] == "b"]
+    assert (b["status"], b["override"]["verdict"], b["checks"][0]["passed"]) == ("pass", "pass", False)
 
 
 def test_a_model_matrix_gates_each_model_on_its_own(make_repo, cli, server: ProviderServer, tmp_path) -> None:

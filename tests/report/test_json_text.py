@@ -3,8 +3,10 @@ from it by a byte: `-o report.json` files are compared and merged by other tools
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from typing import Any, Literal
 
 import pytest
 from hypothesis import given
@@ -53,3 +55,86 @@ def test_subclasses_of_scalars_are_written_as_their_values() -> None:
 
     value = {"label": Label("x"), "n": Count(3), "f": [math.inf, -math.inf]}
     assert jsontext.dumps(value) == json.dumps(value, indent=2)
+
+
+@dataclasses.dataclass(frozen=True)
+class Inner:
+    kind: Literal["a", "b"]
+    weight: float
+    note: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Outer:
+    name: str
+    count: int
+    items: tuple[Inner, ...]
+    ratio: float
+    axes: dict[str, str]
+    loose: Any  # declared as anything: written as the value it holds
+    last: bool | None = None
+    extra: Inner | None = None  # most often None: written with the scalars around it, else on its own
+    after: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Nothing:
+    pass
+
+
+def _as_dict(value: Any) -> Any:
+    """What the report's JSON holds for a value: a dataclass as the dict of its fields, tuples as lists."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: _as_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_as_dict(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_dict(v) for k, v in value.items()}
+    return value
+
+
+inners = st.builds(Inner, kind=st.sampled_from(["a", "b"]), weight=st.floats(), note=st.none() | st.text(max_size=8))
+outers = st.builds(
+    Outer,
+    name=st.text(max_size=8),
+    count=st.integers(),
+    items=st.lists(inners, max_size=3).map(tuple),
+    ratio=st.floats(),
+    axes=st.dictionaries(st.text(max_size=4), st.text(max_size=4), max_size=2),
+    loose=values,
+    last=st.none() | st.booleans(),
+    extra=st.none() | inners,
+    after=st.integers(),
+)
+
+
+@given(st.lists(st.one_of(outers, inners, st.just(Nothing()), scalars), max_size=4), st.one_of(outers, inners))
+def test_dataclasses_are_written_as_the_dicts_of_their_fields(items: list[Any], alone: Any) -> None:
+    # The report's results, cases and suites are written from their objects, never made into dicts first.
+    value = {"items": items, "alone": alone, "nested": {"deeper": [alone]}}
+    assert jsontext.dumps(value) == json.dumps(_as_dict(value), indent=2)
+    assert jsontext.dumps(alone) == json.dumps(_as_dict(alone), indent=2)
+
+
+def test_a_field_holding_a_value_unlike_its_declared_type_is_written_as_that_value() -> None:
+    odd = Outer("n", 1, (), 0.5, {}, None, last="not a bool")  # type: ignore[arg-type]
+    assert jsontext.dumps(odd) == json.dumps(_as_dict(odd), indent=2)
+    with pytest.raises(TypeError):
+        jsontext.dumps(Outer("n", 1, (), 0.5, {}, {1, 2}))
+
+
+@given(st.lists(st.one_of(outers, values), max_size=4), st.lists(st.booleans(), max_size=4))
+def test_text_made_beforehand_for_its_depth_is_written_as_the_value_would_be(
+    items: list[Any], early: list[bool]
+) -> None:
+    # A report's results are written as they arrive (dumps_at) and joined into the document afterwards.
+    made = [jsontext.dumps_at(v, 2) if i < len(early) and early[i] else v for i, v in enumerate(items)]
+    assert jsontext.dumps({"results": made, "n": 1}) == jsontext.dumps({"results": items, "n": 1})
+    assert jsontext.dumps({"results": made}) == json.dumps({"results": _as_dict(items)}, indent=2)
+
+
+@given(st.one_of(values, outers), st.integers(min_value=0, max_value=4))
+def test_compact_text_is_the_standard_one_line_text(value: Any, depth: int) -> None:
+    # The results store keeps `json.dumps` of a result: a JSON report's text of it, on one line.
+    assert jsontext.compact(jsontext.dumps(value)) == json.dumps(_as_dict(value))
+    assert jsontext.compact(jsontext.dumps_at(value, depth)) == json.dumps(_as_dict(value))

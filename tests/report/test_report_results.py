@@ -27,6 +27,7 @@ from promptops.model import CaseSummary, CheckResult, EvalReport, Override, Suit
 from promptops.report import results
 from promptops.report.results import (
     SUMMARY_HEADER,
+    ResultTexts,
     from_dict,
     github_annotations,
     summary_rows,
@@ -359,6 +360,46 @@ def test_round_trip_of_a_hand_built_report() -> None:
 def test_any_report_validates_and_round_trips(report: EvalReport) -> None:
     data = validate_json(report)
     assert to_dict(from_dict(data)) == data == to_dict(from_dict(to_dict(report)))
+
+
+@PROPERTY
+@given(reports())
+def test_the_json_file_is_the_indented_text_of_the_document_byte_for_byte(report: EvalReport) -> None:
+    # `-o FILE.json` writes the report's objects directly: the same bytes as indenting `to_dict`'s document.
+    assert to_json(report) == json.dumps(to_dict(report), indent=2)
+
+
+@PROPERTY
+@given(reports(), st.data())
+def test_results_written_as_they_arrived_give_the_same_json(report: EvalReport, data: st.DataObject) -> None:
+    # An eval makes each result's JSON text as the result arrives; the report holds some of those results
+    # unchanged, others replaced (an override makes a new result), and never the baseline's.
+    texts = ResultTexts()
+    for r in report.results:
+        if data.draw(st.booleans()):
+            texts.add(r)
+            if data.draw(st.booleans()):
+                texts.add(replace(r, status="fail"))  # an equal-looking result that is not the one reported
+    texts.add(replace(report.results[0], case="elsewhere") if report.results else run("s", "base", 0, "pass"))
+    assert to_json(report, texts) == to_json(report) == json.dumps(to_dict(report), indent=2)
+
+
+@PROPERTY
+@given(task_results)
+def test_a_results_report_text_on_one_line_is_what_the_store_keeps(result: TaskResult) -> None:
+    from promptops.evaluate.store import to_json
+    from promptops.report import jsontext
+
+    assert jsontext.compact(ResultTexts().add(result)) == to_json(result)
+
+
+def test_a_replaced_result_is_written_as_it_is_now_not_as_it_arrived() -> None:
+    arrived = run("s", "c", 0, "fail")
+    texts = ResultTexts()
+    texts.add(arrived)
+    overridden = replace(arrived, status="pass")  # what an override does to a result after the run
+    report = replace(passing(), results=(overridden,))
+    assert json.loads(to_json(report, texts))["results"][0]["status"] == "pass"
 
 
 @pytest.mark.parametrize(
