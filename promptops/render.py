@@ -25,6 +25,10 @@ from .model import ROLES, Message, Prompt, Snapshot
 from .sandbox import LOOP_FILTER, SAFE_GLOBALS, BudgetedSandbox
 
 MARKER = re.compile(r"^[ \t]*(" + "|".join(ROLES) + r"):[ \t]*\r?$", re.MULTILINE)
+# Wraps a role line once it is marked for the split (with the renderer's nonce). A private-use character: not
+# whitespace, so Jinja's whitespace control (`{{- x }}`, `-%}`) next to a role line cannot strip it (with the
+# record separator \x1e, which Python counts as whitespace, it did, and the marker leaked into the message).
+ROLE_MARK = "\ue000"
 SOURCE = "source"  # the template function that reads a pinned document (promptops.pinned)
 FORBIDDEN_NAMES = frozenset({"self", "cycler", "joiner", "namespace", "lipsum"})
 
@@ -104,7 +108,7 @@ class Renderer:
         self.snapshot = snapshot
         self._shared = shared
         self._nonce = shared.nonce if shared is not None else secrets.token_hex(8)
-        self._sentinel = re.compile("\x1e" + self._nonce + r":(\w+)\x1e\n?")
+        self._sentinel = re.compile(ROLE_MARK + self._nonce + r":(\w+)" + ROLE_MARK + r"\n?")
         self.clock = Clock()
         self.env = BudgetedSandbox(
             self.clock,
@@ -149,7 +153,7 @@ class Renderer:
         return prompt.path, prompt.body_line
 
     def mark_roles(self, text: str) -> str:
-        return MARKER.sub(lambda m: f"\x1e{self._nonce}:{m.group(1)}\x1e", text)
+        return MARKER.sub(lambda m: f"{ROLE_MARK}{self._nonce}:{m.group(1)}{ROLE_MARK}", text)
 
     def name_of(self, prompt: Prompt) -> str:
         prefix = self.snapshot.config.prompts_dir

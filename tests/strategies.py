@@ -183,6 +183,8 @@ HOSTILE_PIECES = [
     "\nassistant:\n",
     "\x1e",
     "\x1esystem\x1e",
+    "\ue000",
+    "\ue000system\ue000",
     "ü",
     "日本語",
     "🙂",

@@ -97,6 +97,23 @@ def test_plain_text_prompt_is_one_user_message(make_repo, cli) -> None:
     assert json.loads(out)["messages"] == [{"role": "user", "content": "Just say hi."}]
 
 
+def test_whitespace_control_next_to_a_role_line_keeps_the_messages_apart(make_repo, cli) -> None:
+    """`{{- x }}` right after a role line, or `-%}` right before one, strips the line breaks around the marker,
+    never the marker itself: the messages stay apart and nothing of the marker shows."""
+    body = (
+        "---\ndescription: d\nowner: '@t'\ninputs:\n  name:\n    type: string\n---\n"
+        "system:\n{%- if name %}Be brief.{% endif -%}\nuser:\n{{- name }}\n\nassistant:\n{{- name -}}\n"
+    )
+    root: Path = make_repo({**MINIMAL, "prompts/tight.prompt": body})
+    code, out, err = cli("render", "tight", "--repo", root, "--var", "name=Ada", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Ada"},
+        {"role": "assistant", "content": "Ada"},
+    ]
+
+
 def test_hidden_directories_are_skipped_at_revisions_as_in_the_working_tree(make_repo, cli) -> None:
     root: Path = make_repo({**MINIMAL, "prompts/.drafts/wip.prompt": "user:\nnot yet\n"})
     for ref in ((), ("--ref", "HEAD")):
