@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import token_formats
+from . import prefilter, token_formats
 from .budget import REGEX_SECONDS, compile_regex
 from .errors import InputError
 
@@ -46,8 +46,8 @@ def placeholder(kind: str) -> str:
 @dataclass(frozen=True)
 class Detector:
     """A kind of secret or personal data and the regular expression that finds it. The expression is compiled
-    on first use (`pattern`): a Scanner's one combined search tells most texts apart as holding nothing, so
-    most detectors never run on their own."""
+    on first use (`pattern`): a Scanner runs a detector only on a text holding the literal text it needs (see
+    prefilter.py), so most detectors never run at all."""
 
     name: str
     label: str
@@ -230,23 +230,40 @@ def _union(detectors: Iterable[Detector]) -> re.Pattern[str] | None:
 
 
 class Scanner:
-    """A set of detectors, with the one search that tells most texts apart as holding nothing.
+    """A set of detectors, run only where they could match.
 
-    Detectors that cannot join that search always run on their own: the project's patterns (they need the
-    time budget of the `regex` engine) and any pattern with a back-reference (its group numbers would shift)."""
+    A detector that needs some literal text to match (`sk-`, `AKIA`, `eyJ`: see prefilter.py) runs only on a
+    text holding it; one combined search tells whether any of the others could match. Detectors that cannot
+    join that search always run on their own: the project's patterns (they need the time budget of the `regex`
+    engine) and any pattern with a back-reference (its group numbers would shift)."""
 
     def __init__(self, detectors: Iterable[Detector]) -> None:
         self.detectors = tuple(detectors)
         self.alone = tuple(d for d in self.detectors if d.budgeted or _BACKREF.search(d.source))
-        self.union = _union(d for d in self.detectors if d not in self.alone)
+        self.needs = {d: None if d in self.alone else prefilter.required(d.source, d.flags) for d in self.detectors}
+        self.union = _union(d for d in self.detectors if d not in self.alone and self.needs[d] is None)
+        self._literals = sorted({(lit, need.fold) for need in self.needs.values() if need for lit in need.literals})
+
+    def candidates(self, text: str) -> list[Detector]:
+        """The detectors that could match `text`, in their order."""
+        folded = text.casefold() if any(fold for _, fold in self._literals) else text
+        present = {(lit, fold) for lit, fold in self._literals if lit in (folded if fold else text)}
+        rest = self.union is None or self.union.search(text) is not None  # any unprefiltered one could match
+        chosen = []
+        for detector in self.detectors:
+            need = self.needs[detector]
+            if need is None:
+                if rest or detector in self.alone:
+                    chosen.append(detector)
+            elif any((lit, need.fold) in present for lit in need.literals):
+                chosen.append(detector)
+        return chosen
 
     def replace(self, text: str, replacement: Callable[[str, str], str]) -> str:
         """`text` with every span a detector finds replaced by `replacement(kind, value)`."""
-        detectors = self.detectors
-        if self.union is not None and self.union.search(text) is None:
-            detectors = self.alone  # nothing else can match
-            if not detectors:
-                return text
+        detectors = self.candidates(text)
+        if not detectors:
+            return text
         spans: list[tuple[int, int, str]] = []
         for detector in detectors:
             try:
