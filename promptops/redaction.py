@@ -242,22 +242,27 @@ class Scanner:
         self.alone = tuple(d for d in self.detectors if d.budgeted or _BACKREF.search(d.source))
         self.needs = {d: None if d in self.alone else prefilter.required(d.source, d.flags) for d in self.detectors}
         self.union = _union(d for d in self.detectors if d not in self.alone and self.needs[d] is None)
-        self._literals = sorted({(lit, need.fold) for need in self.needs.values() if need for lit in need.literals})
+        by_literal: dict[tuple[str, bool], list[int]] = {}
+        for index, detector in enumerate(self.detectors):
+            need = self.needs[detector]
+            if need is not None:
+                for literal in need.literals:
+                    by_literal.setdefault((literal, need.fold), []).append(index)
+        self._literals = [(literal, fold, tuple(found)) for (literal, fold), found in by_literal.items()]
+        self._folds = any(fold for _, fold, _ in self._literals)
+        self._alone = [i for i, d in enumerate(self.detectors) if d in self.alone]
+        self._rest = [i for i, d in enumerate(self.detectors) if d not in self.alone and self.needs[d] is None]
 
     def candidates(self, text: str) -> list[Detector]:
         """The detectors that could match `text`, in their order."""
-        folded = text.casefold() if any(fold for _, fold in self._literals) else text
-        present = {(lit, fold) for lit, fold in self._literals if lit in (folded if fold else text)}
-        rest = self.union is None or self.union.search(text) is not None  # any unprefiltered one could match
-        chosen = []
-        for detector in self.detectors:
-            need = self.needs[detector]
-            if need is None:
-                if rest or detector in self.alone:
-                    chosen.append(detector)
-            elif any((lit, need.fold) in present for lit in need.literals):
-                chosen.append(detector)
-        return chosen
+        folded = text.casefold() if self._folds else text
+        chosen = set(self._alone)
+        for literal, fold, found in self._literals:
+            if literal in (folded if fold else text):
+                chosen.update(found)
+        if self._rest and (self.union is None or self.union.search(text) is not None):
+            chosen.update(self._rest)
+        return [self.detectors[i] for i in sorted(chosen)]
 
     def replace(self, text: str, replacement: Callable[[str, str], str]) -> str:
         """`text` with every span a detector finds replaced by `replacement(kind, value)`."""
