@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +13,7 @@ import typer
 
 if TYPE_CHECKING:
     from ..evaluate.engine import Planned
+    from ..model import TaskResult
 
 from . import skip_collections_at_exit
 from .common import RepoOption, note, open_project, repo_prefix, root_of
@@ -174,7 +175,9 @@ def eval_suites(
             snapshot,
             settings,
             dict(os.environ),
-            on_result=progress.advance,
+            # The report writers are imported on a thread once the first answer is in: by then every first
+            # request has left, and the import no longer holds them back (it shares the interpreter).
+            on_result=_first_then(lambda: import_writers(kind for _, kind in kinds), progress.advance),
             on_warning=note,
             texts=texts,
             on_calls_done=gc.disable,  # the report is then built of plain values, in no cycle (see _run)
@@ -206,7 +209,6 @@ def _run(
     if evaluation.settings.changed_since and not planned.head:
         note(f"no eval suite is affected by changes since {evaluation.settings.changed_since}; nothing to run")
     progress.start(planned.total)
-    import_writers(kind for _, kind in kinds)
     enabled = gc.isenabled()  # the engine pauses the collector once the calls are over (`on_calls_done`)
     try:
         report = planned.run().report
@@ -219,6 +221,18 @@ def _run(
     code = exit_code(report, fail_on_regression=context.fail_on_regression)
     explain(report, code)
     return code
+
+
+def _first_then(first: Callable[[], None], each: Callable[[TaskResult], None]) -> Callable[[TaskResult], None]:
+    """`each(result)` for every result, and `first()` once, before the first."""
+    pending = [first]
+
+    def on_result(result: TaskResult) -> None:
+        while pending:
+            pending.pop()()
+        each(result)
+
+    return on_result
 
 
 @contextlib.contextmanager
