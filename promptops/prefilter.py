@@ -10,7 +10,8 @@ match and need not run. Testing a handful of literals with `in` costs microsecon
 strings such that every match contains at least one of them, or None when it cannot tell (then the detector
 always runs). It only ever drops a requirement it cannot prove: a branch needs one of its alternatives' own
 requirements, a repeat only when it must occur once, and a group, a look-around or a character class breaks
-a run of literal characters. A pattern that ignores case anywhere is tested against the case-folded text.
+a run of literal characters. A pattern that ignores case anywhere is tested against the text folded as `re`
+folds it for ASCII letters (`fold`), and only with ASCII literals.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ else:  # pragma: no cover - Python 3.10
     import sre_parse as _parser
 
 MIN_LITERAL = 2  # a shorter requirement rules out too little to be worth testing
+# The characters outside ASCII that `re` takes, ignoring case, for an ASCII letter (its simple case folding
+# plus its own fixes): the dotted and dotless i, the Kelvin sign and the long s. tests/test_prefilter.py checks
+# the table against the running Python over every code point.
+ASCII_TWINS = {0x130: "i", 0x131: "i", 0x212A: "k", 0x17F: "s"}
 _REPEATS = tuple(op for op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)) if op)
 _ATOMIC = getattr(_c, "ATOMIC_GROUP", None)
 
@@ -39,10 +44,16 @@ class Required:
     fold: bool
 
     def may_match(self, text: str, folded: str | None = None) -> bool:
-        """False only when the pattern cannot match `text`; `folded` is `text.casefold()`, when already made."""
+        """False only when the pattern cannot match `text`; `folded` is `fold(text)`, when already made."""
         if self.fold:
-            text = folded if folded is not None else text.casefold()
+            text = folded if folded is not None else fold(text)
         return any(literal in text for literal in self.literals)
+
+
+def fold(text: str) -> str:
+    """`text` as the literals of a case-blind requirement (ASCII, lower case) are looked for in it: wherever `re`,
+    ignoring case, matches an ASCII literal, the folded text holds the literal in lower case."""
+    return text.lower() if text.isascii() else text.translate(ASCII_TWINS).lower()
 
 
 def required(source: str, flags: int = 0) -> Required | None:
@@ -50,11 +61,13 @@ def required(source: str, flags: int = 0) -> Required | None:
     cannot be read: the caller then always runs it)."""
     try:
         parsed = _parser.parse(source, flags)
-        fold = bool(parsed.state.flags & _c.SRE_FLAG_IGNORECASE) or _ignores_case(parsed)
-        found = _needs(parsed, fold)
+        ignores_case = bool(parsed.state.flags & _c.SRE_FLAG_IGNORECASE) or _ignores_case(parsed)
+        found = _needs(parsed, ignores_case)
     except Exception:  # an expression this reading does not know: no requirement, always run
         return None
-    return Required(found, fold) if found is not None else None
+    if found is None or (ignores_case and not all(literal.isascii() for literal in found)):
+        return None  # a case-blind literal outside ASCII: `fold` could miss its matches
+    return Required(found, ignores_case)
 
 
 def _needs(items: Any, fold: bool) -> frozenset[str] | None:
@@ -105,7 +118,7 @@ def _run(chars: list[str], fold: bool) -> frozenset[str] | None:
 
 def _run_text(chars: list[str], fold: bool) -> str:
     text = "".join(chars)
-    return text.casefold() if fold else text
+    return text.lower() if fold else text
 
 
 def _better(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:

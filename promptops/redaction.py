@@ -255,7 +255,7 @@ class Scanner:
 
     def candidates(self, text: str) -> list[Detector]:
         """The detectors that could match `text`, in their order."""
-        folded = text.casefold() if self._folds else text
+        folded = prefilter.fold(text) if self._folds else text
         chosen = set(self._alone)
         for literal, fold, found in self._literals:
             if literal in (folded if fold else text):

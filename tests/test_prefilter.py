@@ -57,7 +57,7 @@ def test_any_text_an_expression_matches_holds_one_of_its_literals(
         assume(False)
         return
     need = prefilter.required(source, flags)
-    text = data.draw(st.text(LETTERS + "xyzXYZ 0123\n", max_size=40))
+    text = data.draw(st.text(LETTERS + "xyzXYZ 0123\n\u0130\u0131\u212a\u017f\u0307ß", max_size=40))
     if pattern.search(text) is not None:
         assert need is None or need.may_match(text), (source, flags, text, need)
 
@@ -76,6 +76,30 @@ def test_any_text_an_expression_matches_holds_one_of_its_literals(
 def test_the_literals_of_some_token_shapes(source: str, flags: int, literals: set[str], fold: bool) -> None:
     need = prefilter.required(source, flags)
     assert need is not None and (set(need.literals), need.fold) == (literals, fold)
+
+
+@pytest.mark.parametrize(
+    ("source", "text"),
+    [
+        ("(?i)pid", "P\u0130D"),  # the dotted capital I is an i to `re` (its lower case is two characters)
+        ("(?i)pid", "P\u0131D"),  # and so is the dotless i
+        ("(?i)key", "\u212aEY"),  # the Kelvin sign is a k
+        ("(?i)pass", "PA\u017fS"),  # the long s is an s
+        ("(?i)x\u0130y", "XIY"),  # a case-blind literal outside ASCII: no requirement
+    ],
+)
+def test_letters_re_takes_for_ascii_ones_when_ignoring_case(source: str, text: str) -> None:
+    assert re.search(source, text) is not None
+    need = prefilter.required(source)
+    assert need is None or need.may_match(text)
+
+
+def test_the_twins_of_ascii_letters_are_those_of_the_running_python() -> None:
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF and not chr(c).isascii())
+    twins = {
+        ord(m.group()): letter for letter in "abcdefghijklmnopqrstuvwxyz" for m in re.finditer(f"(?i){letter}", every)
+    }
+    assert twins == prefilter.ASCII_TWINS
 
 
 @pytest.mark.parametrize("source", [r"[a-z]+", r"a|\d+", r"(?:ab)?c?", r"(a)\1", r"(?(1)ab|cd)", r"x*", "(?=abc)"])
