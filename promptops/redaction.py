@@ -210,7 +210,7 @@ def _cut_key(text: str, key: str) -> str:
     return text
 
 
-_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
+_BACKREF = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")  # group references: numbers shift in a combined pattern
 
 
 def _union(detectors: Iterable[Detector]) -> re.Pattern[str] | None:
@@ -221,7 +221,9 @@ def _union(detectors: Iterable[Detector]) -> re.Pattern[str] | None:
         inline = re.match(r"\(\?([aiLmsux]+)\)", text)
         letters = set(inline.group(1)) if inline else set()
         text = text[inline.end() :] if inline else text
-        letters |= {c for flag, c in ((re.I, "i"), (re.X, "x"), (re.S, "s"), (re.M, "m")) if flags & flag}
+        letters |= {c for flag, c in ((re.I, "i"), (re.X, "x"), (re.S, "s"), (re.M, "m"), (re.A, "a")) if flags & flag}
+        if "x" in letters:
+            text += "\n"  # a verbose pattern may end in a # comment, which would swallow what follows
         parts.append(f"(?{''.join(sorted(letters))}:{text})" if letters else f"(?:{text})")
     try:
         return re.compile("|".join(parts)) if parts else None

@@ -189,3 +189,28 @@ def full_scan(detectors: list[redaction.Detector], text: str) -> str:
 def test_scrubbing_gives_what_running_every_detector_gives(text: str) -> None:
     scanner = redaction.Scanner(DETECTORS)
     assert scanner.replace(text, lambda kind, _: redaction.placeholder(kind)) == full_scan(DETECTORS, text)
+
+
+@pytest.mark.parametrize(
+    ("detectors", "text"),
+    [
+        ([redaction.Detector("a", "a", r"\b[fF][oO][oO]\d\d", re.ASCII)], "\u00e9foo12"),  # \b as ASCII sees it
+        (
+            [redaction.Detector("b1", "b1", r"[Q](\d)?"), redaction.Detector("b2", "b2", r"(\w)?(?(1)\d|[.])")],
+            "x5",
+        ),  # a conditional group names a group by number, which shifts in a combined pattern
+        (
+            [
+                redaction.Detector("c1", "c1", r"[0-9]{3}[xy] # an id", re.X),
+                redaction.Detector("c2", "c2", "(?x)\n[qQ]"),
+            ],
+            "123x",
+        ),  # a verbose pattern ending in a comment
+    ],
+)
+def test_detectors_the_combined_search_takes_mean_what_they_say_alone(
+    detectors: list[redaction.Detector], text: str
+) -> None:
+    scanner = redaction.Scanner(detectors)
+    assert scanner.replace(text, lambda kind, _: redaction.placeholder(kind)) == full_scan(detectors, text)
+    assert full_scan(detectors, text) != text

@@ -10,19 +10,26 @@ What it does, as aiohttp did for these calls: one request at a time per connecti
 (last used first) and dropped as soon as the server closes them, no limit on connections (the engine bounds the
 calls in flight), a total timeout per call (connecting, sending and reading), TLS with the context it is given,
 no proxy, no redirect, no cookie. A gzip or deflate answer is decoded. A failed, timed-out or cancelled call
-closes its connection: its state is unknown. Every failure is an `OSError` (`HTTPError` or one of asyncio's) or a
-`TimeoutError`; no message ever contains a header's value.
+closes its connection: its state is unknown. So does a second answer to one request, or an upgrade. An idle
+connection is reused only when nothing from the server waits on it (a close that came right behind the last
+answer). A close-delimited answer ends with a close, not a reset. Closing the pool closes the connections of
+calls in flight too. Every failure is an `OSError` (`HTTPError` or one of asyncio's) or a `TimeoutError`; no
+message ever contains a header's value, nor a URL that cannot be read. A URL's path is percent-encoded where it
+needs to be, and its host written in DNS form (IDNA).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import select
 import ssl
+import sys
 import urllib.parse
 import zlib
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httptools
 
@@ -32,6 +39,7 @@ Answer = tuple[int, bytes, dict[str, str]]  # status, body, headers (names in lo
 USER_AGENT = f"promptops/{__version__}"
 _DECODE = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 _BAD_VALUE = frozenset("\r\n\0")
+_SAFE = "/%:@!$&'()*+,;=-._~"  # kept as written in a path (escapes included); anything else is percent-encoded
 
 
 class HTTPError(ConnectionError):
@@ -50,21 +58,29 @@ class Target:
 
 @functools.lru_cache(maxsize=256)
 def target(url: str) -> Target:
-    parts = urllib.parse.urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        raise HTTPError(f"not an http(s) URL with a host: {parts.scheme}://{parts.hostname or ''}")
     try:
-        port = parts.port or (443 if scheme == "https" else 80)
-    except ValueError as exc:
-        raise HTTPError(f"the port of {parts.scheme}://{parts.hostname} is not a number") from exc
-    host = parts.hostname
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+        host = parts.hostname
+    except ValueError:  # nothing of the URL is shown: it could hold anything
+        raise HTTPError("the URL cannot be read (a bracketed host that is not an IP address, or a bad port)") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host:
+        raise HTTPError(f"not an http(s) URL with a host: {parts.scheme}://{host or ''}")
+    default = 443 if scheme == "https" else 80
+    port = default if port is None else port
+    try:
+        host = host.encode("idna").decode("ascii")  # what DNS and the Host header take
+    except UnicodeError:
+        raise HTTPError("the URL's host name cannot be written in DNS form (IDNA)") from None
     shown = f"[{host}]" if ":" in host else host
-    if port != (443 if scheme == "https" else 80):
+    if port != default:
         shown = f"{shown}:{port}"
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    path = urllib.parse.quote(parts.path or "/", safe=_SAFE)
+    if parts.query:
+        path += "?" + urllib.parse.quote(parts.query, safe=_SAFE + "?")
     head = f"POST {path} HTTP/1.1\r\nHost: {shown}\r\nUser-Agent: {USER_AGENT}\r\n"
-    return Target(host, port, scheme == "https", _ascii(head, "the URL"))
+    return Target(host, port, scheme == "https", head.encode("ascii"))
 
 
 def _ascii(text: str, what: str) -> bytes:
@@ -80,7 +96,7 @@ def header_block(headers: tuple[tuple[str, str], ...]) -> bytes:
     lines = []
     for name, value in headers:
         if not name or not name.isascii() or any(c in name for c in " \t:\r\n\0"):
-            raise HTTPError(f"{name!r} is not a valid header name")
+            raise HTTPError("a header name is empty, or holds a space, a colon, a line break or a NUL")
         if any(c in _BAD_VALUE for c in value):
             raise HTTPError(f"the value of header {name} has a line break or NUL")
         lines.append(f"{name}: {value}\r\n")
@@ -90,9 +106,11 @@ def header_block(headers: tuple[tuple[str, str], ...]) -> bytes:
 class Connection(asyncio.Protocol):
     """One keep-alive connection: one request at a time, its answer read by httptools' parser."""
 
-    def __init__(self, idle: list[Connection]) -> None:
+    def __init__(self, pool: Pool, idle: list[Connection]) -> None:
+        self.pool = pool
         self.idle = idle  # where this connection waits between calls
         self.transport: asyncio.Transport | None = None
+        self.socket: Any = None
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[Answer] | None = None
         self.closed = False
@@ -106,12 +124,24 @@ class Connection(asyncio.Protocol):
 
     # ------------------------------------------------------------------ one call
 
+    def usable(self) -> bool:
+        """Whether an idle connection can take a call: open, and nothing from the server waiting on it (a close
+        that came with or just after the last answer, before the loop read it, or bytes nobody asked for)."""
+        if self.closed or self.transport is None or self.transport.is_closing():
+            return False
+        try:
+            readable, _, _ = select.select([self.socket], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
+
     async def exchange(self, payload: bytes, deadline: float) -> Answer:
+        if self.closed or self.transport is None or self.transport.is_closing():
+            raise HTTPError("the server closed the connection before answering")
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Answer] = loop.create_future()
         self.waiter = waiter
         timer = loop.call_at(deadline, self._expire, waiter)
-        assert self.transport is not None
         try:
             self.transport.write(payload)
             status, body, headers = await waiter
@@ -120,10 +150,12 @@ class Connection(asyncio.Protocol):
             raise
         finally:
             timer.cancel()
-        if not self.closed:
+        if self.closed or self.pool.closed:
+            self.close()
+        else:
             self.idle.append(self)
         encoding = headers.get("content-encoding", "identity").strip().lower()
-        return status, body if encoding == "identity" else _decoded(body, encoding), headers
+        return status, body if encoding == "identity" or not body else _decoded(body, encoding), headers
 
     def _expire(self, waiter: asyncio.Future[Answer]) -> None:
         if not waiter.done():
@@ -141,6 +173,8 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.socket = transport.get_extra_info("socket")
+        self.pool.open.add(self)
 
     def data_received(self, data: bytes) -> None:
         if self.waiter is None:  # bytes nobody asked for: this connection cannot be trusted with the next call
@@ -148,7 +182,9 @@ class Connection(asyncio.Protocol):
             return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:  # also raised for an upgrade, which no call asks for
+        except httptools.HttpParserUpgrade:  # no call asks to switch protocols
+            self._fail(HTTPError("the server switched protocols (an HTTP upgrade), which no call asks for"))
+        except httptools.HttpParserError as exc:
             self._fail(HTTPError(f"the server's answer is not valid HTTP/1.1 ({exc})"))
 
     def eof_received(self) -> bool | None:
@@ -157,15 +193,20 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._drop_idle()
+        self.pool.open.discard(self)
         if self.waiter is None:
             return
-        if self.headers_done and "content-length" not in self.headers and not self._chunked():
-            self._complete()  # a body that ends when the connection does
+        if exc is None and self.headers_done and "content-length" not in self.headers and not self._chunked():
+            self._complete()  # a body that ends when the connection does (closed, not reset)
         else:
             why = "before answering" if not self.headers_done else "in the middle of its answer"
             self._fail(HTTPError(f"the server closed the connection {why}"))
 
     # ------------------------------------------------------------------ httptools' callbacks
+
+    def on_message_begin(self) -> None:
+        if self.waiter is None:  # a second answer to one request: the connection cannot be trusted any more
+            self.close()
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
@@ -229,6 +270,8 @@ class Pool:
 
     def __init__(self, tls: Callable[[], ssl.SSLContext]) -> None:
         self.tls = tls
+        self.closed = False
+        self.open: set[Connection] = set()  # every connection not yet lost, idle or in a call
         self._idle: dict[tuple[str, int, bool], list[Connection]] = {}
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Answer:
@@ -243,8 +286,15 @@ class Pool:
                 body,
             )
         )
+        if self.closed:
+            raise HTTPError("the connection pool is closed")
         idle = self._idle.setdefault((where.host, where.port, where.tls), [])  # never holds a closed connection
-        connection = idle.pop() if idle else await self._connect(loop, where, idle, deadline)
+        while idle:
+            connection = idle.pop()
+            if connection.usable():
+                return await connection.exchange(payload, deadline)
+            connection.close()
+        connection = await self._connect(loop, where, idle, deadline)
         return await connection.exchange(payload, deadline)
 
     async def _connect(
@@ -255,12 +305,25 @@ class Pool:
             raise TimeoutError()
         tls = self.tls() if where.tls else None
         opening = loop.create_connection(
-            lambda: Connection(idle), where.host, where.port, ssl=tls, server_hostname=where.host if tls else None
+            lambda: Connection(self, idle), where.host, where.port, ssl=tls, server_hostname=where.host if tls else None
         )
-        _, connection = await asyncio.wait_for(opening, remaining)
+        try:
+            if sys.version_info >= (3, 11):  # wait_for may let a cancellation that meets the connection pass
+                async with asyncio.timeout_at(deadline):
+                    _, connection = await opening
+            else:  # pragma: no cover - Python 3.10
+                _, connection = await asyncio.wait_for(opening, remaining)
+        except (UnicodeError, ValueError) as exc:  # a host name the resolver refuses
+            if isinstance(exc, OSError):  # a certificate that does not verify is both
+                raise
+            raise HTTPError(f"the URL's host name cannot be resolved as written ({type(exc).__name__})") from None
         return connection
 
     def close(self) -> None:
+        """Close every connection, idle or in a call (which then fails): the pool takes no more calls."""
+        self.closed = True
+        for connection in list(self.open):
+            connection.close()
         for idle in self._idle.values():
             for connection in list(idle):
                 connection.close()

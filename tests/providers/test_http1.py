@@ -6,11 +6,13 @@ timeouts, cancellation, TLS, and bytes that are not HTTP at all."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import itertools
 import socket
 import socketserver
 import ssl
+import struct
 import subprocess
 import threading
 import time
@@ -29,6 +31,7 @@ from promptops.providers import http1
 # closes the connection. `None` as a segment: wait until the client closes or a second passes.
 Script = Callable[[int, bytes], tuple[list[bytes | None], bool]]
 JSON = {"Content-Type": "application/json", "Authorization": "Bearer sk-test-0123456789"}
+RESET = b"<reset>"  # a segment that makes the server reset the connection
 
 
 @dataclass
@@ -91,6 +94,10 @@ class _Handler(socketserver.BaseRequestHandler):
                         return
                     if n and state.pause:
                         time.sleep(state.pause)
+                    if segment is RESET:  # an abortive close: the client reads a reset, not an end
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        sock.close()
+                        return
                     sock.sendall(segment)
                 if close:
                     return
@@ -353,6 +360,122 @@ def test_a_cancelled_call_never_hands_its_late_answer_to_the_next(server: _Serve
 
     assert asyncio.run(run()) == b"second"
     assert scripted.connections == 2
+
+
+def test_bytes_after_an_answer_never_reach_the_next_call(server: _Server, scripted: Scripted) -> None:
+    """A server that answers twice (a whole second answer, or the start of one) has the connection closed: the
+    next call gets its own answer on a new connection, never the stray one."""
+    stray = [ok(b"stray"), b'HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n{"stale":']
+    scripted.script = lambda i, body: ([ok(body) + stray[i % 2]], False)
+    assert [a[1] for a in post_all(url(server), [b"1", b"2", b"3"])] == [b"1", b"2", b"3"]
+    assert scripted.connections == 3
+
+
+def test_a_server_closing_after_each_answer_is_met_with_a_new_connection() -> None:
+    """The close comes right behind the answer, before the loop has read it: the next call, made at once, must not
+    be sent on that connection (it would fail as a connection error)."""
+
+    async def run() -> tuple[list[bytes], int]:
+        opened = 0
+
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal opened
+            opened += 1
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            writer.write(ok(await reader.readexactly(length)))  # no `Connection: close`, and then it closes
+            writer.close()
+
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        target = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+        client = http1.Client()
+        bodies = [(await client.post(target, b"%d" % i, JSON, 5))[1] for i in range(6)]
+        server.close()
+        return bodies, opened
+
+    assert asyncio.run(run()) == ([b"%d" % i for i in range(6)], 6)
+
+
+def test_a_server_that_accepts_and_closes_fails_each_call_at_once() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    listener.accept()[0].close()
+
+        threading.Thread(target=serve, daemon=True).start()
+        target = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+
+        async def run() -> list[float]:
+            client, took = http1.Client(), []
+            for _ in range(5):
+                started = time.monotonic()
+                with pytest.raises(OSError):
+                    await client.post(target, b"{}", JSON, 3.0)
+                took.append(time.monotonic() - started)
+            return took
+
+        assert max(asyncio.run(run())) < 1.5  # never the 3 s time limit
+
+
+def test_an_upgrade_answer_is_an_http_error(server: _Server, scripted: Scripted) -> None:
+    upgrade = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    scripted.script = lambda i, _: ([upgrade, None], False)
+    started = time.monotonic()
+    with pytest.raises(http1.HTTPError, match="switched protocols"):
+        post(url(server), timeout=3)
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_reset_in_the_middle_of_an_answer_without_length_is_an_error(server: _Server, scripted: Scripted) -> None:
+    scripted.script = lambda i, _: ([b'HTTP/1.1 200 OK\r\n\r\n{"choices": [{"message"', RESET], False)
+    with pytest.raises(http1.HTTPError, match="in the middle of its answer"):
+        post(url(server))
+
+
+def test_closing_the_client_closes_the_connections_of_calls_in_flight(server: _Server, scripted: Scripted) -> None:
+    scripted.script = lambda i, body: ([b"", ok(body)], False)
+    scripted.pause = 0.5
+
+    async def run() -> None:
+        client = http1.Client()
+        call = asyncio.ensure_future(client.post(url(server), b"late", JSON, 5))
+        await asyncio.sleep(0.1)
+        await client.aclose()
+        started = time.monotonic()
+        with pytest.raises(http1.HTTPError, match="closed the connection"):
+            await call
+        assert time.monotonic() - started < 0.3  # not the server's late answer
+
+    asyncio.run(run())  # the call in flight fails at once, rather than ending on a pool nobody closes
+
+
+@pytest.mark.parametrize(
+    ("bad", "secret"),
+    [("http://[::1/v1", None), ("http://[sk-SECRET-1234]/v1", "sk-SECRET-1234"), ("http://a..b/v1", None)],
+)
+def test_a_url_that_cannot_be_read_is_an_http_error_that_does_not_repeat_it(bad: str, secret: str | None) -> None:
+    with pytest.raises(http1.HTTPError) as caught:
+        asyncio.run(http1.Client().post(bad, b"{}", JSON, 5))
+    assert secret is None or secret not in str(caught.value)
+
+
+def test_a_path_is_percent_encoded(server: _Server, scripted: Scripted) -> None:
+    post(url(server, "/v1 beta/ch\u00e2t%2F/completions?api-version=2024 06"))
+    assert scripted.requests[0].split(b"\r\n")[0] == (
+        b"POST /v1%20beta/ch%C3%A2t%2F/completions?api-version=2024%2006 HTTP/1.1"
+    )
+
+
+def test_an_empty_answer_said_to_be_compressed_keeps_its_status(server: _Server, scripted: Scripted) -> None:
+    scripted.script = lambda i, _: (
+        [b"HTTP/1.1 429 Too Many Requests\r\nContent-Encoding: gzip\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"],
+        False,
+    )
+    assert post(url(server))[:2] == (429, b"")
 
 
 # ---------------------------------------------------------------------------------------------- TLS
