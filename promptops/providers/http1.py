@@ -255,8 +255,12 @@ def _decoded(body: bytes, encoding: str) -> bytes:
     if wbits is None:
         raise HTTPError(f"the server's answer is encoded as {encoding!r}, which promptops cannot read")
     try:
+        if encoding != "deflate":
+            import gzip  # a gzip body may hold several members, which zlib alone stops after the first of
+
+            return gzip.decompress(body)
         return zlib.decompress(body, wbits)
-    except zlib.error:
+    except (zlib.error, OSError, EOFError):
         if encoding == "deflate":  # some servers send raw deflate without the zlib wrapper
             try:
                 return zlib.decompress(body, -zlib.MAX_WBITS)

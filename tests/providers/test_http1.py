@@ -254,6 +254,7 @@ def test_interim_answers_are_skipped(server: _Server, scripted: Scripted) -> Non
     ("encoding", "encode"),
     [
         ("gzip", gzip.compress),
+        ("gzip", lambda b: gzip.compress(b[:10]) + gzip.compress(b[10:])),  # two members
         ("deflate", zlib.compress),
         ("deflate", lambda b: zlib.compress(b)[2:-4]),  # raw deflate, no zlib wrapper
     ],
