@@ -21,6 +21,7 @@ needs to be, and its host written in DNS form (IDNA).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import select
 import ssl
@@ -37,6 +38,7 @@ from .. import __version__
 
 Answer = tuple[int, bytes, dict[str, str]]  # status, body, headers (names in lower case)
 USER_AGENT = f"promptops/{__version__}"
+MAX_ANSWER = 64 * 1024 * 1024  # bytes of an answer, as sent and decoded: more is an error, not a full memory
 _DECODE = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 _BAD_VALUE = frozenset("\r\n\0")
 _SAFE = "/%:@!$&'()*+,;=-._~"  # kept as written in a path (escapes included); anything else is percent-encoded
@@ -120,6 +122,7 @@ class Connection(asyncio.Protocol):
         self.status = 0
         self.headers: dict[str, str] = {}
         self.chunks: list[bytes] = []
+        self.size = 0
         self.headers_done = False
 
     # ------------------------------------------------------------------ one call
@@ -155,7 +158,9 @@ class Connection(asyncio.Protocol):
         else:
             self.idle.append(self)
         encoding = headers.get("content-encoding", "identity").strip().lower()
-        return status, body if encoding == "identity" or not body else _decoded(body, encoding), headers
+        if encoding == "identity" or not body:
+            return status, body, headers
+        return status, _decoded(body, encoding, self.pool.max_answer), headers
 
     def _expire(self, waiter: asyncio.Future[Answer]) -> None:
         if not waiter.done():
@@ -216,6 +221,12 @@ class Connection(asyncio.Protocol):
         self.headers_done = True
 
     def on_body(self, body: bytes) -> None:
+        if self.waiter is None:  # failed already (too large), or a stray answer
+            return
+        self.size += len(body)
+        if self.size > self.pool.max_answer:
+            self._fail(HTTPError(f"the server's answer is larger than {_mib(self.pool.max_answer)}"))
+            return
         self.chunks.append(body)
 
     def on_message_complete(self) -> None:
@@ -250,30 +261,46 @@ class Connection(asyncio.Protocol):
             self.idle.remove(self)
 
 
-def _decoded(body: bytes, encoding: str) -> bytes:
+def _decoded(body: bytes, encoding: str, limit: int) -> bytes:
+    """A gzip (of one or more members) or deflate body, decoded up to `limit` bytes."""
     wbits = _DECODE.get(encoding)
     if wbits is None:
         raise HTTPError(f"the server's answer is encoded as {encoding!r}, which promptops cannot read")
     try:
-        if encoding != "deflate":
-            import gzip  # a gzip body may hold several members, which zlib alone stops after the first of
-
-            return gzip.decompress(body)
-        return zlib.decompress(body, wbits)
-    except (zlib.error, OSError, EOFError):
+        return _inflate(body, wbits, limit)
+    except zlib.error:
         if encoding == "deflate":  # some servers send raw deflate without the zlib wrapper
-            try:
-                return zlib.decompress(body, -zlib.MAX_WBITS)
-            except zlib.error:
-                pass
+            with contextlib.suppress(zlib.error):
+                return _inflate(body, -zlib.MAX_WBITS, limit)
         raise HTTPError(f"the server's {encoding} answer does not decompress") from None
+
+
+def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
+    out: list[bytes] = []
+    size = 0
+    while data:
+        stream = zlib.decompressobj(wbits)
+        piece = stream.decompress(data, limit + 1 - size)
+        size += len(piece)
+        if size > limit:
+            raise HTTPError(f"the server's answer is larger than {_mib(limit)} once decompressed")
+        if not stream.eof:
+            raise zlib.error("truncated")
+        out.append(piece)
+        data = stream.unused_data.lstrip(b"\0") if wbits > zlib.MAX_WBITS else b""  # gzip: the next member
+    return b"".join(out)
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024 / 1024:g} MiB"
 
 
 class Pool:
     """The connections of one event loop, by (host, port, TLS)."""
 
-    def __init__(self, tls: Callable[[], ssl.SSLContext]) -> None:
+    def __init__(self, tls: Callable[[], ssl.SSLContext], max_answer: int = MAX_ANSWER) -> None:
         self.tls = tls
+        self.max_answer = max_answer
         self.closed = False
         self.open: set[Connection] = set()  # every connection not yet lost, idle or in a call
         self._idle: dict[tuple[str, int, bool], list[Connection]] = {}
@@ -336,10 +363,14 @@ class Pool:
 
 class Client:
     """One `Pool` per event loop (a pool's connections belong to the loop that opened them), closed when the
-    loop's `asyncio.run` ends or by `aclose()`. `tls` makes the TLS context of https URLs."""
+    loop's `asyncio.run` ends or by `aclose()`. `tls` makes the TLS context of https URLs; an answer longer than
+    `max_answer` bytes, as sent or decoded, is an `HTTPError`."""
 
-    def __init__(self, tls: Callable[[], ssl.SSLContext] = ssl.create_default_context) -> None:
+    def __init__(
+        self, tls: Callable[[], ssl.SSLContext] = ssl.create_default_context, max_answer: int = MAX_ANSWER
+    ) -> None:
         self._make_tls = tls
+        self.max_answer = max_answer
         self._tls: ssl.SSLContext | None = None
         self._pools: dict[asyncio.AbstractEventLoop, tuple[Pool, AsyncGenerator[None, None]]] = {}
 
@@ -360,7 +391,7 @@ class Client:
         return self._tls
 
     async def _open(self) -> Pool:
-        pool = Pool(self.tls)
+        pool = Pool(self.tls, self.max_answer)
         closer = _close_at_loop_end(pool)
         self._pools = {lp: en for lp, en in self._pools.items() if not lp.is_closed()}
         self._pools[asyncio.get_running_loop()] = (pool, closer)

@@ -278,6 +278,27 @@ def test_an_answer_that_cannot_be_decoded_is_an_error(
         post(url(server))
 
 
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (ok(b"x" * 5000), "larger than"),
+        (chunked(b"y" * 5000, 700), "larger than"),
+        (ok(gzip.compress(b"0" * 200_000), "Content-Encoding: gzip"), "once decompressed"),
+    ],
+)
+def test_an_answer_past_the_size_limit_is_an_error(
+    server: _Server, scripted: Scripted, answer: bytes, message: str
+) -> None:
+    """A runaway answer (or a small one that decompresses to a huge one) is refused, not read into memory."""
+    scripted.script = lambda i, _: ([answer], False)
+
+    async def run() -> None:
+        with pytest.raises(http1.HTTPError, match=message):
+            await http1.Client(max_answer=4096).post(url(server), b"{}", JSON, 5)
+
+    asyncio.run(run())
+
+
 def test_error_statuses_come_back_with_their_headers(server: _Server, scripted: Scripted) -> None:
     answer = b'{"error": "slow down"}'
     scripted.script = lambda i, _: (
