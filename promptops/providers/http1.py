@@ -133,10 +133,9 @@ class Connection(asyncio.Protocol):
         if self.closed or self.transport is None or self.transport.is_closing():
             return False
         try:
-            readable, _, _ = select.select([self.socket], [], [], 0)
+            return not _waiting(self.socket)
         except (OSError, ValueError):
             return False
-        return not readable
 
     async def exchange(self, payload: bytes, deadline: float) -> Answer:
         if self.closed or self.transport is None or self.transport.is_closing():
@@ -259,6 +258,16 @@ class Connection(asyncio.Protocol):
     def _drop_idle(self) -> None:
         if self in self.idle:
             self.idle.remove(self)
+
+
+def _waiting(sock: Any) -> bool:
+    """Whether anything (bytes, or the close) has arrived on a socket, without reading it. `poll` where there is
+    one: `select` refuses descriptors past 1023, which a busy application process reaches."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])  # pragma: no cover - Windows
 
 
 def _decoded(body: bytes, encoding: str, limit: int) -> bytes:

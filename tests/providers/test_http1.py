@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import gzip
 import itertools
+import os
 import socket
 import socketserver
 import ssl
@@ -416,6 +417,24 @@ def test_a_server_closing_after_each_answer_is_met_with_a_new_connection() -> No
         return bodies, opened
 
     assert asyncio.run(run()) == ([b"%d" % i for i in range(6)], 6)
+
+
+def test_connections_are_reused_in_a_process_with_many_files_open(server: _Server, scripted: Scripted) -> None:
+    """An application server may hold more than 1,024 descriptors: the check of an idle connection must still
+    work there (`select` refuses such descriptors; a refused check would open a new connection per call)."""
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip("the descriptor limit is too low here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        assert [a[1] for a in post_all(url(server), [b"1", b"2", b"3"])] == [b"1", b"2", b"3"]
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert scripted.connections == 1
 
 
 def test_a_server_that_accepts_and_closes_fails_each_call_at_once() -> None:
