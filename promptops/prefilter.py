@@ -43,10 +43,10 @@ class Required:
     literals: frozenset[str]
     fold: bool
 
-    def may_match(self, text: str, folded: str | None = None) -> bool:
-        """False only when the pattern cannot match `text`; `folded` is `fold(text)`, when already made."""
+    def may_match(self, text: str) -> bool:
+        """False only when the pattern cannot match `text`."""
         if self.fold:
-            text = folded if folded is not None else fold(text)
+            text = fold(text)
         return any(literal in text for literal in self.literals)
 
 

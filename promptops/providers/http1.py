@@ -127,10 +127,15 @@ class Connection(asyncio.Protocol):
 
     # ------------------------------------------------------------------ one call
 
+    @property
+    def shut(self) -> bool:
+        """Closed, by either side, or never opened."""
+        return self.closed or self.transport is None or self.transport.is_closing()
+
     def usable(self) -> bool:
         """Whether an idle connection can take a call: open, and nothing from the server waiting on it (a close
         that came with or just after the last answer, before the loop read it, or bytes nobody asked for)."""
-        if self.closed or self.transport is None or self.transport.is_closing():
+        if self.shut:
             return False
         try:
             return not _waiting(self.socket)
@@ -138,8 +143,9 @@ class Connection(asyncio.Protocol):
             return False
 
     async def exchange(self, payload: bytes, deadline: float) -> Answer:
-        if self.closed or self.transport is None or self.transport.is_closing():
+        if self.shut:
             raise HTTPError("the server closed the connection before answering")
+        assert self.transport is not None  # an open connection has one
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Answer] = loop.create_future()
         self.waiter = waiter

@@ -188,25 +188,18 @@ class Transport:
 
 
 def tls_context(env: Mapping[str, str]) -> ssl.SSLContext:
-    """The context of `ssl_setting`, with verification off when SSL_VERIFY says so."""
-    setting = ssl_setting(env)
-    if isinstance(setting, ssl.SSLContext):
-        return setting
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def ssl_setting(env: Mapping[str, str]) -> bool | ssl.SSLContext:
-    """litellm's SSL settings: SSL_VERIFY (false, or a CA bundle), SSL_CERT_FILE, else certifi's bundle."""
+    """litellm's SSL settings: SSL_VERIFY (false: no verification, or a CA bundle), SSL_CERT_FILE, else certifi's
+    bundle."""
     verify = env.get("SSL_VERIFY")
     cafile: str | None = None
     if verify is not None:
         if os.path.exists(verify):
             cafile = verify
         elif verify.strip().lower() in ("false", "0", "no", "off"):
-            return False
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            return context
     if cafile is None and env.get("SSL_CERT_FILE") and os.path.exists(env["SSL_CERT_FILE"]):
         cafile = env["SSL_CERT_FILE"]
     if cafile is None:
