@@ -62,6 +62,9 @@ class TemplateInfo:
     forbidden: dict[str, int] = field(default_factory=dict)
     sources: dict[str, int] = field(default_factory=dict)  # literal source("path") calls -> line
     error: RenderError | None = None
+    # The pieces of a template made only of text and `{{ variable }}` outputs (the body of most prompts), in
+    # order: (text, False) or (variable name, True); None for any other (it renders through Jinja2).
+    pieces: tuple[tuple[str, bool], ...] | None = None
 
 
 class _Loader(jinja2.BaseLoader):
@@ -134,7 +137,6 @@ class Renderer:
         self._fast: dict[str, validation.Check | None] = {}  # compiled checks of the inputs schemas
         self._inputs: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {}  # defaults and required inputs
         self._renders: set[str] = set()  # prompts found to have no problems (see render_checked)
-        self._plain: dict[str, tuple[tuple[str, bool], ...] | None] = {}  # see _plain_pieces
 
     # -- template lookup -------------------------------------------------------------------------------------
     def template_text(self, name: str) -> str | None:
@@ -200,6 +202,7 @@ class Renderer:
         info.error = self._unknown_filter(ast, file, first)
         if info.error is not None:
             return info
+        info.pieces = _pieces(ast)
         undeclared = meta.find_undeclared_variables(ast)
         for node in ast.find_all(nodes.Name):
             line = node.lineno + first - 1
@@ -429,7 +432,7 @@ class Renderer:
                 raise problems[0]
             self._renders.add(prompt.id)
         name = self.name_of(prompt)
-        pieces = self._plain_pieces(name)
+        pieces = self.info(name).pieces
         if pieces is not None and all(piece in values for piece, is_name in pieces if is_name):
             # Text and variables only: what Jinja2 would write (`str` of each value), without running it. A
             # missing variable, or an output past the budget, renders through Jinja2, which reports it.
@@ -439,18 +442,6 @@ class Renderer:
         with pinned.rendering(prompt) as used:
             text = self._run(name, _private(values), prompt)  # a template never touches ours
         return self._split(text, prompt), dict(used)
-
-    def _plain_pieces(self, name: str) -> tuple[tuple[str, bool], ...] | None:
-        """The pieces of a template made only of text and `{{ variable }}` outputs (the body of most prompts), in
-        order: (text, False) or (variable name, True). None for any other template (a filter, a tag, an include,
-        an expression): it renders through Jinja2."""
-        if name not in self._plain:
-            try:
-                ast = self.env.parse(self.mark_roles(self.template_text(name) or ""), name=name)
-            except Exception:  # what does not parse renders through Jinja2, which reports it
-                ast = None
-            self._plain[name] = _pieces(ast) if ast is not None else None
-        return self._plain[name]
 
     def render_text(
         self,
