@@ -54,6 +54,7 @@ class ScriptedProvider:
     responder: Callable[[ProviderRequest], str] | None = None
     cost: float | None = None  # the cost of every completion (budgets)
     delay: float = 0.0  # seconds each call takes (concurrency)
+    on_call: Callable[[ProviderRequest], None] | None = None  # told of each call as it starts
     calls: list[Call] = field(default_factory=list)
     script: deque[Outcome] = field(default_factory=deque)
     in_flight: int = 0
@@ -74,6 +75,8 @@ class ScriptedProvider:
 
     async def complete(self, request: ProviderRequest) -> Completion:
         self.calls.append(Call(request, time.monotonic()))
+        if self.on_call is not None:
+            self.on_call(request)
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:

@@ -206,9 +206,9 @@ def _run(
     from ..evaluate.engine import exit_code
 
     evaluation = planned.evaluation
-    if evaluation.settings.changed_since and not planned.head:
+    if evaluation.settings.changed_since and not planned.cases:
         note(f"no eval suite is affected by changes since {evaluation.settings.changed_since}; nothing to run")
-    progress.start(planned.total)
+    progress.start(lambda: planned.known_total)
     enabled = gc.isenabled()  # the engine pauses the collector once the calls are over (`on_calls_done`)
     try:
         report = planned.run().report

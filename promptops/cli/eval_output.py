@@ -24,11 +24,14 @@ class ProgressBar:
     def __init__(self) -> None:
         self.bar: Any = None
         self.task: Any = None
+        self.total: Callable[[], int | None] | None = None  # asked at each step until the total is known
 
-    def start(self, total: int) -> None:
+    def start(self, total: Callable[[], int | None]) -> None:
+        """Show the bar; `total()` is the number of tasks, or None while they are still being planned."""
         import sys
 
-        if not sys.stderr.isatty() or total == 0:
+        known = total()
+        if not sys.stderr.isatty() or known == 0:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -41,11 +44,16 @@ class ProgressBar:
             transient=True,
         )
         bar.start()
-        self.task = bar.add_task("eval", total=total)
+        self.task = bar.add_task("eval", total=known)
+        self.total = total if known is None else None
         self.bar = bar
 
     def advance(self, _: object) -> None:
         if self.bar is not None:
+            known = self.total() if self.total is not None else None
+            if known is not None:
+                self.bar.update(self.task, total=known)
+                self.total = None
             self.bar.advance(self.task)
 
     def stop(self) -> None:

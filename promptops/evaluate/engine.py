@@ -6,10 +6,11 @@ import asyncio
 import concurrent.futures
 import contextlib
 import difflib
+import hashlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,14 +29,14 @@ from ..model import (
     SuiteSummary,
     TaskResult,
 )
-from ..providers import Provider, ProviderRequest
+from ..providers import Provider
 from ..providers import get as get_provider
 from ..redaction import Redactor, key_names, secret_detectors
 from ..render import Renderer
 from ..workspace import Source, open_source
 from . import overrides as overrides_file
 from . import prefetch_http, recordings
-from .plan import KILL_SWITCH, Task, plan, select_suites, shard
+from .plan import KILL_SWITCH, CaseJob, Task, case_jobs, job_tasks, plan, select_suites, shard
 from .runner import Options, Runner
 from .store import STATE_FILE, Store
 from .summary import RowKey, apply_overrides, cell_of, pair, rows, summarize_cases, summarize_suite
@@ -114,10 +115,6 @@ def _inputs(source: Source, prompt: Prompt, suite: Suite, evals_dir: str) -> dic
     return out
 
 
-def _plan_id(tasks: Sequence[Task]) -> str:
-    return _digest([(t.key, t.suite.id, t.case.id, t.variant, repr(t.asserts), t.error) for t in tasks])
-
-
 def _fail_on_problems(snapshot: Snapshot, suites: Sequence[Suite]) -> None:
     """Errors never pass: any file that failed to load (a suite, dataset, prompt, partial, the routing file or
     promptops.yaml, whichever suites run) stops the run with lint's message, as does a suite whose prompt
@@ -193,7 +190,7 @@ class Evaluation:
         overrides_file.read_all(self.source, snap.config.evals_dir)
         if s.mode == "record":  # `--replay` reads them all first anyway
             recordings.read_all(self.source, snap.config.evals_dir)
-        head = plan(snap, suites, models=s.models, all_routes=s.all_routes, repeat=s.repeat)
+        jobs = case_jobs(snap, suites, models=s.models, repeat=s.repeat)
         base: list[Task] = []
         if s.baseline:
             base_source = open_source(self.root, s.baseline)
@@ -206,10 +203,19 @@ class Evaluation:
                 for t in plan(base_snap, base_suites, models=s.models, all_routes=s.all_routes, repeat=s.repeat)
             ]
         if s.shard:
-            head, base = shard(head, *s.shard), shard(base, *s.shard)
+            jobs, base = shard(jobs, *s.shard), shard(base, *s.shard)
+        renderer = Renderer(snap)
+        planned = Planned(
+            self, jobs, lambda job: job_tasks(snap, renderer, job, models=s.models, all_routes=s.all_routes), base
+        )
+        # A project without a results store yet has nothing to resume and no answer cached: its run starts its
+        # first calls while the later cases are planned. Otherwise every task is planned first (a resumed run
+        # and the cache look up the whole plan).
+        if (self.root / STATE_FILE).exists():
+            planned.plan_all()
         if s.options.max_cost is not None and s.mode != "replay":
-            _refuse_unpriced(snap, (*head, *base))
-        return Planned(self, tuple(head), tuple(base))
+            _refuse_unpriced(snap, (*planned.head, *base))
+        return planned
 
     def _providers(self) -> Callable[[ModelSpec], Provider]:
         """The provider of each model, made when the first call needs it: a warm re-run, answered by the cache,
@@ -226,15 +232,15 @@ class Evaluation:
 
         return provider_of
 
-    def _run(self, head: Sequence[Task], base: Sequence[Task]) -> Outcome:
+    def _run(self, planned: Planned) -> Outcome:
         started, t0 = _now(), time.perf_counter()
         store = Store(self.root / STATE_FILE, warn=self.on_warning)
         try:
-            return self._run_with(store, head, base, started, t0)
+            return self._run_with(store, planned, started, t0)
         finally:
             store.close()  # writes the results still pending, whatever stopped the run
 
-    def _run_with(self, store: Store, head: Sequence[Task], base: Sequence[Task], started: str, t0: float) -> Outcome:
+    def _run_with(self, store: Store, planned: Planned, started: str, t0: float) -> Outcome:
         s = self.settings
         # A recording is made of fresh answers, and a replay reads recordings only: neither reads the cache.
         options = replace(s.options, use_cache=s.options.use_cache and s.mode == "live", record=s.mode == "record")
@@ -250,39 +256,56 @@ class Evaluation:
             texts=self.texts,
             on_wait=self.on_warning,
         )
-        if (
-            s.mode != "replay"
-            and any(t.request is not None and t.model is not KILL_SWITCH for t in (*head, *base))
-            and not (options.use_cache and _all_cached(store, (*head, *base)))
-        ):
-            _prefetch_litellm([t.request for t in (*head, *base) if t.request and t.model is not KILL_SWITCH])
-        plan_id = _plan_id((*head, *base))
-        run_id = store.resumable(plan_id) or digest.hex_of(f"{plan_id}{started}{time.time_ns()}")[:16]
-        store.start(run_id, plan_id, self.snapshot.label, started)
-        done = store.results(run_id)
+        if planned.planning:
+            # A new store: no run to resume, no answer cached. The run's plan is kept once its last case is planned
+            # (until then the run is resumable by no plan; every answer it wrote is in the cache all the same).
+            run_id = digest.hex_of(f"{started}{time.time_ns()}")[:16]
+            store.start(run_id, "", self.snapshot.label, started)
+            plan_digest = PlanDigest()
+            prefetch = _Prefetch(s.mode != "replay")
+            prefetch.add(planned.base)
+
+            def planned_tasks(tasks: list[Task]) -> None:
+                plan_digest.add(tasks)
+                prefetch.add(tasks)
+
+            planned.follow(planned_tasks, lambda: store.plan(run_id, plan_digest.add(planned.base).hexdigest()))
+            done: Mapping[str, TaskResult] = {}
+        else:
+            tasks = (*planned.head, *planned.base)
+            if s.mode != "replay" and not (options.use_cache and _all_cached(store, tasks)):
+                _Prefetch(True).add(tasks)
+            plan_id = PlanDigest().add(tasks).hexdigest()
+            run_id = store.resumable(plan_id) or digest.hex_of(f"{plan_id}{started}{time.time_ns()}")[:16]
+            store.start(run_id, plan_id, self.snapshot.label, started)
+            done = store.results(run_id)
         interrupted = False
         head_results: list[TaskResult] = []
         base_results: list[TaskResult] = []
         try:
-            head_results, base_results = asyncio.run(self._run_both(runner, head, base, run_id, done))
+            head_results, base_results = asyncio.run(self._run_both(runner, planned, run_id, done))
         except KeyboardInterrupt:
             interrupted = True
             finished = store.results(run_id)
-            head_results = [finished[t.uid] for t in head if t.uid in finished]
-            base_results = [finished[t.uid] for t in base if t.uid in finished]
+            head_results = [finished[t.uid] for t in planned.head if t.uid in finished]
+            base_results = [finished[t.uid] for t in planned.base if t.uid in finished]
         if self.on_calls_done is not None:
             self.on_calls_done()
         if s.mode == "record" and runner.recorded:
             recordings.write(self.root, self.snapshot.config.evals_dir, runner.recorded, self.redactor)
-        report = self.report(head, head_results, base_results, started, time.perf_counter() - t0, interrupted, run_id)
+        report = self.report(
+            planned.head, head_results, base_results, started, time.perf_counter() - t0, interrupted, run_id
+        )
         if not interrupted:
             store.finish(run_id, _now())
         return Outcome(report, tuple(base_results))
 
     async def _run_both(
-        self, runner: Runner, head: Sequence[Task], base: Sequence[Task], run_id: str, done: Mapping[str, TaskResult]
+        self, runner: Runner, planned: Planned, run_id: str, done: Mapping[str, TaskResult]
     ) -> tuple[list[TaskResult], list[TaskResult]]:
-        h, b = await asyncio.gather(runner.run(head, run_id, done), runner.run(base, run_id, done))
+        h, b, _ = await asyncio.gather(
+            runner.run(planned.feed(), run_id, done), runner.run(planned.base, run_id, done), planned.plan_ahead()
+        )
         return h, b
 
     def report(
@@ -357,21 +380,92 @@ def _rows(
     )
 
 
-@dataclass(frozen=True)
-class Planned:
-    """An eval's planned tasks, made by `Evaluation.plan()`; `run()` calls the models and returns the outcome."""
+PLAN_STEP = 20  # cases planned at a time while the first calls are in flight (about half a millisecond)
 
-    evaluation: Evaluation
-    head: tuple[Task, ...]
-    base: tuple[Task, ...]
+
+class Planned:
+    """An eval's tasks, made by `Evaluation.plan()`; `run()` calls the models and returns the outcome.
+
+    The head's cases are planned (rendered into tasks) in order, as `feed()` asks for them or all at once when
+    `head` is read: a run can send its first calls while its later cases are still being planned. A case is
+    planned whole or not at all, so an interruption while one renders loses nothing of the plan."""
+
+    def __init__(
+        self,
+        evaluation: Evaluation,
+        jobs: Sequence[CaseJob],
+        tasks_of: Callable[[CaseJob], list[Task]],
+        base: Sequence[Task] = (),
+    ) -> None:
+        self.evaluation = evaluation
+        self.base = tuple(base)
+        self.cases = len(jobs)  # the head's cases; each has one task at least
+        self._jobs, self._tasks_of = jobs, tasks_of
+        self._done = 0  # cases planned
+        self._head: list[Task] = []
+        self._on_tasks: Callable[[list[Task]], None] | None = None
+        self._on_planned: Callable[[], None] | None = None
+
+    @property
+    def planning(self) -> bool:
+        """Whether cases of the head are still to be planned."""
+        return self._done < len(self._jobs)
+
+    @property
+    def head(self) -> tuple[Task, ...]:
+        """Every task of the evaluated revision (planning what is left)."""
+        self.plan_all()
+        return tuple(self._head)
 
     @property
     def total(self) -> int:
         return len(self.head) + len(self.base)
 
+    @property
+    def known_total(self) -> int | None:
+        """The number of tasks, once every case is planned (None before)."""
+        return None if self.planning else self.total
+
+    def plan_all(self) -> None:
+        while self._plan_next():
+            pass
+
+    def follow(self, on_tasks: Callable[[list[Task]], None], on_planned: Callable[[], None]) -> None:
+        """Call `on_tasks` with the tasks of each case planned from now on, and `on_planned` once every case is."""
+        self._on_tasks, self._on_planned = on_tasks, on_planned
+        if not self.planning:
+            on_planned()
+
+    def feed(self) -> Iterator[Task]:
+        """The head's tasks in order, each case planned when its first task is asked for."""
+        index = 0
+        while index < len(self._head) or self._plan_next():
+            yield self._head[index]
+            index += 1
+
+    async def plan_ahead(self) -> None:
+        """Plan the cases left, a few at a time between the event loop's other work: the plan is whole (and kept,
+        so an interrupted run can resume) soon after the first calls leave, not when its last task is taken."""
+        while self.planning:
+            for _ in range(PLAN_STEP):
+                self._plan_next()
+            await asyncio.sleep(0)
+
+    def _plan_next(self) -> bool:
+        if not self.planning:
+            return False
+        tasks = self._tasks_of(self._jobs[self._done])
+        self._head.extend(tasks)
+        self._done += 1
+        if self._on_tasks is not None:
+            self._on_tasks(tasks)
+        if not self.planning and self._on_planned is not None:
+            self._on_planned()
+        return True
+
     def run(self) -> Outcome:
         """Run every task (resuming an interrupted run of the same plan), then summarise and gate."""
-        return self.evaluation._run(self.head, self.base)
+        return self.evaluation._run(self)
 
     def messages(self) -> dict[tuple[str, str, str, str], tuple[Message, ...]]:
         """Each case's rendered messages (first repeat) as the results may keep them: keys removed and the
@@ -385,6 +479,27 @@ class Planned:
             kept = [(m.role, redactor.text(m.content, "inputs")) for m in t.request.messages]
             found[key] = tuple(Message(role, text) for role, text in kept if text is not None)
         return found
+
+
+class PlanDigest:
+    """The digest of a plan, taken task by task as the cases are planned: what a resumed run is matched by.
+    The same as the digest of the canonical JSON of the list of every task's identity (hashed a piece at a time)."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256(b"[")
+        self._first = True
+
+    def add(self, tasks: Iterable[Task]) -> PlanDigest:
+        for t in tasks:
+            item = (t.key, t.suite.id, t.case.id, t.variant, repr(t.asserts), t.error)
+            self._hash.update((("" if self._first else ",") + digest.canonical_json(item)).encode("utf-8"))
+            self._first = False
+        return self
+
+    def hexdigest(self) -> str:
+        whole = self._hash.copy()
+        whole.update(b"]")
+        return whole.hexdigest()
 
 
 def _all_cached(store: Store, tasks: Sequence[Task]) -> bool:
@@ -416,17 +531,36 @@ def _refuse_unpriced(snapshot: Snapshot, tasks: Sequence[Task]) -> None:
         )
 
 
-def _prefetch_litellm(requests: Sequence[ProviderRequest]) -> None:
-    """Start importing litellm in the background, so it overlaps the rest of the start-up, when a call needs it
-    (OpenAI-compatible models are called without it); then the secret scanner's detectors."""
-    from ..providers import litellm as litellm_provider
+class _Prefetch:
+    """Starts importing, in the background, what the calls of the tasks it is given will need, so the imports
+    overlap the rest of the start-up: litellm when a call needs it (OpenAI-compatible models are called
+    without it), else the HTTP client only; then the secret scanner's detectors. Given the tasks of each case as
+    they are planned, it starts litellm's import as soon as a case needs it."""
 
-    loading: concurrent.futures.Future[None] | None = None
-    if any(litellm_provider.needs_litellm(r) for r in requests):
-        litellm_provider.prefetch()
-    else:
-        loading = litellm_provider.native.prefetch()  # its HTTP client only
-    threading.Thread(target=_load_scanner, args=(loading,), name="promptops-scanner-import", daemon=True).start()
+    def __init__(self, active: bool) -> None:
+        self.active = active  # a replay makes no call
+        self.scanner = False  # the scanner's import is started
+        self.litellm = False  # litellm's import is started
+
+    def add(self, tasks: Iterable[Task]) -> None:
+        if not self.active or self.litellm:
+            return
+        requests = [t.request for t in tasks if t.request is not None and t.model is not KILL_SWITCH]
+        if not requests:
+            return
+        from ..providers import litellm as litellm_provider
+
+        loading: concurrent.futures.Future[None] | None = None
+        if any(litellm_provider.needs_litellm(r) for r in requests):
+            litellm_provider.prefetch()
+            self.litellm = True
+        elif not self.scanner:
+            loading = litellm_provider.native.prefetch()  # its HTTP client only
+        if not self.scanner:
+            self.scanner = True
+            threading.Thread(
+                target=_load_scanner, args=(loading,), name="promptops-scanner-import", daemon=True
+            ).start()
 
 
 def _load_scanner(after: concurrent.futures.Future[None] | None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import routing
 from ..errors import InputError
@@ -14,6 +14,7 @@ from ..providers import ProviderRequest
 from ..render import Renderer
 
 KILL_SWITCH = ModelSpec(name="kill-switch", model="promptops/fallback")
+_Sharded = TypeVar("_Sharded", "Task", "CaseJob")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,21 @@ def select_suites(snapshot: Snapshot, ids: Sequence[str]) -> list[Suite]:
     return [chosen[k] for k in sorted(chosen)]
 
 
+@dataclass(frozen=True)
+class CaseJob:
+    """A case to plan: its suite, prompt and route (resolved once a suite), and how often it runs."""
+
+    suite: Suite
+    prompt: Prompt | None
+    resolved: ResolvedRoute | None
+    case: Case
+    repeats: int
+
+    @property
+    def case_key(self) -> str:
+        return f"{self.suite.id}\x00{self.case.id}"
+
+
 def plan(
     snapshot: Snapshot,
     suites: Sequence[Suite],
@@ -77,34 +93,37 @@ def plan(
     renderer: Renderer | None = None,
 ) -> list[Task]:
     """Every task of a run, in a stable order."""
+    jobs = case_jobs(snapshot, suites, models=models, repeat=repeat)
     renderer = renderer or Renderer(snapshot)
+    return [t for job in jobs for t in job_tasks(snapshot, renderer, job, models=models, all_routes=all_routes)]
+
+
+def case_jobs(
+    snapshot: Snapshot, suites: Sequence[Suite], *, models: Sequence[str] = (), repeat: int | None = None
+) -> list[CaseJob]:
+    """The cases of a run in their stable order, each with what planning it needs (cheap: nothing is rendered).
+    A `--model` that routing.yaml does not name is refused here, before anything runs."""
     for name in models:
         if name not in snapshot.routing.models:
             raise InputError(
                 f"--model {name!r} is not a named model in {snapshot.routing.path}",
                 hint=f"known models: {', '.join(sorted(snapshot.routing.models)) or 'none'}",
             )
-    tasks: list[Task] = []
+    jobs: list[CaseJob] = []
     for suite in suites:
         prompt = snapshot.prompts.get(suite.prompt)
         resolved = routing.resolve(snapshot.routing, prompt) if prompt is not None else None  # once a suite
         for case in suite.cases:
             repeats = repeat or case.options.get("repeat") or suite.repeat
-            tasks.extend(_case_tasks(snapshot, renderer, suite, prompt, resolved, case, repeats, models, all_routes))
-    return tasks
+            jobs.append(CaseJob(suite, prompt, resolved, case, repeats))
+    return jobs
 
 
-def _case_tasks(
-    snapshot: Snapshot,
-    renderer: Renderer,
-    suite: Suite,
-    prompt: Prompt | None,
-    resolved: ResolvedRoute | None,
-    case: Case,
-    repeats: int,
-    models: Sequence[str],
-    all_routes: bool,
+def job_tasks(
+    snapshot: Snapshot, renderer: Renderer, job: CaseJob, *, models: Sequence[str] = (), all_routes: bool = False
 ) -> list[Task]:
+    """The tasks of one case: rendered, or broken (one per model of a matrix) when it cannot be built."""
+    suite, prompt, resolved, case, repeats = job.suite, job.prompt, job.resolved, job.case, job.repeats
     # A case that cannot be built is one error per model of a matrix, so every row of the matrix shows it.
     cells: list[ModelSpec | None] = [snapshot.routing.models[m] for m in models] or [None]
     if prompt is None or resolved is None:
@@ -228,10 +247,7 @@ def _broken(suite: Suite, case: Case, error: str, variant: str = "primary", mode
     )
 
 
-def shard(tasks: Sequence[Task], index: int, count: int) -> list[Task]:
-    """Shard K of N (1-based): every task of a case lands in the same shard, chosen by a stable hash."""
-
-    def bucket(task: Task) -> int:
-        return int(hashlib.sha256(task.case_key.encode()).hexdigest()[:8], 16) % count
-
-    return [t for t in tasks if bucket(t) == index - 1]
+def shard(tasks: Sequence[_Sharded], index: int, count: int) -> list[_Sharded]:
+    """Shard K of N (1-based) of tasks or case jobs: every task of a case lands in the same shard, chosen by a
+    stable hash."""
+    return [t for t in tasks if int(hashlib.sha256(t.case_key.encode()).hexdigest()[:8], 16) % count == index - 1]

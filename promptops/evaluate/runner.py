@@ -10,7 +10,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,14 +77,15 @@ class Runner:
         self._scrubbed: dict[tuple[str, str], str] = {}
 
     # -- the public entry ------------------------------------------------------------------------------------
-    async def run(self, tasks: Sequence[Task], run_id: str | None, done: Mapping[str, TaskResult]) -> list[TaskResult]:
+    async def run(self, tasks: Iterable[Task], run_id: str | None, done: Mapping[str, TaskResult]) -> list[TaskResult]:
         """Results in task order; tasks already in `done` (a resumed run) are not run again.
 
         A pool of workers takes the tasks in order (twice `concurrency` of them, so the calls in flight stay at
         the bound while some workers check answers or wait on a shared request), rather than one coroutine per
-        task made up front; each result goes to the store as it ends."""
-        results: list[TaskResult | None] = [None] * len(tasks)
-        queue = iter(enumerate(tasks))
+        task made up front; each result goes to the store as it ends. `tasks` may be planned as they are taken
+        (`Planned.feed`): a worker taking the next task plans it then."""
+        results: dict[int, TaskResult] = {}
+        queue = enumerate(tasks)
 
         async def worker() -> None:
             for index, task in queue:  # one shared iterator: each worker takes the next task
@@ -102,7 +103,8 @@ class Runner:
                     self.on_result(result)
                 results[index] = result
 
-        workers = min(len(tasks), 2 * max(1, self.options.concurrency))
+        bound = 2 * max(1, self.options.concurrency)
+        workers = min(len(tasks), bound) if isinstance(tasks, Sized) else bound
         clock = asyncio.create_task(self._flush_clock()) if self.store is not None else None
         try:
             await asyncio.gather(*(worker() for _ in range(workers)))
@@ -111,7 +113,7 @@ class Runner:
                 clock.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await clock  # a write that failed on the clock raises here
-        return [r for r in results if r is not None]
+        return [results[i] for i in sorted(results)]
 
     async def _flush_clock(self) -> None:
         """Write finished results that have waited a batch's time, even while no new result arrives."""

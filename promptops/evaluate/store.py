@@ -282,6 +282,12 @@ class Store:
             (run_id, plan, label, started),
         )
 
+    @_guarded
+    def plan(self, run_id: str, plan: str) -> None:
+        """Keep the plan of a run started before its last case was planned (`start` with an empty plan): from
+        then on, an interrupted run with the same plan resumes it."""
+        self.db.execute("UPDATE runs SET plan = ? WHERE run_id = ?", (plan, run_id))
+
     def record(self, run_id: str, uid: str, result: TaskResult, encoded: str | None = None) -> None:
         """Keep one task's result; `uid` identifies the task (two cases may send the same request). `encoded` is
         `to_json(result)` when the caller has made that text already."""
