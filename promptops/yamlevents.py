@@ -104,44 +104,42 @@ class _Events:
         return built
 
     def mapping(self, path: Path, depth: int) -> dict[str, Any]:
-        get, lines, first_line = self.get, self.lines, self.first_line
+        get, lines, first_line, scalar = self.get, self.lines, self.first_line, self.scalar
         result: dict[str, Any] = {}
         while True:
             event = get()
-            if type(event) is not ScalarEvent:
-                if type(event) is MappingEndEvent:
+            cls = type(event)  # not narrowed: the typing stubs make every mark optional
+            if cls is not ScalarEvent:
+                if cls is MappingEndEvent:
                     return result
                 raise Unusual  # a key that is a mapping, a sequence or an alias
-            key = self.scalar(event)
+            key = scalar(event)
             if type(key) is not str or key in result:
                 raise Unusual
             key_path = (*path, key)
             lines[key_path] = event.start_mark.line + first_line
             self.count += 1
             event = get()
-            result[key] = self.scalar(event) if type(event) is ScalarEvent else self.collection(event, key_path, depth)
+            result[key] = scalar(event) if type(event) is ScalarEvent else self.collection(event, key_path, depth)
 
     def sequence(self, path: Path, depth: int) -> list[Any]:
-        get, lines, first_line = self.get, self.lines, self.first_line
+        get, lines, first_line, scalar = self.get, self.lines, self.first_line, self.scalar
         result: list[Any] = []
         while True:
             event = get()
-            cls = type(event)
-            if cls is SequenceEndEvent:
+            if type(event) is SequenceEndEvent:
+                self.count += len(result)
                 return result
             item_path = (*path, len(result))
             lines[item_path] = event.start_mark.line + first_line
-            self.count += 1
-            result.append(self.scalar(event) if cls is ScalarEvent else self.collection(event, item_path, depth))
+            result.append(scalar(event) if type(event) is ScalarEvent else self.collection(event, item_path, depth))
 
     def scalar(self, event: Any) -> Any:
         if event.anchor is not None or event.tag is not None:
             raise Unusual
         value = event.value
-        if not event.implicit[0]:
-            return value  # quoted or a block scalar: a string whatever it says
-        if value[:1] not in self.starts and not self.wild:
-            return value
+        if not event.implicit[0] or (value[:1] not in self.starts and not self.wild):
+            return value  # quoted, a block scalar, or plain text that cannot be anything but a string
         found = self.plain.get(value, self)
         if found is self:
             found = self.plain[value] = self.resolve(value)
