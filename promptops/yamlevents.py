@@ -90,15 +90,12 @@ class _Events:
         return data, self.lines
 
     def collection(self, event: Any, path: Path, depth: int) -> Any:
+        cls = type(event)
+        if cls is not MappingStartEvent and cls is not SequenceStartEvent:
+            raise Unusual  # an alias
         if event.anchor is not None or event.tag is not None or depth + 1 >= self.max_depth:
             raise Unusual
-        cls = type(event)
-        if cls is MappingStartEvent:
-            built: Any = self.mapping(path, depth + 1)
-        elif cls is SequenceStartEvent:
-            built = self.sequence(path, depth + 1)
-        else:
-            raise Unusual  # an alias
+        built = self.mapping(path, depth + 1) if cls is MappingStartEvent else self.sequence(path, depth + 1)
         if self.count >= self.max_nodes:
             raise Unusual
         return built
