@@ -64,7 +64,9 @@ class _Events:
         self.max_nodes = max_nodes
         self.max_depth = max_depth
         self.lines: dict[Path, int] = {}
-        self.count = 0  # the nodes built, keys not counted (what the node reader limits)
+        # The nodes built, keys not counted (what the node reader limits): a collection's items are counted,
+        # and the count checked, as it ends.
+        self.count = 0
         resolvers = loader.yaml_implicit_resolvers
         # The first characters of a plain scalar that may be other than a string ('' for the empty scalar);
         # resolvers that apply to any first character (None) make every plain scalar worth resolving.
@@ -108,6 +110,7 @@ class _Events:
             cls = type(event)  # not narrowed: the typing stubs make every mark optional
             if cls is not ScalarEvent:
                 if cls is MappingEndEvent:
+                    self.count += len(result)
                     return result
                 raise Unusual  # a key that is a mapping, a sequence or an alias
             key = scalar(event)
@@ -115,7 +118,6 @@ class _Events:
                 raise Unusual
             key_path = (*path, key)
             lines[key_path] = event.start_mark.line + first_line
-            self.count += 1
             event = get()
             result[key] = scalar(event) if type(event) is ScalarEvent else self.collection(event, key_path, depth)
 
