@@ -201,6 +201,19 @@ def vouched(data: Any, check: str) -> bool:
 
 
 def _parse(text: str, file: str, first_line: int) -> tuple[Any, dict[Path, int]]:
+    """Parse with libyaml's events where the text holds nothing unusual (`yamlevents`), else with the nodes."""
+    if _Base is yaml.SafeLoader:  # PyYAML without libyaml: the node reader alone
+        return _parse_nodes(text, file, first_line)
+    from . import yamlevents
+
+    try:
+        return yamlevents.parse(_Loader, text, first_line, MAX_NODES, MAX_DEPTH)
+    except yamlevents.Unusual:
+        return _parse_nodes(text, file, first_line)
+
+
+def _parse_nodes(text: str, file: str, first_line: int) -> tuple[Any, dict[Path, int]]:
+    """The reference reader: PyYAML's nodes, then the data and lines built from them."""
     loader: _Loader | None = None
     try:
         loader = _Loader(text)

@@ -123,6 +123,212 @@ snippet_yaml = st.lists(st.sampled_from(YAML_SNIPPETS), min_size=1, max_size=4).
 yaml_documents = st.one_of(dumped_yaml, garbled(dumped_yaml), snippet_yaml, garbled(snippet_yaml))
 """Valid YAML, garbled YAML and YAML that reaches for tags, anchors and merge keys."""
 
+# -- YAML as people write it: block and flow, plain and quoted, scalars of every YAML 1.1 look-alike -------------
+
+# Plain scalars that may or may not be strings (YAML 1.1 booleans, numbers in every notation, nulls), quoted and
+# block scalars, and what the reader treats specially (anchors, aliases, tags, merge and value keys).
+TRICKY_SCALARS = [
+    *[
+        "yes",
+        "no",
+        "on",
+        "off",
+        "y",
+        "n",
+        "Yes",
+        "NO",
+        "On",
+        "OFF",
+        "null",
+        "Null",
+        "NULL",
+        "~",
+        "true",
+        "True",
+        "TRUE",
+        "false",
+        "False",
+        "tRue",
+    ],
+    *[
+        "1e3",
+        "1.0e+3",
+        "1.5",
+        "-.5",
+        ".5",
+        "1_000",
+        "0x1F",
+        "0o17",
+        "017",
+        "08",
+        "0b101",
+        "0b_",
+        "0x_",
+        "+1",
+        "-1",
+        "-0.0",
+        "+.inf",
+        ".inf",
+        "-.Inf",
+        ".NaN",
+        ".nan",
+    ],
+    *[
+        "1:30",
+        "1:30.5",
+        "-1:20",
+        "190:20:30",
+        "2001-12-14",
+        "=",
+        "<<",
+        "!",
+        "-",
+        "+",
+        ".",
+        "0",
+        "00",
+        "1e1000",
+        "1.0e+1000",
+        "type",
+        "text",
+        "nx",
+        "tx",
+        "~x",
+        "=x",
+        "<x>",
+    ],
+    "9" * 30,
+    "2001-12-14 21:59:43.10 -5",
+    "a b",
+    "x # a comment",
+    "'q'",
+    "'it''s'",
+    '"d\\tq"',
+    '"1"',
+    "''",
+    "&a x",
+    "&b 1",
+    "*a",
+    "*b",
+    "!!str 1",
+    "!!int 1",
+    "!!float x",
+    "!custom x",
+    "! x",
+    "!!binary aGk=",
+    "|\n  block\n  text",
+    ">-\n  folded\n\n  text",
+    "|+\n  kept\n",
+]
+TRICKY_KEYS = [
+    *[
+        "a",
+        "b",
+        "type",
+        "value",
+        "id",
+        "vars",
+        "null",
+        "~",
+        "true",
+        "yes",
+        "on",
+        "1",
+        "1.5",
+        "0x1",
+        "-1",
+        "<<",
+        "=",
+        "y",
+    ],
+    "'<<'",
+    "'true'",
+    '"1"',
+    "a b",
+    "&k a",
+    "*k",
+    "!!str k",
+    "? [a]",
+    "? {a: 1}",
+    "tab\tkey",
+    "",
+]
+_plain_words = st.text(string.ascii_letters + string.digits + " _.-+~:", min_size=1, max_size=8)
+_leaves = st.one_of(st.sampled_from(TRICKY_SCALARS), _plain_words)
+_keys = st.one_of(st.sampled_from(TRICKY_KEYS), st.text(string.ascii_letters + "_", min_size=1, max_size=6))
+# ("map", [(key, tree)]) | ("seq", [tree]) | scalar text
+yaml_trees = st.recursive(
+    _leaves,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4).map(lambda items: ("seq", items)),
+        st.lists(st.tuples(_keys, children), max_size=4).map(lambda pairs: ("map", pairs)),
+    ),
+    max_leaves=16,
+)
+
+
+def _block_scalar(text: str, pad: str) -> str:
+    head, newline, rest = text.partition("\n")
+    if not newline:
+        return text
+    return head + "".join(f"\n{pad}{line[2:]}" if line else "\n" for line in rest.split("\n"))
+
+
+def block_yaml(tree: object, indent: int = 0) -> str:
+    """A tree as block YAML (its scalars written as they are, so a block scalar keeps its style)."""
+    pad = " " * indent
+    if isinstance(tree, str):
+        return _block_scalar(tree, pad + "  ")
+    kind, items = tree  # type: ignore[misc]
+    if not items:
+        return "{}" if kind == "map" else "[]"
+    lines = []
+    for item in items:
+        head, child = (f"{item[0]}:", item[1]) if kind == "map" else ("-", item)
+        if isinstance(child, str) or not child[1]:
+            lines.append(f"{pad}{head} {block_yaml(child, indent)}")
+        else:
+            lines.append(f"{pad}{head}\n{block_yaml(child, indent + 2)}")
+    return "\n".join(lines)
+
+
+def flow_yaml(tree: object) -> str:
+    """A tree as flow YAML (block scalars, which flow style cannot hold, quoted)."""
+    if isinstance(tree, str):
+        return repr(tree) if "\n" in tree else tree
+    kind, items = tree  # type: ignore[misc]
+    if kind == "map":
+        return "{" + ", ".join(f"{key}: {flow_yaml(value)}" for key, value in items) + "}"
+    return "[" + ", ".join(flow_yaml(item) for item in items) + "]"
+
+
+@st.composite
+def dumped_in_styles(draw: st.DrawFn) -> str:
+    """JSON data as PyYAML writes it, in any of its styles."""
+    return yaml.safe_dump(
+        draw(json_values),
+        default_flow_style=draw(st.sampled_from([False, True, None])),
+        default_style=draw(st.sampled_from([None, None, "'", '"'])),
+        allow_unicode=draw(st.booleans()),
+        sort_keys=False,
+        width=draw(st.sampled_from([12, 80])),
+        indent=draw(st.sampled_from([2, 4])),
+        explicit_start=draw(st.booleans()),
+    )
+
+
+hand_written_yaml = st.one_of(yaml_trees.map(block_yaml), yaml_trees.map(flow_yaml))
+EMPTY_YAML = ["", "\n", "# only a comment\n", "---\n", "---\n...\n", "--- \n# c\n", "...\n", "--- ~\n", "\t\n"]
+_one_document = st.one_of(dumped_in_styles(), hand_written_yaml, st.sampled_from(EMPTY_YAML), snippet_yaml)
+readable_yaml = st.one_of(
+    _one_document,
+    garbled(_one_document),
+    st.lists(_one_document, min_size=2, max_size=3).map("\n---\n".join),  # more than one document
+    st.tuples(_one_document, st.sampled_from(["\t", "\x07", "\x85", "\u2028", "\ufeff", " # c", "\r\n"])).map("".join),
+    texts,
+)
+"""Any text a YAML reader may be given, dense in what YAML readers treat specially."""
+
 json_lines = st.lists(json_values.map(lambda v: json.dumps(v, ensure_ascii=False)), max_size=5).map("\n".join)
 csv_texts = st.lists(
     st.lists(st.text(alphabet=string.ascii_letters + ',"\n\r\x00 ', max_size=8), min_size=1, max_size=4).map(",".join),

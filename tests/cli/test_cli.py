@@ -125,7 +125,10 @@ def test_keyboard_interrupt_exits_130(make_repo, monkeypatch: pytest.MonkeyPatch
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(getattr(yaml, "CSafeLoader", yaml.SafeLoader), "get_single_node", interrupted)
+    # Ctrl-C while libyaml reads: the YAML reader takes its events one by one (or, for an unusual text, nodes).
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    for method in ("get_event", "get_single_node"):
+        monkeypatch.setattr(loader, method, interrupted)
     code, _out, err = cli("lint", "--repo", root)
     assert code == 130
     assert "interrupted" in err and "Traceback" not in err
