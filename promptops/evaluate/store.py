@@ -188,6 +188,12 @@ class Store:
         self._cached = 0  # pending results answered from the cache (remade without a call if lost)
         self._known: dict[str, Completion] = {}  # answers read in bulk or written by this process
         self._absent: set[str] = set()  # keys a bulk read found no answer for (until this process writes one)
+        # An empty cache (a new store) holds no answer but those this process writes: none is looked up.
+        self._empty = self._holds_no_answer()
+
+    @_guarded
+    def _holds_no_answer(self) -> bool:
+        return self.db.execute("SELECT 1 FROM responses LIMIT 1").fetchone() is None
 
     def close(self) -> None:
         try:
@@ -242,7 +248,7 @@ class Store:
     @_guarded
     def get(self, key: str) -> Completion | None:
         known = self._known.get(key)
-        if known is not None or key in self._absent:
+        if known is not None or self._empty or key in self._absent:
             return known
         row = self.db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
         return Completion(**json.loads(row[0])) if row else None

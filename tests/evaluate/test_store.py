@@ -164,3 +164,24 @@ def test_what_the_store_writes_is_the_json_of_the_dataclass(found: TaskResult, a
     assert to_json(found) == json.dumps(asdict(found))
     assert to_json(answer) == json.dumps(asdict(answer))
     assert task_result(json.loads(to_json(found))) == found
+
+
+def test_a_new_store_answers_what_it_was_given_and_an_old_one_what_it_holds(tmp_path: Path) -> None:
+    """A new store (an empty cache) looks no answer up in the database, yet finds every answer written since, in
+    this process; a store opened on a cache that holds answers finds them, written by an earlier process."""
+    path = tmp_path / "promptops.sqlite"
+    answer = Completion(text="yes", prompt_tokens=1, completion_tokens=1, model="m")
+    first = Store(path, batch_size=1)
+    assert first.get("k1") is None
+    first.put("k1", answer)
+    assert first.get("k1") == answer and first.get("k2") is None
+    first.close()
+    with sqlite3.connect(path) as db:  # another process's answer, written while no store of ours is open
+        db.execute(
+            "INSERT INTO responses (key, model, completion) VALUES (?, ?, ?)",
+            ("k2", "m", json.dumps(asdict(replace(answer, text="no")))),
+        )
+    second = Store(path)
+    assert second.get("k1") == answer and second.get("k2") == replace(answer, text="no")
+    assert second.get("k3") is None
+    second.close()
