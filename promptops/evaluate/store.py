@@ -1,10 +1,10 @@
 """SQLite under .promptops/: the content-addressed response cache and the results of every run.
 
 Writes are batched: results and cached answers wait in memory and are written in one transaction once
-`BATCH_SIZE` of them are pending or the oldest has waited `BATCH_SECONDS` (the runner flushes on that clock
-even when no new result arrives). A result answered from the cache counts as a fraction of a row (a batch holds
-up to `CACHED_PER_ROW` times as many of them): a resumed run remakes it from the cache without a call, and a warm
-re-run of 10,000 cases no longer commits 200 transactions. A run killed with kill -9 loses at most the batch in
+`BATCH_SIZE` results (each with the answer its call brought) are pending or the oldest has waited
+`BATCH_SECONDS` (the runner flushes on that clock even when no new result arrives). A result answered from the
+cache counts as a fraction of one (a batch holds up to `CACHED_PER_ROW` times as many of them): a resumed run
+remakes it from the cache without a call, and a warm re-run of 10,000 cases no longer commits 200 transactions. A run killed with kill -9 loses at most the batch in
 flight, whose tasks a resumed run makes again; everything written before is kept and not repeated. Reading the
 results of a run, finishing it and closing the store write what is pending first, so Ctrl-C loses nothing.
 """
@@ -30,7 +30,7 @@ from ..providers import Completion
 STATE_DIR = ".promptops"  # under the project root; never released (see release.releasing.check_clean)
 STATE_FILE = f"{STATE_DIR}/promptops.sqlite"  # the response cache and the results of every run
 _T = TypeVar("_T")
-BATCH_SIZE = 50  # results and answers written per transaction, at most
+BATCH_SIZE = 100  # results (with their answers) written per transaction, at most
 BATCH_SECONDS = 0.25  # the longest a finished result waits in memory before it is written
 CACHED_PER_ROW = 20  # results answered from the cache that fill a batch as much as one result that made a call
 READ_CHUNK = 500  # keys per `IN (...)` query when the cache is read in bulk (SQLite's variable limit is 999+)
@@ -208,8 +208,10 @@ class Store:
 
     @property
     def _fill(self) -> float:
-        """How full the batch is, in rows that a lost batch would cost calls to make again."""
-        return self.pending - self._cached + self._cached / CACHED_PER_ROW
+        """How full the batch is, in calls that a lost batch would cost to make again: its results (those answered
+        from the cache at a fraction), or its answers when more are pending (a judge's)."""
+        results = len(self._results) - self._cached + self._cached / CACHED_PER_ROW
+        return max(results, len(self._answers))
 
     @_guarded
     def flush(self) -> None:

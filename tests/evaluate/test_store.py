@@ -47,13 +47,18 @@ def test_results_and_answers_are_written_one_batch_at_a_time(tmp_path: Path) -> 
     for n in range(3):
         store.record("r", f"u{n}", result(n))
     assert on_disk(path) == (0, 0)  # a kill -9 now loses these three, and the run that resumes makes them again
-    store.put("k0", Completion(text="out 0", model="m"))
-    assert on_disk(path) == (3, 1)  # the fourth row filled the batch: all written in one transaction
+    store.put("k0", Completion(text="out 0", model="m"))  # an answer rides with the result of its call
+    assert on_disk(path) == (0, 0)
     store.record("r", "u3", result(3))
-    assert store.results("r").keys() == {"u0", "u1", "u2", "u3"}  # reading a run writes what is pending first
-    store.record("r", "u4", result(4))
+    assert on_disk(path) == (4, 1)  # the fourth result filled the batch: all written in one transaction
+    for n in range(4, 9):  # answers alone (a judge's, before its task ends) fill a batch too
+        store.put(f"k{n}", Completion(text=f"out {n}", model="m"))
+    assert on_disk(path) == (4, 5)
+    store.record("r", "u9", result(9))
+    assert store.results("r").keys() == {"u0", "u1", "u2", "u3", "u9"}  # reading a run writes what is pending
+    store.record("r", "u10", result(10))
     store.close()  # so does closing the store
-    assert on_disk(path) == (5, 1)
+    assert on_disk(path) == (6, 6)
 
 
 def test_results_answered_from_the_cache_fill_a_batch_more_slowly(tmp_path: Path) -> None:
