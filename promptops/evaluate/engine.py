@@ -490,9 +490,10 @@ class PlanDigest:
         self._first = True
 
     def add(self, tasks: Iterable[Task]) -> PlanDigest:
-        for t in tasks:
-            item = (t.key, t.suite.id, t.case.id, t.variant, repr(t.asserts), t.error)
-            self._hash.update((("" if self._first else ",") + digest.canonical_json(item)).encode("utf-8"))
+        canonical = digest.canonical_json
+        items = ",".join(canonical((t.key, t.suite.id, t.case.id, t.variant, repr(t.asserts), t.error)) for t in tasks)
+        if items:
+            self._hash.update((items if self._first else "," + items).encode("utf-8"))
             self._first = False
         return self
 

@@ -4,9 +4,10 @@ Writes are batched: results and cached answers wait in memory and are written in
 `BATCH_SIZE` results (each with the answer its call brought) are pending or the oldest has waited
 `BATCH_SECONDS` (the runner flushes on that clock even when no new result arrives). A result answered from the
 cache counts as a fraction of one (a batch holds up to `CACHED_PER_ROW` times as many of them): a resumed run
-remakes it from the cache without a call, and a warm re-run of 10,000 cases no longer commits 200 transactions. A run killed with kill -9 loses at most the batch in
-flight, whose tasks a resumed run makes again; everything written before is kept and not repeated. Reading the
-results of a run, finishing it and closing the store write what is pending first, so Ctrl-C loses nothing.
+remakes it from the cache without a call, and a warm re-run of 10,000 cases no longer commits 200 transactions.
+A run killed with kill -9 loses at most the batch in flight, whose tasks a resumed run makes again; everything
+written before is kept and not repeated. Reading the results of a run, finishing it and closing the store write
+what is pending first, so Ctrl-C loses nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .. import digest
 from ..errors import InputError, PromptopsError, UnavailableError
 from ..model import CheckResult, Override, TaskResult
 from ..providers import Completion
@@ -364,10 +366,10 @@ def _fields_of(obj: Any) -> dict[str, Any]:
 def to_json(obj: Any) -> str:
     """`json.dumps(dataclasses.asdict(obj))`, the same text (keys in field order, tuples as lists), made by the
     C encoder in one call, with no deep copy and no dict built first."""
-    return _ENCODER.encode(obj)
+    return _ENCODE(obj)
 
 
-_ENCODER = json.JSONEncoder(default=_fields_of)
+_ENCODE = digest.encoding(json.JSONEncoder(default=_fields_of))
 
 
 def task_result(data: dict[str, Any]) -> TaskResult:

@@ -46,6 +46,7 @@ from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
+from .. import digest
 from ..model import ModelSpec
 from . import ENDPOINT_PARAMS, Completion, ProviderError, ProviderRequest, failures
 from . import openai_compat as native
@@ -154,6 +155,9 @@ class _Route:
     rates: tuple[float, float] | None  # USD per prompt token, per completion token
 
 
+_BODY = digest.encoding(json.JSONEncoder())  # `json.dumps` of a request body, as litellm sends it
+
+
 class LitellmProvider:
     """Chat completions: natively for OpenAI-compatible models, through litellm for the rest.
 
@@ -242,7 +246,7 @@ class LitellmProvider:
             plan = self._plans[(spec.model, spec.api_base)] = native.plan(spec.model, spec.api_base, self.env)
         key = self._api_key(request, "openai")
         started = time.perf_counter()
-        data = json.dumps(native.body(plan.name, request.messages, params, request.response_format)).encode()
+        data = _BODY(native.body(plan.name, request.messages, params, request.response_format)).encode()
         try:
             status, raw, headers = await self._transport.post(
                 plan.url, data, native.headers(plan, key), request.timeout
