@@ -181,6 +181,8 @@ def eval_suites(
             on_warning=note,
             texts=texts,
             on_calls_done=gc.disable,  # the report is then built of plain values, in no cycle (see _run)
+            # A plan made while the first calls are in flight is frozen once whole, as one made before them is.
+            on_planned=gc.freeze if freeze else None,
         ).plan()
     threshold = gc.get_threshold()
     gc.set_threshold(YOUNG_OBJECTS, *threshold[1:])

@@ -156,12 +156,16 @@ class Evaluation:
         on_warning: Callable[[str], None] | None = None,
         texts: ResultTexts | None = None,
         on_calls_done: Callable[[], None] | None = None,
+        on_planned: Callable[[], None] | None = None,
     ) -> None:
         self.root, self.source, self.snapshot, self.settings = root, source, snapshot, settings
         self.env = env
         self.on_result = on_result
         self.texts = texts  # a JSON report's text of each result, made as the results arrive (when one is written)
         self.on_calls_done = on_calls_done  # called once the calls are over (or interrupted), before the report
+        # Called once the last case is planned, when that happens during the run (`Planned.feed`); a plan made
+        # whole before the run is whole when `plan()` returns.
+        self.on_planned = on_planned
         self.on_warning = on_warning
         self.base_snapshot: Snapshot | None = None  # the --changed-since revision
         self.baseline: tuple[Source, Snapshot] | None = None  # the --baseline revision
@@ -269,7 +273,12 @@ class Evaluation:
                 plan_digest.add(tasks)
                 prefetch.add(tasks)
 
-            planned.follow(planned_tasks, lambda: store.plan(run_id, plan_digest.add(planned.base).hexdigest()))
+            def whole() -> None:
+                store.plan(run_id, plan_digest.add(planned.base).hexdigest())
+                if self.on_planned is not None:
+                    self.on_planned()
+
+            planned.follow(planned_tasks, whole)
             done: Mapping[str, TaskResult] = {}
         else:
             tasks = (*planned.head, *planned.base)

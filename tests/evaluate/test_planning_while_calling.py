@@ -45,14 +45,26 @@ def test_a_new_project_calls_while_planning_and_gets_what_planning_first_gets(
     root = tmp_path / "p"
     write_tree(root, files())
     planning_at_call: list[bool] = []
+    told: list[str] = []
     source = open_source(root)
-    planned = Evaluation(root, source, loader.load(source), Settings(options=FAST), KEYED).plan()
+    planned = Evaluation(
+        root,
+        source,
+        loader.load(source),
+        Settings(options=FAST),
+        KEYED,
+        on_planned=lambda: told.append(f"planned {planned.planning} after {len(planning_at_call)} calls"),
+        on_calls_done=lambda: told.append("calls done"),
+    ).plan()
 
     scripted.on_call = lambda _: planning_at_call.append(planned.planning)
     scripted.delay = 0.002  # calls that take a while, as real ones do
     assert planned.planning and planned.known_total is None  # nothing planned before the run of a new project
     streamed = planned.run().report
     assert planning_at_call[0] and not planning_at_call[-1] and not planned.planning
+    # Told once, when the last case is planned (while calls were being made), before the calls are over.
+    assert len(told) == 2 and told[0].startswith("planned False after ") and told[1] == "calls done"
+    assert 0 < int(told[0].split()[-2]) < 2 * CASES
     assert planned.known_total == planned.total == 2 * CASES + 1 == len(streamed.results)
 
     # The same project with a results store: every case is planned before the first call (no cache read here,
