@@ -1,6 +1,7 @@
-"""Evaluating prompts: planning (plan.py), running, async and bounded (runner.py), the SQLite cache and results
-(store.py), summaries and baseline classes (summary.py), recordings, overrides, shard merging, and the engine
-that drives them (engine.py: `Evaluation(...).plan().run()`)."""
+"""Evaluating prompts: planning (plan.py; planned.py, the tasks as a run takes them, planned before or while the
+first calls are made), running, async and bounded (runner.py), the SQLite cache and results (store.py),
+summaries and baseline classes (summary.py), recordings, overrides, shard merging, and the engine that drives
+them (engine.py: `Evaluation(...).plan().run()`)."""
 
 from __future__ import annotations
 

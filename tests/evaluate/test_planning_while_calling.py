@@ -13,8 +13,9 @@ from eval_fixtures import SECRET, project
 from scripted_provider import ScriptedProvider
 
 from promptops import digest, loader
-from promptops.evaluate.engine import Evaluation, PlanDigest, Planned, Settings
+from promptops.evaluate.engine import Evaluation, Settings
 from promptops.evaluate.plan import case_jobs, job_tasks
+from promptops.evaluate.planned import PlanDigest, Planned
 from promptops.evaluate.runner import Options
 from promptops.evaluate.store import STATE_FILE
 from promptops.model import TaskResult
