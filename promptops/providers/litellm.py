@@ -182,6 +182,11 @@ class LitellmProvider:
         """Whether this call imports litellm (False: the native route takes it)."""
         return not self.direct or needs_litellm(request)
 
+    def keeps_time(self, request: ProviderRequest) -> bool:
+        """Whether this call ends by its own deadline, `request.timeout` (the native route's HTTP client holds
+        the whole call to it), so the runner sets no timer of its own around it."""
+        return not self.needs_litellm(request)
+
     async def ready(self, request: ProviderRequest | None = None) -> None:
         """Wait until litellm is imported when this call (or, without one, any call) needs it, so that request
         pacing and timeouts measure calls, not the import."""

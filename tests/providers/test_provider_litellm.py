@@ -265,3 +265,19 @@ def test_prefetch_is_idempotent_and_imports_in_the_background() -> None:
         "os.environ['LITELLM_LOCAL_MODEL_COST_MAP'])"
     )
     assert out.split() == ["True", "True", "True", "True"]
+
+
+def test_only_the_native_route_keeps_its_own_time(srv: ProviderServer) -> None:
+    """The runner sets no timer of its own around a call that ends by its own deadline: an OpenAI-compatible
+    model's, on promptops' HTTP client. litellm's calls, and every call with `direct=False`, keep the runner's."""
+    native = request(srv)
+    other = ProviderRequest(model=ModelSpec(name="c", model="anthropic/claude-3-haiku"), messages=native.messages)
+    assert LitellmProvider(env={}).keeps_time(native)
+    assert not LitellmProvider(env={}).keeps_time(other)
+    assert not LitellmProvider(env={}, direct=False).keeps_time(native)
+    # ... and the native route holds the whole call to `request.timeout` (the runner would wait 1.5x + 1 s).
+    srv.latency = 3.0
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as caught:
+        asyncio.run(LitellmProvider(env={}).complete(request(srv, timeout=0.3)))
+    assert caught.value.kind == "timeout" and time.monotonic() - started < 1.0
