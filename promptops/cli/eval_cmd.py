@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from ..evaluate.engine import Planned
+    from ..evaluate.planned import Planned
     from ..model import TaskResult
 
 from . import skip_collections_at_exit

@@ -32,7 +32,7 @@ from ..workspace import Source, open_source
 from . import overrides as overrides_file
 from . import prefetch_http, recordings
 from .plan import KILL_SWITCH, Task, case_jobs, job_tasks, plan, select_suites, shard
-from .planned import PlanDigest, Planned, Prefetch
+from .planned import Planned, Prefetch
 from .runner import Options, Runner
 from .store import STATE_FILE, Store
 from .summary import RowKey, apply_overrides, cell_of, pair, rows, summarize_cases, summarize_suite
@@ -261,26 +261,21 @@ class Evaluation:
             # (until then the run is resumable by no plan; every answer it wrote is in the cache all the same).
             run_id = digest.hex_of(f"{started}{time.time_ns()}")[:16]
             store.start(run_id, "", self.snapshot.label, started)
-            plan_digest = PlanDigest()
             prefetch = Prefetch(s.mode != "replay")
             prefetch.add(planned.base)
 
-            def planned_tasks(tasks: list[Task]) -> None:
-                plan_digest.add(tasks)
-                prefetch.add(tasks)
-
             def whole() -> None:
-                store.plan(run_id, plan_digest.add(planned.base).hexdigest())
+                store.plan(run_id, planned.plan_id())
                 if self.on_planned is not None:
                     self.on_planned()
 
-            planned.follow(planned_tasks, whole)
+            planned.follow(prefetch.add, whole)
             done: Mapping[str, TaskResult] = {}
         else:
             tasks = (*planned.head, *planned.base)
             if s.mode != "replay" and not (options.use_cache and _all_cached(store, tasks)):
                 Prefetch(True).add(tasks)
-            plan_id = PlanDigest().add(tasks).hexdigest()
+            plan_id = planned.plan_id()
             run_id = store.resumable(plan_id) or digest.hex_of(f"{plan_id}{started}{time.time_ns()}")[:16]
             store.start(run_id, plan_id, self.snapshot.label, started)
             done = store.results(run_id)

@@ -44,6 +44,7 @@ class Planned:
         self._jobs, self._tasks_of = jobs, tasks_of
         self._done = 0  # cases planned
         self._head: list[Task] = []
+        self._digest = PlanDigest()  # of the head's tasks planned so far
         self._on_tasks: Callable[[list[Task]], None] | None = None
         self._on_planned: Callable[[], None] | None = None
 
@@ -66,6 +67,11 @@ class Planned:
     def known_total(self) -> int | None:
         """The number of tasks, once every case is planned (None before)."""
         return None if self.planning else self.total
+
+    def plan_id(self) -> str:
+        """The plan's digest, head then base (planning what is left): what a resumed run is matched by."""
+        self.plan_all()
+        return self._digest.copy().add(self.base).hexdigest()
 
     def plan_all(self) -> None:
         while self._plan_next():
@@ -98,6 +104,7 @@ class Planned:
         tasks = self._tasks_of(self._jobs[self._done])
         self._head.extend(tasks)
         self._done += 1
+        self._digest.add(tasks)
         if self._on_tasks is not None:
             self._on_tasks(tasks)
         if not self.planning and self._on_planned is not None:
@@ -137,6 +144,11 @@ class PlanDigest:
             self._hash.update((items if self._first else "," + items).encode("utf-8"))
             self._first = False
         return self
+
+    def copy(self) -> PlanDigest:
+        other = PlanDigest()
+        other._hash, other._first = self._hash.copy(), self._first
+        return other
 
     def hexdigest(self) -> str:
         whole = self._hash.copy()
