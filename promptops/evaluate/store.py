@@ -5,21 +5,26 @@ Writes are batched: results and cached answers wait in memory and are written in
 `BATCH_SECONDS` (the runner flushes on that clock even when no new result arrives). A result answered from the
 cache counts as a fraction of one (a batch holds up to `CACHED_PER_ROW` times as many of them): a resumed run
 remakes it from the cache without a call, and a warm re-run of 10,000 cases no longer commits 200 transactions.
-A run killed with kill -9 loses at most the batch in flight, whose tasks a resumed run makes again; everything
-written before is kept and not repeated. Reading the results of a run, finishing it and closing the store write
-what is pending first, so Ctrl-C loses nothing.
+A batch is written by the store's own thread while the run goes on (SQLite does the work of a transaction
+without holding the interpreter's lock, on the core the run's event loop leaves free), one at a time: a batch
+due while the one before is still being written waits for it. A run killed with kill -9 loses at most the batch
+being written and the one filling, whose tasks a resumed run makes again; everything written before is kept and
+not repeated. Reading from the store waits for the writes handed over before; reading the results of a run,
+finishing it and closing the store write what is pending first, so Ctrl-C loses nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import json
 import operator
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +41,7 @@ BATCH_SIZE = 100  # results (with their answers) written per transaction, at mos
 BATCH_SECONDS = 0.25  # the longest a finished result waits in memory before it is written
 CACHED_PER_ROW = 20  # results answered from the cache that fill a batch as much as one result that made a call
 READ_CHUNK = 500  # keys per `IN (...)` query when the cache is read in bulk (SQLite's variable limit is 999+)
+MAX_VARIABLES = 999  # parameters of one statement: the limit of SQLite before 3.32 (32,766 since)
 MIGRATIONS = (
     """
     CREATE TABLE IF NOT EXISTS responses (
@@ -192,6 +198,8 @@ class Store:
         self._absent: set[str] = set()  # keys a bulk read found no answer for (until this process writes one)
         # An empty cache (a new store) holds no answer but those this process writes: none is looked up.
         self._empty = self._holds_no_answer()
+        self._writer: ThreadPoolExecutor | None = None  # the thread that writes the batches, made with the first
+        self._writing: Future[None] | None = None  # the write handed to it last, until it is known to be done
 
     @_guarded
     def _holds_no_answer(self) -> bool:
@@ -201,6 +209,8 @@ class Store:
         try:
             self.flush()
         finally:
+            if self._writer is not None:  # a write still going on (Ctrl-C while waiting for it) ends first
+                self._writer.shutdown(wait=True)
             self.db.close()
 
     # -- batched writes --------------------------------------------------------------------------------------
@@ -217,31 +227,57 @@ class Store:
 
     @_guarded
     def flush(self) -> None:
-        """Write every pending row in one transaction."""
+        """Write every pending row in one transaction, and wait until every write handed over is done."""
+        self._hand_over()
+        self._wait()
+
+    @_guarded
+    def flush_due(self) -> None:
+        """Hand the pending rows to the writer when the batch is full or its oldest row has waited long enough."""
+        if self._oldest is not None and (
+            self._fill >= self.batch_size or time.monotonic() - self._oldest >= self.batch_seconds
+        ):
+            self._hand_over()
+
+    def _hand_over(self) -> None:
         if not self.pending:
             return
+        self._wait()  # the batch before first: if it failed, this one stays pending, and its failure is raised
         answers, results = list(self._answers.values()), list(self._results.values())
-        with _transaction(self.db):
-            if answers:
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO responses (key, model, completion) VALUES (?, ?, ?)", answers
-                )
-            if results:
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO results (run_id, key, suite, case_id, result) VALUES (?, ?, ?, ?, ?)",
-                    results,
-                )
         self._answers.clear()
         self._results.clear()
         self._oldest = None
         self._cached = 0
+        self._submit(functools.partial(self._write, answers, results))
 
-    def flush_due(self) -> None:
-        """Write the pending rows when the batch is full or its oldest row has waited long enough."""
-        if self._oldest is not None and (
-            self._fill >= self.batch_size or time.monotonic() - self._oldest >= self.batch_seconds
-        ):
-            self.flush()
+    def _write(self, answers: Sequence[tuple[str, ...]], results: Sequence[tuple[str, ...]]) -> None:
+        with _transaction(self.db):
+            _insert(self.db, "INSERT OR REPLACE INTO responses (key, model, completion) VALUES ", answers)
+            _insert(self.db, "INSERT OR REPLACE INTO results (run_id, key, suite, case_id, result) VALUES ", results)
+
+    def _submit(self, write: Callable[[], object]) -> None:
+        """Give a write to the writer thread once the one before is done (its failure raises here)."""
+        self._wait()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="promptops-store")
+        self._writing = self._writer.submit(write)  # type: ignore[arg-type]
+
+    @_guarded
+    def written(self) -> None:
+        """Wait until the rows handed to the writer are on disk (not those still pending in memory)."""
+        self._wait()
+
+    def _wait(self) -> None:
+        """Wait for the write handed over last; its SQLite error, if it failed, is raised here. Interrupted (Ctrl-C),
+        the write is still awaited by the next wait, and by `close`, before the connection is used again."""
+        writing = self._writing
+        if writing is None:
+            return
+        try:
+            writing.result()
+        finally:
+            if writing.done():
+                self._writing = None
 
     def _queued(self) -> None:
         if self._oldest is None:
@@ -254,6 +290,7 @@ class Store:
         known = self._known.get(key)
         if known is not None or self._empty or key in self._absent:
             return known
+        self._wait()
         row = self.db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
         return Completion(**json.loads(row[0])) if row else None
 
@@ -261,6 +298,7 @@ class Store:
     def preload(self, keys: Iterable[str]) -> int:
         """Read the cached answers of `keys` in a few queries (a warm re-run makes one lookup per chunk, not
         one per task); later `get`s of them are answered from memory. Returns how many were found."""
+        self._wait()
         wanted = sorted(set(keys) - self._known.keys())
         for start in range(0, len(wanted), READ_CHUNK):
             chunk = wanted[start : start + READ_CHUNK]
@@ -280,6 +318,7 @@ class Store:
     @_guarded
     def resumable(self, plan: str) -> str | None:
         """The unfinished run with the same plan, whose finished tasks a new run may reuse."""
+        self._wait()
         row = self.db.execute(
             "SELECT run_id FROM runs WHERE plan = ? AND finished IS NULL ORDER BY started DESC LIMIT 1", (plan,)
         ).fetchone()
@@ -287,6 +326,7 @@ class Store:
 
     @_guarded
     def start(self, run_id: str, plan: str, label: str, started: str) -> None:
+        self._wait()
         self.db.execute(
             "INSERT OR IGNORE INTO runs (run_id, plan, label, started) VALUES (?, ?, ?, ?)",
             (run_id, plan, label, started),
@@ -295,8 +335,8 @@ class Store:
     @_guarded
     def plan(self, run_id: str, plan: str) -> None:
         """Keep the plan of a run started before its last case was planned (`start` with an empty plan): from
-        then on, an interrupted run with the same plan resumes it."""
-        self.db.execute("UPDATE runs SET plan = ? WHERE run_id = ?", (plan, run_id))
+        then on, an interrupted run with the same plan resumes it. Written in turn with the batches."""
+        self._submit(functools.partial(self.db.execute, "UPDATE runs SET plan = ? WHERE run_id = ?", (plan, run_id)))
 
     def record(self, run_id: str, uid: str, result: TaskResult, encoded: str | None = None) -> None:
         """Keep one task's result; `uid` identifies the task (two cases may send the same request). `encoded` is
@@ -332,6 +372,19 @@ class Store:
             (suite, case),
         ).fetchone()
         return task_result(json.loads(row[0])) if row else None
+
+
+def _insert(db: sqlite3.Connection, head: str, rows: Sequence[tuple[str, ...]]) -> None:
+    """Insert `rows` with as few statements as SQLite's parameter limit allows: each is one step of SQLite's,
+    which runs without the interpreter's lock (a statement per row would take it back for every row)."""
+    if not rows:
+        return
+    width = len(rows[0])
+    per = MAX_VARIABLES // width
+    marks = "(" + ",".join("?" * width) + ")"
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
+        db.execute(head + ",".join([marks] * len(chunk)), list(itertools.chain.from_iterable(chunk)))
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,8 +32,11 @@ def result(n: int) -> TaskResult:
     )
 
 
-def on_disk(path: Path) -> tuple[int, int]:
-    """(results, cached answers) another process would see now."""
+def on_disk(path: Path, store: Store | None = None) -> tuple[int, int]:
+    """(results, cached answers) another process would see now, once `store`'s writer has written what it was
+    given (the rows still pending in memory are not written by waiting)."""
+    if store is not None:
+        store.written()
     with sqlite3.connect(path) as db:
         return (
             db.execute("SELECT count(*) FROM results").fetchone()[0],
@@ -46,14 +50,14 @@ def test_results_and_answers_are_written_one_batch_at_a_time(tmp_path: Path) -> 
     store.start("r", "plan", "label", "2026-01-01T00:00:00Z")
     for n in range(3):
         store.record("r", f"u{n}", result(n))
-    assert on_disk(path) == (0, 0)  # a kill -9 now loses these three, and the run that resumes makes them again
+    assert on_disk(path, store) == (0, 0)  # a kill -9 now loses these three, and the run that resumes makes them again
     store.put("k0", Completion(text="out 0", model="m"))  # an answer rides with the result of its call
-    assert on_disk(path) == (0, 0)
+    assert on_disk(path, store) == (0, 0)
     store.record("r", "u3", result(3))
-    assert on_disk(path) == (4, 1)  # the fourth result filled the batch: all written in one transaction
+    assert on_disk(path, store) == (4, 1)  # the fourth result filled the batch: all written in one transaction
     for n in range(4, 9):  # answers alone (a judge's, before its task ends) fill a batch too
         store.put(f"k{n}", Completion(text=f"out {n}", model="m"))
-    assert on_disk(path) == (4, 5)
+    assert on_disk(path, store) == (4, 5)
     store.record("r", "u9", result(9))
     assert store.results("r").keys() == {"u0", "u1", "u2", "u3", "u9"}  # reading a run writes what is pending
     store.record("r", "u10", result(10))
@@ -72,15 +76,15 @@ def test_results_answered_from_the_cache_fill_a_batch_more_slowly(tmp_path: Path
     cached = 4 * CACHED_PER_ROW
     for n in range(cached - 1):
         store.record("r", f"u{n}", replace(result(n), cached=True))
-    assert on_disk(path) == (0, 0)  # a kill -9 now costs no call: the resumed run answers these from the cache
+    assert on_disk(path, store) == (0, 0)  # a kill -9 now costs no call: the resumed run answers these from the cache
     store.record("r", f"u{cached - 1}", replace(result(cached - 1), cached=True))
-    assert on_disk(path) == (cached, 0)  # as full as four results that made calls
+    assert on_disk(path, store) == (cached, 0)  # as full as four results that made calls
     for n in range(3):
         store.record("r", f"fresh{n}", result(n))
     store.record("r", "one-more-cached", replace(result(0), cached=True))
-    assert on_disk(path) == (cached, 0)
+    assert on_disk(path, store) == (cached, 0)
     store.record("r", "fresh3", result(3))  # three fresh, one cached: 3 + 1/20 rows, then the fourth fresh one
-    assert on_disk(path) == (cached + 5, 0)
+    assert on_disk(path, store) == (cached + 5, 0)
     store.close()
 
 
@@ -89,11 +93,53 @@ def test_a_result_waits_in_memory_at_most_the_batch_time(tmp_path: Path) -> None
     store = Store(path, batch_size=1000, batch_seconds=0.05)
     store.record("r", "u0", result(0))
     store.flush_due()
-    assert on_disk(path) == (0, 0)
+    assert on_disk(path, store) == (0, 0)
     time.sleep(0.06)
     store.flush_due()
-    assert on_disk(path) == (1, 0)
+    assert on_disk(path, store) == (1, 0)
     store.close()
+
+
+def test_a_batch_is_written_while_the_run_goes_on(tmp_path: Path) -> None:
+    """The writer thread writes a full batch: the run is not held while SQLite waits for a lock another program
+    holds (up to 5 s), and the batch is on disk once the lock is let go."""
+    path = tmp_path / "promptops.sqlite"
+    store = Store(path, batch_size=2, batch_seconds=3600)
+    store.start("r", "plan", "label", "2026-01-01T00:00:00Z")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another program writing to the database
+    started = time.monotonic()
+    store.record("r", "u0", result(0))
+    store.record("r", "u1", result(1))  # the batch is full: handed to the writer, which waits for the lock
+    assert time.monotonic() - started < 0.5
+    assert store.get("k9") is None  # answers kept in memory need no database, even while it is locked
+    time.sleep(0.2)
+    other.execute("COMMIT")
+    other.close()
+    assert on_disk(path, store) == (2, 0)
+    assert store.results("r").keys() == {"u0", "u1"}
+    store.close()
+
+
+def test_a_write_that_fails_on_the_writer_thread_stops_the_run_with_what_to_do(tmp_path: Path) -> None:
+    """A batch the writer could not write (a full disk, a broken file) is an UnavailableError at the next step of
+    the run that touches the store, as a failed write was when the run wrote it itself; the store still closes."""
+    from promptops.errors import UnavailableError
+
+    path = tmp_path / "promptops.sqlite"
+    store = Store(path, batch_size=2, batch_seconds=3600)
+    store.start("r", "plan", "label", "2026-01-01T00:00:00Z")
+    with sqlite3.connect(path) as db:  # every insert of a result now fails, as on a full disk
+        db.execute("CREATE TRIGGER full BEFORE INSERT ON results BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+    store.record("r", "u0", result(0))
+    store.record("r", "u1", result(1))
+    with pytest.raises(UnavailableError, match="disk I/O error") as failed:
+        store.record("r", "u2", result(2))
+        store.record("r", "u3", result(3))  # the next batch waits for the one before, and learns of its failure
+    assert "move .promptops/promptops.sqlite aside" in str(failed.value.hint)
+    with pytest.raises(UnavailableError, match="disk I/O error"):
+        store.close()  # the batch that waited is tried when the store closes, and fails the same way
+    assert on_disk(path) == (0, 0)
 
 
 def test_a_stored_result_reads_back_equal_and_its_json_keeps_the_dataclass_layout(tmp_path: Path) -> None:
