@@ -20,7 +20,6 @@ from ..formats import parse_json
 from ..model import CheckResult, Message, ModelSpec, Prompt, Snapshot, TaskResult
 from ..providers import Completion, Provider, ProviderError, ProviderRequest
 from ..redaction import Redactor
-from ..report import jsontext
 from .options import BACKOFF_BASE, MAX_RETRY_WAIT, Options  # noqa: F401 (also imported from here)
 from .plan import Task
 from .store import Store
@@ -94,11 +93,11 @@ class Runner:
                     results[index] = done[uid]
                     continue
                 result = await self.run_task(task)
-                # A JSON report's text of the result, made now (while other calls are in flight); the store keeps
-                # the same text on one line rather than encoding the result a second time.
-                text = self.texts.add(result) if self.texts is not None else None
+                # A JSON report's text of the result, made now (while other calls are in flight), with the one-line
+                # text the store keeps, rather than encoding the result a second time.
+                line = self.texts.add(result) if self.texts is not None else None
                 if self.store is not None and run_id is not None:
-                    self.store.record(run_id, uid, result, jsontext.compact(text) if text is not None else None)
+                    self.store.record(run_id, uid, result, line)
                 if self.on_result is not None:
                     self.on_result(result)
                 results[index] = result

@@ -8,7 +8,12 @@ A dataclass is written as the object of its fields in declaration order (tuples 
 `json.dumps` of the dict `dataclasses.asdict` would make, without making it: the report's results, cases and
 suites are written straight from their objects. The fields declared as scalars (str, int, float, bool, None, a
 Literal of them) or as optional (`X | None`) that follow each other are written by the C encoder in one call per
-object, when they all hold scalars (else field by field)."""
+object, when they all hold scalars (else field by field).
+
+A dataclass whose fields hold scalars, empty dicts, other such dataclasses or lists of them (a result and its
+checks, a case summary) is written in one go: the C encoder writes all its scalars in one call, and they are
+put in a template of the text around them, made once for each shape of object (its classes, how many items each
+list holds). `texts_at` makes the indented text and the one-line text of the same object from one such call."""
 
 from __future__ import annotations
 
@@ -53,6 +58,18 @@ def dumps_at(value: Any, depth: int) -> Raw:
     out: list[str] = []
     _write(value, out, "\n" + INDENT * depth)
     return Raw("".join(out))
+
+
+def texts_at(value: Any, depth: int) -> tuple[Raw, str]:
+    """`dumps_at(value, depth)` and `json.dumps(value)` (the one-line text, a dataclass as its fields), made
+    together: for a result, the report's text of it and the text the results store keeps."""
+    segments = _segments(type(value))  # type: ignore[arg-type]
+    found = _values_of(value, segments) if segments is not None else None
+    if found is None:
+        text = dumps_at(value, depth)
+        return text, compact(text)
+    shape, parts = found
+    return Raw(_template(shape, "\n" + INDENT * depth) % parts), _template(shape, None) % parts
 
 
 def compact(text: str) -> str:
@@ -161,10 +178,127 @@ def _getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
     return operator.attrgetter(*names)
 
 
+# The scalars of a dataclass (nested ones included), written in one call to the C encoder as the items of a list
+# separated by a NUL, which no JSON text of a scalar holds (a string's own is escaped): split there, they are the
+# texts of the values, in order.
+_SEPARATOR = "\x00"
+_VALUES = (
+    c_make_encoder(None, _refuse, encode_basestring_ascii, None, ": ", _SEPARATOR, False, False, True)
+    if c_make_encoder is not None
+    else None
+)
+Shape = tuple[Any, ...]  # (class, shapes of its fields written on their own), ("list", item shapes), or a mark
+_SCALAR, _EMPTY_DICT = "scalar", "{}"
+
+
+def _values_of(obj: Any, segments: Segments) -> tuple[Shape, tuple[str, ...]] | None:
+    """The shape of a dataclass and the texts of its scalars in the order they are written, or None when it holds
+    a value of another kind (a dict with items, a float subclass, ...), which the general writer then writes."""
+    if _VALUES is None:
+        return None
+    values: list[Any] = []
+    shape = _flatten(obj, segments, values)
+    if shape is None:
+        return None
+    if not values:
+        return shape, ()
+    return shape, tuple("".join(_VALUES(values, 0))[1:-1].split(_SEPARATOR))
+
+
+def _flatten(obj: Any, segments: Segments, values: list[Any]) -> Shape | None:
+    fields: list[Any] = []
+    for names, getter in segments:
+        if getter is not None:
+            run = getter(obj)
+            if not _SCALARS.issuperset(map(type, run)):
+                return None
+            values.extend(run)
+            continue
+        value = getattr(obj, names[0])
+        kind = type(value)
+        if kind in _SCALARS:
+            values.append(value)
+            fields.append(_SCALAR)
+        elif kind is tuple or kind is list:
+            items: list[Any] = []
+            for item in value:
+                if type(item) in _SCALARS:
+                    values.append(item)
+                    items.append(_SCALAR)
+                    continue
+                inner = _segments(type(item))  # type: ignore[arg-type]
+                shape = _flatten(item, inner, values) if inner is not None else None
+                if shape is None:
+                    return None
+                items.append(shape)
+            fields.append(("list", tuple(items)))
+        elif kind is dict and not value:
+            fields.append(_EMPTY_DICT)
+        else:
+            inner = _segments(kind)  # type: ignore[arg-type]
+            shape = _flatten(value, inner, values) if inner is not None else None
+            if shape is None:
+                return None
+            fields.append(shape)
+    return type(obj), tuple(fields)
+
+
+@functools.lru_cache(maxsize=1024)
+def _template(shape: Shape, newline: str | None) -> str:
+    """The text of an object of this shape with `%s` for each scalar: indented as `_write` writes it when
+    `newline` is given (the line break and indent of its level), else on one line as `json.dumps` writes it."""
+    out: list[str] = []
+    _shape_text(shape, newline, out)
+    return "".join(out)
+
+
+def _shape_text(shape: Any, newline: str | None, out: list[str]) -> None:
+    if shape == _SCALAR:
+        out.append("%s")
+    elif shape == _EMPTY_DICT:
+        out.append("{}")
+    elif shape[0] == "list":
+        items = shape[1]
+        if not items:
+            out.append("[]")
+            return
+        inner = None if newline is None else newline + INDENT
+        lead = "[" if inner is None else "[" + inner
+        for item in items:
+            out.append(lead)
+            _shape_text(item, inner, out)
+            lead = ", " if inner is None else "," + inner
+        out.append("]" if newline is None else newline + "]")
+    else:
+        cls, own = shape
+        segments = _segments(cls)
+        assert segments is not None
+        if not segments:
+            out.append("{}")
+            return
+        inner = None if newline is None else newline + INDENT
+        lead = "{" if inner is None else "{" + inner
+        fields = iter(own)
+        for names, getter in segments:
+            for name in names:
+                out.append(lead + encode_basestring_ascii(name).replace("%", "%%") + ": ")
+                if getter is not None:
+                    out.append("%s")
+                else:
+                    _shape_text(next(fields), inner, out)
+                lead = ", " if inner is None else "," + inner
+        out.append("}" if newline is None else newline + "}")
+
+
 def _write_fields(obj: Any, segments: Segments, out: list[str], newline: str) -> None:
     """Append the text of a dataclass: the object of its fields, as `_write` writes a dict."""
     if not segments:
         out.append("{}")
+        return
+    found = _values_of(obj, segments)
+    if found is not None:
+        shape, parts = found
+        out.append(_template(shape, newline) % parts)
         return
     inner = newline + INDENT
     flat = _flat(inner)

@@ -48,12 +48,12 @@ class ResultTexts:
     def __init__(self) -> None:
         self._texts: dict[int, tuple[TaskResult, jsontext.Raw]] = {}
 
-    def add(self, result: TaskResult) -> jsontext.Raw:
-        """Make and keep the result's text; returns it (`jsontext.compact` of it is `json.dumps` of the result's
-        fields, what the results store keeps)."""
-        text = jsontext.dumps_at(result, RESULT_DEPTH)
+    def add(self, result: TaskResult) -> str:
+        """Make and keep the result's text; returns its one-line text (`json.dumps` of the result's fields, what
+        the results store keeps), made with it."""
+        text, line = jsontext.texts_at(result, RESULT_DEPTH)
         self._texts[id(result)] = (result, text)
-        return text
+        return line
 
     def text_or_result(self, result: Any) -> Any:
         found = self._texts.get(id(result))

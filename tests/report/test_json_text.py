@@ -138,3 +138,22 @@ def test_compact_text_is_the_standard_one_line_text(value: Any, depth: int) -> N
     # The results store keeps `json.dumps` of a result: a JSON report's text of it, on one line.
     assert jsontext.compact(jsontext.dumps(value)) == json.dumps(_as_dict(value))
     assert jsontext.compact(jsontext.dumps_at(value, depth)) == json.dumps(_as_dict(value))
+
+
+@given(st.one_of(outers, inners, values), st.integers(min_value=0, max_value=4))
+def test_a_value_written_for_the_report_and_for_the_store_at_once_is_both_texts(value: Any, depth: int) -> None:
+    # A result's indented text (the report) and one-line text (the store) come from one pass over its values.
+    text, line = jsontext.texts_at(value, depth)
+    assert text == jsontext.dumps_at(value, depth)
+    assert line == json.dumps(_as_dict(value))
+
+
+def test_a_value_of_each_shape_is_written_from_its_own_template() -> None:
+    # Objects of one class but of different shapes (lists of other lengths, a field holding a value of another
+    # kind) never share a text: each shape has its own template.
+    few = Outer("a", 1, (Inner("a", 0.5),), 1.0, {}, None)
+    many = Outer("b", 2, (Inner("a", 0.5), Inner("b", 2.0, "x%s")), 1.0, {}, None, extra=Inner("b", 1.0))
+    odd = Outer("c%d", 3, (), math.nan, {"k": "v"}, [1, {"x": None}], last=True)
+    for value in (few, many, odd, few, many, odd):
+        assert jsontext.dumps(value) == json.dumps(_as_dict(value), indent=2)
+        assert jsontext.texts_at(value, 2)[1] == json.dumps(_as_dict(value))

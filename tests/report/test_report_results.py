@@ -3,6 +3,7 @@ Markdown under its size limit, golden files for what a human reads."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import subprocess
@@ -390,7 +391,10 @@ def test_a_results_report_text_on_one_line_is_what_the_store_keeps(result: TaskR
     from promptops.evaluate.store import to_json
     from promptops.report import jsontext
 
-    assert jsontext.compact(ResultTexts().add(result)) == to_json(result)
+    texts = ResultTexts()
+    line = texts.add(result)
+    assert line == to_json(result) == json.dumps(dataclasses.asdict(result))
+    assert jsontext.compact(texts.text_or_result(result)) == line  # the report's text of it, on one line
 
 
 def test_a_replaced_result_is_written_as_it_is_now_not_as_it_arrived() -> None:
