@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .quickinit import quick_init
+
 Severity = Literal["error", "warning"]
 ROLES = ("system", "user", "assistant", "developer")
 FORMAT_VERSION = 1
@@ -28,6 +30,7 @@ class Finding:
         return f"{self.file}:{self.line}" if self.file and self.line else self.file
 
 
+@quick_init
 @dataclass(frozen=True)
 class Message:
     role: str
@@ -170,6 +173,7 @@ class ResolvedRoute:
         }
 
 
+@quick_init
 @dataclass(frozen=True)
 class Assertion:
     type: str
@@ -183,6 +187,7 @@ class Assertion:
     metric: str = ""  # the named score this assertion counts in, for the reports
 
 
+@quick_init
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -298,6 +303,7 @@ def verdict_of(statuses: Iterable[str]) -> Status:
     return "pass" if checked and all(s == "pass" for s in checked) else "fail"
 
 
+@quick_init
 @dataclass(frozen=True)
 class CheckResult:
     """One assertion applied to one output. `error` means the check itself could not run."""
@@ -329,6 +335,7 @@ class Override:
     output_hash: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class TaskResult:
     """One run of one case: the output, each check, and what it cost."""
@@ -354,6 +361,7 @@ class TaskResult:
     error_kind: str | None = None  # "input", "check", or the provider error kind (rate_limit, auth, ...)
 
 
+@quick_init
 @dataclass(frozen=True)
 class CaseSummary:
     """The verdict of one case over its repeats, for one variant role and one cell of the run's axes.

@@ -14,12 +14,14 @@ from typing import Any
 
 from .. import budget, validation
 from ..model import Assertion, Prompt
+from ..quickinit import quick_init
 
 SNIP = 120
 DEFAULT_SIMILAR_THRESHOLD = 0.8
 DEFAULT_SCORE_THRESHOLD = 0.5  # llm-rubric and python scores
 
 
+@quick_init
 @dataclass(frozen=True)
 class Observation:
     """One output and what is known of the call that produced it."""

@@ -11,12 +11,14 @@ from .. import routing
 from ..errors import InputError
 from ..model import Assertion, Case, Message, ModelSpec, Prompt, ResolvedRoute, Snapshot, Suite, variant_parts
 from ..providers import ProviderRequest
+from ..quickinit import quick_init
 from ..render import Renderer
 
 KILL_SWITCH = ModelSpec(name="kill-switch", model="promptops/fallback")
 _Sharded = TypeVar("_Sharded", "Task", "CaseJob")
 
 
+@quick_init
 @dataclass(frozen=True)
 class Task:
     """One run of one case against one model. `error` is set when the task cannot even be built."""
@@ -68,6 +70,7 @@ def select_suites(snapshot: Snapshot, ids: Sequence[str]) -> list[Suite]:
     return [chosen[k] for k in sorted(chosen)]
 
 
+@quick_init
 @dataclass(frozen=True)
 class CaseJob:
     """A case to plan: its suite, prompt and route (resolved once a suite), and how often it runs."""

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from .. import digest
 from ..errors import InputError, UnavailableError
 from ..model import Message, ModelSpec
+from ..quickinit import quick_init
 
 # Where a call goes and with which credentials is set by routing.yaml's `api_base` and `api_key_env`, never by a
 # parameter: litellm would take any of these from `params` and send the environment's key along. The schemas of
@@ -28,6 +29,7 @@ RETRYABLE = frozenset({"rate_limit", "timeout", "server", "connection", "malform
 KINDS = RETRYABLE | {"auth", "bad_request", "context_window", "not_found", "budget", "replay_miss"}
 
 
+@quick_init
 @dataclass(frozen=True)
 class ProviderRequest:
     """One chat completion to make. `api_key` is resolved from the environment and never serialised."""
@@ -56,6 +58,7 @@ class ProviderRequest:
         return digest.key_of(self.canonical())
 
 
+@quick_init
 @dataclass(frozen=True)
 class Completion:
     text: str
