@@ -551,7 +551,8 @@ def test_stop_is_fast_and_leaves_no_threads() -> None:
     while server.fault_counts["timeout"] == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
     server_threads = [t for t in threading.enumerate() if t.name.startswith("provider-server")]
-    assert len(server_threads) >= 3  # acceptor, idle connection, hung connection
+    assert len(server_threads) == 1  # one event loop serves the idle connection and the hung one
+    assert server.stats()["connections_opened"] == 2
 
     start = time.monotonic()
     server.stop()
@@ -605,3 +606,97 @@ def test_a_server_can_refuse_the_json_schema_form(srv: ProviderServer) -> None:
     status, _, raw = post(srv, chat_body("hi", response_format={"type": "json_object"}))
     assert status == 200 and json.loads(answer_of(raw)) == {"echo": "hi"}
     assert srv.rejected == 1
+
+
+# --------------------------------------------------------------------------- HTTP framing
+
+
+def _raw_exchange(server: ProviderServer, data: bytes, answers: int = 1, timeout: float = 5.0) -> list[bytes]:
+    """Send raw bytes on one connection and read `answers` whole answers (by Content-Length)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
+        sock.sendall(data)
+        got, buffer = [], b""
+        while len(got) < answers:
+            head_end = buffer.find(b"\r\n\r\n")
+            if head_end >= 0:
+                head = buffer[:head_end].decode("latin-1")
+                length = next(
+                    (
+                        int(line.split(":", 1)[1])
+                        for line in head.split("\r\n")
+                        if line.lower().startswith("content-length")
+                    ),
+                    0,
+                )
+                if len(buffer) >= head_end + 4 + length:
+                    got.append(buffer[: head_end + 4 + length])
+                    buffer = buffer[head_end + 4 + length :]
+                    continue
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            buffer += chunk
+        return got
+
+
+def _post_bytes(body: bytes, *extra: str) -> bytes:
+    head = ["POST /v1/chat/completions HTTP/1.1", "Host: x", "Content-Type: application/json", *extra]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def test_a_chunked_request_body_is_read_whole(srv: ProviderServer) -> None:
+    body = json.dumps(chat_body("REPLY: from chunks")).encode()
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i : i + 7]), body[i : i + 7]) for i in range(0, len(body), 7))
+    answer = _raw_exchange(srv, _post_bytes(chunks + b"0\r\nX-Trailer: t\r\n\r\n", "Transfer-Encoding: chunked"))
+    assert answer and answer[0].startswith(b"HTTP/1.1 200 ")
+    assert answer_of(answer[0].split(b"\r\n\r\n", 1)[1]) == "from chunks"
+
+
+def test_requests_sent_back_to_back_are_answered_in_order(srv: ProviderServer) -> None:
+    # A client may send its next request before the answer to the last (pipelining): each is answered in turn.
+    bodies = [json.dumps(chat_body(f"REPLY: n{i}")).encode() for i in range(3)]
+    data = b"".join(_post_bytes(b, f"Content-Length: {len(b)}") for b in bodies)
+    answers = _raw_exchange(srv, data, answers=3)
+    assert [answer_of(a.split(b"\r\n\r\n", 1)[1]) for a in answers] == ["n0", "n1", "n2"]
+    assert srv.connections_opened == 1
+
+
+def test_expect_100_continue_is_honoured(srv: ProviderServer) -> None:
+    body = json.dumps(chat_body("REPLY: after continue")).encode()
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+        sock.sendall(_post_bytes(b"", f"Content-Length: {len(body)}", "Expect: 100-continue"))
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(body)
+        reply = b""
+        while b"after continue" not in reply:
+            chunk = sock.recv(65536)
+            assert chunk
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"NONSENSE\r\n\r\n", 400),
+        (b"POST /v1/chat/completions HTTP/1.1\r\nno colon here\r\n\r\n", 400),
+        (b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: many\r\n\r\n", 400),
+        (b"DELETE /v1/models HTTP/1.1\r\n\r\n", 501),
+        (b"GET /v1/models HTTP/1.1\r\nX: " + b"y" * 70_000, 431),
+    ],
+)
+def test_a_malformed_request_gets_an_error_status(srv: ProviderServer, data: bytes, status: int) -> None:
+    answers = _raw_exchange(srv, data)
+    assert answers and answers[0].startswith(f"HTTP/1.1 {status} ".encode())
+    assert srv.errors == []
+
+
+def test_an_http_1_0_request_closes_its_connection(srv: ProviderServer) -> None:
+    body = json.dumps(chat_body("REPLY: old")).encode()
+    data = b"POST /v1/chat/completions HTTP/1.0\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+        sock.sendall(data)
+        reply = b""
+        while chunk := sock.recv(65536):  # the server closes once it has answered
+            reply += chunk
+    assert b"Connection: close" in reply and answer_of(reply.split(b"\r\n\r\n", 1)[1]) == "old"
