@@ -218,13 +218,18 @@ def _run(
     if freeze and planned.planning:
         paused.start()
     try:
-        report = planned.run().report
+        try:
+            report = planned.run().report
+        finally:
+            progress.stop()
+        # The collector, paused once the calls are over, stays paused while the reports are written (their text is
+        # made of plain values, many, in no cycle): turned on between the two, it collected the report just built,
+        # 100,000 young objects (50 ms of a 10,000-case run).
+        with _collector_paused(freeze):
+            emit(report, kinds, fmt, context)
     finally:
-        progress.stop()
         if enabled:
             gc.enable()
-    with _collector_paused(freeze):  # the reports' text is made of plain values, many, in no cycle
-        emit(report, kinds, fmt, context)
     code = exit_code(report, fail_on_regression=context.fail_on_regression)
     explain(report, code)
     return code
