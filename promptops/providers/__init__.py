@@ -84,6 +84,9 @@ class ProviderError(UnavailableError):
 
 
 class Provider(Protocol):
+    """A provider may also have `keeps_time(request) -> bool`: True when the call ends by `request.timeout` on its
+    own, so the runner sets no timer of its own around it (`LitellmProvider`'s native route)."""
+
     name: str
 
     async def ready(self, request: ProviderRequest | None = None) -> None:

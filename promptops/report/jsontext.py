@@ -25,8 +25,10 @@ import re
 import types
 import typing
 from collections.abc import Callable
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from json.encoder import encode_basestring_ascii
 from typing import Any
+
+from .. import digest
 
 INDENT = "  "
 _INFINITY = float("inf")
@@ -130,10 +132,7 @@ def _key(key: Any) -> str:
 def _flat(inner: str) -> Callable[[Any], str]:
     """The C encoder of a mapping or list of scalars whose items start lines with `inner` (newline, indent):
     it writes them `{"a": 1,<inner>"b": 2}`, the standard text but for the line breaks at the brackets."""
-    if c_make_encoder is None:  # an interpreter without the C accelerator
-        return json.JSONEncoder(separators=("," + inner, ": ")).encode
-    encode = c_make_encoder(None, _refuse, encode_basestring_ascii, None, ": ", "," + inner, False, False, True)
-    return lambda value: "".join(encode(value, 0))
+    return digest.encoding(json.JSONEncoder(separators=("," + inner, ": "), default=_refuse))
 
 
 def _refuse(value: Any) -> Any:
@@ -182,11 +181,7 @@ def _getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
 # separated by a NUL, which no JSON text of a scalar holds (a string's own is escaped): split there, they are the
 # texts of the values, in order.
 _SEPARATOR = "\x00"
-_VALUES = (
-    c_make_encoder(None, _refuse, encode_basestring_ascii, None, ": ", _SEPARATOR, False, False, True)
-    if c_make_encoder is not None
-    else None
-)
+_VALUES = digest.encoding(json.JSONEncoder(separators=(_SEPARATOR, ": "), default=_refuse))
 Shape = tuple[Any, ...]  # (class, shapes of its fields written on their own), ("list", item shapes), or a mark
 _SCALAR, _EMPTY_DICT = "scalar", "{}"
 
@@ -194,15 +189,13 @@ _SCALAR, _EMPTY_DICT = "scalar", "{}"
 def _values_of(obj: Any, segments: Segments) -> tuple[Shape, tuple[str, ...]] | None:
     """The shape of a dataclass and the texts of its scalars in the order they are written, or None when it holds
     a value of another kind (a dict with items, a float subclass, ...), which the general writer then writes."""
-    if _VALUES is None:
-        return None
     values: list[Any] = []
     shape = _flatten(obj, segments, values)
     if shape is None:
         return None
     if not values:
         return shape, ()
-    return shape, tuple("".join(_VALUES(values, 0))[1:-1].split(_SEPARATOR))
+    return shape, tuple(_VALUES(values)[1:-1].split(_SEPARATOR))
 
 
 def _flatten(obj: Any, segments: Segments, values: list[Any]) -> Shape | None:
@@ -214,33 +207,31 @@ def _flatten(obj: Any, segments: Segments, values: list[Any]) -> Shape | None:
                 return None
             values.extend(run)
             continue
-        value = getattr(obj, names[0])
-        kind = type(value)
-        if kind in _SCALARS:
-            values.append(value)
-            fields.append(_SCALAR)
-        elif kind is tuple or kind is list:
-            items: list[Any] = []
-            for item in value:
-                if type(item) in _SCALARS:
-                    values.append(item)
-                    items.append(_SCALAR)
-                    continue
-                inner = _segments(type(item))  # type: ignore[arg-type]
-                shape = _flatten(item, inner, values) if inner is not None else None
-                if shape is None:
-                    return None
-                items.append(shape)
-            fields.append(("list", tuple(items)))
-        elif kind is dict and not value:
-            fields.append(_EMPTY_DICT)
-        else:
-            inner = _segments(kind)  # type: ignore[arg-type]
-            shape = _flatten(value, inner, values) if inner is not None else None
+        shape = _shape_of(getattr(obj, names[0]), values)
+        if shape is None:
+            return None
+        fields.append(shape)
+    return type(obj), tuple(fields)
+
+
+def _shape_of(value: Any, values: list[Any]) -> Shape | str | None:
+    """The shape of a value written on its own (appending its scalars to `values`), or None (see `_values_of`)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        values.append(value)
+        return _SCALAR
+    if kind is tuple or kind is list:
+        items = []
+        for item in value:
+            shape = _shape_of(item, values)
             if shape is None:
                 return None
-            fields.append(shape)
-    return type(obj), tuple(fields)
+            items.append(shape)
+        return "list", tuple(items)
+    if kind is dict and not value:
+        return _EMPTY_DICT
+    segments = _segments(kind)  # type: ignore[arg-type]
+    return _flatten(value, segments, values) if segments is not None else None
 
 
 @functools.lru_cache(maxsize=1024)
