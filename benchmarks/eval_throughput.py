@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from eval_fixtures import ANSWER_PROMPT, SECRET, project, routing_for  # noqa: E402
-from provider_server import ProviderServer, default_answer  # noqa: E402
+from provider_server import ProviderServer, collector_paused, default_answer  # noqa: E402
 
 KEY_ENV = "PROMPTOPS_TEST_KEY"
 EDITED_PROMPT = 42  # the prompt edited in the --changed-since project (modulo --prompts)
@@ -197,11 +197,12 @@ def run_promptops(args: Sequence[str], *, probe: bool = False, profile: Path | N
         command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "promptops", *args]
     else:
         command = [sys.executable, "-m", "promptops", *args]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    done = subprocess.run(command, env=_env(), cwd=ROOT, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with collector_paused():  # this process serves the run: no pause of its own delays an answer
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        done = subprocess.run(command, env=_env(), cwd=ROOT, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise CommandFailed(f"promptops {' '.join(args)} exited {done.returncode}:\n{done.stderr}")

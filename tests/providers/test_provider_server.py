@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import http.client
 import json
 import os
@@ -23,7 +24,15 @@ import pytest
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # before litellm is imported: no cost-map fetch
 
 try:  # tests/ has no __init__.py: pytest puts tests/ itself on sys.path
-    from provider_server import CREATED, FAULTS, FailFirst, FaultRate, ProviderServer, default_answer
+    from provider_server import (
+        CREATED,
+        FAULTS,
+        FailFirst,
+        FaultRate,
+        ProviderServer,
+        collector_paused,
+        default_answer,
+    )
 except ImportError:  # pragma: no cover - if tests/ ever becomes a package
     from tests.provider_server import (  # type: ignore[no-redef,import-not-found,unused-ignore]
         CREATED,
@@ -31,6 +40,7 @@ except ImportError:  # pragma: no cover - if tests/ ever becomes a package
         FailFirst,
         FaultRate,
         ProviderServer,
+        collector_paused,
         default_answer,
     )
 
@@ -700,3 +710,19 @@ def test_an_http_1_0_request_closes_its_connection(srv: ProviderServer) -> None:
         while chunk := sock.recv(65536):  # the server closes once it has answered
             reply += chunk
     assert b"Connection: close" in reply and answer_of(reply.split(b"\r\n\r\n", 1)[1]) == "old"
+
+
+def test_the_collector_pauses_for_a_timed_run_and_comes_back_as_it_was(srv: ProviderServer) -> None:
+    enabled = gc.isenabled()
+    try:
+        for before in (True, False):
+            (gc.enable if before else gc.disable)()
+            with collector_paused():
+                assert not gc.isenabled() and gc.get_freeze_count() > 0
+                body = json.dumps(chat_body("REPLY: paused")).encode()
+                request = urllib.request.Request(f"{srv.base_url}/chat/completions", body, method="POST")
+                with urllib.request.urlopen(request, timeout=5) as reply:
+                    assert answer_of(reply.read()) == "paused"  # the server answers meanwhile
+            assert gc.isenabled() is before and gc.get_freeze_count() == 0
+    finally:
+        (gc.enable if enabled else gc.disable)()
