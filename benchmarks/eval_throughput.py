@@ -252,7 +252,7 @@ class Figures:
 def measure(args: argparse.Namespace, tmp: Path) -> Figures:
     fig = Figures(n=args.n, c=args.c, latency=args.latency, prompts=args.prompts)
     timeline = Timeline()
-    with ProviderServer(latency=args.latency, responder=timeline) as server:
+    with ProviderServer(latency=args.latency, responder=timeline, precise=True) as server:
         cases = {f"c{i:05d}": f"yes c{i:05d}" for i in range(args.n)}
         repo = make_repo(tmp / "suite", project(server.base_url, cases))
         eval_args = ["eval", "--repo", str(repo), "-j", str(args.c), "-o", str(tmp / "report.json")]

@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"ideal wall time ceil(N/C) x L = {ideal:.2f} s\n")
     rows = []
-    with ProviderServer(latency=args.latency) as server:
+    with ProviderServer(latency=args.latency, precise=True) as server:
         for mode in modes:
             runs = [run_client(mode, server, args.n, args.c) for _ in range(args.repeat)]
             wall = statistics.median(r["wall"] for r in runs)

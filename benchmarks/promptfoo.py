@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"on {platform.system()} {platform.machine()}, {os.cpu_count()} CPU(s), "
         f"load average {os.getloadavg()[0]:.1f}; medians of {args.runs}\n"
     )
-    with tempfile.TemporaryDirectory(prefix="promptops-vs-promptfoo-") as name, ProviderServer() as server:
+    with tempfile.TemporaryDirectory(prefix="promptops-vs-promptfoo-") as name, ProviderServer(precise=True) as server:
         rows = measure(Tools(args.promptfoo, Path(name), server), args.runs)
     header = ["scenario", "promptops", "promptfoo", "ratio (wall)", "goal", "result"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

@@ -106,7 +106,7 @@ def eval_rows(tmp: Path, only: set[int] | None = None, runs: int = 1) -> list[Ro
     """Each eval row `runs` times (each cold run on a project without `.promptops/`), the median shown."""
     rows = []
     timeline = ev.Timeline()
-    with ProviderServer(responder=timeline) as server:
+    with ProviderServer(responder=timeline, precise=True) as server:
         for n, latency, concurrency in EVALS:
             if only and n not in only:
                 continue

@@ -334,9 +334,10 @@ def test_litellm_retries_until_first_k_faults_are_exhausted(srv: ProviderServer)
 # --------------------------------------------------------------------------- concurrency
 
 
+@pytest.mark.parametrize("precise", [False, True], ids=["epoll", "select"])
 @pytest.mark.parametrize(("n", "latency"), [(20, 0.2), (60, 0.1)])
-def test_concurrent_requests_are_not_serialised(n: int, latency: float) -> None:
-    with ProviderServer(latency=latency) as server:
+def test_concurrent_requests_are_not_serialised(n: int, latency: float, precise: bool) -> None:
+    with ProviderServer(latency=latency, precise=precise) as server:
 
         def one(i: int) -> str:
             status, _, raw = post(server, chat_body(f"req {i}"))
@@ -350,6 +351,15 @@ def test_concurrent_requests_are_not_serialised(n: int, latency: float) -> None:
     assert answers == [f"echo: req {i}" for i in range(n)]
     assert elapsed >= latency
     assert elapsed < 2.0, f"{n} requests at {latency}s took {elapsed:.2f}s: serialised?"
+
+
+def test_a_precise_server_waits_its_latency_never_less() -> None:
+    with ProviderServer(latency=0.0173, precise=True) as server:
+        for i in range(20):
+            start = time.perf_counter()
+            status, _, raw = post(server, chat_body(f"on time {i}"))
+            assert status == 200 and answer_of(raw) == f"echo: on time {i}"
+            assert time.perf_counter() - start >= 0.0173
 
 
 def test_latency_can_change_at_run_time(srv: ProviderServer) -> None:
