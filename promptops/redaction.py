@@ -210,6 +210,7 @@ def _cut_key(text: str, key: str) -> str:
     return text
 
 
+LITERAL_SEARCH_CHARS = 300  # texts up to this long are first searched for all the literals at once (below)
 _BACKREF = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")  # group references: numbers shift in a combined pattern
 
 
@@ -252,17 +253,32 @@ class Scanner:
                     by_literal.setdefault((literal, need.fold), []).append(index)
         self._literals = [(literal, fold, tuple(found)) for (literal, fold), found in by_literal.items()]
         self._folds = any(fold for _, fold, _ in self._literals)
+        # One search for any of the literals (those looked for in the text as it is, then those looked for in it
+        # folded): most texts hold none, and for a short text one search costs less than a test per literal.
+        self._any = tuple(
+            re.compile("|".join(re.escape(literal) for literal in sorted(wanted))) if wanted else None
+            for wanted in ({lit for lit, fold, _ in self._literals if fold is folded} for folded in (False, True))
+        )
         self._alone = [i for i, d in enumerate(self.detectors) if d in self.alone]
         self._rest = [i for i, d in enumerate(self.detectors) if d not in self.alone and self.needs[d] is None]
 
     def candidates(self, text: str) -> list[Detector]:
         """The detectors that could match `text`, in their order."""
         folded = prefilter.fold(text) if self._folds else text
+        plain, fold = self._any
+        if len(text) <= LITERAL_SEARCH_CHARS and not (
+            (plain is not None and plain.search(text)) or (fold is not None and fold.search(folded))
+        ):
+            hits: list[tuple[int, ...]] = []
+        else:
+            hits = [found for literal, fold, found in self._literals if literal in (folded if fold else text)]
+        rest = bool(self._rest) and (self.union is None or self.union.search(text) is not None)
+        if not (hits or rest or self._alone):
+            return []
         chosen = set(self._alone)
-        for literal, fold, found in self._literals:
-            if literal in (folded if fold else text):
-                chosen.update(found)
-        if self._rest and (self.union is None or self.union.search(text) is not None):
+        for found in hits:
+            chosen.update(found)
+        if rest:
             chosen.update(self._rest)
         return [self.detectors[i] for i in sorted(chosen)]
 

@@ -214,3 +214,37 @@ def test_detectors_the_combined_search_takes_mean_what_they_say_alone(
     scanner = redaction.Scanner(detectors)
     assert scanner.replace(text, lambda kind, _: redaction.placeholder(kind)) == full_scan(detectors, text)
     assert full_scan(detectors, text) != text
+
+
+def _by_each_literal(scanner: redaction.Scanner, text: str) -> list[redaction.Detector]:
+    """The detectors a scanner picks for `text` by testing each literal on its own (no one-search shortcut)."""
+    folded = prefilter.fold(text)
+    chosen = set(scanner._alone)
+    for literal, fold, found in scanner._literals:
+        if literal in (folded if fold else text):
+            chosen.update(found)
+    if scanner._rest and (scanner.union is None or scanner.union.search(text) is not None):
+        chosen.update(scanner._rest)
+    return [scanner.detectors[i] for i in sorted(chosen)]
+
+
+LITERALS = sorted({literal for literal, _, _ in redaction.Scanner(DETECTORS)._literals})
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.lists(
+        st.one_of(
+            st.text(st.characters(codec="utf-8"), max_size=40),
+            st.sampled_from(LITERALS),
+            st.sampled_from(LITERALS).map(str.upper),
+            st.sampled_from(TOKENS),
+        ),
+        max_size=8,
+    ),
+    pad=st.integers(0, 2 * redaction.LITERAL_SEARCH_CHARS),
+)
+def test_the_one_search_for_any_literal_picks_what_testing_each_literal_picks(parts: list[str], pad: int) -> None:
+    scanner = redaction.Scanner(DETECTORS)
+    for text in ("".join(parts), "x" * pad + "".join(parts), "".join(parts) + "\u212a" * (pad // 50)):
+        assert scanner.candidates(text) == _by_each_literal(scanner, text)
