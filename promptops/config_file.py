@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from . import redaction, yamltext
+from .config_model import AuditSettings, Config
 from .errors import InputError
 from .formats import MAX_FILE_BYTES, load_yaml
-from .model import AuditSettings, Config
 from .workspace import CONFIG_FILE, Source
 
 

@@ -12,10 +12,8 @@ from importlib import resources
 from typing import Any
 
 from . import __version__, validation, yamltext
+from .config_model import FORMAT_VERSION
 from .errors import InputError
-from .model import (
-    FORMAT_VERSION,
-)
 from .redaction import scrub
 from .wording import count
 from .workspace import Source

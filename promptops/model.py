@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
+from .config_model import FORMAT_VERSION as FORMAT_VERSION
+from .config_model import AuditSettings as AuditSettings  # re-exported: the model of promptops.yaml
+from .config_model import Config as Config
 from .quickinit import quick_init
 
 Severity = Literal["error", "warning"]
 ROLES = ("system", "user", "assistant", "developer")
-FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -230,37 +231,6 @@ def variant_parts(suite_id: str) -> tuple[str, str]:
     """(the suite file's id, the variant name or "") of a suite id."""
     base, sep, name = suite_id.rpartition(VARIANT_SEP)
     return (base, name) if sep and base else (suite_id, "")
-
-
-@dataclass(frozen=True)
-class AuditSettings:
-    """promptops.yaml `audit:`: where the runtime's audit log goes and how it is written."""
-
-    dir: str = ".promptops/audit"  # relative to the project root, or absolute
-    rotate_bytes: int = 64 * 1024 * 1024
-    fsync: Literal["always", "batch"] = "batch"
-
-    def directory(self, root: Path) -> Path:
-        """The audit directory of the project at `root` (`dir` is taken from the root unless absolute)."""
-        return root / self.dir
-
-
-@dataclass(frozen=True)
-class Config:
-    """promptops.yaml: project settings, all optional."""
-
-    project: str = ""
-    prompts_dir: str = "prompts"
-    evals_dir: str = "evals"
-    routing_file: str = "routing.yaml"
-    tag_prefix: str = "v"
-    ledger_branch: str = "promptops/ledger"
-    environments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    redaction: Mapping[str, Any] = field(default_factory=dict)
-    eval_defaults: Mapping[str, Any] = field(default_factory=dict)
-    lint_rules: Mapping[str, str] = field(default_factory=dict)
-    audit: AuditSettings = field(default_factory=AuditSettings)
-    path: str = ""
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import clock
+from ..config_model import Config
 from ..errors import GateFailed, InputError
 from ..git import GitRepo
-from ..model import Config
 from ..workspace import CONFIG_FILE
 from .ledger import APPROVAL, Event, Ledger
 

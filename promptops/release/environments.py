@@ -9,9 +9,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import clock
+from ..config_model import Config
 from ..errors import GateFailed, InputError
 from ..git import GitRepo
-from ..model import Config
 from .ledger import Event, Ledger
 from .record import parse_message
 from .replay import verified_state

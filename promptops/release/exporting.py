@@ -10,10 +10,10 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+from ..config_model import Config
 from ..digest import canonical
 from ..errors import GateFailed, InputError
 from ..git import GitRepo
-from ..model import Config
 from .bundle import with_kill_switch
 from .environments import check_env
 from .ledger import Ledger

@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..config_model import Config
 from ..errors import InputError
 from ..git import GitRepo
-from ..model import Config
 from .approving import labels
 from .environments import Context
 from .histories import (

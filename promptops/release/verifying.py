@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import signing
+from ..config_model import Config
 from ..errors import GateFailed, InputError
 from ..git import GitRepo
-from ..model import Config
 from .bundle import verify_bytes
 from .ledger import Ledger
 from .record import parse_message
