@@ -262,6 +262,22 @@ def test_a_ledger_command_needs_a_git_identity(make_repo, monkeypatch: pytest.Mo
     git(root, "config", "user.useConfigOnly", "true")
     with pytest.raises(InputError, match="git has no identity"):
         open_context(root, config)
+    assert open_context(root, config, writes=False).who == ""  # status and history record no one
+
+
+def test_status_and_history_need_no_git_identity(make_repo, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CI job reading where production stands has no git identity to give; only a write asks for one."""
+    root = make_repo(dict(MINIMAL))
+    for name in ("GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL"):
+        monkeypatch.delenv(name)
+    git(root, "config", "user.useConfigOnly", "true")
+    code, out, err = cli("status", "--format", "json", "--repo", str(root))
+    assert code == 0, err
+    assert json.loads(out)["environments"] == []
+    code, out, err = cli("history", "--repo", str(root))
+    assert code == 0, err
+    code, _, err = cli("kill", "greet", "--env", "production", "--reason", "r", "--repo", str(root))
+    assert code == 2 and "git has no identity" in err
 
 
 def test_the_signing_key_defaults_to_the_ssh_key_git_signs_with(make_repo, tmp_path: Path) -> None:

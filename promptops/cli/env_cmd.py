@@ -34,11 +34,11 @@ UnverifiedOption = Annotated[
 ]
 
 
-def _context(repo: Path | None, push: bool = False, remote: str = "origin") -> Context:
+def _context(repo: Path | None, push: bool = False, remote: str = "origin", writes: bool = True) -> Context:
     from ..release.environments import open_context
 
     root, config = open_config(repo)
-    return open_context(root, config, sync_from=remote if push else None)
+    return open_context(root, config, sync_from=remote if push else None, writes=writes)
 
 
 def _done(ctx: Context, event: Event, push: bool, remote: str) -> int:
@@ -160,7 +160,7 @@ def status(
     from ..release.overview import status_report
 
     check_format(fmt, ("text", "json"))
-    ctx = _context(repo)
+    ctx = _context(repo, writes=False)
     rows, warning = status_report(ctx)
     if warning:
         note(f"warning: {warning}")
@@ -208,7 +208,7 @@ def history(
     root, config = open_config(repo)  # the prompt ids come from file names: nothing is loaded
     from ..release.environments import open_context
 
-    ctx = open_context(root, config)
+    ctx = open_context(root, config, writes=False)
     rows = ledger_events(ctx, env, prompt, known_prompts=prompt_ids(root, config))
     marks = labels(ctx, [event for event, _ in rows])
     if fmt == "json":

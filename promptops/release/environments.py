@@ -39,12 +39,14 @@ class Context:
         return release_of(self.repo, self.config, version)
 
 
-def open_context(root: Path, config: Config, sync_from: str | None = None) -> Context:
+def open_context(root: Path, config: Config, sync_from: str | None = None, *, writes: bool = True) -> Context:
     """What a ledger command acts in: the repository of the project at `root`, its ledger, and who you are.
-    With `sync_from` (a remote), the remote's ledger is taken in first, before an event that will be pushed."""
+    With `sync_from` (a remote), the remote's ledger is taken in first, before an event that will be pushed.
+    A command that only reads the ledger (`writes=False`: status, history) records no one, so git is not asked
+    who you are (`who` is ""): it works where git has no identity, such as a CI job, one git process sooner."""
     repo = GitRepo(root)
-    who = repo.identity()
-    if not who:
+    who = repo.identity() if writes else ""
+    if writes and not who:
         raise InputError("git has no identity for you", hint="git config user.name and user.email")
     ctx = Context(repo=repo, config=config, ledger=Ledger(repo, config.ledger_branch), who=who, root=root)
     if sync_from is not None:
