@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 FORMAT_VERSION = 1  # of every file promptops reads and writes (`format_version`)
+LEDGER_BRANCH = "promptops/ledger"  # the default `ledger_branch`
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Config:
     evals_dir: str = "evals"
     routing_file: str = "routing.yaml"
     tag_prefix: str = "v"
-    ledger_branch: str = "promptops/ledger"
+    ledger_branch: str = LEDGER_BRANCH
     environments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     redaction: Mapping[str, Any] = field(default_factory=dict)
     eval_defaults: Mapping[str, Any] = field(default_factory=dict)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..config_model import LEDGER_BRANCH
 from ..errors import GitError, InputError
 from ..git import ChainCommit, GitRepo
 from ..workspace import CONFIG_FILE
@@ -122,7 +123,7 @@ def parse_event(sha: str, message: str) -> Event | None:
 
 class Ledger:
     def __init__(self, repo: GitRepo, branch: str) -> None:
-        if not repo.valid_branch(branch):
+        if branch != LEDGER_BRANCH and not repo.valid_branch(branch):  # the default is valid: git is not asked
             raise InputError(
                 f"ledger_branch {branch!r} is not a valid git branch name",
                 file=CONFIG_FILE,

@@ -86,6 +86,15 @@ def test_an_invalid_ledger_branch_is_an_input_error_naming_promptops_yaml(make_r
     assert code == 2 and "promptops.yaml" in err and "ledger_branch" in err and "another promote" not in err
 
 
+def test_the_default_ledger_branch_is_a_name_git_accepts(make_repo) -> None:
+    """The ledger takes the default name without asking git: git would accept it."""
+    from promptops.config_model import LEDGER_BRANCH, Config
+    from promptops.git import GitRepo
+
+    assert Config().ledger_branch == LEDGER_BRANCH
+    assert GitRepo(make_repo(dict(MINIMAL))).valid_branch(LEDGER_BRANCH)
+
+
 # -- signed ledger commits -----------------------------------------------------------------------------------
 
 
