@@ -198,11 +198,16 @@ def _eval_goal(n: int, wall: float, ideal: float) -> tuple[str, bool]:
 # -- diff, ledger, start-up ----------------------------------------------------------------------------------
 
 
-def bare_typer(tmp: Path, runs: int) -> tuple[float, float]:
-    """The median wall and CPU time of a bare typer app's --help."""
+def bare_typer_argv(tmp: Path) -> list[str]:
+    """The command of a bare typer app's --help (the app written into `tmp`)."""
     app = tmp / "bare_typer_app.py"
     app.write_text(BARE_TYPER_APP)
-    return median_of([sys.executable, str(app), "--help"], runs)
+    return [sys.executable, str(app), "--help"]
+
+
+def bare_typer(tmp: Path, runs: int) -> tuple[float, float]:
+    """The median wall and CPU time of a bare typer app's --help."""
+    return median_of(bare_typer_argv(tmp), runs)
 
 
 def diff_rows(tmp: Path, runs: int, bare: float) -> list[Row]:
@@ -303,9 +308,7 @@ def startup_rows(tmp: Path, runs: int) -> list[Row]:
     are short and the machine's speed moves, so each ratio compares runs made side by side."""
     suite = ROOT / EXAMPLE / "evals" / "support" / "refund_answer.yaml"
     case = _first_case_id(suite)
-    app = tmp / "bare_typer_app.py"
-    app.write_text(BARE_TYPER_APP)
-    bare_argv = [sys.executable, str(app), "--help"]
+    bare_argv = bare_typer_argv(tmp)
     rows = []
     for label, argv, bound in (
         ("lint on the example", promptops("lint", str(EXAMPLE)), 2.0),

@@ -232,6 +232,12 @@ def _union(detectors: Iterable[Detector]) -> re.Pattern[str] | None:
         return None
 
 
+def _any_of(literals: Iterable[str]) -> re.Pattern[str] | None:
+    """One pattern matching wherever any of `literals` occurs (None for none)."""
+    wanted = sorted(set(literals))
+    return re.compile("|".join(map(re.escape, wanted))) if wanted else None
+
+
 class Scanner:
     """A set of detectors, run only where they could match.
 
@@ -253,21 +259,19 @@ class Scanner:
                     by_literal.setdefault((literal, need.fold), []).append(index)
         self._literals = [(literal, fold, tuple(found)) for (literal, fold), found in by_literal.items()]
         self._folds = any(fold for _, fold, _ in self._literals)
-        # One search for any of the literals (those looked for in the text as it is, then those looked for in it
-        # folded): most texts hold none, and for a short text one search costs less than a test per literal.
-        self._any = tuple(
-            re.compile("|".join(re.escape(literal) for literal in sorted(wanted))) if wanted else None
-            for wanted in ({lit for lit, fold, _ in self._literals if fold is folded} for folded in (False, True))
-        )
+        # One search for any of the literals looked for in the text as it is, one for those looked for in it
+        # folded: most texts hold none, and for a short text one search costs less than a test per literal.
+        self._any_plain = _any_of(literal for literal, fold, _ in self._literals if not fold)
+        self._any_folded = _any_of(literal for literal, fold, _ in self._literals if fold)
         self._alone = [i for i, d in enumerate(self.detectors) if d in self.alone]
         self._rest = [i for i, d in enumerate(self.detectors) if d not in self.alone and self.needs[d] is None]
 
     def candidates(self, text: str) -> list[Detector]:
         """The detectors that could match `text`, in their order."""
         folded = prefilter.fold(text) if self._folds else text
-        plain, fold = self._any
+        plain, folds = self._any_plain, self._any_folded
         if len(text) <= LITERAL_SEARCH_CHARS and not (
-            (plain is not None and plain.search(text)) or (fold is not None and fold.search(folded))
+            (plain is not None and plain.search(text)) or (folds is not None and folds.search(folded))
         ):
             hits: list[tuple[int, ...]] = []
         else:
